@@ -1,0 +1,99 @@
+//! Configuration, read once from the environment at start-up into [`Config`]. Nothing else in the
+//! crate reads the environment.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `sqlite://phonebook.db` | `sqlite://PATH` or `postgres://...`; the scheme picks the backend |
+//! | `PHONEBOOK_BIND` | `127.0.0.1:8080` | address `serve` listens on |
+//! | `PHONEBOOK_PUBLIC_URL` | from the request's `Host` | origin used in absolute links, e.g. `https://crm.example.com` |
+//! | `PHONEBOOK_DEFAULT_REGION` | `US` | region for numbers written without `+` or an international prefix |
+//! | `PHONEBOOK_RATE_LIMIT` | `10000` | requests per user per hour; `0` turns the limiter off |
+//! | `PHONEBOOK_MAX_BODY_BYTES` | `1048576` | larger request bodies get 413 |
+//! | `PHONEBOOK_BOOTSTRAP_TOKEN` | random | the admin token created on an empty database |
+//! | `PHONEBOOK_CURSOR_SECRET` | random per process | key that signs page cursors; set it to keep cursors valid across restarts and replicas |
+//! | `PHONEBOOK_DB_POOL_SIZE` | `16` | pooled database connections |
+//! | `PHONEBOOK_DB_TIMEOUT_MS` | `1000` | longest wait for a pooled connection before 503 |
+//! | `PHONEBOOK_WORKERS` | number of CPUs | HTTP worker threads |
+//! | `RUST_LOG` | `info` | log filter (`env_logger`) |
+
+use std::env;
+
+use thiserror::Error;
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    name: &'static str,
+    problem: String,
+}
+
+/// Every setting of the service.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    pub public_url: Option<String>,
+    pub default_region: String,
+    pub rate_limit_per_hour: u32,
+    pub max_body_bytes: usize,
+    pub bootstrap_token: Option<String>,
+    pub cursor_secret: [u8; 32],
+    pub pool_size: u32,
+    pub pool_timeout_ms: u64,
+    pub workers: Option<usize>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok().filter(|value| !value.is_empty()))
+    }
+
+    /// Reads settings through `lookup`, so tests can build a configuration without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let parsed = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            lookup(name).map_or(Ok(default), |value| {
+                value.trim().parse().map_err(|_| ConfigError {
+                    name,
+                    problem: format!("expected a non-negative integer, got {value:?}"),
+                })
+            })
+        };
+        let default_region = lookup("PHONEBOOK_DEFAULT_REGION")
+            .unwrap_or_else(|| "US".into())
+            .to_ascii_uppercase();
+        if !crate::domain::phone_number::is_valid_region(&default_region) {
+            return Err(ConfigError {
+                name: "PHONEBOOK_DEFAULT_REGION",
+                problem: format!("{default_region:?} is not a region with a numbering plan"),
+            });
+        }
+        let cursor_secret = match lookup("PHONEBOOK_CURSOR_SECRET") {
+            Some(secret) => crate::auth::sha256(secret.as_bytes()),
+            None => rand::random(),
+        };
+        Ok(Self {
+            database_url: lookup("DATABASE_URL").unwrap_or_else(|| "sqlite://phonebook.db".into()),
+            bind: lookup("PHONEBOOK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_url: lookup("PHONEBOOK_PUBLIC_URL")
+                .map(|url| url.trim_end_matches('/').to_owned()),
+            default_region,
+            rate_limit_per_hour: u32::try_from(parsed("PHONEBOOK_RATE_LIMIT", 10_000)?).map_err(
+                |_| ConfigError {
+                    name: "PHONEBOOK_RATE_LIMIT",
+                    problem: "too large".into(),
+                },
+            )?,
+            max_body_bytes: parsed("PHONEBOOK_MAX_BODY_BYTES", 1 << 20)? as usize,
+            bootstrap_token: lookup("PHONEBOOK_BOOTSTRAP_TOKEN"),
+            cursor_secret,
+            pool_size: parsed("PHONEBOOK_DB_POOL_SIZE", 16)?.clamp(1, 1024) as u32,
+            pool_timeout_ms: parsed("PHONEBOOK_DB_TIMEOUT_MS", 1000)?.max(1),
+            workers: lookup("PHONEBOOK_WORKERS")
+                .map(|_| parsed("PHONEBOOK_WORKERS", 0).map(|n| n.max(1) as usize))
+                .transpose()?,
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! The database: one connection type over both backends, the pool, migrations, and [`run`], the
+//! only way handlers reach the database.
+//!
+//! The backend is chosen explicitly from the `DATABASE_URL` scheme (`sqlite://` or `postgres://`),
+//! never by trial connection. SQLite connections are set up for a server: WAL (readers never wait for
+//! the writer), `synchronous=NORMAL` (in WAL mode a commit survives a crash of the process, which is
+//! the durability the contract asks for, at a fraction of the cost of `FULL`), foreign keys on, and a
+//! busy timeout so that writers queue instead of failing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::errors::ApiError;
+
+/// A connection to either backend. Model code is written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// The diesel backend of [`DbConnection`], for boxed queries and boxed expressions.
+pub type Db = <DbConnection as Connection>::Backend;
+
+/// The connection pool shared by all workers.
+pub type Pool = r2d2::Pool<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which database a URL points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL that names its backend.
+#[derive(Clone, Debug)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the driver is given: a file path for SQLite, the URL itself for PostgreSQL.
+    target: String,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://...` or `postgresql://...`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() || path == ":memory:" {
+                return Err(
+                    "DATABASE_URL: SQLite needs a file path (sqlite://phonebook.db)".into(),
+                );
+            }
+            Ok(Self {
+                backend: Backend::Sqlite,
+                target: path.to_owned(),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            })
+        } else {
+            Err(format!(
+                "DATABASE_URL must start with sqlite:// or postgres://, got {:?}",
+                url.split("://").next().unwrap_or_default()
+            ))
+        }
+    }
+}
+
+/// Opens connections for the pool, each set up for its backend.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+    statements: Option<Arc<AtomicU64>>,
+}
+
+impl Manager {
+    /// Opens one connection, with the session settings every connection needs.
+    pub fn connect(&self) -> diesel::ConnectionResult<DbConnection> {
+        let mut conn = match self.url.backend {
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url.target)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                DbConnection::Sqlite(conn)
+            }
+            Backend::Postgres => DbConnection::Pg(PgConnection::establish(&self.url.target)?),
+        };
+        if let Some(counter) = &self.statements {
+            conn.set_instrumentation(StatementCounter(counter.clone()));
+        }
+        Ok(conn)
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        Manager::connect(self).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    /// A PostgreSQL connection whose server went away reports itself broken, so the pool replaces
+    /// it and the service recovers by itself once the database is back.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        match conn {
+            DbConnection::Sqlite(conn) => conn.is_broken(),
+            DbConnection::Pg(conn) => conn.is_broken(),
+        }
+    }
+}
+
+/// Counts the SQL statements a pool runs; tests use it to show that a request's query count does
+/// not grow with the page size.
+struct StatementCounter(Arc<AtomicU64>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub size: u32,
+    /// How long a request waits for a connection before it is answered 503.
+    pub timeout: Duration,
+    /// When set, every statement on every pooled connection increments it.
+    pub statement_counter: Option<Arc<AtomicU64>>,
+}
+
+/// Builds the pool. Connections are not tested on checkout (that would cost a round trip per
+/// request); broken ones are dropped through [`Manager::has_broken`] instead.
+pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error> {
+    let manager = Manager {
+        url: url.clone(),
+        statements: options.statement_counter,
+    };
+    r2d2::Pool::builder()
+        .max_size(options.size)
+        .min_idle(Some(1))
+        .connection_timeout(options.timeout)
+        .test_on_check_out(false)
+        .build(manager)
+}
+
+/// Applies the embedded migrations of the connection's backend that have not run yet.
+pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match conn {
+        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(drop),
+        DbConnection::Pg(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop),
+    }
+}
+
+/// Runs `work` on a pooled connection on the blocking thread pool, so that database calls never
+/// stall an HTTP worker. The connection is taken inside the blocking task: waiting for it must not
+/// block the async runtime either.
+pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+/// Whether the database answers a trivial query (for `/health`).
+pub async fn is_healthy(pool: &Pool) -> bool {
+    run(pool, |conn| {
+        conn.batch_execute("SELECT 1").map_err(ApiError::from)
+    })
+    .await
+    .is_ok()
+}
+
+/// Runs `work` in a write transaction. On SQLite the outermost one is `BEGIN IMMEDIATE`: it takes
+/// the write lock before reading anything, so concurrent writers wait (busy timeout) instead of
+/// failing on a stale read snapshot. Nested calls become savepoints on both backends.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let immediate = match conn {
+        DbConnection::Sqlite(inner) => {
+            let outermost = AnsiTransactionManager::transaction_manager_status_mut(inner)
+                .transaction_depth()?
+                .is_none();
+            if outermost {
+                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            }
+            outermost
+        }
+        DbConnection::Pg(_) => false,
+    };
+    if !immediate {
+        return conn.transaction(work);
+    }
+    let result = work(conn);
+    let DbConnection::Sqlite(inner) = conn else {
+        unreachable!("only SQLite takes the immediate path")
+    };
+    match result {
+        Ok(value) => {
+            if let Err(error) = AnsiTransactionManager::commit_transaction(inner) {
+                let _ = AnsiTransactionManager::rollback_transaction(inner);
+                return Err(error.into());
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(inner)?;
+            Err(error)
+        }
+    }
+}

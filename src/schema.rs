@@ -1,0 +1,66 @@
+//! Table definitions shared by both backends. Written by hand with portable SQL types only
+//! (`BigInt`, `Integer`, `Text`, `Timestamp`), so one set of model code serves SQLite and PostgreSQL.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        name -> Text,
+        email -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        scopes -> Text,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prospects (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        title -> Nullable<Text>,
+        company -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    phone_numbers (id) {
+        id -> BigInt,
+        prospect_id -> BigInt,
+        number -> Text,
+        raw_number -> Text,
+        country_code -> Nullable<Text>,
+        extension -> Text,
+        phone_type -> Text,
+        position -> Integer,
+        status -> Text,
+        status_changed_at -> Timestamp,
+        source -> Nullable<Text>,
+        formatted_number -> Text,
+        line_type -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(prospects -> users (owner_id));
+diesel::joinable!(phone_numbers -> prospects (prospect_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, api_tokens, prospects, phone_numbers);
