@@ -1,0 +1,19 @@
+//! The domain module owns the value types that carry invariants: a value of
+//! one of these types has been checked once, at the edge, and is correct by
+//! construction afterwards ("parse, don't validate").
+//!
+//! - [`phone_number`]: [`PhoneNumber`], a parsed, valid, E.164-normalised
+//!   phone number with its region, extension, formatted form and line type.
+//! - [`enums`]: the closed vocabularies of the `phoneNumber` resource
+//!   ([`PhoneType`], [`Status`], [`LineType`]).
+//!
+//! Nothing here depends on the rest of the crate (only `std` and the
+//! `phonenumber` crate).
+
+pub mod enums;
+pub mod phone_number;
+
+pub use enums::{LineType, PhoneType, Status, UnknownVariant};
+pub use phone_number::{
+    is_valid_region, normalize_filter_value, ExtensionInput, PhoneError, PhoneField, PhoneNumber,
+};
