@@ -1,0 +1,324 @@
+//! Per-user rate limiting (API.md sections 5 and 9), built on `governor`'s keyed GCRA limiter.
+//!
+//! Quota: `PHONEBOOK_RATE_LIMIT` requests per hour per user (all of a user's tokens together),
+//! with a burst of the same size: a user may spend the whole hour's budget at once, and it
+//! refills continuously, one request every `3600 s / limit`. A limit of 0 turns the limiter
+//! off ([`RateLimiter::new`] returns `None`), and then no `X-RateLimit-*` header is sent.
+//!
+//! Every [`RateLimiter::check`] returns what the `X-RateLimit-Limit`, `X-RateLimit-Remaining`
+//! and `X-RateLimit-Reset` headers need ([`RateInfo`]), and on refusal the whole seconds for
+//! `Retry-After`. Only authenticated requests are to be checked (401s are not counted).
+//!
+//! Memory: the limiter keeps one small entry per user id seen. Every
+//! [`RETAIN_RECENT_EVERY`] checks it drops the entries of users whose budget is full again
+//! (`governor`'s `retain_recent`, which cannot change any decision since a missing entry
+//! and a full bucket are the same state), so memory is bounded by the users active within the
+//! last hour.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::Quota;
+
+/// How many [`RateLimiter::check`] calls pass between two sweeps of stale per-user entries.
+pub const RETAIN_RECENT_EVERY: u64 = 1024;
+
+type Keyed<C> =
+    governor::RateLimiter<i64, DefaultKeyedStateStore<i64>, C, StateInformationMiddleware>;
+
+/// The state of a user's budget, for the `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    /// `X-RateLimit-Limit`: requests per hour (also the burst size).
+    pub limit: u32,
+    /// `X-RateLimit-Remaining`: requests the user may still make right now, after this one.
+    pub remaining: u32,
+    /// `X-RateLimit-Reset`: Unix time (seconds, rounded up) when `remaining` is back at `limit`.
+    pub reset_unix: u64,
+}
+
+/// The answer of [`RateLimiter::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The request may go on; the headers carry `info`.
+    Allowed(RateInfo),
+    /// 429 `rateLimitExceeded`.
+    Limited {
+        /// The headers (`remaining` is 0).
+        info: RateInfo,
+        /// `Retry-After`: whole seconds (rounded up, at least 1) until one request is allowed.
+        retry_after_secs: u64,
+    },
+}
+
+impl Decision {
+    /// The header values, whatever the decision.
+    pub fn info(&self) -> RateInfo {
+        match *self {
+            Decision::Allowed(info) | Decision::Limited { info, .. } => info,
+        }
+    }
+
+    /// Whether the request may go on.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed(_))
+    }
+}
+
+/// A per-user limiter of `limit` requests per hour with a burst of `limit`.
+///
+/// Shared across workers (it is `Send + Sync`; wrap it in an `Arc` or `web::Data`). The clock
+/// parameter exists for tests ([`RateLimiter::with_clock`]); the service uses the default.
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    limiter: Keyed<C>,
+    limit: u32,
+    interval: Duration,
+    checks: AtomicU64,
+}
+
+impl<C: Clock> std::fmt::Debug for RateLimiter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limit", &self.limit)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter of `per_hour` requests per hour per user, or `None` when `per_hour` is 0
+    /// (rate limiting off).
+    pub fn new(per_hour: u32) -> Option<Self> {
+        Self::with_clock(per_hour, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    /// Like [`RateLimiter::new`], with a given clock (e.g. `governor`'s `FakeRelativeClock`).
+    pub fn with_clock(per_hour: u32, clock: C) -> Option<Self> {
+        let burst = std::num::NonZeroU32::new(per_hour)?;
+        let quota = Quota::per_hour(burst);
+        Some(RateLimiter {
+            limiter: governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock),
+            limit: per_hour,
+            interval: quota.replenish_interval(),
+            checks: AtomicU64::new(0),
+        })
+    }
+
+    /// The configured requests per hour (`X-RateLimit-Limit`).
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// How many users the limiter currently keeps state for (may be approximate while other
+    /// threads check).
+    pub fn tracked_users(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Counts one request of `user_id` and says whether it may go on.
+    pub fn check(&self, user_id: i64) -> Decision {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_RECENT_EVERY
+            == RETAIN_RECENT_EVERY - 1
+        {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        match self.limiter.check_key(&user_id) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity().min(self.limit);
+                let until_full = self.interval * (self.limit - remaining);
+                Decision::Allowed(RateInfo {
+                    limit: self.limit,
+                    remaining,
+                    reset_unix: ceil_secs(now_unix + until_full),
+                })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                // The bucket is full once the one awaited request and the `limit - 1` after
+                // it have been replenished.
+                let until_full = wait + self.interval * (self.limit - 1);
+                Decision::Limited {
+                    info: RateInfo {
+                        limit: self.limit,
+                        remaining: 0,
+                        reset_unix: ceil_secs(now_unix + until_full),
+                    },
+                    retry_after_secs: ceil_secs(wait).max(1),
+                }
+            }
+        }
+    }
+}
+
+/// Whole seconds, rounded up.
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn unix_now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn fake(per_hour: u32) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (
+            RateLimiter::with_clock(per_hour, clock.clone()).unwrap(),
+            clock,
+        )
+    }
+
+    #[test]
+    fn zero_is_off() {
+        assert!(RateLimiter::new(0).is_none());
+        assert_eq!(RateLimiter::new(10_000).unwrap().limit(), 10_000);
+    }
+
+    #[test]
+    fn exhausts_after_limit_calls() {
+        let rl = RateLimiter::new(3).unwrap();
+        for expected_remaining in [2, 1, 0] {
+            match rl.check(7) {
+                Decision::Allowed(info) => {
+                    assert_eq!(info.limit, 3);
+                    assert_eq!(info.remaining, expected_remaining);
+                }
+                other => panic!("expected Allowed, got {other:?}"),
+            }
+        }
+        match rl.check(7) {
+            Decision::Limited {
+                info,
+                retry_after_secs,
+            } => {
+                assert_eq!(info.remaining, 0);
+                assert_eq!(info.limit, 3);
+                // One request comes back every 20 minutes.
+                assert!((1..=1200).contains(&retry_after_secs), "{retry_after_secs}");
+                assert!(retry_after_secs >= 1199, "{retry_after_secs}");
+                let now = unix_now();
+                assert!(info.reset_unix > now);
+                assert!(info.reset_unix <= now + 3600 + 2, "{info:?}");
+            }
+            other => panic!("expected Limited, got {other:?}"),
+        }
+        assert!(!rl.check(7).is_allowed());
+    }
+
+    #[test]
+    fn users_are_independent() {
+        let rl = RateLimiter::new(2).unwrap();
+        assert!(rl.check(1).is_allowed());
+        assert!(rl.check(1).is_allowed());
+        assert!(!rl.check(1).is_allowed());
+        let other = rl.check(2);
+        assert!(other.is_allowed());
+        assert_eq!(other.info().remaining, 1);
+        assert!(rl.check(-5).is_allowed());
+    }
+
+    #[test]
+    fn remaining_decreases_and_reset_matches_it() {
+        let (rl, _clock) = fake(10);
+        // 10/hour: one request back every 360 s.
+        let start = unix_now();
+        for used in 1..=10u32 {
+            let info = rl.check(1).info();
+            assert_eq!(info.remaining, 10 - used);
+            let now = unix_now();
+            let expected = u64::from(used) * 360;
+            assert!(info.reset_unix > now, "{info:?}");
+            assert!(info.reset_unix >= start + expected, "{used}: {info:?}");
+            assert!(info.reset_unix <= now + expected + 1, "{used}: {info:?}");
+        }
+    }
+
+    #[test]
+    fn refills_continuously() {
+        let (rl, clock) = fake(3);
+        for _ in 0..3 {
+            assert!(rl.check(1).is_allowed());
+        }
+        let Decision::Limited {
+            retry_after_secs, ..
+        } = rl.check(1)
+        else {
+            panic!("expected Limited");
+        };
+        assert_eq!(retry_after_secs, 1200);
+        clock.advance(Duration::from_secs(600));
+        let Decision::Limited {
+            info,
+            retry_after_secs,
+        } = rl.check(1)
+        else {
+            panic!("expected Limited");
+        };
+        assert_eq!(retry_after_secs, 600);
+        // Full again 600 s (first request back) + 2 × 1200 s later.
+        let now = unix_now();
+        assert!(info.reset_unix >= now + 3000 && info.reset_unix <= now + 3001 + 1);
+        clock.advance(Duration::from_secs(600));
+        let info = rl.check(1).info();
+        assert_eq!(info.remaining, 0);
+        clock.advance(Duration::from_secs(3600));
+        let info = rl.check(1).info();
+        assert_eq!(info.remaining, 2);
+    }
+
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        // 36 000/hour: one request back every 100 ms, which still rounds up to 1 s.
+        let (rl, _clock) = fake(36_000);
+        for _ in 0..=36_000 {
+            if let Decision::Limited {
+                retry_after_secs, ..
+            } = rl.check(9)
+            {
+                assert_eq!(retry_after_secs, 1);
+                return;
+            }
+        }
+        panic!("never limited");
+    }
+
+    #[test]
+    fn stale_users_are_dropped() {
+        let (rl, clock) = fake(5);
+        for user in 0..100 {
+            rl.check(user);
+        }
+        assert_eq!(rl.tracked_users(), 100);
+        clock.advance(Duration::from_secs(2 * 3600));
+        for _ in 0..RETAIN_RECENT_EVERY {
+            rl.check(1_000);
+        }
+        assert!(rl.tracked_users() <= 1, "{}", rl.tracked_users());
+        // A dropped user starts again with a full budget.
+        assert_eq!(rl.check(3).info().remaining, 4);
+    }
+
+    #[test]
+    fn ceil_secs_rounds_up() {
+        assert_eq!(ceil_secs(Duration::ZERO), 0);
+        assert_eq!(ceil_secs(Duration::from_nanos(1)), 1);
+        assert_eq!(ceil_secs(Duration::from_secs(5)), 5);
+        assert_eq!(ceil_secs(Duration::from_millis(5001)), 6);
+    }
+}
