@@ -1,0 +1,437 @@
+//! Request documents: reading the body (size limit → 413), parsing JSON (→ 400), checking the
+//! document's shape (JSON:API 1.1 "Creating/Updating Resources": 400/403/409 with pointers), and
+//! [`Attributes`], which reads typed attribute values and collects one 422 error per bad member.
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use super::document::ResourceType;
+use crate::app::AppState;
+use crate::errors::{ApiError, FieldError};
+
+/// Stands in for bytes that are not UTF-8, so that the string holding them can be reported as a
+/// 422 at its pointer instead of failing the whole document. A noncharacter: never legitimate text.
+const INVALID_UTF8: char = '\u{FFFF}';
+
+/// The raw request body, read up to `PHONEBOOK_MAX_BODY_BYTES`.
+pub struct Body(pub web::Bytes);
+
+impl FromRequest for Body {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(1 << 20, |state| state.config.max_body_bytes);
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|length| length > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                    detail: format!("The request body could not be read: {error}"),
+                    pointer: None,
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Body(body.freeze()))
+        })
+    }
+}
+
+/// Parses a body as JSON. Invalid UTF-8 inside strings is kept as a marker that
+/// [`Attributes::string`] reports as 422.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(
+            String::from_utf8_lossy(bytes)
+                .replace(char::REPLACEMENT_CHARACTER, &INVALID_UTF8.to_string()),
+        ),
+    };
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "",
+            "The request body is empty; it must be a JSON:API document.",
+        ));
+    }
+    serde_json::from_str(&text).map_err(|error| ApiError::BadRequest {
+        detail: format!("The request body is not valid JSON: {error}."),
+        pointer: Some(String::new()),
+    })
+}
+
+/// Whether a write creates a resource or updates the one at the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    Create,
+    Update { id: i64 },
+}
+
+/// The resource object of a write request, with its shape checked.
+#[derive(Debug)]
+pub struct ResourceInput {
+    /// Where this object stands in the request (`/data`), for error pointers.
+    pub pointer: String,
+    pub lid: Option<String>,
+    pub attributes: Map<String, Value>,
+    /// Relationship name → its `data` (linkage), already checked to be present.
+    pub relationships: Map<String, Value>,
+}
+
+fn object<'a>(
+    value: &'a Value,
+    pointer: &str,
+    what: &str,
+) -> Result<&'a Map<String, Value>, ApiError> {
+    value
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request(pointer, format!("{what} must be a JSON object.")))
+}
+
+/// Reads an id (a string of digits; a JSON integer is accepted as its decimal string, since clients
+/// written for seed 001 send numbers). `None`: an id that cannot name any record of ours.
+pub fn read_id(value: &Value) -> Option<i64> {
+    match value {
+        Value::String(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0 && !text.starts_with('+')),
+        Value::Number(number) => number.as_i64().filter(|id| *id > 0),
+        _ => None,
+    }
+}
+
+fn check_id_type(value: &Value, pointer: &str) -> Result<(), ApiError> {
+    match value {
+        Value::String(_) | Value::Number(_) => Ok(()),
+        _ => Err(ApiError::bad_request(pointer, "`id` must be a string.")),
+    }
+}
+
+/// Checks the shape of `value` (a resource object at `pointer`) for a write to `kind`.
+pub fn resource_object(
+    value: &Value,
+    pointer: &str,
+    kind: ResourceType,
+    intent: Intent,
+) -> Result<ResourceInput, ApiError> {
+    let data = object(value, pointer, "`data`")?;
+    let type_name = match data.get("type") {
+        Some(Value::String(name)) => name,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                format!("{pointer}/type"),
+                "`type` must be a string.",
+            ))
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                pointer,
+                "The resource object has no `type`.",
+            ))
+        }
+    };
+    if type_name != kind.name {
+        return Err(ApiError::conflict(
+            format!("{pointer}/type"),
+            format!(
+                "This endpoint takes `{}` resources, not `{type_name}`.",
+                kind.name
+            ),
+        ));
+    }
+    match (intent, data.get("id")) {
+        (Intent::Create, Some(Value::Null) | None) => {}
+        (Intent::Create, Some(_)) => {
+            return Err(ApiError::Forbidden(format!(
+                "Client-generated ids are not supported; send the {} without `id` (or with `lid`).",
+                kind.name
+            )))
+        }
+        (Intent::Update { .. }, None | Some(Value::Null)) => {
+            return Err(ApiError::bad_request(
+                pointer,
+                "An update needs `id` in its resource object.",
+            ))
+        }
+        (Intent::Update { id }, Some(given)) => {
+            check_id_type(given, &format!("{pointer}/id"))?;
+            if read_id(given) != Some(id) {
+                return Err(ApiError::conflict(
+                    format!("{pointer}/id"),
+                    format!("The id in the document does not match the URL ({id})."),
+                ));
+            }
+        }
+    }
+    let lid = match data.get("lid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(lid)) if !lid.is_empty() => Some(lid.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                format!("{pointer}/lid"),
+                "`lid` must be a non-empty string.",
+            ))
+        }
+    };
+    let attributes = match data.get("attributes") {
+        None | Some(Value::Null) => Map::new(),
+        Some(value) => object(value, &format!("{pointer}/attributes"), "`attributes`")?.clone(),
+    };
+    let mut relationships = Map::new();
+    if let Some(value) = data.get("relationships").filter(|value| !value.is_null()) {
+        for (name, relationship) in object(
+            value,
+            &format!("{pointer}/relationships"),
+            "`relationships`",
+        )? {
+            let at = format!("{pointer}/relationships/{name}");
+            let relationship = object(relationship, &at, "A relationship")?;
+            let linkage = relationship.get("data").ok_or_else(|| {
+                ApiError::bad_request(&at, "A relationship in a request needs `data`.")
+            })?;
+            relationships.insert(name.clone(), linkage.clone());
+        }
+    }
+    Ok(ResourceInput {
+        pointer: pointer.to_owned(),
+        lid,
+        attributes,
+        relationships,
+    })
+}
+
+/// Reads the whole document of a create or update request.
+pub fn resource_document(
+    bytes: &[u8],
+    kind: ResourceType,
+    intent: Intent,
+) -> Result<ResourceInput, ApiError> {
+    let document = parse_json(bytes)?;
+    let top = object(&document, "", "The document")?;
+    let data = top
+        .get("data")
+        .ok_or_else(|| ApiError::bad_request("", "The document has no `data`."))?;
+    resource_object(data, "/data", kind, intent)
+}
+
+/// A resource identifier from relationship linkage. `lid` is kept for Atomic Operations, which
+/// resolve it; elsewhere it is an unknown local id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Id(i64),
+    /// An id that cannot exist (not a positive integer): the record is not found.
+    Missing(String),
+    Lid(String),
+}
+
+/// Reads one resource identifier object at `pointer`, which must name `kind`.
+pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Target, ApiError> {
+    let object = object(value, pointer, "A resource identifier")?;
+    match object.get("type") {
+        Some(Value::String(name)) if name == kind.name => {}
+        Some(Value::String(name)) => {
+            return Err(ApiError::conflict(
+                format!("{pointer}/type"),
+                format!(
+                    "This relationship takes `{}` resources, not `{name}`.",
+                    kind.name
+                ),
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                pointer,
+                "A resource identifier needs a string `type`.",
+            ))
+        }
+    }
+    match (object.get("id"), object.get("lid")) {
+        (Some(id), _) if !id.is_null() => {
+            check_id_type(id, &format!("{pointer}/id"))?;
+            Ok(read_id(id).map_or_else(|| Target::Missing(id.to_string()), Target::Id))
+        }
+        (_, Some(Value::String(lid))) => Ok(Target::Lid(lid.clone())),
+        _ => Err(ApiError::bad_request(
+            pointer,
+            "A resource identifier needs `id`.",
+        )),
+    }
+}
+
+/// Reads the `data` of a relationship request document (`/relationships/...` endpoints).
+pub fn linkage_document(bytes: &[u8]) -> Result<Value, ApiError> {
+    let document = parse_json(bytes)?;
+    let top = object(&document, "", "The document")?;
+    top.get("data")
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("", "The document has no `data`."))
+}
+
+/// What a write said about one attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Field<T> {
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Field::Absent)
+    }
+
+    /// The new value of a nullable column: `None` = keep, `Some(None)` = set NULL.
+    pub fn into_change(self) -> Option<Option<T>> {
+        match self {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(value) => Some(Some(value)),
+        }
+    }
+
+    pub fn value(self) -> Option<T> {
+        match self {
+            Field::Value(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Reads typed attributes from a resource object and collects every problem as one 422 error object
+/// with its pointer. Read-only attributes are ignored (clients send whole records back); names that
+/// are neither writable nor read-only are errors.
+pub struct Attributes<'a> {
+    map: &'a Map<String, Value>,
+    pointer: String,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Attributes<'a> {
+    pub fn new(input: &'a ResourceInput, writable: &[&str], read_only: &[&str]) -> Self {
+        let pointer = format!("{}/attributes", input.pointer);
+        let errors = input
+            .attributes
+            .keys()
+            .filter(|name| {
+                !writable.contains(&name.as_str()) && !read_only.contains(&name.as_str())
+            })
+            .map(|name| {
+                FieldError::new(
+                    format!("{pointer}/{name}"),
+                    format!("`{name}` is not an attribute of this resource."),
+                )
+            })
+            .collect();
+        Self {
+            map: &input.attributes,
+            pointer,
+            errors,
+        }
+    }
+
+    /// Records a problem with `name` found by the caller.
+    pub fn reject(&mut self, name: &str, detail: impl Into<String>) {
+        self.errors
+            .push(FieldError::new(format!("{}/{name}", self.pointer), detail));
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// A string of at most `max_chars` characters, without U+0000 or invalid UTF-8.
+    pub fn string(&mut self, name: &str, max_chars: usize) -> Field<String> {
+        match self.map.get(name) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(text)) => {
+                if text.contains('\0') {
+                    self.reject(name, "Text may not contain the NUL character (U+0000).");
+                } else if text.contains(INVALID_UTF8) {
+                    self.reject(name, "Text must be valid UTF-8.");
+                } else if text.chars().count() > max_chars {
+                    self.reject(
+                        name,
+                        format!("`{name}` may be at most {max_chars} characters long."),
+                    );
+                } else {
+                    return Field::Value(text.clone());
+                }
+                Field::Absent
+            }
+            Some(_) => {
+                self.reject(name, format!("`{name}` must be a string."));
+                Field::Absent
+            }
+        }
+    }
+
+    /// A string that must not be null.
+    pub fn required_string(&mut self, name: &str, max_chars: usize) -> Field<String> {
+        let field = self.string(name, max_chars);
+        if field == Field::Null {
+            self.reject(name, format!("`{name}` may not be null."));
+            return Field::Absent;
+        }
+        field
+    }
+
+    /// One of a fixed set of names, parsed into `T`.
+    pub fn enumeration<T: std::str::FromStr>(&mut self, name: &str, allowed: &[&str]) -> Field<T> {
+        match self.required_string(name, 64) {
+            Field::Value(text) => match text.parse() {
+                Ok(value) => Field::Value(value),
+                Err(_) => {
+                    self.reject(
+                        name,
+                        format!("`{name}` must be one of: {}.", allowed.join(", ")),
+                    );
+                    Field::Absent
+                }
+            },
+            _ => Field::Absent,
+        }
+    }
+
+    /// A JSON integer (not a string of digits, not a float).
+    pub fn integer(&mut self, name: &str) -> Field<i64> {
+        match self.map.get(name) {
+            None => Field::Absent,
+            Some(Value::Null) => {
+                self.reject(name, format!("`{name}` may not be null."));
+                Field::Absent
+            }
+            Some(Value::Number(number)) if number.as_i64().is_some() => {
+                Field::Value(number.as_i64().unwrap_or_default())
+            }
+            Some(_) => {
+                self.reject(name, format!("`{name}` must be an integer."));
+                Field::Absent
+            }
+        }
+    }
+
+    /// Ends reading: 422 with every collected error, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The JSON:API media type, its `ext`/`profile` parameters, and content negotiation (JSON:API 1.1
+//! "Content Negotiation"): which request `Content-Type` is accepted (else 415) and whether the
+//! `Accept` header leaves us something to answer with (else 406).
+
+use actix_web::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use actix_web::http::Method;
+use serde_json::{json, Value};
+
+use crate::errors::ApiError;
+
+/// The bare media type.
+pub const JSONAPI: &str = "application/vnd.api+json";
+/// The cursor-pagination profile every paginated response applies.
+pub const CURSOR_PROFILE: &str = "https://jsonapi.org/profiles/ethanresnick/cursor-pagination";
+/// The Atomic Operations extension `/operations` speaks.
+pub const ATOMIC_EXT: &str = "https://jsonapi.org/ext/atomic";
+/// Content type of paginated responses and of the profile's own errors.
+pub const PAGINATED: &str =
+    "application/vnd.api+json; profile=\"https://jsonapi.org/profiles/ethanresnick/cursor-pagination\"";
+/// Content type of Atomic Operations responses.
+pub const ATOMIC: &str = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
+
+/// Error types of the cursor-pagination profile (error `links.type`).
+pub const UNSUPPORTED_SORT: &str =
+    "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/unsupported-sort";
+pub const MAX_SIZE_EXCEEDED: &str =
+    "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/max-size-exceeded";
+pub const RANGE_NOT_SUPPORTED: &str =
+    "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/range-pagination-not-supported";
+
+/// The top-level `jsonapi` member.
+pub fn jsonapi_object(atomic: bool, paginated: bool) -> Value {
+    match (atomic, paginated) {
+        (true, _) => json!({ "version": "1.1", "ext": [ATOMIC_EXT] }),
+        (false, true) => json!({ "version": "1.1", "profile": [CURSOR_PROFILE] }),
+        (false, false) => json!({ "version": "1.1" }),
+    }
+}
+
+/// One media range of a header: `type/subtype` and its parameters (names lower-cased, values
+/// unquoted).
+struct MediaRange<'a> {
+    essence: &'a str,
+    params: Vec<(String, String)>,
+}
+
+/// Splits a header value on `sep` outside double quotes.
+fn split_unquoted(value: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                parts.push(&value[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts.into_iter()
+}
+
+fn parse_range(text: &str) -> MediaRange<'_> {
+    let mut pieces = split_unquoted(text, ';');
+    let essence = pieces.next().unwrap_or_default().trim();
+    let params = pieces
+        .filter_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            Some((
+                name.trim().to_ascii_lowercase(),
+                value.trim().trim_matches('"').to_owned(),
+            ))
+        })
+        .collect();
+    MediaRange { essence, params }
+}
+
+impl MediaRange<'_> {
+    fn is_jsonapi(&self) -> bool {
+        self.essence.eq_ignore_ascii_case(JSONAPI)
+    }
+
+    /// Whether every parameter is one JSON:API allows and every extension it names is one we
+    /// support here. `q` is a weight, not a media type parameter (for `Accept`).
+    fn is_supported(&self, supported_ext: &[&str], allow_weight: bool) -> bool {
+        self.params.iter().all(|(name, value)| match name.as_str() {
+            "profile" => true,
+            "ext" => value
+                .split_ascii_whitespace()
+                .all(|uri| supported_ext.contains(&uri)),
+            "q" => allow_weight,
+            _ => false,
+        })
+    }
+
+    fn names_ext(&self, ext: &str) -> bool {
+        self.params.iter().any(|(name, value)| {
+            name == "ext" && value.split_ascii_whitespace().any(|uri| uri == ext)
+        })
+    }
+}
+
+/// What a route speaks: `/operations` requires the atomic extension, every other route none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Plain,
+    Atomic,
+}
+
+impl Dialect {
+    fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Plain => &[],
+            Dialect::Atomic => &[ATOMIC_EXT],
+        }
+    }
+}
+
+/// Content negotiation for one request: 415 for a body in anything but the JSON:API media type
+/// (with only `ext`/`profile`, and only extensions this route supports), 406 when `Accept` names
+/// the JSON:API media type only with parameters we cannot honour.
+pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Result<(), ApiError> {
+    let carries_body = matches!(*method, Method::POST | Method::PATCH);
+    match headers.get(CONTENT_TYPE).map(|value| value.to_str()) {
+        Some(Ok(value)) => {
+            let range = parse_range(value);
+            if !range.is_jsonapi() {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "Request bodies must be sent as {JSONAPI}."
+                )));
+            }
+            if !range.is_supported(dialect.extensions(), false) {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "{JSONAPI} may only carry the `ext` and `profile` parameters, and `ext` only \
+                     extensions this endpoint supports ({}).",
+                    if dialect == Dialect::Atomic {
+                        ATOMIC_EXT
+                    } else {
+                        "none"
+                    }
+                )));
+            }
+            if dialect == Dialect::Atomic && carries_body && !range.names_ext(ATOMIC_EXT) {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "Atomic Operations requests must be sent as {JSONAPI}; ext=\"{ATOMIC_EXT}\"."
+                )));
+            }
+        }
+        Some(Err(_)) => {
+            return Err(ApiError::UnsupportedMediaType(
+                "The Content-Type header is not readable.".into(),
+            ))
+        }
+        None if carries_body => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "This request needs `Content-Type: {JSONAPI}`."
+            )))
+        }
+        None => {}
+    }
+    let mut jsonapi_ranges = headers
+        .get_all(ACCEPT)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| split_unquoted(value, ','))
+        .map(parse_range)
+        .filter(MediaRange::is_jsonapi)
+        .peekable();
+    if jsonapi_ranges.peek().is_some()
+        && !jsonapi_ranges.any(|range| range.is_supported(dialect.extensions(), true))
+    {
+        return Err(ApiError::NotAcceptable(format!(
+            "Every {JSONAPI} in Accept carries parameters this server does not support."
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    fn status(method: Method, pairs: &[(HeaderName, &str)], dialect: Dialect) -> u16 {
+        use actix_web::ResponseError;
+        match negotiate(&method, &headers(pairs), dialect) {
+            Ok(()) => 200,
+            Err(error) => error.status_code().as_u16(),
+        }
+    }
+
+    #[test]
+    fn content_type_rules() {
+        let post = |ct: &str| status(Method::POST, &[(CONTENT_TYPE, ct)], Dialect::Plain);
+        assert_eq!(post(JSONAPI), 200);
+        assert_eq!(
+            post("application/vnd.api+json; profile=\"https://example.com/p\""),
+            200
+        );
+        assert_eq!(post("application/vnd.api+json; charset=utf-8"), 415);
+        assert_eq!(post("application/json"), 415);
+        assert_eq!(post(ATOMIC), 415, "atomic is only spoken at /operations");
+        assert_eq!(status(Method::POST, &[], Dialect::Plain), 415);
+        assert_eq!(status(Method::GET, &[], Dialect::Plain), 200);
+        assert_eq!(
+            status(Method::POST, &[(CONTENT_TYPE, ATOMIC)], Dialect::Atomic),
+            200
+        );
+        assert_eq!(
+            status(Method::POST, &[(CONTENT_TYPE, JSONAPI)], Dialect::Atomic),
+            415
+        );
+    }
+
+    #[test]
+    fn accept_rules() {
+        let get = |accept: &str| status(Method::GET, &[(ACCEPT, accept)], Dialect::Plain);
+        assert_eq!(get(JSONAPI), 200);
+        assert_eq!(get("*/*"), 200);
+        assert_eq!(get("application/vnd.api+json; charset=utf-8"), 406);
+        assert_eq!(
+            get("application/vnd.api+json; charset=utf-8, application/vnd.api+json"),
+            200
+        );
+        assert_eq!(
+            get("application/vnd.api+json; q=0.8"),
+            200,
+            "weights are not parameters"
+        );
+        assert_eq!(
+            get("application/vnd.api+json; ext=\"https://example.com/nope\""),
+            406
+        );
+        assert_eq!(get("text/html"), 200);
+    }
+}
