@@ -1,0 +1,259 @@
+//! The SQL side of collection queries: typed filters become `WHERE` predicates, sorts become
+//! `ORDER BY` with an `id` tie-break, and cursors become keyset predicates (`(k1, id) > (v1, i1)`
+//! spelled out per key), so a deep page costs the same as the first. The query *language* lives in
+//! [`crate::jsonapi::query`]; each model maps its field names to columns with [`predicate!`] and
+//! [`order_by!`].
+
+use diesel::expression::BoxableExpression;
+use diesel::sql_types::{Bool, Nullable};
+
+use crate::db::Db;
+use crate::errors::ApiError;
+use crate::jsonapi::cursor::{Cursor, CursorValue};
+use crate::jsonapi::query::{CompareOp, FilterValue, SortKey};
+
+/// A boxed `WHERE` predicate on table `T`.
+pub type Predicate<T> = Box<dyn BoxableExpression<T, Db, SqlType = Nullable<Bool>>>;
+
+/// Which way a page is read from its cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `page[after]` or the first page.
+    Forward,
+    /// `page[before]`: rows are read in reverse order and flipped back.
+    Backward,
+}
+
+/// Everything a model needs to list one page.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    pub filters: Vec<crate::jsonapi::query::Filter>,
+    /// The client's sort keys followed by the `id` tie-break (unless `id` is already a key).
+    pub keys: Vec<SortKey>,
+    pub size: u32,
+    pub cursor: Option<(Direction, Cursor)>,
+    pub count: bool,
+}
+
+impl Listing {
+    pub fn direction(&self) -> Direction {
+        self.cursor
+            .as_ref()
+            .map_or(Direction::Forward, |(direction, _)| *direction)
+    }
+
+    /// Sort keys with the `id` tie-break appended.
+    pub fn keys_with_tiebreak(sort: &[SortKey]) -> Vec<SortKey> {
+        let mut keys = sort.to_vec();
+        if !keys.iter().any(|key| key.field == "id") {
+            keys.push(SortKey {
+                field: "id",
+                descending: false,
+            });
+        }
+        keys
+    }
+}
+
+/// One page of rows, in the requested order.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    /// Whether more rows lie beyond this page in the direction it was read.
+    pub more: bool,
+    pub direction: Direction,
+    /// `meta.count`, when asked for.
+    pub total: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Trims the look-ahead row and restores the requested order.
+    pub fn from_rows(mut rows: Vec<T>, listing: &Listing, total: Option<i64>) -> Self {
+        let more = rows.len() > listing.size as usize;
+        rows.truncate(listing.size as usize);
+        let direction = listing.direction();
+        if direction == Direction::Backward {
+            rows.reverse();
+        }
+        Page {
+            rows,
+            more,
+            direction,
+            total,
+        }
+    }
+}
+
+/// A filter or cursor value of the wrong type for its column: the parser types values per field, so
+/// reaching this is a mismatch between the query spec and the model.
+pub fn wrong_type(field: &str) -> ApiError {
+    ApiError::Query(crate::jsonapi::query::QueryError::invalid(
+        format!("filter[{field}]"),
+        format!("The value has the wrong type for `{field}`."),
+    ))
+}
+
+pub fn as_i64(field: &str, value: &FilterValue) -> Result<i64, ApiError> {
+    match value {
+        FilterValue::Int(number) => Ok(*number),
+        _ => Err(wrong_type(field)),
+    }
+}
+
+pub fn as_i32(field: &str, value: &FilterValue) -> Result<i32, ApiError> {
+    // Out-of-range integers can match no 32-bit column value; saturating keeps range semantics.
+    as_i64(field, value).map(|number| number.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+}
+
+pub fn as_string(field: &str, value: &FilterValue) -> Result<String, ApiError> {
+    match value {
+        FilterValue::Str(text) => Ok(text.clone()),
+        _ => Err(wrong_type(field)),
+    }
+}
+
+pub fn as_time(field: &str, value: &FilterValue) -> Result<chrono::NaiveDateTime, ApiError> {
+    match value {
+        FilterValue::DateTime(time) => Ok(*time),
+        _ => Err(wrong_type(field)),
+    }
+}
+
+/// A cursor value as a filter value, to compare a column with it.
+pub fn cursor_as_filter(value: &CursorValue) -> FilterValue {
+    match value {
+        CursorValue::Int(number) => FilterValue::Int(*number),
+        CursorValue::Str(text) => FilterValue::Str(text.clone()),
+        CursorValue::DateTime(time) => FilterValue::DateTime(*time),
+        CursorValue::Null => FilterValue::Str(String::new()),
+    }
+}
+
+/// Builds a predicate on a NOT NULL column (or a nullable one wrapped in `assume_not_null`/coalesce)
+/// from a filter operation; `$convert` turns a filter value into the column's Rust type.
+#[macro_export]
+macro_rules! predicate {
+    ($column:expr, $op:expr, $field:expr, $convert:path) => {{
+        use diesel::dsl::not;
+        use diesel::prelude::*;
+        use $crate::jsonapi::query::{CompareOp, FilterOp};
+        use $crate::models::listing::Predicate;
+        let field: &str = $field;
+        let predicate: Predicate<_> = match $op {
+            FilterOp::AnyOf(values) => {
+                let values = values
+                    .iter()
+                    .map(|value| $convert(field, value))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Box::new($column.eq_any(values).nullable())
+            }
+            FilterOp::Range { low, high } => match (low, high) {
+                (Some(low), Some(high)) => Box::new(
+                    $column
+                        .ge($convert(field, low)?)
+                        .and($column.le($convert(field, high)?))
+                        .nullable(),
+                ),
+                (Some(low), None) => Box::new($column.ge($convert(field, low)?).nullable()),
+                (None, Some(high)) => Box::new($column.le($convert(field, high)?).nullable()),
+                (None, None) => Box::new($column.eq($column).nullable()),
+            },
+            FilterOp::Compare(op, value) => {
+                let value = $convert(field, value)?;
+                match op {
+                    CompareOp::Gt => Box::new($column.gt(value).nullable()),
+                    CompareOp::Gte => Box::new($column.ge(value).nullable()),
+                    CompareOp::Lt => Box::new($column.lt(value).nullable()),
+                    CompareOp::Lte => Box::new($column.le(value).nullable()),
+                }
+            }
+            // A NOT NULL column is never null.
+            FilterOp::IsNull => Box::new(not($column.eq($column)).nullable()),
+            FilterOp::IsNotNull => Box::new($column.eq($column).nullable()),
+        };
+        predicate
+    }};
+}
+
+/// Like [`predicate!`] for a nullable column: `__null__`/`__notnull__` test the column itself, every
+/// other operation compares its non-null values.
+#[macro_export]
+macro_rules! nullable_predicate {
+    ($column:expr, $op:expr, $field:expr, $convert:path) => {{
+        use diesel::prelude::*;
+        use $crate::jsonapi::query::FilterOp;
+        use $crate::models::listing::Predicate;
+        let predicate: Predicate<_> = match $op {
+            FilterOp::IsNull => Box::new($column.is_null().nullable()),
+            FilterOp::IsNotNull => Box::new($column.is_not_null().nullable()),
+            other => $crate::predicate!($column.assume_not_null(), other, $field, $convert),
+        };
+        predicate
+    }};
+}
+
+/// Appends `ORDER BY $column ASC|DESC` to a boxed query.
+#[macro_export]
+macro_rules! order_by {
+    ($query:expr, $column:expr, $descending:expr) => {{
+        use diesel::prelude::*;
+        if $descending {
+            $query.then_order_by($column.desc())
+        } else {
+            $query.then_order_by($column.asc())
+        }
+    }};
+}
+
+/// The keyset predicate "strictly after the cursor row" for `keys` read in `direction`:
+/// `k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND ...)))`, with `>` turned into `<` for descending
+/// keys (and both flipped when reading backward). `compare(field, op, value)` builds one column
+/// comparison.
+pub fn keyset<T: 'static>(
+    keys: &[SortKey],
+    cursor: &Cursor,
+    direction: Direction,
+    compare: &dyn Fn(&str, CompareOp, &FilterValue) -> Result<Predicate<T>, ApiError>,
+) -> Result<Predicate<T>, ApiError>
+where
+    Predicate<T>: Sized,
+{
+    use diesel::BoolExpressionMethods;
+    let mut values: Vec<FilterValue> = cursor.values.iter().map(cursor_as_filter).collect();
+    values.resize(keys.len(), FilterValue::Int(cursor.id));
+    // The id tie-break, when appended, takes the cursor's id.
+    if let Some(position) = keys.iter().position(|key| key.field == "id") {
+        values[position] = FilterValue::Int(cursor.id);
+    }
+    let mut predicate: Option<Predicate<T>> = None;
+    for (key, value) in keys.iter().zip(values.iter()).rev() {
+        let ascending = key.descending == (direction == Direction::Backward);
+        let strictly = compare(
+            key.field,
+            if ascending {
+                CompareOp::Gt
+            } else {
+                CompareOp::Lt
+            },
+            value,
+        )?;
+        predicate = Some(match predicate {
+            None => strictly,
+            Some(rest) => {
+                let at_least = compare(
+                    key.field,
+                    if ascending {
+                        CompareOp::Gte
+                    } else {
+                        CompareOp::Lte
+                    },
+                    value,
+                )?;
+                // `k >= v AND (k > v OR rest)` equals `k > v OR (k = v AND rest)` and lets the
+                // database use the leading key's index range.
+                Box::new(at_least.and(strictly.or(rest)))
+            }
+        });
+    }
+    predicate.ok_or_else(|| ApiError::Internal("keyset without keys".into()))
+}

@@ -1,0 +1,498 @@
+//! Phone-number rows and the writes that keep each prospect's list consistent.
+//!
+//! Invariant: the `position` values (the API's `order`) of one prospect's numbers are exactly
+//! `0..n-1`. Every write that can change a list runs in one transaction whose *first statement* is an
+//! `UPDATE` of the prospect row(s) involved ([`Prospect::touch`]). That statement
+//! - on PostgreSQL takes the prospect's row lock, so writers of one list queue behind each other
+//!   (prospects are always locked in id order, so two moves cannot deadlock), while writers of
+//!   other prospects' lists run in parallel;
+//! - on SQLite takes the database write lock before the transaction has read anything, so the
+//!   busy timeout queues writers instead of failing them with a stale snapshot;
+//! - bumps the prospect's version and `updatedAt`, because its `*Phones` arrays change with its
+//!   numbers (its ETag must change too).
+//! Numbers whose `order` shifts get a new version and `updatedAt` as well: their representation
+//! changed. Duplicates (`number` + `extension` on one prospect) are refused by a unique index, so
+//! two racing inserts cannot both succeed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::listing::{as_i32, as_i64, as_string, as_time, Listing, Page, Predicate};
+use super::{last_insert_id, now, Prospect};
+use crate::db::{Db, DbConnection};
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::cursor::CursorValue;
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
+use crate::schema::phone_numbers::{self, dsl as col};
+use crate::{nullable_predicate, order_by, predicate};
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = phone_numbers)]
+pub struct PhoneNumberRow {
+    pub id: i64,
+    pub prospect_id: i64,
+    pub number: String,
+    pub raw_number: String,
+    pub country_code: Option<String>,
+    /// `""` when the number has none (so the unique index sees it); `null` on the wire.
+    pub extension: String,
+    pub phone_type: String,
+    pub position: i32,
+    pub status: String,
+    pub status_changed_at: NaiveDateTime,
+    pub source: Option<String>,
+    pub formatted_number: String,
+    pub line_type: String,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The columns that come from parsing the number.
+#[derive(Clone, Debug, PartialEq, Eq, AsChangeset)]
+#[diesel(table_name = phone_numbers, treat_none_as_null = true)]
+pub struct ParsedColumns {
+    pub number: String,
+    pub raw_number: String,
+    pub country_code: Option<String>,
+    pub extension: String,
+    pub formatted_number: String,
+    pub line_type: String,
+}
+
+/// A number to create.
+#[derive(Clone, Debug)]
+pub struct NewPhoneNumber {
+    pub prospect_id: i64,
+    pub parsed: ParsedColumns,
+    pub phone_type: String,
+    pub status: String,
+    pub source: Option<String>,
+    /// Requested position; `None` appends. Clamped to the end of the list.
+    pub order: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = phone_numbers)]
+struct InsertRow<'a> {
+    prospect_id: i64,
+    number: &'a str,
+    raw_number: &'a str,
+    country_code: Option<&'a str>,
+    extension: &'a str,
+    phone_type: &'a str,
+    position: i32,
+    status: &'a str,
+    status_changed_at: NaiveDateTime,
+    source: Option<&'a str>,
+    formatted_number: &'a str,
+    line_type: &'a str,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Changes to an existing number; `None` keeps a value.
+#[derive(Clone, Debug, Default)]
+pub struct PhoneNumberChanges {
+    pub parsed: Option<ParsedColumns>,
+    pub phone_type: Option<String>,
+    pub status: Option<String>,
+    pub source: Option<Option<String>>,
+    pub order: Option<i64>,
+    /// Move to this prospect.
+    pub prospect_id: Option<i64>,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = phone_numbers)]
+struct ColumnChanges {
+    phone_type: Option<String>,
+    status: Option<String>,
+    status_changed_at: Option<NaiveDateTime>,
+    source: Option<Option<String>>,
+}
+
+/// A number already on the prospect: 422 at the attribute that was parsed.
+fn duplicate(number: &str, extension: &str) -> ApiError {
+    let shown = if extension.is_empty() {
+        number.to_owned()
+    } else {
+        format!("{number} ext. {extension}")
+    };
+    ApiError::invalid(
+        "/data/attributes/number",
+        format!("{shown} is a duplicate: the prospect already has this number."),
+    )
+}
+
+fn unique_violation(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+fn clamp_position(requested: Option<i64>, len: i64) -> i32 {
+    requested.unwrap_or(len).clamp(0, len) as i32
+}
+
+impl PhoneNumberRow {
+    /// The extension as the API shows it.
+    pub fn extension(&self) -> Option<&str> {
+        Some(self.extension.as_str()).filter(|extension| !extension.is_empty())
+    }
+
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        phone_numbers::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
+        phone_numbers::table
+            .filter(col::id.eq_any(ids))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Every number of these prospects, in list order: one query for any number of prospects.
+    pub fn of_prospects(conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<Vec<Self>> {
+        phone_numbers::table
+            .filter(col::prospect_id.eq_any(prospect_ids))
+            .order((col::prospect_id, col::position))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    fn list_len(conn: &mut DbConnection, prospect_id: i64) -> QueryResult<i64> {
+        phone_numbers::table
+            .filter(col::prospect_id.eq(prospect_id))
+            .count()
+            .get_result(conn)
+    }
+
+    /// Moves the numbers at `range` of a list by `delta` places, marking them changed.
+    fn shift(
+        conn: &mut DbConnection,
+        prospect_id: i64,
+        from: i32,
+        to: Option<i32>,
+        delta: i32,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        let mut query = diesel::update(phone_numbers::table)
+            .filter(col::prospect_id.eq(prospect_id))
+            .filter(col::position.ge(from))
+            .into_boxed();
+        if let Some(to) = to {
+            query = query.filter(col::position.le(to));
+        }
+        query
+            .set((
+                col::position.eq(col::position + delta),
+                col::version.eq(col::version + 1),
+                col::updated_at.eq(at),
+            ))
+            .execute(conn)
+    }
+
+    /// Creates a number at its position, shifting those after it.
+    pub fn create(conn: &mut DbConnection, new: &NewPhoneNumber) -> ApiResult<Self> {
+        crate::db::write_transaction(conn, |conn| {
+            let at = now();
+            Prospect::touch(conn, new.prospect_id, at)?;
+            let len = Self::list_len(conn, new.prospect_id)?;
+            let position = clamp_position(new.order, len);
+            Self::shift(conn, new.prospect_id, position, None, 1, at)?;
+            let parsed = &new.parsed;
+            diesel::insert_into(phone_numbers::table)
+                .values(InsertRow {
+                    prospect_id: new.prospect_id,
+                    number: &parsed.number,
+                    raw_number: &parsed.raw_number,
+                    country_code: parsed.country_code.as_deref(),
+                    extension: &parsed.extension,
+                    phone_type: &new.phone_type,
+                    position,
+                    status: &new.status,
+                    status_changed_at: at,
+                    source: new.source.as_deref(),
+                    formatted_number: &parsed.formatted_number,
+                    line_type: &parsed.line_type,
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                })
+                .execute(conn)
+                .map_err(|error| {
+                    if unique_violation(&error) {
+                        duplicate(&parsed.number, &parsed.extension)
+                    } else {
+                        error.into()
+                    }
+                })?;
+            let id = last_insert_id(conn)?;
+            Self::find(conn, id)?
+                .ok_or_else(|| ApiError::Internal("inserted number vanished".into()))
+        })
+    }
+
+    /// Applies `changes` to number `id`. `expected_version` is the `If-Match` check, made inside the
+    /// transaction so that nothing can change between the check and the write (412 otherwise).
+    pub fn update(
+        conn: &mut DbConnection,
+        id: i64,
+        changes: &PhoneNumberChanges,
+        expected_version: &dyn Fn(i64) -> bool,
+    ) -> ApiResult<Self> {
+        // The number may be moved by someone else between reading it and locking its prospect; read
+        // it again under the lock and start over if its prospect changed.
+        for _ in 0..3 {
+            let Some(before) = Self::find(conn, id)? else {
+                return Err(ApiError::not_found("phoneNumber", id));
+            };
+            let result = crate::db::write_transaction(conn, |conn| -> ApiResult<Option<Self>> {
+                let at = now();
+                let target = changes.prospect_id.unwrap_or(before.prospect_id);
+                let mut locks = [before.prospect_id, target];
+                locks.sort_unstable();
+                Prospect::touch(conn, locks[0], at)?;
+                if locks[1] != locks[0] {
+                    Prospect::touch(conn, locks[1], at)?;
+                }
+                let current =
+                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+                if current.prospect_id != before.prospect_id {
+                    return Ok(None);
+                }
+                if !expected_version(current.version) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                let mut position = current.position;
+                if target != current.prospect_id {
+                    // Leave the old list, then join the new one (appended unless `order` says where).
+                    Self::shift(
+                        conn,
+                        current.prospect_id,
+                        current.position + 1,
+                        None,
+                        -1,
+                        at,
+                    )?;
+                    let len = Self::list_len(conn, target)?;
+                    position = clamp_position(changes.order, len);
+                    Self::shift(conn, target, position, None, 1, at)?;
+                } else if let Some(order) = changes.order {
+                    let last = Self::list_len(conn, target)? - 1;
+                    position = order.clamp(0, last) as i32;
+                    if position < current.position {
+                        Self::shift(conn, target, position, Some(current.position - 1), 1, at)?;
+                    } else if position > current.position {
+                        Self::shift(conn, target, current.position + 1, Some(position), -1, at)?;
+                    }
+                }
+                let status_changed = changes
+                    .status
+                    .as_ref()
+                    .filter(|status| **status != current.status);
+                let columns = ColumnChanges {
+                    phone_type: changes.phone_type.clone(),
+                    status: status_changed.cloned(),
+                    status_changed_at: status_changed.map(|_| at),
+                    source: changes.source.clone(),
+                };
+                let update = diesel::update(phone_numbers::table.find(id)).set((
+                    col::prospect_id.eq(target),
+                    col::position.eq(position),
+                    col::version.eq(current.version + 1),
+                    col::updated_at.eq(at),
+                ));
+                update.execute(conn).map_err(|error| {
+                    if unique_violation(&error) {
+                        duplicate(&current.number, &current.extension)
+                    } else {
+                        error.into()
+                    }
+                })?;
+                if columns.phone_type.is_some()
+                    || columns.status.is_some()
+                    || columns.source.is_some()
+                {
+                    diesel::update(phone_numbers::table.find(id))
+                        .set(&columns)
+                        .execute(conn)?;
+                }
+                if let Some(parsed) = &changes.parsed {
+                    diesel::update(phone_numbers::table.find(id))
+                        .set(parsed)
+                        .execute(conn)
+                        .map_err(|error| {
+                            if unique_violation(&error) {
+                                duplicate(&parsed.number, &parsed.extension)
+                            } else {
+                                error.into()
+                            }
+                        })?;
+                }
+                Ok(Self::find(conn, id)?)
+            });
+            match result {
+                Ok(Some(row)) => return Ok(row),
+                Ok(None) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(ApiError::Conflict {
+            detail: "The number kept moving between prospects; try again.".into(),
+            pointer: None,
+        })
+    }
+
+    /// Deletes number `id` and closes the gap in its list.
+    pub fn delete(
+        conn: &mut DbConnection,
+        id: i64,
+        expected_version: &dyn Fn(i64) -> bool,
+    ) -> ApiResult<()> {
+        for _ in 0..3 {
+            let Some(before) = Self::find(conn, id)? else {
+                return Err(ApiError::not_found("phoneNumber", id));
+            };
+            let done = crate::db::write_transaction(conn, |conn| -> ApiResult<bool> {
+                let at = now();
+                Prospect::touch(conn, before.prospect_id, at)?;
+                let current =
+                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+                if current.prospect_id != before.prospect_id {
+                    return Ok(false);
+                }
+                if !expected_version(current.version) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                diesel::delete(phone_numbers::table.find(id)).execute(conn)?;
+                Self::shift(
+                    conn,
+                    current.prospect_id,
+                    current.position + 1,
+                    None,
+                    -1,
+                    at,
+                )?;
+                Ok(true)
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+        Err(ApiError::Conflict {
+            detail: "The number kept moving between prospects; try again.".into(),
+            pointer: None,
+        })
+    }
+
+    /// One page of numbers matching `listing`, optionally only those of one prospect.
+    pub fn list(
+        conn: &mut DbConnection,
+        listing: &Listing,
+        prospect_id: Option<i64>,
+    ) -> ApiResult<Page<Self>> {
+        let filtered = || -> ApiResult<phone_numbers::BoxedQuery<'static, Db>> {
+            let mut query = phone_numbers::table.into_boxed();
+            if let Some(prospect_id) = prospect_id {
+                query = query.filter(col::prospect_id.eq(prospect_id));
+            }
+            for filter in &listing.filters {
+                query = query.filter(Self::predicate(filter.field, &filter.op)?);
+            }
+            Ok(query)
+        };
+        let total = if listing.count {
+            Some(filtered()?.count().get_result(conn)?)
+        } else {
+            None
+        };
+        let direction = listing.direction();
+        let backward = direction == super::listing::Direction::Backward;
+        let mut query = filtered()?.select(Self::as_select());
+        for key in &listing.keys {
+            query = Self::order(query, key.field, key.descending != backward)?;
+        }
+        if let Some((_, cursor)) = &listing.cursor {
+            let compare = |field: &str, op: CompareOp, value: &FilterValue| {
+                Self::predicate(field, &FilterOp::Compare(op, value.clone()))
+            };
+            query = query.filter(super::listing::keyset(
+                &listing.keys,
+                cursor,
+                direction,
+                &compare,
+            )?);
+        }
+        let rows = query.limit(i64::from(listing.size) + 1).load(conn)?;
+        Ok(Page::from_rows(rows, listing, total))
+    }
+
+    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<phone_numbers::table>> {
+        Ok(match field {
+            "id" => predicate!(col::id, op, field, as_i64),
+            "prospect" => predicate!(col::prospect_id, op, field, as_i64),
+            "number" => predicate!(col::number, op, field, as_string),
+            "countryCode" => nullable_predicate!(col::country_code, op, field, as_string),
+            "phoneType" => predicate!(col::phone_type, op, field, as_string),
+            "order" => predicate!(col::position, op, field, as_i32),
+            "status" => predicate!(col::status, op, field, as_string),
+            "statusChangedAt" => predicate!(col::status_changed_at, op, field, as_time),
+            "source" => nullable_predicate!(col::source, op, field, as_string),
+            "lineType" => predicate!(col::line_type, op, field, as_string),
+            "createdAt" => predicate!(col::created_at, op, field, as_time),
+            "updatedAt" => predicate!(col::updated_at, op, field, as_time),
+            other => return Err(super::listing::wrong_type(other)),
+        })
+    }
+
+    fn order(
+        query: phone_numbers::BoxedQuery<
+            'static,
+            Db,
+            diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Self, Db>>,
+        >,
+        field: &str,
+        descending: bool,
+    ) -> ApiResult<
+        phone_numbers::BoxedQuery<
+            'static,
+            Db,
+            diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Self, Db>>,
+        >,
+    > {
+        Ok(match field {
+            "id" => order_by!(query, col::id, descending),
+            "number" => order_by!(query, col::number, descending),
+            "phoneType" => order_by!(query, col::phone_type, descending),
+            "order" => order_by!(query, col::position, descending),
+            "status" => order_by!(query, col::status, descending),
+            "statusChangedAt" => order_by!(query, col::status_changed_at, descending),
+            "createdAt" => order_by!(query, col::created_at, descending),
+            "updatedAt" => order_by!(query, col::updated_at, descending),
+            other => return Err(super::listing::wrong_type(other)),
+        })
+    }
+
+    /// The value of a sort key of this row, for its cursor.
+    pub fn sort_value(&self, field: &str) -> CursorValue {
+        match field {
+            "number" => CursorValue::Str(self.number.clone()),
+            "phoneType" => CursorValue::Str(self.phone_type.clone()),
+            "order" => CursorValue::Int(i64::from(self.position)),
+            "status" => CursorValue::Str(self.status.clone()),
+            "statusChangedAt" => CursorValue::DateTime(self.status_changed_at),
+            "createdAt" => CursorValue::DateTime(self.created_at),
+            "updatedAt" => CursorValue::DateTime(self.updated_at),
+            _ => CursorValue::Int(self.id),
+        }
+    }
+}

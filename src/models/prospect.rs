@@ -1,0 +1,250 @@
+//! Prospects: the people whose numbers we keep, each owned by a user.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::listing::{as_i64, as_string, as_time, Listing, Page, Predicate};
+use super::{last_insert_id, now};
+use crate::db::{Db, DbConnection};
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::cursor::CursorValue;
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
+use crate::schema::prospects::{self, dsl as col};
+use crate::{nullable_predicate, order_by, predicate};
+
+diesel::define_sql_function! {
+    /// `COALESCE(text, text)`: nullable names sort as `""`, identically on both backends.
+    fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Text>, otherwise: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = prospects)]
+pub struct Prospect {
+    pub id: i64,
+    pub owner_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub company: Option<String>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A prospect to create.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = prospects)]
+pub struct NewProspect {
+    pub owner_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub company: Option<String>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a prospect; `None` keeps a value, `Some(None)` clears it.
+#[derive(Clone, Debug, Default, AsChangeset)]
+#[diesel(table_name = prospects)]
+pub struct ProspectChanges {
+    pub owner_id: Option<i64>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub title: Option<Option<String>>,
+    pub company: Option<Option<String>>,
+}
+
+type SelectQuery =
+    prospects::BoxedQuery<'static, Db, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Prospect, Db>>>;
+
+impl Prospect {
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        prospects::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
+        prospects::table
+            .filter(col::id.eq_any(ids))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// Marks the prospect changed (new version and `updatedAt`). As the first statement of a
+    /// transaction it also serializes writers of the prospect's number list (see
+    /// [`crate::models::phone_number`]). A prospect that does not exist is 404.
+    pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> ApiResult<()> {
+        let touched = diesel::update(prospects::table.find(id))
+            .set((col::version.eq(col::version + 1), col::updated_at.eq(at)))
+            .execute(conn)?;
+        if touched == 0 {
+            return Err(ApiError::not_found("prospect", id));
+        }
+        Ok(())
+    }
+
+    pub fn create(conn: &mut DbConnection, mut new: NewProspect) -> ApiResult<Self> {
+        crate::db::write_transaction(conn, |conn| {
+            let at = now();
+            (new.version, new.created_at, new.updated_at) = (1, at, at);
+            diesel::insert_into(prospects::table)
+                .values(&new)
+                .execute(conn)?;
+            let id = last_insert_id(conn)?;
+            Self::find(conn, id)?
+                .ok_or_else(|| ApiError::Internal("inserted prospect vanished".into()))
+        })
+    }
+
+    /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check, made
+    /// under the write lock), else 412.
+    pub fn update(
+        conn: &mut DbConnection,
+        id: i64,
+        changes: &ProspectChanges,
+        expected_version: &dyn Fn(i64) -> bool,
+    ) -> ApiResult<Self> {
+        crate::db::write_transaction(conn, |conn| {
+            Self::touch(conn, id, now())?;
+            let current =
+                Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            // `touch` already counted this write: the version a client saw is one less.
+            if !expected_version(current.version - 1) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            let has_changes = changes.owner_id.is_some()
+                || changes.first_name.is_some()
+                || changes.last_name.is_some()
+                || changes.title.is_some()
+                || changes.company.is_some();
+            if has_changes {
+                diesel::update(prospects::table.find(id))
+                    .set(changes)
+                    .execute(conn)?;
+            }
+            Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
+        })
+    }
+
+    /// Deletes the prospect; its numbers go with it (`ON DELETE CASCADE`).
+    pub fn delete(
+        conn: &mut DbConnection,
+        id: i64,
+        expected_version: &dyn Fn(i64) -> bool,
+    ) -> ApiResult<()> {
+        crate::db::write_transaction(conn, |conn| {
+            let current =
+                Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            if !expected_version(current.version) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            let deleted = diesel::delete(
+                prospects::table
+                    .find(id)
+                    .filter(col::version.eq(current.version)),
+            )
+            .execute(conn)?;
+            if deleted == 0 {
+                return Err(ApiError::PreconditionFailed);
+            }
+            Ok(())
+        })
+    }
+
+    /// One page of prospects matching `listing`.
+    pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
+        let filtered = || -> ApiResult<prospects::BoxedQuery<'static, Db>> {
+            let mut query = prospects::table.into_boxed();
+            for filter in &listing.filters {
+                query = query.filter(Self::predicate(filter.field, &filter.op)?);
+            }
+            Ok(query)
+        };
+        let total = if listing.count {
+            Some(filtered()?.count().get_result(conn)?)
+        } else {
+            None
+        };
+        let direction = listing.direction();
+        let backward = direction == super::listing::Direction::Backward;
+        let mut query: SelectQuery = filtered()?.select(Self::as_select());
+        for key in &listing.keys {
+            query = Self::order(query, key.field, key.descending != backward)?;
+        }
+        if let Some((_, cursor)) = &listing.cursor {
+            let compare = |field: &str, op: CompareOp, value: &FilterValue| {
+                Self::sort_predicate(field, op, value)
+            };
+            query = query.filter(super::listing::keyset(
+                &listing.keys,
+                cursor,
+                direction,
+                &compare,
+            )?);
+        }
+        let rows = query.limit(i64::from(listing.size) + 1).load(conn)?;
+        Ok(Page::from_rows(rows, listing, total))
+    }
+
+    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<prospects::table>> {
+        Ok(match field {
+            "id" => predicate!(col::id, op, field, as_i64),
+            "owner" => predicate!(col::owner_id, op, field, as_i64),
+            "firstName" => nullable_predicate!(col::first_name, op, field, as_string),
+            "lastName" => nullable_predicate!(col::last_name, op, field, as_string),
+            "title" => nullable_predicate!(col::title, op, field, as_string),
+            "company" => nullable_predicate!(col::company, op, field, as_string),
+            "createdAt" => predicate!(col::created_at, op, field, as_time),
+            "updatedAt" => predicate!(col::updated_at, op, field, as_time),
+            other => return Err(super::listing::wrong_type(other)),
+        })
+    }
+
+    /// Comparisons on sort keys: nullable names compare as `COALESCE(name, '')`, like they sort.
+    fn sort_predicate(
+        field: &str,
+        op: CompareOp,
+        value: &FilterValue,
+    ) -> ApiResult<Predicate<prospects::table>> {
+        let op = FilterOp::Compare(op, value.clone());
+        Ok(match field {
+            "firstName" => predicate!(coalesce(col::first_name, ""), &op, field, as_string),
+            "lastName" => predicate!(coalesce(col::last_name, ""), &op, field, as_string),
+            "title" => predicate!(coalesce(col::title, ""), &op, field, as_string),
+            "company" => predicate!(coalesce(col::company, ""), &op, field, as_string),
+            other => return Self::predicate(other, &op),
+        })
+    }
+
+    fn order(query: SelectQuery, field: &str, descending: bool) -> ApiResult<SelectQuery> {
+        Ok(match field {
+            "id" => order_by!(query, col::id, descending),
+            "firstName" => order_by!(query, coalesce(col::first_name, ""), descending),
+            "lastName" => order_by!(query, coalesce(col::last_name, ""), descending),
+            "title" => order_by!(query, coalesce(col::title, ""), descending),
+            "company" => order_by!(query, coalesce(col::company, ""), descending),
+            "createdAt" => order_by!(query, col::created_at, descending),
+            "updatedAt" => order_by!(query, col::updated_at, descending),
+            other => return Err(super::listing::wrong_type(other)),
+        })
+    }
+
+    /// The value of a sort key of this row, for its cursor.
+    pub fn sort_value(&self, field: &str) -> CursorValue {
+        let text = |value: &Option<String>| CursorValue::Str(value.clone().unwrap_or_default());
+        match field {
+            "firstName" => text(&self.first_name),
+            "lastName" => text(&self.last_name),
+            "title" => text(&self.title),
+            "company" => text(&self.company),
+            "createdAt" => CursorValue::DateTime(self.created_at),
+            "updatedAt" => CursorValue::DateTime(self.updated_at),
+            _ => CursorValue::Int(self.id),
+        }
+    }
+}

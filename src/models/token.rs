@@ -1,0 +1,81 @@
+//! API tokens: only the SHA-256 hash of a token is stored, with its scopes, expiry and revocation.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{now, User};
+use crate::db::DbConnection;
+use crate::schema::{api_tokens, users};
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub scopes: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = api_tokens)]
+struct NewToken<'a> {
+    user_id: i64,
+    token_hash: &'a str,
+    scopes: &'a str,
+    expires_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
+
+impl ApiToken {
+    /// Stores a token by its hash.
+    pub fn create(
+        conn: &mut DbConnection,
+        user_id: i64,
+        token_hash: &str,
+        scopes: &str,
+        expires_at: Option<NaiveDateTime>,
+    ) -> QueryResult<()> {
+        diesel::insert_into(api_tokens::table)
+            .values(NewToken {
+                user_id,
+                token_hash,
+                scopes,
+                expires_at,
+                created_at: now(),
+            })
+            .execute(conn)
+            .map(drop)
+    }
+
+    /// The live token with this hash and its user: not revoked, not expired.
+    pub fn authenticate(
+        conn: &mut DbConnection,
+        token_hash: &str,
+    ) -> QueryResult<Option<(ApiToken, User)>> {
+        let at = now();
+        api_tokens::table
+            .inner_join(users::table)
+            .filter(api_tokens::token_hash.eq(token_hash))
+            .filter(api_tokens::revoked_at.is_null())
+            .filter(
+                api_tokens::expires_at
+                    .is_null()
+                    .or(api_tokens::expires_at.gt(at)),
+            )
+            .select((ApiToken::as_select(), User::as_select()))
+            .first(conn)
+            .optional()
+    }
+
+    /// Revokes every live token of a user; returns how many.
+    pub fn revoke_all(conn: &mut DbConnection, user_id: i64) -> QueryResult<usize> {
+        diesel::update(api_tokens::table)
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null())
+            .set(api_tokens::revoked_at.eq(now()))
+            .execute(conn)
+    }
+}
