@@ -1,0 +1,128 @@
+//! [`Caller`]: the extractor every `/api/v2` handler takes first. In the order API.md section 9
+//! prescribes (routing has already happened), it negotiates the media type (415/406),
+//! authenticates the bearer token (401) and applies the rate limit (429).
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::jsonapi::document::LinkBase;
+use crate::jsonapi::media::{self, Dialect};
+use crate::models::ApiToken;
+use crate::permissions::{Principal, Scopes};
+use crate::rate_limit::{Decision, RateInfo};
+
+/// The authenticated caller of a request, with what handlers need from the request itself.
+pub struct Caller {
+    pub state: web::Data<AppState>,
+    pub principal: Principal,
+    /// The absolute URL of `/api/v2`, for links.
+    pub base: LinkBase,
+    /// The raw query string, parsed strictly per endpoint by the handler.
+    pub query: String,
+    /// Request path below the API root, e.g. `/phoneNumbers/7` (for `links.self`).
+    pub path: String,
+    pub headers: HeaderMap,
+}
+
+/// The user id of an authenticated request, kept in the request extensions for the access log.
+#[derive(Clone, Copy, Debug)]
+pub struct UserId(pub i64);
+
+/// The bearer token of a request: `None` when no `Authorization: Bearer` header was sent.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The absolute URL of the API root as the client addressed it (or as configured).
+pub fn api_root(req: &HttpRequest, public_url: Option<&str>) -> String {
+    match public_url {
+        Some(origin) => format!("{origin}/api/v2"),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}/api/v2", info.scheme(), info.host())
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let dialect = if req.path() == "/api/v2/operations" {
+                Dialect::Atomic
+            } else {
+                Dialect::Plain
+            };
+            media::negotiate(req.method(), req.headers(), dialect)?;
+
+            let token =
+                bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
+            let hash = crate::auth::hash_token(token);
+            let found = crate::db::run(&state.pool, move |conn| {
+                Ok(ApiToken::authenticate(conn, &hash)?)
+            })
+            .await?;
+            let (token, user) = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
+            req.extensions_mut().insert(UserId(user.id));
+
+            if let Some(limiter) = &state.rate_limiter {
+                let decision = limiter.check(user.id);
+                req.extensions_mut().insert(decision.info());
+                if let Decision::Limited {
+                    info,
+                    retry_after_secs,
+                } = decision
+                {
+                    return Err(ApiError::RateLimited {
+                        retry_after_secs,
+                        info,
+                    });
+                }
+            }
+            // Stored scopes were validated when the token was made; an unreadable string grants nothing.
+            let scopes = Scopes::parse(&token.scopes).unwrap_or_else(|_| Scopes::empty());
+            let principal = Principal {
+                user_id: user.id,
+                role: user.role(),
+                scopes,
+            };
+            let base = LinkBase::new(api_root(&req, state.config.public_url.as_deref()));
+            let path = req
+                .path()
+                .strip_prefix("/api/v2")
+                .unwrap_or_default()
+                .to_owned();
+            Ok(Caller {
+                base,
+                query: req.query_string().to_owned(),
+                path,
+                headers: req.headers().clone(),
+                principal,
+                state,
+            })
+        })
+    }
+}
+
+/// Rate-limit headers for a response, from what [`Caller`] recorded.
+pub fn rate_limit_headers(info: &RateInfo) -> [(&'static str, String); 3] {
+    [
+        ("x-ratelimit-limit", info.limit.to_string()),
+        ("x-ratelimit-remaining", info.remaining.to_string()),
+        ("x-ratelimit-reset", info.reset_unix.to_string()),
+    ]
+}

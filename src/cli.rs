@@ -1,0 +1,258 @@
+//! The command line (API.md section 8): `serve`, `migrate`, `user create`, `token create`,
+//! `token revoke`. Commands that print a value print it alone on stdout, so scripts can capture it.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpServer};
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::auth::{generate_token, hash_token};
+use crate::config::Config;
+use crate::db::{self, DatabaseUrl, PoolOptions};
+use crate::models::{now, ApiToken, User};
+use crate::permissions::{Role, Scopes};
+
+/// Every scope, for the bootstrap admin token.
+const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "phonebook",
+    version,
+    about = "Prospects and their phone numbers, served as JSON:API 1.1"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrates first; creates an admin and a token on an empty database).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Role::NAMES))]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user; prints the token (shown only this once).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Space-separated scopes, e.g. "phoneNumbers.all prospects.read".
+        #[arg(long, default_value = Scopes::DEFAULT_FOR_NEW_TOKEN)]
+        scopes: String,
+        /// Lifetime: a number with s, m, h or d (e.g. 30d).
+        #[arg(long, value_parser = parse_lifetime)]
+        expires_in: Option<Duration>,
+    },
+    /// Revoke every token of a user.
+    Revoke {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Parses `30d`, `12h`, `15m`, `90s`.
+pub fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let split = text.len().saturating_sub(1);
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a number with s, m, h or d, got {text:?}"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("expected a number with s, m, h or d, got {text:?}")),
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|total| *total > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is not a usable lifetime"))
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+fn open_pool(config: &Config, size: u32) -> Result<db::Pool, Failure> {
+    let url = DatabaseUrl::parse(&config.database_url)?;
+    let pool = db::pool(
+        &url,
+        PoolOptions {
+            size,
+            timeout: Duration::from_secs(10),
+            statement_counter: None,
+        },
+    )?;
+    db::migrate(&mut *pool.get()?)?;
+    Ok(pool)
+}
+
+/// Runs the command line.
+pub fn run(config: Config) -> Result<(), Failure> {
+    match Cli::parse().command {
+        Command::Serve => serve(config),
+        Command::Migrate => open_pool(&config, 1).map(drop),
+        Command::User {
+            command: UserCommand::Create { name, email, role },
+        } => {
+            let pool = open_pool(&config, 1)?;
+            let role: Role = role.parse()?;
+            let mut conn = pool.get()?;
+            if User::find_by_email(&mut conn, &email)?.is_some() {
+                return Err(format!("a user with email {email} already exists").into());
+            }
+            let user = User::create(&mut conn, &name, &email, role)?;
+            println!("{}", user.id);
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    email,
+                    scopes,
+                    expires_in,
+                },
+        } => {
+            let scopes = Scopes::parse(&scopes)?;
+            if scopes.is_empty() {
+                return Err("a token needs at least one scope".into());
+            }
+            let pool = open_pool(&config, 1)?;
+            let mut conn = pool.get()?;
+            let user = User::find_by_email(&mut conn, &email)?
+                .ok_or_else(|| format!("no user has email {email}"))?;
+            let expires_at = expires_in
+                .map(|lifetime| {
+                    chrono::Duration::from_std(lifetime).map(|lifetime| now() + lifetime)
+                })
+                .transpose()?;
+            let token = generate_token();
+            ApiToken::create(
+                &mut conn,
+                user.id,
+                &hash_token(&token),
+                scopes.as_str(),
+                expires_at,
+            )?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { email },
+        } => {
+            let pool = open_pool(&config, 1)?;
+            let mut conn = pool.get()?;
+            let user = User::find_by_email(&mut conn, &email)?
+                .ok_or_else(|| format!("no user has email {email}"))?;
+            let revoked = ApiToken::revoke_all(&mut conn, user.id)?;
+            eprintln!("revoked {revoked} token(s) of {email}");
+            Ok(())
+        }
+    }
+}
+
+/// Creates the first admin and its token on an empty database; returns the token when it was
+/// generated here (to be printed once).
+pub fn bootstrap(
+    conn: &mut db::DbConnection,
+    configured: Option<&str>,
+) -> Result<Option<String>, Failure> {
+    if User::any_exist(conn)? {
+        return Ok(None);
+    }
+    let admin = User::create(conn, "Administrator", "admin@localhost", Role::Admin)?;
+    let token = configured.map_or_else(generate_token, str::to_owned);
+    ApiToken::create(conn, admin.id, &hash_token(&token), EVERY_SCOPE, None)?;
+    Ok(configured.is_none().then_some(token))
+}
+
+fn serve(config: Config) -> Result<(), Failure> {
+    let url = DatabaseUrl::parse(&config.database_url)?;
+    let pool = db::pool(
+        &url,
+        PoolOptions {
+            size: config.pool_size,
+            timeout: Duration::from_millis(config.pool_timeout_ms),
+            statement_counter: None,
+        },
+    )?;
+    {
+        let mut conn = pool.get()?;
+        db::migrate(&mut conn)?;
+        match bootstrap(&mut conn, config.bootstrap_token.as_deref())? {
+            Some(token) => println!("Created user admin@localhost (admin). Its API token, shown only this once:\n{token}"),
+            None if config.bootstrap_token.is_some() => {}
+            None => {}
+        }
+    }
+    let bind = config.bind.clone();
+    let workers = config.workers;
+    let state = web::Data::new(AppState::new(pool, config));
+    log::info!(
+        "phonebook listening on http://{bind} ({:?} backend)",
+        url.backend
+    );
+    actix_web::rt::System::new().block_on(async move {
+        let mut server = HttpServer::new(move || app::build(state.clone()))
+            .shutdown_timeout(30)
+            .bind(&bind)?;
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        server.run().await
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(parse_lifetime("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_lifetime("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_lifetime("45s"), Ok(Duration::from_secs(45)));
+        for bad in [
+            "",
+            "d",
+            "30",
+            "30w",
+            "-1d",
+            "0s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+    }
+}

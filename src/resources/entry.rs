@@ -1,0 +1,89 @@
+//! `GET /api/v2` (the entry point), `GET /api/v2/openapi.json` and `GET /health`.
+
+use std::sync::OnceLock;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db;
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::media;
+use crate::models::User;
+
+/// The OpenAPI description kept in `openapi/openapi.yaml`, embedded at build time.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
+
+/// The OpenAPI document as JSON, converted once.
+pub fn openapi_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(
+        || match serde_yaml::from_str::<serde_json::Value>(OPENAPI_YAML) {
+            Ok(document) => document.to_string(),
+            Err(error) => {
+                json!({ "error": format!("openapi/openapi.yaml does not parse: {error}") })
+                    .to_string()
+            }
+        },
+    )
+}
+
+pub async fn get_entry_point(caller: Caller) -> ApiResult<HttpResponse> {
+    if !caller.query.is_empty() {
+        let parameter = caller
+            .query
+            .split(['=', '&'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        return Err(ApiError::Query(crate::jsonapi::query::QueryError::invalid(
+            parameter,
+            "The entry point takes no query parameters.",
+        )));
+    }
+    let user_id = caller.principal.user_id;
+    let user = db::run(&caller.state.pool, move |conn| {
+        User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))
+    })
+    .await?;
+    let document = json!({
+        "jsonapi": media::jsonapi_object(false, false),
+        "links": {
+            "self": caller.base.as_str(),
+            "describedby": caller.base.url("/openapi.json"),
+        },
+        "meta": {
+            "user": { "id": user.id.to_string(), "name": user.name, "email": user.email, "role": user.role },
+            "scopes": caller.principal.scopes.names().collect::<Vec<_>>(),
+            "collections": {
+                "phoneNumbers": caller.base.url("/phoneNumbers"),
+                "prospects": caller.base.url("/prospects"),
+                "users": caller.base.url("/users"),
+            },
+        },
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(media::JSONAPI)
+        .body(document.to_string()))
+}
+
+pub async fn get_openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi_json())
+}
+
+/// 200 when the database answers, 503 when not. Not JSON:API: load balancers read the status.
+pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
+    let healthy = db::is_healthy(&state.pool).await;
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(json!({ "status": if healthy { "ok" } else { "unavailable" } }).to_string())
+}

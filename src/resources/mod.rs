@@ -1,0 +1,328 @@
+//! The resource types' HTTP layer: one module per type with thin handlers, the views that render
+//! rows, and the pieces every handler shares: strict query parsing with the scope checks that
+//! follow it, cursor pagination links, ETags and preconditions.
+
+pub mod entry;
+pub mod operations;
+pub mod phone_numbers;
+pub mod prospects;
+pub mod specs;
+pub mod users;
+pub mod view;
+
+use actix_web::http::header::{self, EntityTag, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use percent_encoding::percent_decode_str;
+
+use crate::auth::Caller;
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::cursor::Cursor;
+use crate::jsonapi::document::{Applied, Data, Document, Resource};
+use crate::jsonapi::query::{self, Endpoint, Options, Query, QueryError, ResourceSpec};
+use crate::models::listing::{Direction, Listing, Page};
+use crate::permissions::{self, Access, ResourceKind};
+use view::{Includes, View};
+
+fn kind_of(type_name: &str) -> ResourceKind {
+    match type_name {
+        "phoneNumber" => ResourceKind::PhoneNumbers,
+        "prospect" => ResourceKind::Prospects,
+        _ => ResourceKind::Users,
+    }
+}
+
+impl Caller {
+    /// Parses the query string for an endpoint whose primary data is `spec` (400 on anything the
+    /// contract does not allow), then checks the scopes: `access` on the primary type and read on
+    /// every included type (403).
+    pub fn query(
+        &self,
+        spec: &'static ResourceSpec,
+        endpoint: Endpoint,
+        access: Access,
+    ) -> ApiResult<Query> {
+        let region = self.state.config.default_region.clone();
+        let normalize = move |value: &str| {
+            crate::domain::phone_number::normalize_filter_value(value, &region)
+                .map_err(|error| error.detail)
+        };
+        let query = query::parse(
+            &self.query,
+            &Options {
+                endpoint,
+                resource: spec,
+                all: &specs::ALL,
+                normalize_phone: &normalize,
+            },
+        )?;
+        let supported = specs::supported_includes(spec.type_name);
+        for path in query.include.iter().flatten() {
+            if !supported.contains(&path.as_slice()) {
+                return Err(QueryError::invalid(
+                    "include",
+                    format!(
+                        "`{}` cannot be included in {} responses.",
+                        path.join("."),
+                        spec.type_name
+                    ),
+                )
+                .into());
+            }
+        }
+        self.require(kind_of(spec.type_name), access)?;
+        for path in query.include.iter().flatten() {
+            let mut current = spec;
+            for name in path {
+                let target = current
+                    .relationship(name)
+                    .map(|rel| rel.target)
+                    .unwrap_or_default();
+                self.require(kind_of(target), Access::Read)?;
+                current = specs::ALL
+                    .iter()
+                    .find(|spec| spec.type_name == target)
+                    .copied()
+                    .unwrap_or(current);
+            }
+        }
+        Ok(query)
+    }
+
+    /// 403 `unauthorizedOauthScope` unless the token has the scope.
+    pub fn require(&self, kind: ResourceKind, access: Access) -> ApiResult<()> {
+        Ok(permissions::require_scope(&self.principal, kind, access)?)
+    }
+
+    /// The view of resources this query asks for.
+    pub fn view<'a>(&'a self, query: &'a Query) -> View<'a> {
+        View {
+            base: &self.base,
+            fields: &query.fields,
+            meta_for: query.authorization_meta.then_some(&self.principal),
+        }
+    }
+
+    /// Reads the page parameters into a [`Listing`] (decoding and checking the cursor).
+    pub fn listing(&self, query: &Query, binding: &str) -> ApiResult<Listing> {
+        let decode = |text: &str, parameter: &str, direction| -> ApiResult<(Direction, Cursor)> {
+            let cursor = self.state.cursors.decode(text, binding).map_err(|_| {
+                QueryError::invalid(
+                    parameter,
+                    "The cursor is not one this server issued for this query (it was altered, or the sort \
+                     or filters changed). Follow the links of a fresh first page.",
+                )
+            })?;
+            Ok((direction, cursor))
+        };
+        let cursor = match (&query.page.after, &query.page.before) {
+            (Some(after), _) => Some(decode(after, "page[after]", Direction::Forward)?),
+            (None, Some(before)) => Some(decode(before, "page[before]", Direction::Backward)?),
+            (None, None) => None,
+        };
+        Ok(Listing {
+            filters: query.filters.clone(),
+            keys: Listing::keys_with_tiebreak(&query.sort),
+            size: query.page.size,
+            cursor,
+            count: query.count,
+        })
+    }
+
+    /// `links.self` of the current request, with repeated parameters sent once.
+    pub fn self_link(&self) -> String {
+        self.link_with(self.query_pieces(false), None)
+    }
+
+    /// The query pieces as sent, exact repeats dropped, optionally without the page cursors.
+    fn query_pieces(&self, drop_cursors: bool) -> Vec<&str> {
+        let mut pieces: Vec<&str> = Vec::new();
+        for piece in self.query.split('&').filter(|piece| !piece.is_empty()) {
+            let name = piece
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .replace('+', " ");
+            let name = percent_decode_str(&name).decode_utf8_lossy();
+            if drop_cursors && (name == "page[after]" || name == "page[before]") {
+                continue;
+            }
+            if !pieces.contains(&piece) {
+                pieces.push(piece);
+            }
+        }
+        pieces
+    }
+
+    fn link_with(&self, pieces: Vec<&str>, cursor: Option<(&str, &str)>) -> String {
+        let mut query = pieces.join("&");
+        if let Some((name, value)) = cursor {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&format!("{name}={value}"));
+        }
+        let mut link = self.base.url(&self.path);
+        if !query.is_empty() {
+            link.push('?');
+            link.push_str(&query);
+        }
+        link
+    }
+
+    /// A collection document for one page: `first`/`prev`/`next` links with cursors bound to this
+    /// query, `meta.count` when asked for, the cursor-pagination profile applied.
+    pub fn collection<T>(
+        &self,
+        page: &Page<T>,
+        listing: &Listing,
+        binding: &str,
+        sort_value: impl Fn(&T, &str) -> crate::jsonapi::cursor::CursorValue,
+        id_of: impl Fn(&T) -> i64,
+        data: Vec<Resource>,
+        included: Option<Vec<Resource>>,
+    ) -> Document {
+        let cursor_of = |row: &T| {
+            let cursor = Cursor {
+                values: listing
+                    .keys
+                    .iter()
+                    .map(|key| sort_value(row, key.field))
+                    .collect(),
+                id: id_of(row),
+            };
+            self.state.cursors.encode(&cursor, binding)
+        };
+        let base_pieces = self.query_pieces(true);
+        let link = |name: &str, row: Option<&T>| {
+            row.map(|row| self.link_with(base_pieces.clone(), Some((name, &cursor_of(row)))))
+        };
+        // Rows lie beyond the page on the side it was read towards when the look-ahead row came
+        // back; on the side it came from, whenever a cursor brought us here.
+        let (more_before, more_after) = match page.direction {
+            Direction::Forward => (listing.cursor.is_some(), page.more),
+            Direction::Backward => (page.more, listing.cursor.is_some()),
+        };
+        let prev = if more_before {
+            link("page[before]", page.rows.first())
+        } else {
+            None
+        };
+        let next = if more_after {
+            link("page[after]", page.rows.last())
+        } else {
+            None
+        };
+        let mut document = Document::new(Data::Many(data), self.self_link());
+        document
+            .links
+            .push(("first", Some(self.link_with(base_pieces.clone(), None))));
+        document.links.push(("prev", prev));
+        document.links.push(("next", next));
+        document.included = included;
+        document.applied = Applied::CursorProfile;
+        if let Some(total) = page.total {
+            let mut meta = serde_json::Map::new();
+            meta.insert("count".into(), total.into());
+            document.meta = Some(meta);
+        }
+        document
+    }
+}
+
+/// Which related rows a query includes.
+pub fn includes(query: &Query) -> Includes {
+    Includes::from_paths(query.include.as_deref().unwrap_or_default())
+}
+
+/// `included` is present whenever `include` was given, even when empty.
+pub fn included_if_asked(query: &Query, included: Vec<Resource>) -> Option<Vec<Resource>> {
+    query.include.as_ref().map(|_| included)
+}
+
+/// The strong ETag of one version of a record: the same for every representation of that version.
+pub fn etag(id: i64, version: i64) -> EntityTag {
+    EntityTag::new_strong(format!("{id}-{version}"))
+}
+
+/// `If-Match`, read once: whether a stored version may be written (412 otherwise).
+#[derive(Clone, Debug)]
+pub enum Precondition {
+    None,
+    Any,
+    /// Strong tags only: weak tags never match.
+    Tags(Vec<EntityTag>),
+}
+
+impl Precondition {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let values: Vec<&str> = headers
+            .get_all(header::IF_MATCH)
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        if values.is_empty() {
+            return Precondition::None;
+        }
+        if values.iter().any(|value| value.trim() == "*") {
+            return Precondition::Any;
+        }
+        Precondition::Tags(
+            values
+                .iter()
+                .flat_map(|value| value.split(','))
+                .filter_map(|tag| tag.trim().parse::<EntityTag>().ok())
+                .filter(|tag| !tag.weak)
+                .collect(),
+        )
+    }
+
+    pub fn allows(&self, id: i64, version: i64) -> bool {
+        match self {
+            Precondition::None | Precondition::Any => true,
+            Precondition::Tags(tags) => tags.iter().any(|tag| tag.strong_eq(&etag(id, version))),
+        }
+    }
+}
+
+/// Whether `If-None-Match` names the current version (GET → 304).
+pub fn not_modified(headers: &HeaderMap, tag: &EntityTag) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value.trim() == "*"
+                || value
+                    .split(',')
+                    .filter_map(|candidate| candidate.trim().parse::<EntityTag>().ok())
+                    .any(|candidate| candidate.weak_eq(tag))
+        })
+}
+
+/// A single-resource response with its ETag (304 when `If-None-Match` already has it).
+pub fn single(
+    caller: &Caller,
+    status: StatusCode,
+    document: Document,
+    tag: Option<EntityTag>,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    if let Some(tag) = tag {
+        if status == StatusCode::OK && not_modified(&caller.headers, &tag) {
+            return HttpResponse::NotModified()
+                .insert_header(header::ETag(tag))
+                .finish();
+        }
+        builder.insert_header(header::ETag(tag));
+    }
+    document.respond_with(builder)
+}
+
+/// 403 for the detach routes: a number always belongs to a prospect.
+pub async fn cannot_detach(caller: Caller) -> ApiResult<HttpResponse> {
+    caller.require(ResourceKind::Prospects, Access::Write)?;
+    Err(ApiError::Forbidden(
+        "Phone numbers cannot be detached from their prospect: delete them, move them with \
+         POST /prospects/{id}/relationships/phoneNumbers, or replace a list with /operations."
+            .into(),
+    ))
+}

@@ -1,0 +1,639 @@
+//! `/phoneNumbers`: handlers, and the write rules they share with `/operations` (reading a
+//! resource object into a create or an update, in the order of checks API.md section 9 fixes:
+//! existence → record permission → validation → precondition).
+
+use std::collections::HashMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+
+use super::view::Graph;
+use super::{included_if_asked, includes, single, specs, Precondition};
+use crate::auth::Caller;
+use crate::db::{self, DbConnection};
+use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
+use crate::domain::{PhoneType, Status};
+use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
+use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT};
+use crate::jsonapi::query::{Endpoint, Query};
+use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use crate::models::{PhoneNumberRow, Prospect};
+use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
+
+const WRITABLE: &[&str] = &[
+    "number",
+    "rawNumber",
+    "countryCode",
+    "extension",
+    "phoneType",
+    "order",
+    "status",
+    "source",
+];
+const READ_ONLY: &[&str] = &[
+    "statusChangedAt",
+    "formattedNumber",
+    "lineType",
+    "createdAt",
+    "updatedAt",
+];
+
+/// Local ids (`lid`) of prospects created earlier in the same Atomic Operations request.
+pub type Lids = HashMap<String, i64>;
+
+/// A path id: anything but a positive integer names no record (404).
+pub fn path_id(raw: &str, type_name: &str) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && !raw.starts_with('+'))
+        .ok_or_else(|| ApiError::not_found(type_name, raw))
+}
+
+/// Resolves a linkage target to a prospect id (unknown `lid`: 400 at its pointer).
+pub fn prospect_target(target: &Target, pointer: &str, lids: &Lids) -> ApiResult<i64> {
+    match target {
+        Target::Id(id) => Ok(*id),
+        Target::Missing(raw) => Err(ApiError::not_found("prospect", raw.trim_matches('"'))),
+        Target::Lid(lid) => lids.get(lid).copied().ok_or_else(|| {
+            ApiError::bad_request(
+                pointer,
+                format!("No resource with lid `{lid}` was created earlier in this request."),
+            )
+        }),
+    }
+}
+
+/// Attribute values read from a write, not yet checked against the record.
+struct Draft {
+    number: Field<String>,
+    raw_number: Field<String>,
+    country_code: Field<String>,
+    extension: Field<String>,
+    phone_type: Field<PhoneType>,
+    status: Field<Status>,
+    source: Field<String>,
+    order: Field<i64>,
+    errors: Vec<FieldError>,
+    /// The `prospect` relationship, when sent.
+    prospect: Option<(serde_json::Value, String)>,
+}
+
+impl Draft {
+    /// Reads every attribute, keeping the 422s for after the existence and permission checks.
+    fn read(input: &ResourceInput) -> Draft {
+        let mut attributes = Attributes::new(input, WRITABLE, READ_ONLY);
+        let mut draft = Draft {
+            number: attributes.required_string("number", 255),
+            raw_number: attributes.required_string("rawNumber", 255),
+            country_code: attributes.string("countryCode", 8),
+            extension: attributes.string("extension", 64),
+            phone_type: attributes.enumeration("phoneType", PhoneType::NAMES),
+            status: attributes.enumeration("status", Status::NAMES),
+            source: attributes.string("source", 255),
+            order: attributes.integer("order"),
+            errors: Vec::new(),
+            prospect: None,
+        };
+        if matches!(draft.order, Field::Value(order) if order < 0) {
+            attributes.reject("order", "`order` must be 0 or greater.");
+        }
+        draft.errors = match attributes.finish() {
+            Err(ApiError::Validation(errors)) => errors,
+            _ => Vec::new(),
+        };
+        for (name, linkage) in &input.relationships {
+            let pointer = format!("{}/relationships/{name}", input.pointer);
+            if name == "prospect" {
+                draft.prospect = Some((linkage.clone(), pointer));
+            } else {
+                draft.errors.push(FieldError::new(
+                    pointer,
+                    format!("`{name}` is not a relationship of phoneNumber."),
+                ));
+            }
+        }
+        draft
+    }
+
+    /// The prospect a create or move names: 422 when null, 404 when it cannot exist.
+    fn prospect_id(&self, lids: &Lids) -> ApiResult<Option<i64>> {
+        let Some((linkage, pointer)) = &self.prospect else {
+            return Ok(None);
+        };
+        if linkage.is_null() {
+            return Err(ApiError::invalid(
+                pointer,
+                "A phone number always belongs to a prospect; `prospect` may not be null.",
+            ));
+        }
+        let target = body::identifier(linkage, &format!("{pointer}/data"), PROSPECT)?;
+        prospect_target(&target, &format!("{pointer}/data"), lids).map(Some)
+    }
+
+    fn validated(self) -> ApiResult<Self> {
+        if self.errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+/// Parses a number for storage; errors point at the attribute they concern.
+fn parse(
+    pointer: &str,
+    input: (&str, &str),
+    raw_number: String,
+    hint: Option<&str>,
+    region: &str,
+    extension: ExtensionInput<'_>,
+) -> ApiResult<ParsedColumns> {
+    let (text, attribute) = input;
+    PhoneNumber::parse(text, hint, region, extension)
+        .map(|parsed| ParsedColumns {
+            number: parsed.e164().to_owned(),
+            raw_number,
+            country_code: parsed.region().map(str::to_owned),
+            extension: parsed.extension().unwrap_or_default().to_owned(),
+            formatted_number: parsed.formatted().to_owned(),
+            line_type: parsed.line_type().as_str().to_owned(),
+        })
+        .map_err(|PhoneError { field, detail }| {
+            let name = match field {
+                PhoneField::Input => attribute,
+                PhoneField::CountryCode => "countryCode",
+                PhoneField::Extension => "extension",
+            };
+            ApiError::invalid(format!("{pointer}/attributes/{name}"), detail)
+        })
+}
+
+fn extension_input(field: &Field<String>) -> ExtensionInput<'_> {
+    match field {
+        Field::Absent => ExtensionInput::Absent,
+        Field::Null => ExtensionInput::Null,
+        Field::Value(extension) => ExtensionInput::Given(extension),
+    }
+}
+
+/// Creates a phone number from a checked resource object.
+pub fn create(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    input: &ResourceInput,
+    region: &str,
+    lids: &Lids,
+) -> ApiResult<PhoneNumberRow> {
+    let draft = Draft::read(input);
+    let Some(prospect_id) = draft.prospect_id(lids)? else {
+        return Err(ApiError::invalid(
+            format!("{}/relationships/prospect", input.pointer),
+            "A phone number needs its `prospect` relationship.",
+        ));
+    };
+    let prospect = Prospect::find(conn, prospect_id)?
+        .ok_or_else(|| ApiError::not_found("prospect", prospect_id))?;
+    authorize(
+        principal,
+        &Action::CreatePhoneNumber {
+            prospect_owner_id: prospect.owner_id,
+        },
+    )?;
+    let draft = draft.validated()?;
+    let (text, attribute) = match (&draft.number, &draft.raw_number) {
+        (Field::Value(number), _) => (number.as_str(), "number"),
+        (_, Field::Value(raw)) => (raw.as_str(), "rawNumber"),
+        _ => {
+            return Err(ApiError::invalid(
+                format!("{}/attributes/number", input.pointer),
+                "A phone number needs `number` or `rawNumber`.",
+            ))
+        }
+    };
+    let raw_number = draft
+        .raw_number
+        .clone()
+        .value()
+        .unwrap_or_else(|| text.to_owned());
+    let hint = draft.country_code.clone().value();
+    let parsed = parse(
+        &input.pointer,
+        (text, attribute),
+        raw_number,
+        hint.as_deref(),
+        region,
+        extension_input(&draft.extension),
+    )?;
+    PhoneNumberRow::create(
+        conn,
+        &NewPhoneNumber {
+            prospect_id,
+            parsed,
+            phone_type: draft
+                .phone_type
+                .value()
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
+            status: draft.status.value().unwrap_or_default().as_str().to_owned(),
+            source: draft.source.value(),
+            order: draft.order.value(),
+        },
+    )
+}
+
+/// Updates phone number `id` from a checked resource object (partial: absent members keep their
+/// values; a `prospect` relationship moves the number).
+pub fn update(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    input: &ResourceInput,
+    region: &str,
+    lids: &Lids,
+    precondition: &Precondition,
+) -> ApiResult<PhoneNumberRow> {
+    let draft = Draft::read(input);
+    let current =
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let target = draft.prospect_id(lids)?;
+    authorize_change(conn, principal, &current, target)?;
+    let draft = draft.validated()?;
+    let reparse = [
+        &draft.number,
+        &draft.raw_number,
+        &draft.country_code,
+        &draft.extension,
+    ]
+    .iter()
+    .any(|field| field.is_present());
+    let parsed = if reparse {
+        let (text, attribute) = match (&draft.number, &draft.raw_number) {
+            (Field::Value(number), _) => (number.as_str(), "number"),
+            (_, Field::Value(raw)) => (raw.as_str(), "rawNumber"),
+            _ => (current.raw_number.as_str(), "rawNumber"),
+        };
+        let raw_number = draft
+            .raw_number
+            .clone()
+            .value()
+            .unwrap_or_else(|| text.to_owned());
+        let hint = match &draft.country_code {
+            Field::Absent => current.country_code.clone(),
+            other => other.clone().value(),
+        };
+        let extension = match (&draft.extension, current.extension()) {
+            (Field::Absent, Some(stored)) => ExtensionInput::Fallback(stored),
+            (field, _) => extension_input(field),
+        };
+        Some(parse(
+            &input.pointer,
+            (text, attribute),
+            raw_number,
+            hint.as_deref(),
+            region,
+            extension,
+        )?)
+    } else {
+        None
+    };
+    let changes = PhoneNumberChanges {
+        parsed,
+        phone_type: draft
+            .phone_type
+            .value()
+            .map(|value| value.as_str().to_owned()),
+        status: draft.status.value().map(|value| value.as_str().to_owned()),
+        source: draft.source.into_change(),
+        order: draft.order.value(),
+        prospect_id: target,
+    };
+    PhoneNumberRow::update(conn, id, &changes, &|version| {
+        precondition.allows(id, version)
+    })
+}
+
+/// Record permission for changing `current`, and moving it when `target` names another prospect.
+fn authorize_change(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    current: &PhoneNumberRow,
+    target: Option<i64>,
+) -> ApiResult<()> {
+    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
+    match target.filter(|target| *target != current.prospect_id) {
+        Some(target) => {
+            let to = Prospect::find(conn, target)?
+                .ok_or_else(|| ApiError::not_found("prospect", target))?;
+            authorize(
+                principal,
+                &Action::MovePhoneNumber {
+                    from_owner_id: owner,
+                    to_owner_id: to.owner_id,
+                },
+            )?;
+        }
+        None => authorize(
+            principal,
+            &Action::UpdatePhoneNumber {
+                prospect_owner_id: owner,
+            },
+        )?,
+    }
+    Ok(())
+}
+
+/// Moves number `id` to `prospect_id` (appended to its list).
+pub fn move_to(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    prospect_id: i64,
+    precondition: &Precondition,
+) -> ApiResult<PhoneNumberRow> {
+    let current =
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    authorize_change(conn, principal, &current, Some(prospect_id))?;
+    let changes = PhoneNumberChanges {
+        prospect_id: Some(prospect_id),
+        ..PhoneNumberChanges::default()
+    };
+    PhoneNumberRow::update(conn, id, &changes, &|version| {
+        precondition.allows(id, version)
+    })
+}
+
+/// Deletes number `id`.
+pub fn delete(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    precondition: &Precondition,
+) -> ApiResult<()> {
+    let current =
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
+    authorize(
+        principal,
+        &Action::DeletePhoneNumber {
+            prospect_owner_id: owner,
+        },
+    )?;
+    PhoneNumberRow::delete(conn, id, &|version| precondition.allows(id, version))
+}
+
+/// Renders one number (with what its query includes) as a single-resource response.
+async fn respond_one(
+    caller: Caller,
+    query: Query,
+    row: PhoneNumberRow,
+    status: StatusCode,
+) -> ApiResult<HttpResponse> {
+    let (caller, query, row, graph) = load_graph(caller, query, row).await?;
+    let view = caller.view(&query);
+    let includes = includes(&query);
+    let mut document = Document::new(
+        Data::One(Some(
+            view.phone_number(&row, graph.owner_of(row.prospect_id)),
+        )),
+        caller.base.url(format_args!("/phoneNumbers/{}", row.id)),
+    );
+    document.included =
+        included_if_asked(&query, graph.included_for_phone_numbers(&view, includes));
+    let mut response = single(
+        &caller,
+        status,
+        document,
+        Some(super::etag(row.id, row.version)),
+    );
+    if status == StatusCode::CREATED {
+        let location = caller.base.url(format_args!("/phoneNumbers/{}", row.id));
+        response.headers_mut().insert(
+            header::LOCATION,
+            header::HeaderValue::from_str(&location)
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
+    Ok(response)
+}
+
+async fn load_graph(
+    caller: Caller,
+    query: Query,
+    row: PhoneNumberRow,
+) -> ApiResult<(Caller, Query, PhoneNumberRow, Graph)> {
+    let pool = caller.state.pool.clone();
+    let (principal, fields, meta, base) = (
+        caller.principal.clone(),
+        query.fields.clone(),
+        query.authorization_meta,
+        caller.base.clone(),
+    );
+    let includes = includes(&query);
+    let (row, graph) = db::run(&pool, move |conn| {
+        let view = super::view::View {
+            base: &base,
+            fields: &fields,
+            meta_for: meta.then_some(&principal),
+        };
+        let graph = Graph::for_phone_numbers(conn, std::slice::from_ref(&row), &view, includes)?;
+        Ok((row, graph))
+    })
+    .await?;
+    Ok((caller, query, row, graph))
+}
+
+/// `GET /phoneNumbers` and `GET /prospects/{id}/phoneNumbers`.
+pub async fn list(caller: Caller, prospect_id: Option<i64>) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Collection, Access::Read)?;
+    let binding = query.binding("phoneNumber", prospect_id.map(|id| ("prospect", id)));
+    let listing = caller.listing(&query, &binding)?;
+    let (principal, fields, meta, base) = (
+        caller.principal.clone(),
+        query.fields.clone(),
+        query.authorization_meta,
+        caller.base.clone(),
+    );
+    let includes = includes(&query);
+    let db_listing = listing.clone();
+    let (page, graph) = db::run(&caller.state.pool, move |conn| {
+        if let Some(prospect_id) = prospect_id {
+            if Prospect::find(conn, prospect_id)?.is_none() {
+                return Err(ApiError::not_found("prospect", prospect_id));
+            }
+        }
+        let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
+        let view = super::view::View {
+            base: &base,
+            fields: &fields,
+            meta_for: meta.then_some(&principal),
+        };
+        let graph = Graph::for_phone_numbers(conn, &page.rows, &view, includes)?;
+        Ok((page, graph))
+    })
+    .await?;
+    let view = caller.view(&query);
+    let data = graph.phone_number_resources(&view, &page.rows);
+    let included = included_if_asked(&query, graph.included_for_phone_numbers(&view, includes));
+    let document = caller.collection(
+        &page,
+        &listing,
+        &binding,
+        PhoneNumberRow::sort_value,
+        |row| row.id,
+        data,
+        included,
+    );
+    Ok(document.respond(StatusCode::OK))
+}
+
+pub async fn list_phone_numbers(caller: Caller) -> ApiResult<HttpResponse> {
+    list(caller, None).await
+}
+
+pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "phoneNumber")?;
+    let row = db::run(&caller.state.pool, move |conn| {
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
+    })
+    .await?;
+    respond_one(caller, query, row, StatusCode::OK).await
+}
+
+pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
+    let input = body::resource_document(&body.0, PHONE_NUMBER, Intent::Create)?;
+    let (principal, region) = (
+        caller.principal.clone(),
+        caller.state.config.default_region.clone(),
+    );
+    let row = db::run(&caller.state.pool, move |conn| {
+        create(conn, &principal, &input, &region, &Lids::new())
+    })
+    .await?;
+    respond_one(caller, query, row, StatusCode::CREATED).await
+}
+
+pub async fn update_phone_number(
+    caller: Caller,
+    id: web::Path<String>,
+    body: Body,
+) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, "phoneNumber")?;
+    let input = body::resource_document(&body.0, PHONE_NUMBER, Intent::Update { id })?;
+    let (principal, region) = (
+        caller.principal.clone(),
+        caller.state.config.default_region.clone(),
+    );
+    let precondition = Precondition::from_headers(&caller.headers);
+    let row = db::run(&caller.state.pool, move |conn| {
+        update(
+            conn,
+            &principal,
+            id,
+            &input,
+            &region,
+            &Lids::new(),
+            &precondition,
+        )
+    })
+    .await?;
+    respond_one(caller, query, row, StatusCode::OK).await
+}
+
+pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Delete)?;
+    let id = path_id(&id, "phoneNumber")?;
+    let principal = caller.principal.clone();
+    let precondition = Precondition::from_headers(&caller.headers);
+    db::run(&caller.state.pool, move |conn| {
+        delete(conn, &principal, id, &precondition)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /phoneNumbers/{id}/prospect`.
+pub async fn get_phone_number_prospect(
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ResourceKind::PhoneNumbers, Access::Read)?;
+    let id = path_id(&id, "phoneNumber")?;
+    super::prospects::related_prospect(caller, id).await
+}
+
+/// `GET /phoneNumbers/{id}/relationships/prospect`.
+pub async fn get_phone_number_prospect_relationship(
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "phoneNumber")?;
+    let row = db::run(&caller.state.pool, move |conn| {
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
+    })
+    .await?;
+    Ok(relationship_document(&caller, &row).respond(StatusCode::OK))
+}
+
+fn relationship_document(caller: &Caller, row: &PhoneNumberRow) -> Document {
+    let own = caller.base.url(format_args!("/phoneNumbers/{}", row.id));
+    let mut document = Document::new(
+        Data::Linkage(Linkage::ToOne(Some(Identifier {
+            kind: "prospect",
+            id: row.prospect_id,
+        }))),
+        format!("{own}/relationships/prospect"),
+    );
+    document
+        .links
+        .push(("related", Some(format!("{own}/prospect"))));
+    document
+}
+
+/// `PATCH /phoneNumbers/{id}/relationships/prospect`: moves the number (appended to the new list).
+pub async fn update_phone_number_prospect_relationship(
+    caller: Caller,
+    id: web::Path<String>,
+    body: Body,
+) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, "phoneNumber")?;
+    let linkage = body::linkage_document(&body.0)?;
+    if linkage.is_array() {
+        return Err(ApiError::bad_request(
+            "/data",
+            "`prospect` is to-one: `data` must be one resource identifier.",
+        ));
+    }
+    let target = if linkage.is_null() {
+        None
+    } else {
+        Some(body::identifier(&linkage, "/data", PROSPECT)?)
+    };
+    let principal = caller.principal.clone();
+    let precondition = Precondition::from_headers(&caller.headers);
+    let row = db::run(&caller.state.pool, move |conn| {
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+        let Some(target) = target else {
+            return Err(ApiError::invalid(
+                "/data",
+                "A phone number always belongs to a prospect; `data` may not be null.",
+            ));
+        };
+        let prospect_id = prospect_target(&target, "/data", &Lids::new())?;
+        move_to(conn, &principal, id, prospect_id, &precondition)
+    })
+    .await?;
+    let document = relationship_document(&caller, &row);
+    Ok(single(
+        &caller,
+        StatusCode::OK,
+        document,
+        Some(super::etag(row.id, row.version)),
+    ))
+}

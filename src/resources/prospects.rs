@@ -1,0 +1,538 @@
+//! `/prospects`: handlers, and the write rules they share with `/operations`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+
+use super::phone_numbers::{self, path_id};
+use super::view::Graph;
+use super::{included_if_asked, includes, single, specs, Precondition};
+use crate::auth::Caller;
+use crate::db::{self, DbConnection};
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
+use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT, USER};
+use crate::jsonapi::query::{Endpoint, Query};
+use crate::models::prospect::{NewProspect, ProspectChanges};
+use crate::models::{now, PhoneNumberRow, Prospect, User};
+use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
+
+const WRITABLE: &[&str] = &["firstName", "lastName", "title", "company"];
+const READ_ONLY: &[&str] = &[
+    "homePhones",
+    "mobilePhones",
+    "workPhones",
+    "voipPhones",
+    "otherPhones",
+    "createdAt",
+    "updatedAt",
+];
+
+/// The attributes and owner of a prospect write.
+struct Draft {
+    first_name: Field<String>,
+    last_name: Field<String>,
+    title: Field<String>,
+    company: Field<String>,
+    owner: Option<i64>,
+    attributes: Result<(), ApiError>,
+}
+
+impl Draft {
+    /// Reads the document: relationship problems are answered now (they decide which records the
+    /// write touches); attribute problems are kept for after the permission check.
+    fn read(input: &ResourceInput) -> ApiResult<Draft> {
+        let mut attributes = Attributes::new(input, WRITABLE, READ_ONLY);
+        let (first_name, last_name, title, company) = (
+            attributes.string("firstName", 255),
+            attributes.string("lastName", 255),
+            attributes.string("title", 255),
+            attributes.string("company", 255),
+        );
+        let mut owner = None;
+        for (name, linkage) in &input.relationships {
+            let pointer = format!("{}/relationships/{name}", input.pointer);
+            match name.as_str() {
+                "owner" if linkage.is_null() => {
+                    return Err(ApiError::invalid(
+                        pointer,
+                        "A prospect always has an owner; `owner` may not be null.",
+                    ))
+                }
+                "owner" => {
+                    owner = Some(
+                        match body::identifier(linkage, &format!("{pointer}/data"), USER)? {
+                            Target::Id(id) => id,
+                            Target::Missing(raw) => {
+                                return Err(ApiError::not_found("user", raw.trim_matches('"')))
+                            }
+                            Target::Lid(_) => {
+                                return Err(ApiError::bad_request(
+                                    format!("{pointer}/data"),
+                                    "Users cannot be referred to by `lid`.",
+                                ))
+                            }
+                        },
+                    )
+                }
+                // Read-only here, like `*Phones`: clients such as Ember Data send it back as they got it.
+                "phoneNumbers" => {}
+                _ => {
+                    return Err(ApiError::invalid(
+                        pointer,
+                        format!("`{name}` is not a relationship of prospect."),
+                    ))
+                }
+            }
+        }
+        Ok(Draft {
+            first_name,
+            last_name,
+            title,
+            company,
+            owner,
+            attributes: attributes.finish(),
+        })
+    }
+}
+
+fn check_owner(conn: &mut DbConnection, owner: Option<i64>) -> ApiResult<()> {
+    match owner {
+        Some(owner) if User::find(conn, owner)?.is_none() => {
+            Err(ApiError::not_found("user", owner))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Creates a prospect from a checked resource object; the owner defaults to the caller.
+pub fn create(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    input: &ResourceInput,
+) -> ApiResult<Prospect> {
+    let draft = Draft::read(input)?;
+    check_owner(conn, draft.owner)?;
+    let owner_id = draft.owner.unwrap_or(principal.user_id);
+    authorize(principal, &Action::CreateProspect { owner_id })?;
+    draft.attributes?;
+    let at = now();
+    Prospect::create(
+        conn,
+        NewProspect {
+            owner_id,
+            first_name: draft.first_name.value(),
+            last_name: draft.last_name.value(),
+            title: draft.title.value(),
+            company: draft.company.value(),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        },
+    )
+}
+
+/// Updates prospect `id` (partial).
+pub fn update(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    input: &ResourceInput,
+    precondition: &Precondition,
+) -> ApiResult<Prospect> {
+    let draft = Draft::read(input)?;
+    let current = Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+    check_owner(conn, draft.owner)?;
+    let changes_owner = draft.owner.is_some_and(|owner| owner != current.owner_id);
+    authorize(
+        principal,
+        &Action::UpdateProspect {
+            owner_id: current.owner_id,
+            changes_owner,
+        },
+    )?;
+    draft.attributes?;
+    let changes = ProspectChanges {
+        owner_id: draft.owner.filter(|_| changes_owner),
+        first_name: draft.first_name.into_change(),
+        last_name: draft.last_name.into_change(),
+        title: draft.title.into_change(),
+        company: draft.company.into_change(),
+    };
+    Prospect::update(conn, id, &changes, &|version| {
+        precondition.allows(id, version)
+    })
+}
+
+/// Deletes prospect `id` and its numbers.
+pub fn delete(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    precondition: &Precondition,
+) -> ApiResult<()> {
+    let current = Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+    authorize(
+        principal,
+        &Action::DeleteProspect {
+            owner_id: current.owner_id,
+        },
+    )?;
+    Prospect::delete(conn, id, &|version| precondition.allows(id, version))
+}
+
+/// A single-prospect response with what the query includes.
+async fn respond_one(
+    caller: &Caller,
+    query: &Query,
+    row: Prospect,
+    status: StatusCode,
+) -> ApiResult<HttpResponse> {
+    let (principal, fields, meta, base) = (
+        caller.principal.clone(),
+        query.fields.clone(),
+        query.authorization_meta,
+        caller.base.clone(),
+    );
+    let includes = includes(query);
+    let (row, graph) = db::run(&caller.state.pool, move |conn| {
+        let view = super::view::View {
+            base: &base,
+            fields: &fields,
+            meta_for: meta.then_some(&principal),
+        };
+        let graph = Graph::for_prospects(conn, std::slice::from_ref(&row), &view, includes)?;
+        Ok((row, graph))
+    })
+    .await?;
+    let view = caller.view(query);
+    let own = caller.base.url(format_args!("/prospects/{}", row.id));
+    let mut document = Document::new(
+        Data::One(Some(view.prospect(&row, graph.numbers_of(row.id)))),
+        own.clone(),
+    );
+    if caller.path != format!("/prospects/{}", row.id) && status == StatusCode::OK {
+        // A related-resource response (`/phoneNumbers/{id}/prospect`): self is the URL asked for.
+        document.links[0].1 = Some(caller.self_link());
+    }
+    document.included = included_if_asked(
+        query,
+        graph.included_for_prospects(&view, includes, std::slice::from_ref(&row)),
+    );
+    let mut response = single(
+        caller,
+        status,
+        document,
+        Some(super::etag(row.id, row.version)),
+    );
+    if status == StatusCode::CREATED {
+        response.headers_mut().insert(
+            header::LOCATION,
+            header::HeaderValue::from_str(&own).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
+    Ok(response)
+}
+
+pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PROSPECT, Endpoint::Collection, Access::Read)?;
+    let binding = query.binding("prospect", None);
+    let listing = caller.listing(&query, &binding)?;
+    let (principal, fields, meta, base) = (
+        caller.principal.clone(),
+        query.fields.clone(),
+        query.authorization_meta,
+        caller.base.clone(),
+    );
+    let includes = includes(&query);
+    let db_listing = listing.clone();
+    let (page, graph) = db::run(&caller.state.pool, move |conn| {
+        let page = Prospect::list(conn, &db_listing)?;
+        let view = super::view::View {
+            base: &base,
+            fields: &fields,
+            meta_for: meta.then_some(&principal),
+        };
+        let graph = Graph::for_prospects(conn, &page.rows, &view, includes)?;
+        Ok((page, graph))
+    })
+    .await?;
+    let view = caller.view(&query);
+    let data = graph.prospect_resources(&view, &page.rows);
+    let included = included_if_asked(
+        &query,
+        graph.included_for_prospects(&view, includes, &page.rows),
+    );
+    let document = caller.collection(
+        &page,
+        &listing,
+        &binding,
+        Prospect::sort_value,
+        |row| row.id,
+        data,
+        included,
+    );
+    Ok(document.respond(StatusCode::OK))
+}
+
+pub async fn get_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "prospect")?;
+    let row = db::run(&caller.state.pool, move |conn| {
+        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
+    })
+    .await?;
+    respond_one(&caller, &query, row, StatusCode::OK).await
+}
+
+/// The prospect of phone number `phone_number_id` (`GET /phoneNumbers/{id}/prospect`).
+pub async fn related_prospect(caller: Caller, phone_number_id: i64) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    let row = db::run(&caller.state.pool, move |conn| {
+        let number = PhoneNumberRow::find(conn, phone_number_id)?
+            .ok_or_else(|| ApiError::not_found("phoneNumber", phone_number_id))?;
+        Prospect::find(conn, number.prospect_id)?
+            .ok_or_else(|| ApiError::not_found("prospect", number.prospect_id))
+    })
+    .await?;
+    respond_one(&caller, &query, row, StatusCode::OK).await
+}
+
+pub async fn create_prospect(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
+    let input = body::resource_document(&body.0, PROSPECT, Intent::Create)?;
+    let principal = caller.principal.clone();
+    let row = db::run(&caller.state.pool, move |conn| {
+        create(conn, &principal, &input)
+    })
+    .await?;
+    respond_one(&caller, &query, row, StatusCode::CREATED).await
+}
+
+pub async fn update_prospect(
+    caller: Caller,
+    id: web::Path<String>,
+    body: Body,
+) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, "prospect")?;
+    let input = body::resource_document(&body.0, PROSPECT, Intent::Update { id })?;
+    let principal = caller.principal.clone();
+    let precondition = Precondition::from_headers(&caller.headers);
+    let row = db::run(&caller.state.pool, move |conn| {
+        update(conn, &principal, id, &input, &precondition)
+    })
+    .await?;
+    respond_one(&caller, &query, row, StatusCode::OK).await
+}
+
+pub async fn delete_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Delete)?;
+    let id = path_id(&id, "prospect")?;
+    let principal = caller.principal.clone();
+    let precondition = Precondition::from_headers(&caller.headers);
+    db::run(&caller.state.pool, move |conn| {
+        delete(conn, &principal, id, &precondition)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /prospects/{id}/phoneNumbers`: the prospect's numbers, with the full query language.
+pub async fn list_prospect_phone_numbers(
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&id, "prospect");
+    // Query and scope errors come before 404 (API.md section 9): parse first, then resolve the id.
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Collection, Access::Read)?;
+    phone_numbers::list(caller, Some(id?)).await
+}
+
+/// `GET /prospects/{id}/owner`.
+pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    caller.require(ResourceKind::Prospects, Access::Read)?;
+    let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "prospect")?;
+    let user = db::run(&caller.state.pool, move |conn| {
+        let prospect =
+            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+        User::find(conn, prospect.owner_id)?
+            .ok_or_else(|| ApiError::not_found("user", prospect.owner_id))
+    })
+    .await?;
+    let view = caller.view(&query);
+    let mut document = Document::new(Data::One(Some(view.user(&user))), caller.self_link());
+    document.included = included_if_asked(&query, Vec::new());
+    Ok(document.respond(StatusCode::OK))
+}
+
+fn linkage_document(caller: &Caller, id: i64, name: &str, linkage: Linkage) -> Document {
+    let own = caller.base.url(format_args!("/prospects/{id}"));
+    let mut document = Document::new(
+        Data::Linkage(linkage),
+        format!("{own}/relationships/{name}"),
+    );
+    document
+        .links
+        .push(("related", Some(format!("{own}/{name}"))));
+    document
+}
+
+/// `GET /prospects/{id}/relationships/phoneNumbers`: full linkage in `order`, not paginated.
+pub async fn get_prospect_phone_numbers_relationship(
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "prospect")?;
+    let numbers = db::run(&caller.state.pool, move |conn| {
+        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+        Ok(PhoneNumberRow::of_prospects(conn, &[id])?)
+    })
+    .await?;
+    let linkage = Linkage::ToMany(
+        numbers
+            .iter()
+            .map(|row| Identifier {
+                kind: "phoneNumber",
+                id: row.id,
+            })
+            .collect(),
+    );
+    Ok(linkage_document(&caller, id, "phoneNumbers", linkage).respond(StatusCode::OK))
+}
+
+/// `POST /prospects/{id}/relationships/phoneNumbers`: moves the listed numbers to this prospect
+/// (those already on it stay where they are), all or nothing.
+pub async fn add_prospect_phone_numbers(
+    caller: Caller,
+    id: web::Path<String>,
+    body: Body,
+) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
+    caller.require(ResourceKind::PhoneNumbers, Access::Write)?;
+    let id = path_id(&id, "prospect")?;
+    let linkage = body::linkage_document(&body.0)?;
+    let items = linkage.as_array().ok_or_else(|| {
+        ApiError::bad_request(
+            "/data",
+            "`phoneNumbers` is to-many: `data` must be an array.",
+        )
+    })?;
+    let targets = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| body::identifier(item, &format!("/data/{index}"), PHONE_NUMBER))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let principal = caller.principal.clone();
+    db::run(&caller.state.pool, move |conn| {
+        crate::db::write_transaction(conn, |conn| {
+            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            for target in &targets {
+                let number_id = match target {
+                    Target::Id(number_id) => *number_id,
+                    Target::Missing(raw) => {
+                        return Err(ApiError::not_found("phoneNumber", raw.trim_matches('"')))
+                    }
+                    Target::Lid(lid) => return Err(ApiError::not_found("phoneNumber", lid)),
+                };
+                let number = PhoneNumberRow::find(conn, number_id)?
+                    .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
+                if number.prospect_id != id {
+                    phone_numbers::move_to(conn, &principal, number_id, id, &Precondition::None)?;
+                }
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /prospects/{id}/relationships/owner`.
+pub async fn get_prospect_owner_relationship(
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "prospect")?;
+    let row = db::run(&caller.state.pool, move |conn| {
+        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
+    })
+    .await?;
+    let linkage = Linkage::ToOne(Some(Identifier {
+        kind: "user",
+        id: row.owner_id,
+    }));
+    Ok(linkage_document(&caller, id, "owner", linkage).respond(StatusCode::OK))
+}
+
+/// `PATCH /prospects/{id}/relationships/owner` (admins only).
+pub async fn update_prospect_owner_relationship(
+    caller: Caller,
+    id: web::Path<String>,
+    body: Body,
+) -> ApiResult<HttpResponse> {
+    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, "prospect")?;
+    let linkage = body::linkage_document(&body.0)?;
+    if linkage.is_array() {
+        return Err(ApiError::bad_request(
+            "/data",
+            "`owner` is to-one: `data` must be one resource identifier.",
+        ));
+    }
+    let target = if linkage.is_null() {
+        None
+    } else {
+        Some(body::identifier(&linkage, "/data", USER)?)
+    };
+    let principal = caller.principal.clone();
+    let precondition = Precondition::from_headers(&caller.headers);
+    let row = db::run(&caller.state.pool, move |conn| {
+        let current =
+            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+        let owner = match target {
+            Some(Target::Id(owner)) => owner,
+            Some(Target::Missing(raw)) => {
+                return Err(ApiError::not_found("user", raw.trim_matches('"')))
+            }
+            Some(Target::Lid(lid)) => return Err(ApiError::not_found("user", lid)),
+            None => 0,
+        };
+        if owner != 0 {
+            check_owner(conn, Some(owner))?;
+        }
+        authorize(
+            &principal,
+            &Action::ChangeOwner {
+                owner_id: current.owner_id,
+            },
+        )?;
+        if owner == 0 {
+            return Err(ApiError::invalid(
+                "/data",
+                "A prospect always has an owner; `data` may not be null.",
+            ));
+        }
+        let changes = ProspectChanges {
+            owner_id: Some(owner),
+            ..ProspectChanges::default()
+        };
+        Prospect::update(conn, id, &changes, &|version| {
+            precondition.allows(id, version)
+        })
+    })
+    .await?;
+    let linkage = Linkage::ToOne(Some(Identifier {
+        kind: "user",
+        id: row.owner_id,
+    }));
+    let document = linkage_document(&caller, id, "owner", linkage);
+    Ok(single(
+        &caller,
+        StatusCode::OK,
+        document,
+        Some(super::etag(row.id, row.version)),
+    ))
+}

@@ -1,0 +1,54 @@
+//! `/users` (read-only): users are managed with the command line.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::phone_numbers::path_id;
+use super::{included_if_asked, specs};
+use crate::auth::Caller;
+use crate::db;
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::document::{Data, Document};
+use crate::jsonapi::query::Endpoint;
+use crate::models::User;
+use crate::permissions::Access;
+
+pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::USER, Endpoint::Collection, Access::Read)?;
+    let binding = query.binding("user", None);
+    let listing = caller.listing(&query, &binding)?;
+    let db_listing = listing.clone();
+    let page = db::run(&caller.state.pool, move |conn| {
+        User::list(conn, &db_listing)
+    })
+    .await?;
+    let view = caller.view(&query);
+    let data = page.rows.iter().map(|row| view.user(row)).collect();
+    let included = included_if_asked(&query, Vec::new());
+    let document = caller.collection(
+        &page,
+        &listing,
+        &binding,
+        User::sort_value,
+        |row| row.id,
+        data,
+        included,
+    );
+    Ok(document.respond(StatusCode::OK))
+}
+
+pub async fn get_user(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, "user")?;
+    let user = db::run(&caller.state.pool, move |conn| {
+        User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id))
+    })
+    .await?;
+    let view = caller.view(&query);
+    let mut document = Document::new(
+        Data::One(Some(view.user(&user))),
+        caller.base.url(format_args!("/users/{id}")),
+    );
+    document.included = included_if_asked(&query, Vec::new());
+    Ok(document.respond(StatusCode::OK))
+}

@@ -1,0 +1,362 @@
+//! Views: model rows → JSON:API resource objects, honouring sparse fieldsets and adding
+//! authorization meta, plus [`Graph`], which loads everything a response shows (related rows for
+//! linkage, `*Phones` arrays, authorization meta and `include`) with one query per kind of row,
+//! never one per resource.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::db::DbConnection;
+use crate::jsonapi::document::{
+    Attr, Identifier, LinkBase, Linkage, Resource, PHONE_NUMBER, PROSPECT, USER,
+};
+use crate::models::{PhoneNumberRow, Prospect, User};
+use crate::permissions::{self, Principal};
+
+/// How resources are shown in one response.
+pub struct View<'a> {
+    pub base: &'a LinkBase,
+    /// `fields[TYPE]`: a type absent from the map shows every field.
+    pub fields: &'a BTreeMap<&'static str, BTreeSet<&'static str>>,
+    /// Set when the client asked for authorization meta.
+    pub meta_for: Option<&'a Principal>,
+}
+
+impl View<'_> {
+    fn wants(&self, type_name: &str, field: &str) -> bool {
+        self.fields
+            .get(type_name)
+            .is_none_or(|set| set.contains(field))
+    }
+
+    /// Whether a prospect view needs its numbers (arrays or linkage).
+    fn prospect_needs_numbers(&self) -> bool {
+        [
+            "homePhones",
+            "mobilePhones",
+            "workPhones",
+            "voipPhones",
+            "otherPhones",
+            "phoneNumbers",
+        ]
+        .iter()
+        .any(|field| self.wants("prospect", field))
+    }
+
+    pub fn phone_number(&self, row: &PhoneNumberRow, prospect_owner: Option<i64>) -> Resource {
+        let wants = |name| self.wants("phoneNumber", name);
+        let mut attributes = Vec::with_capacity(13);
+        let mut add = |name: &'static str, make: &dyn Fn() -> Attr| {
+            if wants(name) {
+                attributes.push((name, make()));
+            }
+        };
+        add("number", &|| Attr::Str(row.number.clone()));
+        add("rawNumber", &|| Attr::Str(row.raw_number.clone()));
+        add("countryCode", &|| Attr::OptStr(row.country_code.clone()));
+        add("extension", &|| {
+            Attr::OptStr(row.extension().map(str::to_owned))
+        });
+        add("phoneType", &|| Attr::Str(row.phone_type.clone()));
+        add("order", &|| Attr::Int(i64::from(row.position)));
+        add("status", &|| Attr::Str(row.status.clone()));
+        add("statusChangedAt", &|| Attr::Time(row.status_changed_at));
+        add("source", &|| Attr::OptStr(row.source.clone()));
+        add("formattedNumber", &|| {
+            Attr::Str(row.formatted_number.clone())
+        });
+        add("lineType", &|| Attr::Str(row.line_type.clone()));
+        add("createdAt", &|| Attr::Time(row.created_at));
+        add("updatedAt", &|| Attr::Time(row.updated_at));
+        let mut relationships = Vec::with_capacity(1);
+        if self.wants("phoneNumber", "prospect") {
+            relationships.push((
+                "prospect",
+                Linkage::ToOne(Some(Identifier {
+                    kind: "prospect",
+                    id: row.prospect_id,
+                })),
+            ));
+        }
+        Resource {
+            kind: PHONE_NUMBER,
+            id: row.id,
+            attributes,
+            relationships,
+            meta: self
+                .meta_for
+                .zip(prospect_owner)
+                .map(|(principal, owner)| permissions::phone_number_meta(principal, owner)),
+            base: self.base.clone(),
+        }
+    }
+
+    /// A prospect with its numbers (all of them, in `order`).
+    pub fn prospect(&self, row: &Prospect, numbers: &[PhoneNumberRow]) -> Resource {
+        let text = |value: &Option<String>| Attr::OptStr(value.clone());
+        let phones = |phone_type: &str| {
+            Attr::List(
+                numbers
+                    .iter()
+                    .filter(|number| number.phone_type == phone_type)
+                    .map(|number| match number.extension() {
+                        Some(extension) => format!("{};ext={extension}", number.number),
+                        None => number.number.clone(),
+                    })
+                    .collect(),
+            )
+        };
+        let mut attributes = Vec::with_capacity(11);
+        for (name, value) in [
+            ("firstName", &row.first_name),
+            ("lastName", &row.last_name),
+            ("title", &row.title),
+            ("company", &row.company),
+        ] {
+            if self.wants("prospect", name) {
+                attributes.push((name, text(value)));
+            }
+        }
+        for (name, phone_type) in [
+            ("homePhones", "home"),
+            ("mobilePhones", "mobile"),
+            ("workPhones", "work"),
+            ("voipPhones", "voip"),
+            ("otherPhones", "other"),
+        ] {
+            if self.wants("prospect", name) {
+                attributes.push((name, phones(phone_type)));
+            }
+        }
+        for (name, time) in [("createdAt", row.created_at), ("updatedAt", row.updated_at)] {
+            if self.wants("prospect", name) {
+                attributes.push((name, Attr::Time(time)));
+            }
+        }
+        let mut relationships = Vec::with_capacity(2);
+        if self.wants("prospect", "phoneNumbers") {
+            relationships.push((
+                "phoneNumbers",
+                Linkage::ToMany(
+                    numbers
+                        .iter()
+                        .map(|number| Identifier {
+                            kind: "phoneNumber",
+                            id: number.id,
+                        })
+                        .collect(),
+                ),
+            ));
+        }
+        if self.wants("prospect", "owner") {
+            relationships.push((
+                "owner",
+                Linkage::ToOne(Some(Identifier {
+                    kind: "user",
+                    id: row.owner_id,
+                })),
+            ));
+        }
+        Resource {
+            kind: PROSPECT,
+            id: row.id,
+            attributes,
+            relationships,
+            meta: self
+                .meta_for
+                .map(|principal| permissions::prospect_meta(principal, row.owner_id)),
+            base: self.base.clone(),
+        }
+    }
+
+    pub fn user(&self, row: &User) -> Resource {
+        let mut attributes = Vec::with_capacity(5);
+        for (name, value) in [
+            ("name", Attr::Str(row.name.clone())),
+            ("email", Attr::Str(row.email.clone())),
+            ("role", Attr::Str(row.role.clone())),
+            ("createdAt", Attr::Time(row.created_at)),
+            ("updatedAt", Attr::Time(row.updated_at)),
+        ] {
+            if self.wants("user", name) {
+                attributes.push((name, value));
+            }
+        }
+        Resource {
+            kind: USER,
+            id: row.id,
+            attributes,
+            relationships: Vec::new(),
+            meta: self.meta_for.map(permissions::user_meta),
+            base: self.base.clone(),
+        }
+    }
+}
+
+/// Rows loaded for one response, keyed by id, in first-seen order for `included`.
+#[derive(Default)]
+pub struct Graph {
+    pub prospects: Vec<Prospect>,
+    /// Numbers per prospect id, in `order`.
+    pub numbers: HashMap<i64, Vec<PhoneNumberRow>>,
+    pub users: Vec<User>,
+}
+
+/// What a response includes, from the parsed `include` paths.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Includes {
+    pub prospect: bool,
+    pub prospect_owner: bool,
+    pub phone_numbers: bool,
+    pub owner: bool,
+}
+
+impl Includes {
+    pub fn from_paths(paths: &[Vec<&'static str>]) -> Self {
+        let has = |path: &[&str]| paths.iter().any(|candidate| candidate.as_slice() == path);
+        Includes {
+            prospect: has(&["prospect"]) || has(&["prospect", "owner"]),
+            prospect_owner: has(&["prospect", "owner"]),
+            phone_numbers: has(&["phoneNumbers"]),
+            owner: has(&["owner"]),
+        }
+    }
+}
+
+fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut seen = BTreeSet::new();
+    ids.filter(|id| seen.insert(*id)).collect()
+}
+
+/// Orders `rows` like `ids` (first-seen order), dropping ids that were not found.
+fn in_order<T>(ids: &[i64], rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut by_id: HashMap<i64, T> = rows.into_iter().map(|row| (id_of(&row), row)).collect();
+    ids.iter().filter_map(|id| by_id.remove(id)).collect()
+}
+
+impl Graph {
+    /// Loads what phone-number resources `rows` need: their prospects (for authorization meta or
+    /// `include=prospect`), those prospects' numbers (to show included prospects) and owners.
+    pub fn for_phone_numbers(
+        conn: &mut DbConnection,
+        rows: &[PhoneNumberRow],
+        view: &View,
+        includes: Includes,
+    ) -> diesel::QueryResult<Self> {
+        let mut graph = Graph::default();
+        if !(includes.prospect || view.meta_for.is_some()) || rows.is_empty() {
+            return Ok(graph);
+        }
+        let ids = unique(rows.iter().map(|row| row.prospect_id));
+        graph.prospects = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
+        if includes.prospect && view.prospect_needs_numbers() {
+            graph.load_numbers(conn, &ids)?;
+        }
+        if includes.prospect_owner {
+            graph.load_owners(conn)?;
+        }
+        Ok(graph)
+    }
+
+    /// Loads what prospect resources `rows` need: their numbers and, if included, owners.
+    pub fn for_prospects(
+        conn: &mut DbConnection,
+        rows: &[Prospect],
+        view: &View,
+        includes: Includes,
+    ) -> diesel::QueryResult<Self> {
+        let mut graph = Graph {
+            prospects: rows.to_vec(),
+            ..Graph::default()
+        };
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        if !ids.is_empty() && (includes.phone_numbers || view.prospect_needs_numbers()) {
+            graph.load_numbers(conn, &ids)?;
+        }
+        if includes.owner {
+            graph.load_owners(conn)?;
+        }
+        Ok(graph)
+    }
+
+    fn load_numbers(
+        &mut self,
+        conn: &mut DbConnection,
+        prospect_ids: &[i64],
+    ) -> diesel::QueryResult<()> {
+        for row in PhoneNumberRow::of_prospects(conn, prospect_ids)? {
+            self.numbers.entry(row.prospect_id).or_default().push(row);
+        }
+        Ok(())
+    }
+
+    fn load_owners(&mut self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
+        let ids = unique(self.prospects.iter().map(|row| row.owner_id));
+        self.users = in_order(&ids, User::by_ids(conn, &ids)?, |row| row.id);
+        Ok(())
+    }
+
+    pub fn owner_of(&self, prospect_id: i64) -> Option<i64> {
+        self.prospects
+            .iter()
+            .find(|row| row.id == prospect_id)
+            .map(|row| row.owner_id)
+    }
+
+    pub fn numbers_of(&self, prospect_id: i64) -> &[PhoneNumberRow] {
+        self.numbers.get(&prospect_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Resource objects for phone-number rows.
+    pub fn phone_number_resources(&self, view: &View, rows: &[PhoneNumberRow]) -> Vec<Resource> {
+        let owners: HashMap<i64, i64> = self
+            .prospects
+            .iter()
+            .map(|row| (row.id, row.owner_id))
+            .collect();
+        rows.iter()
+            .map(|row| view.phone_number(row, owners.get(&row.prospect_id).copied()))
+            .collect()
+    }
+
+    /// Resource objects for prospect rows.
+    pub fn prospect_resources(&self, view: &View, rows: &[Prospect]) -> Vec<Resource> {
+        rows.iter()
+            .map(|row| view.prospect(row, self.numbers_of(row.id)))
+            .collect()
+    }
+
+    /// The `included` array for phone-number primary data.
+    pub fn included_for_phone_numbers(&self, view: &View, includes: Includes) -> Vec<Resource> {
+        let mut included = Vec::new();
+        if includes.prospect {
+            included.extend(self.prospect_resources(view, &self.prospects));
+        }
+        if includes.prospect_owner {
+            included.extend(self.users.iter().map(|user| view.user(user)));
+        }
+        included
+    }
+
+    /// The `included` array for prospect primary data.
+    pub fn included_for_prospects(
+        &self,
+        view: &View,
+        includes: Includes,
+        rows: &[Prospect],
+    ) -> Vec<Resource> {
+        let mut included = Vec::new();
+        if includes.phone_numbers {
+            for row in rows {
+                included.extend(
+                    self.numbers_of(row.id)
+                        .iter()
+                        .map(|number| view.phone_number(number, Some(row.owner_id))),
+                );
+            }
+        }
+        if includes.owner {
+            included.extend(self.users.iter().map(|user| view.user(user)));
+        }
+        included
+    }
+}
