@@ -15,6 +15,16 @@ use crate::jsonapi::query::{CompareOp, FilterValue, SortKey};
 /// A boxed `WHERE` predicate on table `T`.
 pub type Predicate<T> = Box<dyn BoxableExpression<T, Db, SqlType = Nullable<Bool>>>;
 
+/// Builds one column comparison for [`keyset`].
+pub type Compare<'a, T> =
+    dyn Fn(&str, CompareOp, &FilterValue) -> Result<Predicate<T>, ApiError> + 'a;
+
+/// A row that can stand at a cursor position: its sort-key values and its id.
+pub trait Keyed {
+    fn sort_value(&self, field: &str) -> crate::jsonapi::cursor::CursorValue;
+    fn id(&self) -> i64;
+}
+
 /// Which way a page is read from its cursor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -213,7 +223,7 @@ pub fn keyset<T: 'static>(
     keys: &[SortKey],
     cursor: &Cursor,
     direction: Direction,
-    compare: &dyn Fn(&str, CompareOp, &FilterValue) -> Result<Predicate<T>, ApiError>,
+    compare: &Compare<'_, T>,
 ) -> Result<Predicate<T>, ApiError>
 where
     Predicate<T>: Sized,

@@ -10,6 +10,7 @@
 //!   busy timeout queues writers instead of failing them with a stale snapshot;
 //! - bumps the prospect's version and `updatedAt`, because its `*Phones` arrays change with its
 //!   numbers (its ETag must change too).
+//!
 //! Numbers whose `order` shifts get a new version and `updatedAt` as well: their representation
 //! changed. Duplicates (`number` + `extension` on one prospect) are refused by a unique index, so
 //! two racing inserts cannot both succeed.
@@ -481,9 +482,11 @@ impl PhoneNumberRow {
             other => return Err(super::listing::wrong_type(other)),
         })
     }
+}
 
+impl super::listing::Keyed for PhoneNumberRow {
     /// The value of a sort key of this row, for its cursor.
-    pub fn sort_value(&self, field: &str) -> CursorValue {
+    fn sort_value(&self, field: &str) -> CursorValue {
         match field {
             "number" => CursorValue::Str(self.number.clone()),
             "phoneType" => CursorValue::Str(self.phone_type.clone()),
@@ -494,5 +497,8 @@ impl PhoneNumberRow {
             "updatedAt" => CursorValue::DateTime(self.updated_at),
             _ => CursorValue::Int(self.id),
         }
+    }
+    fn id(&self) -> i64 {
+        self.id
     }
 }

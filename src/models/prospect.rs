@@ -233,9 +233,11 @@ impl Prospect {
             other => return Err(super::listing::wrong_type(other)),
         })
     }
+}
 
+impl super::listing::Keyed for Prospect {
     /// The value of a sort key of this row, for its cursor.
-    pub fn sort_value(&self, field: &str) -> CursorValue {
+    fn sort_value(&self, field: &str) -> CursorValue {
         let text = |value: &Option<String>| CursorValue::Str(value.clone().unwrap_or_default());
         match field {
             "firstName" => text(&self.first_name),
@@ -246,5 +248,8 @@ impl Prospect {
             "updatedAt" => CursorValue::DateTime(self.updated_at),
             _ => CursorValue::Int(self.id),
         }
+    }
+    fn id(&self) -> i64 {
+        self.id
     }
 }

@@ -152,9 +152,11 @@ impl User {
             other => return Err(ApiError::Internal(format!("unsortable user field {other}"))),
         })
     }
+}
 
+impl super::listing::Keyed for User {
     /// The value of a sort key of this row, for its cursor.
-    pub fn sort_value(&self, field: &str) -> CursorValue {
+    fn sort_value(&self, field: &str) -> CursorValue {
         match field {
             "name" => CursorValue::Str(self.name.clone()),
             "email" => CursorValue::Str(self.email.clone()),
@@ -162,5 +164,8 @@ impl User {
             "updatedAt" => CursorValue::DateTime(self.updated_at),
             _ => CursorValue::Int(self.id),
         }
+    }
+    fn id(&self) -> i64 {
+        self.id
     }
 }

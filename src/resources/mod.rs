@@ -20,7 +20,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::Cursor;
 use crate::jsonapi::document::{Applied, Data, Document, Resource};
 use crate::jsonapi::query::{self, Endpoint, Options, Query, QueryError, ResourceSpec};
-use crate::models::listing::{Direction, Listing, Page};
+use crate::models::listing::{Direction, Keyed, Listing, Page};
 use crate::permissions::{self, Access, ResourceKind};
 use view::{Includes, View};
 
@@ -172,13 +172,11 @@ impl Caller {
 
     /// A collection document for one page: `first`/`prev`/`next` links with cursors bound to this
     /// query, `meta.count` when asked for, the cursor-pagination profile applied.
-    pub fn collection<T>(
+    pub fn collection<T: Keyed>(
         &self,
         page: &Page<T>,
         listing: &Listing,
         binding: &str,
-        sort_value: impl Fn(&T, &str) -> crate::jsonapi::cursor::CursorValue,
-        id_of: impl Fn(&T) -> i64,
         data: Vec<Resource>,
         included: Option<Vec<Resource>>,
     ) -> Document {
@@ -187,9 +185,9 @@ impl Caller {
                 values: listing
                     .keys
                     .iter()
-                    .map(|key| sort_value(row, key.field))
+                    .map(|key| row.sort_value(key.field))
                     .collect(),
-                id: id_of(row),
+                id: row.id(),
             };
             self.state.cursors.encode(&cursor, binding)
         };

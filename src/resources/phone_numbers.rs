@@ -476,15 +476,7 @@ pub async fn list(caller: Caller, prospect_id: Option<i64>) -> ApiResult<HttpRes
     let view = caller.view(&query);
     let data = graph.phone_number_resources(&view, &page.rows);
     let included = included_if_asked(&query, graph.included_for_phone_numbers(&view, includes));
-    let document = caller.collection(
-        &page,
-        &listing,
-        &binding,
-        PhoneNumberRow::sort_value,
-        |row| row.id,
-        data,
-        included,
-    );
+    let document = caller.collection(&page, &listing, &binding, data, included);
     Ok(document.respond(StatusCode::OK))
 }
 

@@ -262,15 +262,7 @@ pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
         &query,
         graph.included_for_prospects(&view, includes, &page.rows),
     );
-    let document = caller.collection(
-        &page,
-        &listing,
-        &binding,
-        Prospect::sort_value,
-        |row| row.id,
-        data,
-        included,
-    );
+    let document = caller.collection(&page, &listing, &binding, data, included);
     Ok(document.respond(StatusCode::OK))
 }
 

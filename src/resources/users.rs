@@ -25,15 +25,7 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
     let view = caller.view(&query);
     let data = page.rows.iter().map(|row| view.user(row)).collect();
     let included = included_if_asked(&query, Vec::new());
-    let document = caller.collection(
-        &page,
-        &listing,
-        &binding,
-        User::sort_value,
-        |row| row.id,
-        data,
-        included,
-    );
+    let document = caller.collection(&page, &listing, &binding, data, included);
     Ok(document.respond(StatusCode::OK))
 }
 

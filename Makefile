@@ -1,0 +1,26 @@
+# The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
+# calls `make lint` and `make test`.
+.PHONY: run test lint fmt bench
+
+# The service on SQLite (./phonebook.db), nothing else to install.
+run:
+	cargo run --release -- serve
+
+# Every test: unit tests and the integration suite, each integration test on SQLite and PostgreSQL.
+# Without a reachable PostgreSQL (and outside CI) the PostgreSQL half is skipped, and said so here.
+test:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+		echo "NOTE: PostgreSQL is not reachable at 127.0.0.1:5432: PostgreSQL tests will be skipped" \
+		     "(set PHONEBOOK_TEST_POSTGRES_URL, or start a server; CI fails instead of skipping)."; \
+	fi
+	cargo test --all-targets --locked
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+bench:
+	bench/run

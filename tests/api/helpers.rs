@@ -1,0 +1,456 @@
+#![allow(dead_code)] // Each test file uses its own part of the harness.
+
+//! The test harness: each test gets an isolated application and database — a temporary SQLite
+//! file, or a fresh schema in a PostgreSQL database — driven in-process through `app::build`.
+//! Every JSON:API document a test receives is validated against the JSON:API 1.1 response schema.
+//!
+//! PostgreSQL: `PHONEBOOK_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! When it is unreachable, PostgreSQL tests are skipped — unless `CI` or
+//! `PHONEBOOK_REQUIRE_POSTGRES` is set, where they fail.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
+use actix_web::test::TestRequest;
+use actix_web::web;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use futures_util::future::LocalBoxFuture;
+use serde_json::Value;
+
+use phonebook::app::{self, AppState};
+use phonebook::config::Config;
+use phonebook::db::{self, DatabaseUrl, DbConnection, PoolOptions};
+use phonebook::models::{ApiToken, User};
+use phonebook::permissions::Role;
+
+pub const JSONAPI: &str = "application/vnd.api+json";
+pub const ATOMIC: &str = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
+
+/// Runs each test body once per backend: `mod name { fn sqlite(); fn postgres(); }`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident($app:ident: $app_type:ty) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $app_type) $body
+
+            #[actix_web::test]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::sqlite().await).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::postgres().await {
+                    run(app).await
+                }
+            }
+        }
+    )*};
+}
+
+fn schema() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        // The shared copy beside the project is the reference; a vendored copy keeps the suite
+        // runnable from a lone clone.
+        let shared = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/jsonapi-schema/jsonapi-1.1-response.schema.json"
+        );
+        let vendored = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/api/jsonapi-1.1-response.schema.json"
+        );
+        let text = std::fs::read_to_string(shared)
+            .or_else(|_| std::fs::read_to_string(vendored))
+            .expect("JSON:API schema");
+        let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("schema compiles")
+    })
+}
+
+/// Panics unless `document` is a valid JSON:API 1.1 response document.
+pub fn assert_valid_document(document: &Value) {
+    let errors: Vec<String> = schema()
+        .iter_errors(document)
+        .map(|error| format!("{} at {}", error, error.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "response is not a valid JSON:API document: {errors:#?}\n{document:#}"
+    );
+}
+
+/// A response as a client sees it.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The `code` of the first error object.
+    pub fn error_code(&self) -> &str {
+        self.body["errors"][0]["code"].as_str().unwrap_or_default()
+    }
+
+    /// `data.id` of a single-resource document.
+    pub fn id(&self) -> String {
+        self.body["data"]["id"]
+            .as_str()
+            .expect("data.id")
+            .to_owned()
+    }
+
+    pub fn attr(&self, name: &str) -> &Value {
+        &self.body["data"]["attributes"][name]
+    }
+
+    /// Panics with the body when the status is not `expected`.
+    #[track_caller]
+    pub fn expect(self, expected: u16) -> Self {
+        assert_eq!(
+            self.status, expected,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+}
+
+type Call = Rc<dyn Fn(actix_http::Request) -> LocalBoxFuture<'static, ServiceResponse>>;
+
+/// Keeps a test's database alive and removes it afterwards.
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { admin_url, schema } = self {
+            if let Ok(mut conn) = diesel::PgConnection::establish(&test_database_url(admin_url)) {
+                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// An isolated application with its own database and an admin token.
+pub struct TestApp {
+    call: Call,
+    pub state: web::Data<AppState>,
+    pub admin_token: String,
+    pub database_url: String,
+    /// SQL statements run by the pool since the app started.
+    pub statements: Arc<AtomicU64>,
+    _database: Database,
+}
+
+fn admin_postgres_url() -> String {
+    std::env::var("PHONEBOOK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The database the PostgreSQL tests use (one schema per test inside it).
+fn test_database_url(admin_url: &str) -> String {
+    let (server, _) = admin_url
+        .rsplit_once('/')
+        .expect("postgres URL with a database");
+    format!("{server}/phonebook_test")
+}
+
+fn postgres_required() -> bool {
+    ["CI", "PHONEBOOK_REQUIRE_POSTGRES"].iter().any(|name| {
+        std::env::var(name).is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+    })
+}
+
+/// Creates the shared test database once per process (racing processes may both try).
+fn postgres_ready() -> Result<(), String> {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let admin_url = admin_postgres_url();
+            let mut admin =
+                diesel::PgConnection::establish(&admin_url).map_err(|error| error.to_string())?;
+            let _ = admin.batch_execute("CREATE DATABASE phonebook_test");
+            diesel::PgConnection::establish(&test_database_url(&admin_url))
+                .map(drop)
+                .map_err(|error| error.to_string())
+        })
+        .clone()
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let database_url = database_url.to_owned();
+    Config::from_lookup(move |name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "PHONEBOOK_RATE_LIMIT" => Some("0".into()),
+        _ => None,
+    })
+    .expect("test configuration")
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    /// A SQLite app whose configuration `adjust` may change (rate limit, body size...).
+    pub async fn sqlite_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("phonebook.db").display());
+        Self::start(url, Database::Sqlite(dir), adjust).await
+    }
+
+    /// A PostgreSQL app, or `None` (test skipped) when the server is unreachable outside CI.
+    pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    pub async fn postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        if let Err(error) = postgres_ready() {
+            assert!(
+                !postgres_required(),
+                "PostgreSQL is required (CI) but unreachable: {error}"
+            );
+            eprintln!("skipping PostgreSQL test: server unreachable ({error})");
+            return None;
+        }
+        let admin_url = admin_postgres_url();
+        let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let mut conn =
+            diesel::PgConnection::establish(&test_database_url(&admin_url)).expect("test database");
+        conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create schema");
+        let url = format!(
+            "{}?options=-c%20search_path%3D{schema}",
+            test_database_url(&admin_url)
+        );
+        Some(Self::start(url, Database::Postgres { admin_url, schema }, adjust).await)
+    }
+
+    async fn start(url: String, database: Database, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(&url);
+        adjust(&mut config);
+        let statements = Arc::new(AtomicU64::new(0));
+        let pool = db::pool(
+            &DatabaseUrl::parse(&url).expect("url"),
+            PoolOptions {
+                size: 4,
+                timeout: Duration::from_secs(10),
+                statement_counter: Some(statements.clone()),
+            },
+        )
+        .expect("pool");
+        let admin_token = {
+            let mut conn = pool.get().expect("connection");
+            db::migrate(&mut conn).expect("migrations");
+            phonebook::cli::bootstrap(&mut conn, None)
+                .expect("bootstrap")
+                .expect("admin token")
+        };
+        let state = web::Data::new(AppState::new(pool, config));
+        let service = Rc::new(actix_web::test::init_service(app::build(state.clone())).await);
+        let call: Call = Rc::new(move |request| {
+            let service = service.clone();
+            Box::pin(async move {
+                match service.call(request).await {
+                    Ok(response) => response.map_into_boxed_body(),
+                    Err(error) => panic!("service error: {error}"),
+                }
+            })
+        });
+        TestApp {
+            call,
+            state,
+            admin_token,
+            database_url: url,
+            statements,
+            _database: database,
+        }
+    }
+
+    /// A direct database connection (for arranging data and inspecting results).
+    pub fn conn(&self) -> r2d2::PooledConnection<db::Manager> {
+        self.state.pool.get().expect("connection")
+    }
+
+    /// Creates a user with `role` and a token with `scopes`; returns (user id, token).
+    pub fn user(&self, email: &str, role: Role, scopes: &str) -> (i64, String) {
+        let mut conn = self.conn();
+        let user = User::create(&mut conn, email, email, role).expect("user");
+        let token = phonebook::auth::generate_token();
+        ApiToken::create(
+            &mut conn,
+            user.id,
+            &phonebook::auth::hash_token(&token),
+            scopes,
+            None,
+        )
+        .expect("token");
+        (user.id, token)
+    }
+
+    /// Sends a request; `token` None sends no Authorization header.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = TestRequest::default().method(method.clone()).uri(path);
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        if let Some(body) = body {
+            let content_type = if path.starts_with("/api/v2/operations") {
+                ATOMIC
+            } else {
+                JSONAPI
+            };
+            request = request
+                .insert_header(("Content-Type", content_type))
+                .set_payload(body.to_string());
+        }
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        self.send_request(request.to_request()).await
+    }
+
+    /// Sends a prepared request and reads the response.
+    pub async fn send_request(&self, request: actix_http::Request) -> Response {
+        let response = (self.call)(request).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
+        let content_type = headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if content_type.starts_with(JSONAPI) {
+            assert_valid_document(&body);
+            assert!(!text.is_empty(), "JSON:API response without a body");
+        }
+        if status != 304 && status != 204 && !path_is_plain(&headers) {
+            assert!(
+                content_type.starts_with(JSONAPI),
+                "status {status} without the JSON:API media type: {content_type:?} {text}"
+            );
+        }
+        Response {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(
+            Method::GET,
+            path,
+            Some(&self.admin_token.clone()),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.send(
+            Method::POST,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(&body),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.send(
+            Method::PATCH,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(&body),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(
+            Method::DELETE,
+            path,
+            Some(&self.admin_token.clone()),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// Creates a prospect as the admin; returns its id.
+    pub async fn prospect(&self, first_name: &str) -> String {
+        self.post("/api/v2/prospects", serde_json::json!({"data": {"type": "prospect", "attributes": {"firstName": first_name}}}))
+            .await
+            .expect(201)
+            .id()
+    }
+
+    /// Creates a number on a prospect as the admin; returns the response.
+    pub async fn number(&self, prospect_id: &str, attributes: Value) -> Response {
+        self.post(
+            "/api/v2/phoneNumbers",
+            serde_json::json!({"data": {"type": "phoneNumber", "attributes": attributes,
+                "relationships": {"prospect": {"data": {"type": "prospect", "id": prospect_id}}}}}),
+        )
+        .await
+    }
+
+    /// The statements run so far.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Runs raw SQL (test setup).
+    pub fn execute(&self, sql: &str) {
+        let mut conn = self.conn();
+        let conn: &mut DbConnection = &mut conn;
+        conn.batch_execute(sql).expect("sql");
+    }
+}
+
+/// `/health` and `/api/v2/openapi.json` answer plain JSON by design.
+fn path_is_plain(headers: &HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
+}

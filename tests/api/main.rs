@@ -1,0 +1,6 @@
+//! The integration suite: one binary, an isolated app and database per test, every test on
+//! SQLite and on PostgreSQL (see `helpers`).
+
+mod helpers;
+
+mod foundation;
