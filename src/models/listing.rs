@@ -217,8 +217,8 @@ macro_rules! order_by {
 
 /// The keyset predicate "strictly after the cursor row" for `keys` read in `direction`:
 /// `k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND ...)))`, with `>` turned into `<` for descending
-/// keys (and both flipped when reading backward). `compare(field, op, value)` builds one column
-/// comparison.
+/// keys (and both flipped when reading backward); an inclusive cursor also matches its own row (the
+/// last key compares with `>=`). `compare(field, op, value)` builds one column comparison.
 pub fn keyset<T: 'static>(
     keys: &[SortKey],
     cursor: &Cursor,
@@ -238,12 +238,14 @@ where
     let mut predicate: Option<Predicate<T>> = None;
     for (key, value) in keys.iter().zip(values.iter()).rev() {
         let ascending = key.descending == (direction == Direction::Backward);
+        let last = predicate.is_none();
         let strictly = compare(
             key.field,
-            if ascending {
-                CompareOp::Gt
-            } else {
-                CompareOp::Lt
+            match (ascending, last && cursor.inclusive) {
+                (true, false) => CompareOp::Gt,
+                (true, true) => CompareOp::Gte,
+                (false, false) => CompareOp::Lt,
+                (false, true) => CompareOp::Lte,
             },
             value,
         )?;

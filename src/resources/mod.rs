@@ -193,12 +193,27 @@ impl Caller {
                     .map(|key| row.sort_value(key.field))
                     .collect(),
                 id: row.id(),
+                inclusive: false,
             };
             self.state.cursors.encode(&cursor, binding)
         };
         let base_pieces = self.query_pieces(true);
+        // An empty page reached with a cursor still has rows on the side it came from, up to the
+        // cursor's own position: its link back reads from that position the other way, taking
+        // in the row the cursor named (`page[after]=X` found nothing: `page[before]` X and X).
         let link = |name: &str, row: Option<&T>| {
-            row.map(|row| self.link_with(base_pieces.clone(), Some((name, &cursor_of(row)))))
+            let cursor = match (row, &listing.cursor) {
+                (Some(row), _) => cursor_of(row),
+                (None, Some((_, cursor))) => {
+                    let edge = Cursor {
+                        inclusive: !cursor.inclusive,
+                        ..cursor.clone()
+                    };
+                    self.state.cursors.encode(&edge, binding)
+                }
+                (None, None) => return None,
+            };
+            Some(self.link_with(base_pieces.clone(), Some((name, &cursor))))
         };
         // Rows lie beyond the page on the side it was read towards when the look-ahead row came
         // back; on the side it came from, whenever a cursor brought us here.
