@@ -151,11 +151,18 @@ macro_rules! predicate {
         let field: &str = $field;
         let predicate: Predicate<_> = match $op {
             FilterOp::AnyOf(values) => {
-                let values = values
+                let mut values = values
                     .iter()
                     .map(|value| $convert(field, value))
                     .collect::<Result<Vec<_>, _>>()?;
-                Box::new($column.eq_any(values).nullable())
+                // One value is `=`: PostgreSQL plans `= ANY($1)` without knowing the array has one
+                // element, so `filter[prospect][id]=7` would sort that prospect's rows instead of
+                // reading them in order from the `(prospect_id, id)` index.
+                if values.len() == 1 {
+                    Box::new($column.eq(values.remove(0)).nullable())
+                } else {
+                    Box::new($column.eq_any(values).nullable())
+                }
             }
             FilterOp::Range { low, high } => match (low, high) {
                 (Some(low), Some(high)) => Box::new(
