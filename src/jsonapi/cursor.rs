@@ -44,6 +44,10 @@ pub struct Cursor {
     pub values: Vec<CursorValue>,
     /// The row's id, the final tie-breaker.
     pub id: i64,
+    /// Whether the position includes the row itself (`page[after]` reads from the row on, not
+    /// after it). Only the edge of an empty page needs this: its link back must reach the row its
+    /// own cursor named.
+    pub inclusive: bool,
 }
 
 /// Why a cursor was refused (always a 400 with `source.parameter` = `page[after]`/`page[before]`).
@@ -89,6 +93,12 @@ struct Wire {
     values: Vec<WireValue>,
     #[serde(rename = "i")]
     id: i64,
+    #[serde(rename = "e", default, skip_serializing_if = "is_false")]
+    inclusive: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Serialize, Deserialize)]
@@ -147,6 +157,7 @@ impl CursorCodec {
         let wire = Wire {
             values: cursor.values.iter().map(WireValue::from).collect(),
             id: cursor.id,
+            inclusive: cursor.inclusive,
         };
         // Serialising plain enums, strings and integers into a Vec cannot fail.
         let mut bytes = serde_json::to_vec(&wire).unwrap_or_default();
@@ -185,6 +196,7 @@ impl CursorCodec {
         Ok(Cursor {
             values,
             id: wire.id,
+            inclusive: wire.inclusive,
         })
     }
 
@@ -228,6 +240,7 @@ mod tests {
                 ),
             ],
             id: i64::MAX,
+            inclusive: false,
         }
     }
 
@@ -256,6 +269,7 @@ mod tests {
         let empty = Cursor {
             values: vec![],
             id: 1,
+            inclusive: true,
         };
         assert_eq!(codec().decode(&codec().encode(&empty, ""), ""), Ok(empty));
     }
@@ -347,7 +361,8 @@ mod tests {
             codec().decode(&sign(br#"{"v":["n",{"i":3}],"i":9}"#), BINDING),
             Ok(Cursor {
                 values: vec![CursorValue::Null, CursorValue::Int(3)],
-                id: 9
+                id: 9,
+                inclusive: false
             })
         );
     }

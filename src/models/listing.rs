@@ -151,11 +151,18 @@ macro_rules! predicate {
         let field: &str = $field;
         let predicate: Predicate<_> = match $op {
             FilterOp::AnyOf(values) => {
-                let values = values
+                let mut values = values
                     .iter()
                     .map(|value| $convert(field, value))
                     .collect::<Result<Vec<_>, _>>()?;
-                Box::new($column.eq_any(values).nullable())
+                // One value is `=`: PostgreSQL plans `= ANY($1)` without knowing the array has one
+                // element, so `filter[prospect][id]=7` would sort that prospect's rows instead of
+                // reading them in order from the `(prospect_id, id)` index.
+                if values.len() == 1 {
+                    Box::new($column.eq(values.remove(0)).nullable())
+                } else {
+                    Box::new($column.eq_any(values).nullable())
+                }
             }
             FilterOp::Range { low, high } => match (low, high) {
                 (Some(low), Some(high)) => Box::new(
@@ -217,8 +224,8 @@ macro_rules! order_by {
 
 /// The keyset predicate "strictly after the cursor row" for `keys` read in `direction`:
 /// `k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND ...)))`, with `>` turned into `<` for descending
-/// keys (and both flipped when reading backward). `compare(field, op, value)` builds one column
-/// comparison.
+/// keys (and both flipped when reading backward); an inclusive cursor also matches its own row (the
+/// last key compares with `>=`). `compare(field, op, value)` builds one column comparison.
 pub fn keyset<T: 'static>(
     keys: &[SortKey],
     cursor: &Cursor,
@@ -238,12 +245,14 @@ where
     let mut predicate: Option<Predicate<T>> = None;
     for (key, value) in keys.iter().zip(values.iter()).rev() {
         let ascending = key.descending == (direction == Direction::Backward);
+        let last = predicate.is_none();
         let strictly = compare(
             key.field,
-            if ascending {
-                CompareOp::Gt
-            } else {
-                CompareOp::Lt
+            match (ascending, last && cursor.inclusive) {
+                (true, false) => CompareOp::Gt,
+                (true, true) => CompareOp::Gte,
+                (false, false) => CompareOp::Lt,
+                (false, true) => CompareOp::Lte,
             },
             value,
         )?;

@@ -134,20 +134,25 @@ impl Caller {
         self.link_with(self.query_pieces(false), None)
     }
 
-    /// The query pieces as sent, exact repeats dropped, optionally without the page cursors.
+    /// The query pieces as sent, exact repeats dropped, optionally without the page cursors. A
+    /// repeat is the same name and value once decoded (`page%5Bsize%5D=5` repeats `page[size]=5`),
+    /// as the parser counts it; the first spelling is kept.
     fn query_pieces(&self, drop_cursors: bool) -> Vec<&str> {
+        let decode = |text: &str| {
+            percent_decode_str(&text.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         let mut pieces: Vec<&str> = Vec::new();
+        let mut seen: Vec<(String, String)> = Vec::new();
         for piece in self.query.split('&').filter(|piece| !piece.is_empty()) {
-            let name = piece
-                .split('=')
-                .next()
-                .unwrap_or_default()
-                .replace('+', " ");
-            let name = percent_decode_str(&name).decode_utf8_lossy();
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let (name, value) = (decode(name), decode(value));
             if drop_cursors && (name == "page[after]" || name == "page[before]") {
                 continue;
             }
-            if !pieces.contains(&piece) {
+            if !seen.contains(&(name.clone(), value.clone())) {
+                seen.push((name, value));
                 pieces.push(piece);
             }
         }
@@ -188,12 +193,27 @@ impl Caller {
                     .map(|key| row.sort_value(key.field))
                     .collect(),
                 id: row.id(),
+                inclusive: false,
             };
             self.state.cursors.encode(&cursor, binding)
         };
         let base_pieces = self.query_pieces(true);
+        // An empty page reached with a cursor still has rows on the side it came from, up to the
+        // cursor's own position: its link back reads from that position the other way, taking
+        // in the row the cursor named (`page[after]=X` found nothing: `page[before]` X and X).
         let link = |name: &str, row: Option<&T>| {
-            row.map(|row| self.link_with(base_pieces.clone(), Some((name, &cursor_of(row)))))
+            let cursor = match (row, &listing.cursor) {
+                (Some(row), _) => cursor_of(row),
+                (None, Some((_, cursor))) => {
+                    let edge = Cursor {
+                        inclusive: !cursor.inclusive,
+                        ..cursor.clone()
+                    };
+                    self.state.cursors.encode(&edge, binding)
+                }
+                (None, None) => return None,
+            };
+            Some(self.link_with(base_pieces.clone(), Some((name, &cursor))))
         };
         // Rows lie beyond the page on the side it was read towards when the look-ahead row came
         // back; on the side it came from, whenever a cursor brought us here.

@@ -32,6 +32,9 @@ CREATE TABLE prospects (
 );
 CREATE INDEX prospects_owner_id ON prospects (owner_id, id);
 CREATE INDEX prospects_updated_at ON prospects (updated_at, id);
+-- `sort=-updatedAt` ties break by ascending id: an index in that mixed order reads pages in order
+-- both ways (the ascending one serves `sort=updatedAt` and `filter[updatedAt]`).
+CREATE INDEX prospects_updated_at_desc ON prospects (updated_at DESC, id);
 CREATE INDEX prospects_created_at ON prospects (created_at, id);
 
 -- extension is '' when there is none, so that the unique index also catches duplicates without one
@@ -58,4 +61,5 @@ CREATE UNIQUE INDEX phone_numbers_prospect_number ON phone_numbers (prospect_id,
 CREATE INDEX phone_numbers_prospect_id ON phone_numbers (prospect_id, id);
 CREATE INDEX phone_numbers_prospect_position ON phone_numbers (prospect_id, position);
 CREATE INDEX phone_numbers_updated_at ON phone_numbers (updated_at, id);
+CREATE INDEX phone_numbers_updated_at_desc ON phone_numbers (updated_at DESC, id);
 CREATE INDEX phone_numbers_number ON phone_numbers (number);
