@@ -1155,3 +1155,41 @@ impl TestApp {
             .expect("count")
     }
 }
+
+/// Authentication and the rate limit come before the body is read: a body over the size limit
+/// is 401 without a valid token and 429 past the limit, and 413 only for a caller let in.
+async fn auth_and_rate_limit_come_before_the_body(app: TestApp) {
+    let big = json!({"data": {"type": "prospect", "attributes": {"firstName": "x".repeat(200)}}});
+    let token = app.admin_token.clone();
+    let unknown = app.send(Method::POST, "/api/v2/prospects", Some("pb_unknown"), Some(&big), &[]).await;
+    assert_unauthorized(&unknown, INVALID_TOKEN, "unknown token, big body");
+    let missing = app.send(Method::POST, "/api/v2/prospects", None, Some(&big), &[]).await;
+    assert_unauthorized(&missing, CHALLENGE, "no token, big body");
+    let ops = json!({"atomic:operations": [{"op": "add", "data": big["data"]}]});
+    let unknown = app.send(Method::POST, "/api/v2/operations", Some("pb_unknown"), Some(&ops), &[]).await;
+    assert_unauthorized(&unknown, INVALID_TOKEN, "unknown token, big operations");
+    let too_large = app.send(Method::POST, "/api/v2/prospects", Some(&token), Some(&big), &[]).await.expect(413);
+    assert_eq!(rate(&too_large).1, 0);
+    let limited = app.send(Method::PATCH, "/api/v2/prospects/1", Some(&token), Some(&big), &[]).await.expect(429);
+    assert_eq!(limited.error_code(), "rateLimitExceeded");
+}
+
+#[actix_web::test]
+async fn auth_and_rate_limit_come_before_the_body_sqlite() {
+    let adjust = |config: &mut phonebook::config::Config| {
+        config.max_body_bytes = 100;
+        config.rate_limit_per_hour = 1;
+    };
+    auth_and_rate_limit_come_before_the_body(TestApp::sqlite_with(adjust).await).await;
+}
+
+#[actix_web::test]
+async fn auth_and_rate_limit_come_before_the_body_postgres() {
+    let adjust = |config: &mut phonebook::config::Config| {
+        config.max_body_bytes = 100;
+        config.rate_limit_per_hour = 1;
+    };
+    if let Some(app) = TestApp::postgres_with(adjust).await {
+        auth_and_rate_limit_come_before_the_body(app).await;
+    }
+}
