@@ -32,7 +32,10 @@ impl FromRequest for Body {
             .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         let mut payload = payload.take();
-        let auth = req.extensions().get::<crate::auth::caller::AuthGate>().cloned();
+        let auth = req
+            .extensions()
+            .get::<crate::auth::caller::AuthGate>()
+            .cloned();
         Box::pin(async move {
             if let Some(auth) = auth {
                 auth.passed().await;

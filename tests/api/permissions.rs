@@ -118,8 +118,15 @@ fn grants(scopes: &str, scope: &str) -> bool {
 #[track_caller]
 fn assert_missing_scope(response: &Response, scope: &str) {
     assert_eq!(response.status, 403, "{}", response.text);
-    assert_eq!(response.error_code(), "unauthorizedOauthScope", "{}", response.text);
-    let detail = response.body["errors"][0]["detail"].as_str().unwrap_or_default();
+    assert_eq!(
+        response.error_code(),
+        "unauthorizedOauthScope",
+        "{}",
+        response.text
+    );
+    let detail = response.body["errors"][0]["detail"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         detail.contains(scope),
         "the detail should name `{scope}`: {detail}"
@@ -129,7 +136,12 @@ fn assert_missing_scope(response: &Response, scope: &str) {
 #[track_caller]
 fn assert_role_denied(response: &Response, what: &str) {
     assert_eq!(response.status, 403, "{what}: {}", response.text);
-    assert_eq!(response.error_code(), "unauthorizedRequest", "{what}: {}", response.text);
+    assert_eq!(
+        response.error_code(),
+        "unauthorizedRequest",
+        "{what}: {}",
+        response.text
+    );
 }
 
 /// Everything a client can see of the data, read as the admin (for "nothing changed").
@@ -214,15 +226,18 @@ fn collect_meta(document: &Value, into: &mut MetaMap, label: &str) -> usize {
             meta["canWrite"]
                 .as_bool()
                 .unwrap_or_else(|| panic!("{label}: {kind} {id} has no meta.canWrite: {resource}")),
-            meta["canDelete"]
-                .as_bool()
-                .unwrap_or_else(|| panic!("{label}: {kind} {id} has no meta.canDelete: {resource}")),
+            meta["canDelete"].as_bool().unwrap_or_else(|| {
+                panic!("{label}: {kind} {id} has no meta.canDelete: {resource}")
+            }),
         );
         if kind == "user" {
             assert_eq!(pair, (false, false), "{label}: users are read-only");
         }
         if let Some(previous) = into.insert((kind.clone(), id.clone()), pair) {
-            assert_eq!(previous, pair, "{label}: {kind} {id} shown with different meta");
+            assert_eq!(
+                previous, pair,
+                "{label}: {kind} {id} shown with different meta"
+            );
         }
         seen += 1;
     }
@@ -230,7 +245,12 @@ fn collect_meta(document: &Value, into: &mut MetaMap, label: &str) -> usize {
 }
 
 /// Reads everything `kind` may read, with authorization meta.
-async fn read_meta(app: &TestApp, kind: &Kind, numbers: &[String], prospects: &[String]) -> MetaMap {
+async fn read_meta(
+    app: &TestApp,
+    kind: &Kind,
+    numbers: &[String],
+    prospects: &[String],
+) -> MetaMap {
     let mut meta = MetaMap::new();
     let (numbers_read, prospects_read, users_read) = (
         grants(kind.scopes, "phoneNumbers.read"),
@@ -252,14 +272,26 @@ async fn read_meta(app: &TestApp, kind: &Kind, numbers: &[String], prospects: &[
         } else {
             format!("&include={}", include.join(","))
         };
-        let listed = call(app, token, Method::GET, &format!("/api/v2/phoneNumbers?{META}{include}"), None)
-            .await
-            .expect(200);
+        let listed = call(
+            app,
+            token,
+            Method::GET,
+            &format!("/api/v2/phoneNumbers?{META}{include}"),
+            None,
+        )
+        .await
+        .expect(200);
         collect_meta(&listed.body, &mut meta, label);
         for id in numbers {
-            let one = call(app, token, Method::GET, &format!("/api/v2/phoneNumbers/{id}?{META}{include}"), None)
-                .await
-                .expect(200);
+            let one = call(
+                app,
+                token,
+                Method::GET,
+                &format!("/api/v2/phoneNumbers/{id}?{META}{include}"),
+                None,
+            )
+            .await
+            .expect(200);
             collect_meta(&one.body, &mut meta, label);
         }
     }
@@ -276,22 +308,43 @@ async fn read_meta(app: &TestApp, kind: &Kind, numbers: &[String], prospects: &[
         } else {
             format!("&include={}", include.join(","))
         };
-        let listed = call(app, token, Method::GET, &format!("/api/v2/prospects?{META}{include}"), None)
-            .await
-            .expect(200);
+        let listed = call(
+            app,
+            token,
+            Method::GET,
+            &format!("/api/v2/prospects?{META}{include}"),
+            None,
+        )
+        .await
+        .expect(200);
         collect_meta(&listed.body, &mut meta, label);
         for id in prospects {
-            let one = call(app, token, Method::GET, &format!("/api/v2/prospects/{id}?{META}{include}"), None)
-                .await
-                .expect(200);
+            let one = call(
+                app,
+                token,
+                Method::GET,
+                &format!("/api/v2/prospects/{id}?{META}{include}"),
+                None,
+            )
+            .await
+            .expect(200);
             collect_meta(&one.body, &mut meta, label);
         }
     }
     if users_read {
-        let users = call(app, token, Method::GET, &format!("/api/v2/users?{META}"), None)
-            .await
-            .expect(200);
-        assert!(collect_meta(&users.body, &mut meta, label) >= 4, "{label}: users listed");
+        let users = call(
+            app,
+            token,
+            Method::GET,
+            &format!("/api/v2/users?{META}"),
+            None,
+        )
+        .await
+        .expect(200);
+        assert!(
+            collect_meta(&users.body, &mut meta, label) >= 4,
+            "{label}: users listed"
+        );
     }
     meta
 }
@@ -316,19 +369,30 @@ async fn meta_matches_outcomes(app: &TestApp, kind: &Kind, owners: &[i64]) {
     let readable = |scope: &str| grants(kind.scopes, scope);
     for id in &numbers {
         if readable("phoneNumbers.read") {
-            assert!(meta.contains_key(&("phoneNumber".into(), id.clone())), "{label}: number {id} without meta");
+            assert!(
+                meta.contains_key(&("phoneNumber".into(), id.clone())),
+                "{label}: number {id} without meta"
+            );
         }
     }
     for id in &prospects {
         if readable("prospects.read") {
-            assert!(meta.contains_key(&("prospect".into(), id.clone())), "{label}: prospect {id} without meta");
+            assert!(
+                meta.contains_key(&("prospect".into(), id.clone())),
+                "{label}: prospect {id} without meta"
+            );
         }
     }
 
     let mut compared = 0;
     // PATCH every record; a successful PATCH also shows the record's meta.
     for (type_name, ids, path, scope) in [
-        ("phoneNumber", &numbers, "phoneNumbers", "phoneNumbers.write"),
+        (
+            "phoneNumber",
+            &numbers,
+            "phoneNumbers",
+            "phoneNumbers.write",
+        ),
         ("prospect", &prospects, "prospects", "prospects.write"),
     ] {
         for id in ids {
@@ -337,36 +401,71 @@ async fn meta_matches_outcomes(app: &TestApp, kind: &Kind, owners: &[i64]) {
             } else {
                 patch_prospect_body(id)
             };
-            let response = call(app, &kind.token, Method::PATCH, &format!("/api/v2/{path}/{id}?{META}"), Some(body)).await;
+            let response = call(
+                app,
+                &kind.token,
+                Method::PATCH,
+                &format!("/api/v2/{path}/{id}?{META}"),
+                Some(body),
+            )
+            .await;
             let what = format!("{label}: PATCH {type_name} {id} of user {}", owner_of[id]);
             assert_outcome(&response, expected(kind, scope, owner_of[id]), scope, &what);
             let key = (type_name.to_owned(), id.clone());
             if let Some((can_write, _)) = meta.get(&key) {
-                assert_eq!(*can_write, response.status == 200, "{what}: canWrite disagrees ({})", response.text);
+                assert_eq!(
+                    *can_write,
+                    response.status == 200,
+                    "{what}: canWrite disagrees ({})",
+                    response.text
+                );
                 compared += 1;
             }
             if response.status == 200 {
                 collect_meta(&response.body, &mut meta, label);
-                assert!(meta[&key].0, "{what}: a PATCH that succeeded says canWrite false");
+                assert!(
+                    meta[&key].0,
+                    "{what}: a PATCH that succeeded says canWrite false"
+                );
             }
         }
     }
     // DELETE every number, then every prospect.
     for (type_name, ids, path, scope) in [
-        ("phoneNumber", &numbers, "phoneNumbers", "phoneNumbers.delete"),
+        (
+            "phoneNumber",
+            &numbers,
+            "phoneNumbers",
+            "phoneNumbers.delete",
+        ),
         ("prospect", &prospects, "prospects", "prospects.delete"),
     ] {
         for id in ids {
-            let response = call(app, &kind.token, Method::DELETE, &format!("/api/v2/{path}/{id}"), None).await;
+            let response = call(
+                app,
+                &kind.token,
+                Method::DELETE,
+                &format!("/api/v2/{path}/{id}"),
+                None,
+            )
+            .await;
             let what = format!("{label}: DELETE {type_name} {id} of user {}", owner_of[id]);
             assert_outcome(&response, expected(kind, scope, owner_of[id]), scope, &what);
             if let Some((_, can_delete)) = meta.get(&(type_name.to_owned(), id.clone())) {
-                assert_eq!(*can_delete, response.status == 204, "{what}: canDelete disagrees ({})", response.text);
+                assert_eq!(
+                    *can_delete,
+                    response.status == 204,
+                    "{what}: canDelete disagrees ({})",
+                    response.text
+                );
                 compared += 1;
             }
         }
     }
-    assert!(compared > 0, "{label}: no meta was compared with an outcome");
+    assert!(
+        compared > 0,
+        "{label}: no meta was compared with an outcome"
+    );
 }
 
 backend_tests! {
@@ -422,7 +521,11 @@ const INVALID_TOKEN: &str = r#"Bearer realm="phonebook", error="invalid_token""#
 fn assert_unauthorized(response: &Response, challenge: &str, what: &str) {
     assert_eq!(response.status, 401, "{what}: {}", response.text);
     assert_eq!(response.error_code(), "unauthorized", "{what}");
-    assert_eq!(response.header("www-authenticate"), Some(challenge), "{what}");
+    assert_eq!(
+        response.header("www-authenticate"),
+        Some(challenge),
+        "{what}"
+    );
 }
 
 backend_tests! {
@@ -670,7 +773,7 @@ backend_tests! {
         call(&app, &token, Method::PATCH, &format!("/api/v2/prospects/{mine}"), Some(owner_body(&mine, member))).await.expect(200);
         let own = json!({"data": {"type": "prospect", "attributes": {"firstName": "Self"},
             "relationships": {"owner": {"data": {"type": "user", "id": member.to_string()}}}}});
-        let own = call(&app, &token, Method::POST, &format!("/api/v2/prospects?include=owner"), Some(own)).await.expect(201);
+        let own = call(&app, &token, Method::POST, "/api/v2/prospects?include=owner", Some(own)).await.expect(201);
         assert_eq!(own.body["data"]["relationships"]["owner"]["data"]["id"], member.to_string());
         let implicit = json!({"data": {"type": "prospect", "attributes": {"firstName": "Implicit"}}});
         let implicit = call(&app, &token, Method::POST, "/api/v2/prospects", Some(implicit)).await.expect(201);
@@ -766,7 +869,9 @@ impl CliDatabase {
     }
 
     fn create_user(&self, email: &str, role: &str) {
-        let (ok, _, stderr) = self.run(&["user", "create", "--name", email, "--email", email, "--role", role]);
+        let (ok, _, stderr) = self.run(&[
+            "user", "create", "--name", email, "--email", email, "--role", role,
+        ]);
         assert!(ok, "user create: {stderr}");
     }
 
@@ -775,7 +880,10 @@ impl CliDatabase {
         args.extend_from_slice(extra);
         let (ok, token, stderr) = self.run(&args);
         assert!(ok, "token create: {stderr}");
-        assert!(!token.is_empty() && !token.contains(char::is_whitespace), "{token:?}");
+        assert!(
+            !token.is_empty() && !token.contains(char::is_whitespace),
+            "{token:?}"
+        );
         token
     }
 
@@ -801,7 +909,8 @@ impl CliDatabase {
 fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -871,25 +980,58 @@ fn serve_and_check_logs(rust_log: &str) {
     let mut statuses = Vec::new();
     if ready {
         statuses = vec![
-            http(port, "GET", "/api/v2/prospects", &[("Authorization", &bearer)]).0,
-            http(port, "GET", "/api/v2/prospects", &[("Authorization", &invalid_bearer)]).0,
-            http(port, "GET", &format!("/api/v2/prospects?access_token={token}"), &[]).0,
-            http(port, "GET", &format!("/api/v2/prospects?access_token={token}"), &[("Authorization", &bearer)]).0,
+            http(
+                port,
+                "GET",
+                "/api/v2/prospects",
+                &[("Authorization", &bearer)],
+            )
+            .0,
+            http(
+                port,
+                "GET",
+                "/api/v2/prospects",
+                &[("Authorization", &invalid_bearer)],
+            )
+            .0,
+            http(
+                port,
+                "GET",
+                &format!("/api/v2/prospects?access_token={token}"),
+                &[],
+            )
+            .0,
+            http(
+                port,
+                "GET",
+                &format!("/api/v2/prospects?access_token={token}"),
+                &[("Authorization", &bearer)],
+            )
+            .0,
             // Third authenticated request: over the limit of 2.
             http(port, "GET", "/api/v2", &[("Authorization", &bearer)]).0,
         ];
     }
     server.kill().expect("stop serve");
     server.wait().expect("wait for serve");
-    let (stderr, stdout) = (stderr.join().expect("stderr"), stdout.join().expect("stdout"));
+    let (stderr, stdout) = (
+        stderr.join().expect("stderr"),
+        stdout.join().expect("stdout"),
+    );
     assert!(ready, "serve did not start: {stderr}");
     assert_eq!(statuses, [200, 401, 401, 400, 429], "{stderr}");
     // The capture works: the access log is there.
-    assert!(stderr.contains("GET /api/v2/prospects 200"), "no access log captured: {stderr}");
+    assert!(
+        stderr.contains("GET /api/v2/prospects 200"),
+        "no access log captured: {stderr}"
+    );
     for (label, secret) in [("valid token", &token), ("invalid token", &invalid)] {
         let body = secret.trim_start_matches("pb_");
         for (stream, text) in [("stderr", &stderr), ("stdout", &stdout)] {
-            assert!(!text.contains(body), "{label} in {stream} (RUST_LOG={rust_log}):\n{text}");
+            assert!(
+                !text.contains(body),
+                "{label} in {stream} (RUST_LOG={rust_log}):\n{text}"
+            );
         }
     }
 }
@@ -921,16 +1063,36 @@ fn token_create_rejects_unknown_scopes() {
         "phonenumbers.read",
         "",
     ] {
-        let (ok, stdout, stderr) = db.run(&["token", "create", "--email", "member@example.com", "--scopes", scopes]);
+        let (ok, stdout, stderr) = db.run(&[
+            "token",
+            "create",
+            "--email",
+            "member@example.com",
+            "--scopes",
+            scopes,
+        ]);
         assert!(!ok, "{scopes:?} accepted: {stdout}");
         assert!(stdout.is_empty(), "{scopes:?} printed a token: {stdout}");
         assert!(!stderr.is_empty(), "{scopes:?}: no explanation");
     }
-    let (_, _, stderr) = db.run(&["token", "create", "--email", "member@example.com", "--scopes", "users.write"]);
-    assert!(stderr.contains("users.write"), "the error should name the scope: {stderr}");
+    let (_, _, stderr) = db.run(&[
+        "token",
+        "create",
+        "--email",
+        "member@example.com",
+        "--scopes",
+        "users.write",
+    ]);
+    assert!(
+        stderr.contains("users.write"),
+        "the error should name the scope: {stderr}"
+    );
     assert!(db.tokens().is_empty(), "a token was created");
     // Known scopes are stored as given; no --scopes means the default set.
-    db.create_token("member@example.com", &["--scopes", "phoneNumbers.all prospects.read"]);
+    db.create_token(
+        "member@example.com",
+        &["--scopes", "phoneNumbers.all prospects.read"],
+    );
     db.create_token("member@example.com", &[]);
     let mut stored: Vec<String> = db.tokens().into_iter().map(|token| token.scopes).collect();
     stored.sort();
@@ -947,17 +1109,31 @@ async fn token_create_expires_in() {
     let tokens = db.tokens();
     let expiry = |plain: &str| {
         let hash = phonebook::auth::hash_token(plain);
-        tokens.iter().find(|row| row.token_hash == hash).expect("stored").expires_at
+        tokens
+            .iter()
+            .find(|row| row.token_hash == hash)
+            .expect("stored")
+            .expires_at
     };
     let now = phonebook::models::now();
     let in_30_days = expiry(&long).expect("30d expiry") - now;
-    assert!((in_30_days - chrono::Duration::days(30)).num_seconds().abs() <= 60, "{in_30_days}");
+    assert!(
+        (in_30_days - chrono::Duration::days(30))
+            .num_seconds()
+            .abs()
+            <= 60,
+        "{in_30_days}"
+    );
     assert_eq!(expiry(&forever), None);
     // The 1 s token is served, then refused once its second has passed.
     let state = actix_web::web::Data::new(phonebook::app::AppState::new(
         phonebook::db::pool(
             &phonebook::db::DatabaseUrl::parse(&db.url).unwrap(),
-            phonebook::db::PoolOptions { size: 2, timeout: Duration::from_secs(10), statement_counter: None },
+            phonebook::db::PoolOptions {
+                size: 2,
+                timeout: Duration::from_secs(10),
+                statement_counter: None,
+            },
         )
         .unwrap(),
         crate::helpers::test_config(&db.url),
@@ -971,14 +1147,21 @@ async fn token_create_expires_in() {
     };
     let deadline = expiry(&short).expect("1s expiry");
     // Created (before `now`) with one second to live.
-    assert!(deadline <= now + chrono::Duration::seconds(1) && deadline > now - chrono::Duration::seconds(60), "{deadline} vs {now}");
+    assert!(
+        deadline <= now + chrono::Duration::seconds(1)
+            && deadline > now - chrono::Duration::seconds(60),
+        "{deadline} vs {now}"
+    );
     while phonebook::models::now() <= deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let expired = actix_web::test::call_service(&service, get(&short)).await;
     assert_eq!(expired.status().as_u16(), 401);
     assert_eq!(
-        expired.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        expired
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
         Some(INVALID_TOKEN)
     );
     for live in [&long, &forever] {
@@ -1022,7 +1205,10 @@ macro_rules! rate_limited_tests {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// (limit, remaining, reset) from the `X-RateLimit-*` headers.
@@ -1161,16 +1347,52 @@ impl TestApp {
 async fn auth_and_rate_limit_come_before_the_body(app: TestApp) {
     let big = json!({"data": {"type": "prospect", "attributes": {"firstName": "x".repeat(200)}}});
     let token = app.admin_token.clone();
-    let unknown = app.send(Method::POST, "/api/v2/prospects", Some("pb_unknown"), Some(&big), &[]).await;
+    let unknown = app
+        .send(
+            Method::POST,
+            "/api/v2/prospects",
+            Some("pb_unknown"),
+            Some(&big),
+            &[],
+        )
+        .await;
     assert_unauthorized(&unknown, INVALID_TOKEN, "unknown token, big body");
-    let missing = app.send(Method::POST, "/api/v2/prospects", None, Some(&big), &[]).await;
+    let missing = app
+        .send(Method::POST, "/api/v2/prospects", None, Some(&big), &[])
+        .await;
     assert_unauthorized(&missing, CHALLENGE, "no token, big body");
     let ops = json!({"atomic:operations": [{"op": "add", "data": big["data"]}]});
-    let unknown = app.send(Method::POST, "/api/v2/operations", Some("pb_unknown"), Some(&ops), &[]).await;
+    let unknown = app
+        .send(
+            Method::POST,
+            "/api/v2/operations",
+            Some("pb_unknown"),
+            Some(&ops),
+            &[],
+        )
+        .await;
     assert_unauthorized(&unknown, INVALID_TOKEN, "unknown token, big operations");
-    let too_large = app.send(Method::POST, "/api/v2/prospects", Some(&token), Some(&big), &[]).await.expect(413);
+    let too_large = app
+        .send(
+            Method::POST,
+            "/api/v2/prospects",
+            Some(&token),
+            Some(&big),
+            &[],
+        )
+        .await
+        .expect(413);
     assert_eq!(rate(&too_large).1, 0);
-    let limited = app.send(Method::PATCH, "/api/v2/prospects/1", Some(&token), Some(&big), &[]).await.expect(429);
+    let limited = app
+        .send(
+            Method::PATCH,
+            "/api/v2/prospects/1",
+            Some(&token),
+            Some(&big),
+            &[],
+        )
+        .await
+        .expect(429);
     assert_eq!(limited.error_code(), "rateLimitExceeded");
 }
 
