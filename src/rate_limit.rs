@@ -15,6 +15,7 @@
 //! and a full bucket are the same state), so memory is bounded by the users active within the
 //! last hour.
 
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -75,7 +76,10 @@ impl Decision {
 pub struct RateLimiter<C: Clock = DefaultClock> {
     limiter: Keyed<C>,
     limit: u32,
-    interval: Duration,
+    /// Cells one request costs (see [`cells_per_request`]).
+    cells: NonZeroU32,
+    /// Time in which one cell comes back.
+    cell_interval: Duration,
     checks: AtomicU64,
 }
 
@@ -83,7 +87,7 @@ impl<C: Clock> std::fmt::Debug for RateLimiter<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimiter")
             .field("limit", &self.limit)
-            .field("interval", &self.interval)
+            .field("cells_per_request", &self.cells)
             .finish_non_exhaustive()
     }
 }
@@ -99,12 +103,14 @@ impl RateLimiter {
 impl<C: Clock> RateLimiter<C> {
     /// Like [`RateLimiter::new`], with a given clock (e.g. `governor`'s `FakeRelativeClock`).
     pub fn with_clock(per_hour: u32, clock: C) -> Option<Self> {
-        let burst = std::num::NonZeroU32::new(per_hour)?;
+        let cells = cells_per_request(NonZeroU32::new(per_hour)?);
+        let burst = NonZeroU32::new(per_hour * cells.get())?;
         let quota = Quota::per_hour(burst);
         Some(RateLimiter {
             limiter: governor::RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock),
             limit: per_hour,
-            interval: quota.replenish_interval(),
+            cells,
+            cell_interval: quota.replenish_interval(),
             checks: AtomicU64::new(0),
         })
     }
@@ -131,21 +137,23 @@ impl<C: Clock> RateLimiter<C> {
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        match self.limiter.check_key(&user_id) {
-            Ok(snapshot) => {
-                let remaining = snapshot.remaining_burst_capacity().min(self.limit);
-                let until_full = self.interval * (self.limit - remaining);
+        let capacity = self.limit * self.cells.get();
+        match self.limiter.check_key_n(&user_id, self.cells) {
+            Ok(Ok(snapshot)) => {
+                // Cells left after this request; the bucket is full once the missing ones are
+                // back, one per `cell_interval` (exact to within one cell).
+                let left = snapshot.remaining_burst_capacity().min(capacity);
                 Decision::Allowed(RateInfo {
                     limit: self.limit,
-                    remaining,
-                    reset_unix: ceil_secs(now_unix + until_full),
+                    remaining: left / self.cells.get(),
+                    reset_unix: ceil_secs(now_unix + self.cell_interval * (capacity - left)),
                 })
             }
-            Err(not_until) => {
+            Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(self.limiter.clock().now());
-                // The bucket is full once the one awaited request and the `limit - 1` after
-                // it have been replenished.
-                let until_full = wait + self.interval * (self.limit - 1);
+                // `wait` is when one request's cells are back; the other `limit - 1`
+                // requests' worth follow at the steady rate.
+                let until_full = wait + self.cell_interval * ((self.limit - 1) * self.cells.get());
                 Decision::Limited {
                     info: RateInfo {
                         limit: self.limit,
@@ -155,8 +163,26 @@ impl<C: Clock> RateLimiter<C> {
                     retry_after_secs: ceil_secs(wait).max(1),
                 }
             }
+            // A request costs at most the whole burst, so this cannot happen; refuse safely.
+            Err(_) => Decision::Limited {
+                info: RateInfo {
+                    limit: self.limit,
+                    remaining: 0,
+                    reset_unix: ceil_secs(now_unix + Duration::from_secs(3600)),
+                },
+                retry_after_secs: 3600,
+            },
         }
     }
+}
+
+/// How many `governor` cells one request costs. `governor` reports the remaining burst only in
+/// whole cells; were a cell a whole request, `X-RateLimit-Reset` could be late by up to one
+/// replenish interval (20 minutes at 3 requests per hour) after an idle stretch. Splitting a
+/// request into up to 1000 cells makes it exact to within a thousandth of that interval, while
+/// `limit × cells` stays within `u32`.
+fn cells_per_request(limit: NonZeroU32) -> NonZeroU32 {
+    NonZeroU32::new((u32::MAX / limit.get()).clamp(1, 1000)).unwrap_or(NonZeroU32::MIN)
 }
 
 /// Whole seconds, rounded up.
@@ -280,6 +306,77 @@ mod tests {
         clock.advance(Duration::from_secs(3600));
         let info = rl.check(1).info();
         assert_eq!(info.remaining, 2);
+    }
+
+    /// Seconds from now until `info.reset_unix`.
+    fn secs_to_reset(info: &RateInfo) -> u64 {
+        info.reset_unix.saturating_sub(unix_now())
+    }
+
+    #[test]
+    fn reset_stays_exact_after_an_idle_stretch() {
+        // 3/hour: one request back every 1200 s.
+        let (rl, clock) = fake(3);
+        assert!(rl.check(1).is_allowed());
+        clock.advance(Duration::from_secs(600));
+        // Half a request came back while idle: the bucket (2.5 left before this request, 1.5
+        // after) is full again 1800 s from now, not 2400 s.
+        let info = rl.check(1).info();
+        assert_eq!(info.remaining, 1);
+        let to_reset = secs_to_reset(&info);
+        assert!((1799..=1801).contains(&to_reset), "{to_reset}");
+        // Just before Reset the budget is not yet full...
+        clock.advance(Duration::from_secs(to_reset - 5));
+        assert_eq!(rl.check(1).info().remaining, 1);
+    }
+
+    #[test]
+    fn waiting_until_reset_restores_the_whole_budget() {
+        for limit in [1, 3, 7, 10_000] {
+            let (rl, clock) = fake(limit);
+            let mut info = rl.check(42).info();
+            for _ in 1..limit.min(50) {
+                clock.advance(Duration::from_millis(1_234));
+                info = rl.check(42).info();
+            }
+            assert!(info.remaining < limit, "{limit}: {info:?}");
+            // ... and at Reset it is: the next request sees limit - 1 remaining.
+            clock.advance(Duration::from_secs(secs_to_reset(&info)));
+            assert_eq!(rl.check(42).info().remaining, limit - 1, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn limited_reset_is_retry_after_plus_the_rest_of_the_budget() {
+        let (rl, clock) = fake(4);
+        for _ in 0..4 {
+            assert!(rl.check(5).is_allowed());
+        }
+        clock.advance(Duration::from_secs(100));
+        let Decision::Limited {
+            info,
+            retry_after_secs,
+        } = rl.check(5)
+        else {
+            panic!("expected Limited");
+        };
+        // 900 s per request: the first is back 800 s from now, the bucket full 3 × 900 s later.
+        assert_eq!(retry_after_secs, 800);
+        let to_reset = secs_to_reset(&info);
+        assert!((3499..=3501).contains(&to_reset), "{to_reset}");
+        clock.advance(Duration::from_secs(retry_after_secs));
+        assert!(rl.check(5).is_allowed());
+    }
+
+    #[test]
+    fn cells_fit_in_u32() {
+        for limit in [1, 3, 10_000, 4_294_967, 4_294_968, u32::MAX / 2, u32::MAX] {
+            let cells = cells_per_request(NonZeroU32::new(limit).unwrap()).get();
+            assert!((1..=1000).contains(&cells));
+            assert!(limit.checked_mul(cells).is_some(), "{limit}");
+            let rl = RateLimiter::new(limit).unwrap();
+            assert_eq!(rl.check(1).info().remaining, limit - 1);
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! [`Attributes`], which reads typed attribute values and collects one 422 error per bad member.
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
@@ -32,7 +32,14 @@ impl FromRequest for Body {
             .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         let mut payload = payload.take();
+        let auth = req
+            .extensions()
+            .get::<crate::auth::caller::AuthGate>()
+            .cloned();
         Box::pin(async move {
+            if let Some(auth) = auth {
+                auth.passed().await;
+            }
             if declared.is_some_and(|length| length > limit) {
                 return Err(ApiError::PayloadTooLarge { limit });
             }

@@ -401,8 +401,9 @@ pub async fn add_prospect_phone_numbers(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
-    caller.require(ResourceKind::PhoneNumbers, Access::Write)?;
+    // A move needs `phoneNumbers.write` only (API.md section 9); the record rule then asks
+    // whether the caller may write both prospects.
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
     let linkage = body::linkage_document(&body.0)?;
     let items = linkage.as_array().ok_or_else(|| {
