@@ -269,11 +269,12 @@ pub fn update(
     .iter()
     .any(|field| field.is_present());
     let parsed = if reparse {
-        let (text, attribute) = match (&draft.number, &draft.raw_number) {
-            (Field::Value(number), _) => (number.as_str(), "number"),
-            (_, Field::Value(raw)) => (raw.as_str(), "rawNumber"),
-            _ => (current.raw_number.as_str(), "rawNumber"),
+        let new_input = match (&draft.number, &draft.raw_number) {
+            (Field::Value(number), _) => Some((number.as_str(), "number")),
+            (_, Field::Value(raw)) => Some((raw.as_str(), "rawNumber")),
+            _ => None,
         };
+        let (text, attribute) = new_input.unwrap_or((current.raw_number.as_str(), "rawNumber"));
         let raw_number = draft
             .raw_number
             .clone()
@@ -283,9 +284,15 @@ pub fn update(
             Field::Absent => current.country_code.clone(),
             other => other.clone().value(),
         };
-        let extension = match (&draft.extension, current.extension()) {
-            (Field::Absent, Some(stored)) => ExtensionInput::Fallback(stored),
-            (field, _) => extension_input(field),
+        // API.md section 9: the PATCH's `extension` when present (null removes it), else the one
+        // in the *new* input, else the stored one. The stored rawNumber is not new input: an
+        // extension it carries was applied (or replaced) when it was stored.
+        let extension = match (&draft.extension, current.extension(), new_input) {
+            (Field::Absent, stored, None) => ExtensionInput::Exactly(stored),
+            (Field::Null, _, None) => ExtensionInput::Exactly(None),
+            (Field::Value(given), _, None) => ExtensionInput::Exactly(Some(given)),
+            (Field::Absent, Some(stored), Some(_)) => ExtensionInput::Fallback(stored),
+            (field, _, _) => extension_input(field),
         };
         Some(parse(
             &input.pointer,
