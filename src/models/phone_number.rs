@@ -201,6 +201,38 @@ impl PhoneNumberRow {
             .execute(conn)
     }
 
+    /// Locks, in ascending id order, every list that moving the numbers `ids` to `target` changes:
+    /// `target`'s and those the numbers are on now. A request that moves several numbers in one
+    /// transaction calls this first; moving them one by one would lock the prospects in the order
+    /// of the request, and two such requests (or one and a single move) could each hold a
+    /// prospect the other waits for: a deadlock on PostgreSQL. The later per-number writes then
+    /// touch rows this transaction already holds. Must run inside a write transaction.
+    pub fn lock_lists_for_move(conn: &mut DbConnection, ids: &[i64], target: i64) -> ApiResult<()> {
+        let at = now();
+        let mut locked = std::collections::BTreeSet::new();
+        // A number may move between reading its prospect and locking it: read again under the
+        // locks until every list involved is held (normally once).
+        for _ in 0..3 {
+            let mut wanted: std::collections::BTreeSet<i64> = phone_numbers::table
+                .filter(col::id.eq_any(ids))
+                .select(col::prospect_id)
+                .distinct()
+                .load::<i64>(conn)?
+                .into_iter()
+                .collect();
+            wanted.insert(target);
+            let missing: Vec<i64> = wanted.difference(&locked).copied().collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            for id in missing {
+                Prospect::touch(conn, id, at)?;
+                locked.insert(id);
+            }
+        }
+        Ok(())
+    }
+
     /// Creates a number at its position, shifting those after it.
     pub fn create(conn: &mut DbConnection, new: &NewPhoneNumber) -> ApiResult<Self> {
         crate::db::write_transaction(conn, |conn| {

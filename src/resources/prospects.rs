@@ -420,6 +420,14 @@ pub async fn add_prospect_phone_numbers(
     db::run(&caller.state.pool, move |conn| {
         crate::db::write_transaction(conn, |conn| {
             Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            let known: Vec<i64> = targets
+                .iter()
+                .filter_map(|target| match target {
+                    Target::Id(number_id) => Some(*number_id),
+                    _ => None,
+                })
+                .collect();
+            PhoneNumberRow::lock_lists_for_move(conn, &known, id)?;
             for target in &targets {
                 let number_id = match target {
                     Target::Id(number_id) => *number_id,
