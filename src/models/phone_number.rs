@@ -115,15 +115,20 @@ struct ColumnChanges {
     source: Option<Option<String>>,
 }
 
+/// Where a duplicate made by moving a number (not by changing it) points: the relationship that
+/// moved it. Relationship endpoints re-point it at their own linkage.
+pub const MOVE_POINTER: &str = "/data/relationships/prospect";
+const NUMBER_POINTER: &str = "/data/attributes/number";
+
 /// A number already on the prospect: 422 at the attribute that was parsed.
-fn duplicate(number: &str, extension: &str) -> ApiError {
+fn duplicate(pointer: &str, number: &str, extension: &str) -> ApiError {
     let shown = if extension.is_empty() {
         number.to_owned()
     } else {
         format!("{number} ext. {extension}")
     };
     ApiError::invalid(
-        "/data/attributes/number",
+        pointer,
         format!("{shown} is a duplicate: the prospect already has this number."),
     )
 }
@@ -263,7 +268,7 @@ impl PhoneNumberRow {
                 .execute(conn)
                 .map_err(|error| {
                     if unique_violation(&error) {
-                        duplicate(&parsed.number, &parsed.extension)
+                        duplicate(NUMBER_POINTER, &parsed.number, &parsed.extension)
                     } else {
                         error.into()
                     }
@@ -338,39 +343,31 @@ impl PhoneNumberRow {
                     status_changed_at: status_changed.map(|_| at),
                     source: changes.source.clone(),
                 };
-                let update = diesel::update(phone_numbers::table.find(id)).set((
-                    col::prospect_id.eq(target),
-                    col::position.eq(position),
-                    col::version.eq(current.version + 1),
-                    col::updated_at.eq(at),
-                ));
-                update.execute(conn).map_err(|error| {
-                    if unique_violation(&error) {
-                        duplicate(&current.number, &current.extension)
-                    } else {
-                        error.into()
-                    }
-                })?;
-                if columns.phone_type.is_some()
-                    || columns.status.is_some()
-                    || columns.source.is_some()
-                {
-                    diesel::update(phone_numbers::table.find(id))
-                        .set(&columns)
-                        .execute(conn)?;
-                }
-                if let Some(parsed) = &changes.parsed {
-                    diesel::update(phone_numbers::table.find(id))
-                        .set(parsed)
-                        .execute(conn)
-                        .map_err(|error| {
-                            if unique_violation(&error) {
-                                duplicate(&parsed.number, &parsed.extension)
-                            } else {
-                                error.into()
+                // One statement, so that the unique index judges the row as it ends up: a move
+                // that also changes the number must not be refused for the number it had.
+                diesel::update(phone_numbers::table.find(id))
+                    .set((
+                        (
+                            col::prospect_id.eq(target),
+                            col::position.eq(position),
+                            col::version.eq(current.version + 1),
+                            col::updated_at.eq(at),
+                        ),
+                        changes.parsed.as_ref(),
+                        columns,
+                    ))
+                    .execute(conn)
+                    .map_err(|error| {
+                        if !unique_violation(&error) {
+                            return error.into();
+                        }
+                        match &changes.parsed {
+                            Some(parsed) => {
+                                duplicate(NUMBER_POINTER, &parsed.number, &parsed.extension)
                             }
-                        })?;
-                }
+                            None => duplicate(MOVE_POINTER, &current.number, &current.extension),
+                        }
+                    })?;
                 Ok(Self::find(conn, id)?)
             });
             match result {

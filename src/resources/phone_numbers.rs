@@ -17,7 +17,9 @@ use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT};
 use crate::jsonapi::query::{Endpoint, Query};
-use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use crate::models::phone_number::{
+    NewPhoneNumber, ParsedColumns, PhoneNumberChanges, MOVE_POINTER,
+};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
 
@@ -371,6 +373,22 @@ pub fn move_to(
     })
 }
 
+/// A move's duplicate error points at the `prospect` relationship of a resource object; endpoints
+/// whose document is the linkage itself re-point it at `pointer` (`/data`, `/data/3`).
+pub fn repoint_move_error(error: ApiError, pointer: &str) -> ApiError {
+    match error {
+        ApiError::Validation(mut errors) => {
+            for error in &mut errors {
+                if error.pointer == MOVE_POINTER {
+                    error.pointer = pointer.to_owned();
+                }
+            }
+            ApiError::Validation(errors)
+        }
+        other => other,
+    }
+}
+
 /// Deletes number `id`.
 pub fn delete(
     conn: &mut DbConnection,
@@ -626,6 +644,7 @@ pub async fn update_phone_number_prospect_relationship(
         };
         let prospect_id = prospect_target(&target, "/data", &Lids::new())?;
         move_to(conn, &principal, id, prospect_id, &precondition)
+            .map_err(|error| repoint_move_error(error, "/data"))
     })
     .await?;
     let document = relationship_document(&caller, &row);

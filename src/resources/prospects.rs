@@ -428,7 +428,7 @@ pub async fn add_prospect_phone_numbers(
                 })
                 .collect();
             PhoneNumberRow::lock_lists_for_move(conn, &known, id)?;
-            for target in &targets {
+            for (index, target) in targets.iter().enumerate() {
                 let number_id = match target {
                     Target::Id(number_id) => *number_id,
                     Target::Missing(raw) => {
@@ -439,7 +439,10 @@ pub async fn add_prospect_phone_numbers(
                 let number = PhoneNumberRow::find(conn, number_id)?
                     .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
                 if number.prospect_id != id {
-                    phone_numbers::move_to(conn, &principal, number_id, id, &Precondition::None)?;
+                    phone_numbers::move_to(conn, &principal, number_id, id, &Precondition::None)
+                        .map_err(|error| {
+                            phone_numbers::repoint_move_error(error, &format!("/data/{index}"))
+                        })?;
                 }
             }
             Ok(())
