@@ -225,6 +225,11 @@ impl PhoneNumberRow {
                 .load::<i64>(conn)?
                 .into_iter()
                 .collect();
+            // Numbers already on `target` do not move: a request that moves none changes nothing.
+            wanted.remove(&target);
+            if wanted.is_empty() && locked.is_empty() {
+                return Ok(());
+            }
             wanted.insert(target);
             let missing: Vec<i64> = wanted.difference(&locked).copied().collect();
             if missing.is_empty() {

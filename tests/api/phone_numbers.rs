@@ -974,10 +974,12 @@ backend_tests! {
         expected.extend(moving.iter().cloned());
         assert_eq!(list(&app, &ada).await, expected);
         assert_eq!(list(&app, &bob).await, bob_expected);
-        // Listing numbers already there leaves them where they are.
+        // Listing numbers already there leaves them where they are, and changes nothing.
+        let etag = prospect_etag(&app, &ada).await;
         app.post(&format!("/api/v2/prospects/{ada}/relationships/phoneNumbers"),
             json!({"data": [{"type": "phoneNumber", "id": expected[0]}]})).await.expect(204);
         assert_eq!(list(&app, &ada).await, expected);
+        assert_eq!(prospect_etag(&app, &ada).await, etag);
         // A failing POST (one unknown number) moves nothing.
         let r = app.post(&format!("/api/v2/prospects/{bob}/relationships/phoneNumbers"),
             json!({"data": [{"type": "phoneNumber", "id": expected[1]}, {"type": "phoneNumber", "id": "999999"}]})).await;
