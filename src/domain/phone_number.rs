@@ -125,9 +125,11 @@ impl std::error::Error for PhoneError {}
 /// | `Null` | none | `e` (the input's own extension is kept) |
 /// | `Given(x)` | `x` | `x` if `x == e`, else a conflict error |
 /// | `Fallback(s)` | `s` | `e` (the input wins, never a conflict) |
+/// | `Exactly(x)` | `x` | `x` (the input's extension is ignored) |
 ///
-/// `Given` and `Fallback` values must be 1–10 ASCII digits (`Given("")` is a
-/// malformed extension), else an error at [`PhoneField::Extension`].
+/// `Given`, `Fallback` and `Exactly` values must be 1–10 ASCII digits
+/// (`Given("")` is a malformed extension), else an error at
+/// [`PhoneField::Extension`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExtensionInput<'a> {
     /// No `extension` attribute was sent.
@@ -142,6 +144,11 @@ pub enum ExtensionInput<'a> {
     /// The stored extension, for a PATCH without `extension`: used only when
     /// the input carries none.
     Fallback(&'a str),
+    /// A PATCH that re-parses the *stored* `rawNumber` (only `countryCode` or
+    /// `extension` sent): the extension is the PATCH's member when present,
+    /// else the stored one. What the stored text itself carries was applied,
+    /// or deliberately replaced, when it was stored; it must not come back.
+    Exactly(Option<&'a str>),
 }
 
 /// A valid phone number, normalised. Construct it with [`PhoneNumber::parse`].
@@ -369,6 +376,12 @@ fn resolve_extension(
                 }
             }
             Some(ext)
+        }
+        ExtensionInput::Exactly(ext) => {
+            if let Some(ext) = ext {
+                check_extension(ext)?;
+            }
+            ext
         }
         ExtensionInput::Fallback(ext) => match from_input {
             Some(found) => Some(found),
@@ -904,6 +917,13 @@ mod tests {
         assert_eq!(ext("8889387356 x12", Null), Ok(Some("12".into())));
         assert_eq!(ext("8889387356 x12", Given("12")), Ok(Some("12".into())));
         assert_eq!(ext("8889387356 x12", Fallback("9")), Ok(Some("12".into())));
+        assert_eq!(ext("8889387356", Exactly(None)), Ok(None));
+        assert_eq!(ext("8889387356", Exactly(Some("4"))), Ok(Some("4".into())));
+        assert_eq!(ext("8889387356 x12", Exactly(None)), Ok(None));
+        assert_eq!(
+            ext("8889387356 x12", Exactly(Some("4"))),
+            Ok(Some("4".into()))
+        );
 
         let conflict = err("8889387356 x12", None, Given("13"));
         assert_eq!(conflict.field, PhoneField::Extension);
@@ -918,6 +938,10 @@ mod tests {
         }
         assert_eq!(
             err("8889387356", None, Fallback("12345678901")).field,
+            PhoneField::Extension
+        );
+        assert_eq!(
+            err("8889387356 x12", None, Exactly(Some("1a"))).field,
             PhoneField::Extension
         );
         let long = err("8889387356 x12345678901", None, Absent);

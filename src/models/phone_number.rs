@@ -115,15 +115,20 @@ struct ColumnChanges {
     source: Option<Option<String>>,
 }
 
+/// Where a duplicate made by moving a number (not by changing it) points: the relationship that
+/// moved it. Relationship endpoints re-point it at their own linkage.
+pub const MOVE_POINTER: &str = "/data/relationships/prospect";
+const NUMBER_POINTER: &str = "/data/attributes/number";
+
 /// A number already on the prospect: 422 at the attribute that was parsed.
-fn duplicate(number: &str, extension: &str) -> ApiError {
+fn duplicate(pointer: &str, number: &str, extension: &str) -> ApiError {
     let shown = if extension.is_empty() {
         number.to_owned()
     } else {
         format!("{number} ext. {extension}")
     };
     ApiError::invalid(
-        "/data/attributes/number",
+        pointer,
         format!("{shown} is a duplicate: the prospect already has this number."),
     )
 }
@@ -201,6 +206,43 @@ impl PhoneNumberRow {
             .execute(conn)
     }
 
+    /// Locks, in ascending id order, every list that moving the numbers `ids` to `target` changes:
+    /// `target`'s and those the numbers are on now. A request that moves several numbers in one
+    /// transaction calls this first; moving them one by one would lock the prospects in the order
+    /// of the request, and two such requests (or one and a single move) could each hold a
+    /// prospect the other waits for: a deadlock on PostgreSQL. The later per-number writes then
+    /// touch rows this transaction already holds. Must run inside a write transaction.
+    pub fn lock_lists_for_move(conn: &mut DbConnection, ids: &[i64], target: i64) -> ApiResult<()> {
+        let at = now();
+        let mut locked = std::collections::BTreeSet::new();
+        // A number may move between reading its prospect and locking it: read again under the
+        // locks until every list involved is held (normally once).
+        for _ in 0..3 {
+            let mut wanted: std::collections::BTreeSet<i64> = phone_numbers::table
+                .filter(col::id.eq_any(ids))
+                .select(col::prospect_id)
+                .distinct()
+                .load::<i64>(conn)?
+                .into_iter()
+                .collect();
+            // Numbers already on `target` do not move: a request that moves none changes nothing.
+            wanted.remove(&target);
+            if wanted.is_empty() && locked.is_empty() {
+                return Ok(());
+            }
+            wanted.insert(target);
+            let missing: Vec<i64> = wanted.difference(&locked).copied().collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            for id in missing {
+                Prospect::touch(conn, id, at)?;
+                locked.insert(id);
+            }
+        }
+        Ok(())
+    }
+
     /// Creates a number at its position, shifting those after it.
     pub fn create(conn: &mut DbConnection, new: &NewPhoneNumber) -> ApiResult<Self> {
         crate::db::write_transaction(conn, |conn| {
@@ -231,7 +273,7 @@ impl PhoneNumberRow {
                 .execute(conn)
                 .map_err(|error| {
                     if unique_violation(&error) {
-                        duplicate(&parsed.number, &parsed.extension)
+                        duplicate(NUMBER_POINTER, &parsed.number, &parsed.extension)
                     } else {
                         error.into()
                     }
@@ -306,39 +348,31 @@ impl PhoneNumberRow {
                     status_changed_at: status_changed.map(|_| at),
                     source: changes.source.clone(),
                 };
-                let update = diesel::update(phone_numbers::table.find(id)).set((
-                    col::prospect_id.eq(target),
-                    col::position.eq(position),
-                    col::version.eq(current.version + 1),
-                    col::updated_at.eq(at),
-                ));
-                update.execute(conn).map_err(|error| {
-                    if unique_violation(&error) {
-                        duplicate(&current.number, &current.extension)
-                    } else {
-                        error.into()
-                    }
-                })?;
-                if columns.phone_type.is_some()
-                    || columns.status.is_some()
-                    || columns.source.is_some()
-                {
-                    diesel::update(phone_numbers::table.find(id))
-                        .set(&columns)
-                        .execute(conn)?;
-                }
-                if let Some(parsed) = &changes.parsed {
-                    diesel::update(phone_numbers::table.find(id))
-                        .set(parsed)
-                        .execute(conn)
-                        .map_err(|error| {
-                            if unique_violation(&error) {
-                                duplicate(&parsed.number, &parsed.extension)
-                            } else {
-                                error.into()
+                // One statement, so that the unique index judges the row as it ends up: a move
+                // that also changes the number must not be refused for the number it had.
+                diesel::update(phone_numbers::table.find(id))
+                    .set((
+                        (
+                            col::prospect_id.eq(target),
+                            col::position.eq(position),
+                            col::version.eq(current.version + 1),
+                            col::updated_at.eq(at),
+                        ),
+                        changes.parsed.as_ref(),
+                        columns,
+                    ))
+                    .execute(conn)
+                    .map_err(|error| {
+                        if !unique_violation(&error) {
+                            return error.into();
+                        }
+                        match &changes.parsed {
+                            Some(parsed) => {
+                                duplicate(NUMBER_POINTER, &parsed.number, &parsed.extension)
                             }
-                        })?;
-                }
+                            None => duplicate(MOVE_POINTER, &current.number, &current.extension),
+                        }
+                    })?;
                 Ok(Self::find(conn, id)?)
             });
             match result {

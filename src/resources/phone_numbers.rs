@@ -17,7 +17,9 @@ use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT};
 use crate::jsonapi::query::{Endpoint, Query};
-use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use crate::models::phone_number::{
+    NewPhoneNumber, ParsedColumns, PhoneNumberChanges, MOVE_POINTER,
+};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
 
@@ -269,11 +271,12 @@ pub fn update(
     .iter()
     .any(|field| field.is_present());
     let parsed = if reparse {
-        let (text, attribute) = match (&draft.number, &draft.raw_number) {
-            (Field::Value(number), _) => (number.as_str(), "number"),
-            (_, Field::Value(raw)) => (raw.as_str(), "rawNumber"),
-            _ => (current.raw_number.as_str(), "rawNumber"),
+        let new_input = match (&draft.number, &draft.raw_number) {
+            (Field::Value(number), _) => Some((number.as_str(), "number")),
+            (_, Field::Value(raw)) => Some((raw.as_str(), "rawNumber")),
+            _ => None,
         };
+        let (text, attribute) = new_input.unwrap_or((current.raw_number.as_str(), "rawNumber"));
         let raw_number = draft
             .raw_number
             .clone()
@@ -283,9 +286,15 @@ pub fn update(
             Field::Absent => current.country_code.clone(),
             other => other.clone().value(),
         };
-        let extension = match (&draft.extension, current.extension()) {
-            (Field::Absent, Some(stored)) => ExtensionInput::Fallback(stored),
-            (field, _) => extension_input(field),
+        // API.md section 9: the PATCH's `extension` when present (null removes it), else the one
+        // in the *new* input, else the stored one. The stored rawNumber is not new input: an
+        // extension it carries was applied (or replaced) when it was stored.
+        let extension = match (&draft.extension, current.extension(), new_input) {
+            (Field::Absent, stored, None) => ExtensionInput::Exactly(stored),
+            (Field::Null, _, None) => ExtensionInput::Exactly(None),
+            (Field::Value(given), _, None) => ExtensionInput::Exactly(Some(given)),
+            (Field::Absent, Some(stored), Some(_)) => ExtensionInput::Fallback(stored),
+            (field, _, _) => extension_input(field),
         };
         Some(parse(
             &input.pointer,
@@ -362,6 +371,22 @@ pub fn move_to(
     PhoneNumberRow::update(conn, id, &changes, &|version| {
         precondition.allows(id, version)
     })
+}
+
+/// A move's duplicate error points at the `prospect` relationship of a resource object; endpoints
+/// whose document is the linkage itself re-point it at `pointer` (`/data`, `/data/3`).
+pub fn repoint_move_error(error: ApiError, pointer: &str) -> ApiError {
+    match error {
+        ApiError::Validation(mut errors) => {
+            for error in &mut errors {
+                if error.pointer == MOVE_POINTER {
+                    error.pointer = pointer.to_owned();
+                }
+            }
+            ApiError::Validation(errors)
+        }
+        other => other,
+    }
 }
 
 /// Deletes number `id`.
@@ -619,6 +644,7 @@ pub async fn update_phone_number_prospect_relationship(
         };
         let prospect_id = prospect_target(&target, "/data", &Lids::new())?;
         move_to(conn, &principal, id, prospect_id, &precondition)
+            .map_err(|error| repoint_move_error(error, "/data"))
     })
     .await?;
     let document = relationship_document(&caller, &row);

@@ -421,7 +421,15 @@ pub async fn add_prospect_phone_numbers(
     db::run(&caller.state.pool, move |conn| {
         crate::db::write_transaction(conn, |conn| {
             Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-            for target in &targets {
+            let known: Vec<i64> = targets
+                .iter()
+                .filter_map(|target| match target {
+                    Target::Id(number_id) => Some(*number_id),
+                    _ => None,
+                })
+                .collect();
+            PhoneNumberRow::lock_lists_for_move(conn, &known, id)?;
+            for (index, target) in targets.iter().enumerate() {
                 let number_id = match target {
                     Target::Id(number_id) => *number_id,
                     Target::Missing(raw) => {
@@ -432,7 +440,10 @@ pub async fn add_prospect_phone_numbers(
                 let number = PhoneNumberRow::find(conn, number_id)?
                     .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
                 if number.prospect_id != id {
-                    phone_numbers::move_to(conn, &principal, number_id, id, &Precondition::None)?;
+                    phone_numbers::move_to(conn, &principal, number_id, id, &Precondition::None)
+                        .map_err(|error| {
+                            phone_numbers::repoint_move_error(error, &format!("/data/{index}"))
+                        })?;
                 }
             }
             Ok(())
