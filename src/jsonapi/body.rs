@@ -13,8 +13,10 @@ use crate::app::AppState;
 use crate::errors::{ApiError, FieldError};
 
 /// Stands in for bytes that are not UTF-8, so that the string holding them can be reported as a
-/// 422 at its pointer instead of failing the whole document. A noncharacter: never legitimate text.
-const INVALID_UTF8: char = '\u{FFFF}';
+/// 422 at its pointer instead of failing the whole document. Only bodies that hold invalid UTF-8
+/// get it, and it is a run of noncharacters that no text uses (each of them alone, like U+FFFF,
+/// is valid Unicode and round-trips).
+const INVALID_UTF8: &str = "\u{FFFF}\u{FDD0}\u{FFFE}\u{FDEF}";
 
 /// The raw request body, read up to `PHONEBOOK_MAX_BODY_BYTES`.
 pub struct Body(pub web::Bytes);
@@ -57,10 +59,17 @@ impl FromRequest for Body {
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => std::borrow::Cow::Owned(
-            String::from_utf8_lossy(bytes)
-                .replace(char::REPLACEMENT_CHARACTER, &INVALID_UTF8.to_string()),
-        ),
+        Err(_) => {
+            // Each run of invalid bytes becomes the marker; valid text (U+FFFD included) stays.
+            let mut text = String::with_capacity(bytes.len() + INVALID_UTF8.len());
+            for chunk in bytes.utf8_chunks() {
+                text.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    text.push_str(INVALID_UTF8);
+                }
+            }
+            std::borrow::Cow::Owned(text)
+        }
     };
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(
