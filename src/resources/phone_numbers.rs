@@ -19,7 +19,7 @@ use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
 use crate::models::{PhoneNumberRow, Prospect};
-use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
+use crate::permissions::{authorize, Access, Action, Principal};
 
 const WRITABLE: &[&str] = &[
     "number",
@@ -116,16 +116,18 @@ impl Draft {
         draft
     }
 
-    /// The prospect a create or move names: 422 when null, 404 when it cannot exist.
-    fn prospect_id(&self, lids: &Lids) -> ApiResult<Option<i64>> {
+    /// The prospect a create or move names: 404 when it cannot exist; null is kept as a 422 for
+    /// after the permission check.
+    fn prospect_id(&mut self, lids: &Lids) -> ApiResult<Option<i64>> {
         let Some((linkage, pointer)) = &self.prospect else {
             return Ok(None);
         };
         if linkage.is_null() {
-            return Err(ApiError::invalid(
-                pointer,
+            self.errors.push(FieldError::new(
+                pointer.clone(),
                 "A phone number always belongs to a prospect; `prospect` may not be null.",
             ));
+            return Ok(None);
         }
         let target = body::identifier(linkage, &format!("{pointer}/data"), PROSPECT)?;
         prospect_target(&target, &format!("{pointer}/data"), lids).map(Some)
@@ -185,7 +187,7 @@ pub fn create(
     region: &str,
     lids: &Lids,
 ) -> ApiResult<PhoneNumberRow> {
-    let draft = Draft::read(input);
+    let mut draft = Draft::read(input);
     let Some(prospect_id) = draft.prospect_id(lids)? else {
         return Err(ApiError::invalid(
             format!("{}/relationships/prospect", input.pointer),
@@ -254,7 +256,7 @@ pub fn update(
     lids: &Lids,
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
-    let draft = Draft::read(input);
+    let mut draft = Draft::read(input);
     let current =
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
     let target = draft.prospect_id(lids)?;
@@ -553,9 +555,7 @@ pub async fn get_phone_number_prospect(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(ResourceKind::PhoneNumbers, Access::Read)?;
-    let id = path_id(&id, "phoneNumber")?;
-    super::prospects::related_prospect(caller, id).await
+    super::prospects::related_prospect(caller, path_id(&id, "phoneNumber")).await
 }
 
 /// `GET /phoneNumbers/{id}/relationships/prospect`.
