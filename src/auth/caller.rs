@@ -4,6 +4,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
@@ -25,6 +26,7 @@ pub struct Caller {
     pub query: String,
     /// Request path below the API root, e.g. `/phoneNumbers/7` (for `links.self`).
     pub path: String,
+    pub method: Method,
     pub headers: HeaderMap,
 }
 
@@ -110,6 +112,7 @@ impl FromRequest for Caller {
                 base,
                 query: req.query_string().to_owned(),
                 path,
+                method: req.method().clone(),
                 headers: req.headers().clone(),
                 principal,
                 state,
