@@ -4,7 +4,6 @@
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
@@ -18,12 +17,20 @@ use crate::errors::{ApiError, FieldError};
 /// is valid Unicode and round-trips).
 const INVALID_UTF8: &str = "\u{FFFF}\u{FDD0}\u{FFFE}\u{FDEF}";
 
-/// The raw request body, read up to `PHONEBOOK_MAX_BODY_BYTES`.
-pub struct Body(pub web::Bytes);
+/// The request body, read up to `PHONEBOOK_MAX_BODY_BYTES` (413 beyond) when the handler asks for
+/// it with [`Body::read`]. Extracting it reads nothing: actix polls a handler's extractors together,
+/// so a body read here could answer 413 before [`crate::auth::Caller`] has answered 401, and would
+/// read bodies of requests that are refused anyway. Handlers read it after the query and scope
+/// checks, in the order of API.md section 9.
+pub struct Body {
+    payload: Payload,
+    limit: usize,
+    declared: Option<usize>,
+}
 
 impl FromRequest for Body {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
@@ -33,24 +40,33 @@ impl FromRequest for Body {
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared.is_some_and(|length| length > limit) {
+        std::future::ready(Ok(Body {
+            payload: payload.take(),
+            limit,
+            declared,
+        }))
+    }
+}
+
+impl Body {
+    /// Reads the whole body: 413 `payloadTooLarge` past the limit.
+    pub async fn read(mut self) -> Result<web::Bytes, ApiError> {
+        let limit = self.limit;
+        if self.declared.is_some_and(|length| length > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = self.payload.next().await {
+            let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                detail: format!("The request body could not be read: {error}"),
+                pointer: None,
+            })?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| ApiError::BadRequest {
-                    detail: format!("The request body could not be read: {error}"),
-                    pointer: None,
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Body(body.freeze()))
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 }
 

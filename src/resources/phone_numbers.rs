@@ -498,7 +498,7 @@ pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResul
 
 pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.0, PHONE_NUMBER, Intent::Create)?;
+    let input = body::resource_document(&body.read().await?, PHONE_NUMBER, Intent::Create)?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
@@ -517,7 +517,7 @@ pub async fn update_phone_number(
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "phoneNumber")?;
-    let input = body::resource_document(&body.0, PHONE_NUMBER, Intent::Update { id })?;
+    let input = body::resource_document(&body.read().await?, PHONE_NUMBER, Intent::Update { id })?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
@@ -595,7 +595,7 @@ pub async fn update_phone_number_prospect_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "phoneNumber")?;
-    let linkage = body::linkage_document(&body.0)?;
+    let linkage = body::linkage_document(&body.read().await?)?;
     if linkage.is_array() {
         return Err(ApiError::bad_request(
             "/data",

@@ -303,7 +303,7 @@ pub async fn related_prospect(
 
 pub async fn create_prospect(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.0, PROSPECT, Intent::Create)?;
+    let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Create)?;
     let principal = caller.principal.clone();
     let row = db::run(&caller.state.pool, move |conn| {
         create(conn, &principal, &input)
@@ -319,7 +319,7 @@ pub async fn update_prospect(
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let input = body::resource_document(&body.0, PROSPECT, Intent::Update { id })?;
+    let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Update { id })?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(&caller.headers);
     let row = db::run(&caller.state.pool, move |conn| {
@@ -416,7 +416,7 @@ pub async fn add_prospect_phone_numbers(
     caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     caller.require(ResourceKind::PhoneNumbers, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let linkage = body::linkage_document(&body.0)?;
+    let linkage = body::linkage_document(&body.read().await?)?;
     let items = linkage.as_array().ok_or_else(|| {
         ApiError::bad_request(
             "/data",
@@ -479,7 +479,7 @@ pub async fn update_prospect_owner_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let linkage = body::linkage_document(&body.0)?;
+    let linkage = body::linkage_document(&body.read().await?)?;
     if linkage.is_array() {
         return Err(ApiError::bad_request(
             "/data",
