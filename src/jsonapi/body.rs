@@ -99,6 +99,16 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
+/// One member name as a JSON Pointer reference token (RFC 6901: `~` → `~0`, `/` → `~1`), for
+/// names that come from the client.
+pub fn pointer_token(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains(['~', '/']) {
+        std::borrow::Cow::Owned(name.replace('~', "~0").replace('/', "~1"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Whether a write creates a resource or updates the one at the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -224,7 +234,7 @@ pub fn resource_object(
             &format!("{pointer}/relationships"),
             "`relationships`",
         )? {
-            let at = format!("{pointer}/relationships/{name}");
+            let at = format!("{pointer}/relationships/{}", pointer_token(name));
             let relationship = object(relationship, &at, "A relationship")?;
             let linkage = relationship.get("data").ok_or_else(|| {
                 ApiError::bad_request(&at, "A relationship in a request needs `data`.")
@@ -357,7 +367,7 @@ impl<'a> Attributes<'a> {
             })
             .map(|name| {
                 FieldError::new(
-                    format!("{pointer}/{name}"),
+                    format!("{pointer}/{}", pointer_token(name)),
                     format!("`{name}` is not an attribute of this resource."),
                 )
             })

@@ -103,7 +103,11 @@ impl Draft {
             _ => Vec::new(),
         };
         for (name, linkage) in &input.relationships {
-            let pointer = format!("{}/relationships/{name}", input.pointer);
+            let pointer = format!(
+                "{}/relationships/{}",
+                input.pointer,
+                body::pointer_token(name)
+            );
             if name == "prospect" {
                 draft.prospect = Some((linkage.clone(), pointer));
             } else {

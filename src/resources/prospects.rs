@@ -51,7 +51,11 @@ impl Draft {
         );
         let (mut owner, mut invalid) = (None, Vec::new());
         for (name, linkage) in &input.relationships {
-            let pointer = format!("{}/relationships/{name}", input.pointer);
+            let pointer = format!(
+                "{}/relationships/{}",
+                input.pointer,
+                body::pointer_token(name)
+            );
             match name.as_str() {
                 "owner" if linkage.is_null() => invalid.push(FieldError::new(
                     pointer,
