@@ -594,6 +594,22 @@ backend_tests! {
         assert_eq!(ids(&app.get("/api/v2/phoneNumbers").await.expect(200)), Vec::<String>::new());
     }
 
+    async fn pointers_escape_member_names(app: TestApp) {
+        let response = app.post("/api/v2/prospects", prospect_doc(json!({"a/b~c": 1}))).await.expect(422);
+        assert_eq!(pointers(&response), vec!["/data/attributes/a~1b~0c"]);
+        let response = app.post("/api/v2/prospects", json!({"data": {"type": "prospect",
+            "relationships": {"x/y": {"data": null}}}})).await.expect(422);
+        assert_eq!(pointers(&response), vec!["/data/relationships/x~1y"]);
+        let prospect = app.prospect("Ada").await;
+        let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
+            "attributes": {"number": "+18889387356"},
+            "relationships": {"prospect": {"data": {"type": "prospect", "id": prospect}}, "~": {"data": null}}}})).await.expect(422);
+        assert_eq!(pointers(&response), vec!["/data/relationships/~0"]);
+        let response = app.post("/api/v2/prospects", json!({"data": {"type": "prospect",
+            "relationships": {"a/b": {"meta": {}}}}})).await.expect(400);
+        assert_eq!(pointer(&response), "/data/relationships/a~1b");
+    }
+
     async fn read_only_attributes_are_ignored(app: TestApp) {
         let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Ada",
             "createdAt": "1999-01-01T00:00:00.000Z", "updatedAt": "1999-01-01T00:00:00.000Z",
