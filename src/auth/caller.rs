@@ -2,13 +2,9 @@
 //! prescribes (routing has already happened), it negotiates the media type (415/406),
 //! authenticates the bearer token (401) and applies the rate limit (429).
 
-use std::cell::RefCell;
-use std::future::poll_fn;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
-
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
@@ -30,54 +26,13 @@ pub struct Caller {
     pub query: String,
     /// Request path below the API root, e.g. `/phoneNumbers/7` (for `links.self`).
     pub path: String,
+    pub method: Method,
     pub headers: HeaderMap,
 }
 
 /// The user id of an authenticated request, kept in the request extensions for the access log.
 #[derive(Clone, Copy, Debug)]
 pub struct UserId(pub i64);
-
-/// Holds back the extractors after [`Caller`] in a handler's arguments (the request body) until
-/// the caller is authenticated and within its rate limit. actix polls a handler's extractors
-/// together, so without it a body over the size limit would be answered with 413 before the
-/// 401 or 429 that API.md section 9 puts first, and bodies of unauthenticated requests would
-/// be read. [`Caller`] puts one in the request extensions; [`AuthGate::passed`] waits on it.
-#[derive(Clone, Default)]
-pub struct AuthGate(Rc<RefCell<Gate>>);
-
-#[derive(Default)]
-struct Gate {
-    open: bool,
-    waiting: Vec<Waker>,
-}
-
-impl AuthGate {
-    /// Resolves once the [`Caller`] extractor of the request has finished (when it fails, the
-    /// handler's extraction fails with its error first, so whatever waits here never runs).
-    pub async fn passed(self) {
-        poll_fn(|cx| {
-            let mut gate = self.0.borrow_mut();
-            if gate.open {
-                Poll::Ready(())
-            } else {
-                gate.waiting.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await;
-    }
-}
-
-/// Opens the gate when the [`Caller`] future completes or is dropped.
-struct OpenOnDrop(AuthGate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        let mut gate = self.0 .0.borrow_mut();
-        gate.open = true;
-        gate.waiting.drain(..).for_each(Waker::wake);
-    }
-}
 
 /// The bearer token of a request: `None` when no `Authorization: Bearer` header was sent.
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -104,10 +59,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let gate = AuthGate::default();
-        req.extensions_mut().insert(gate.clone());
         Box::pin(async move {
-            let _open = OpenOnDrop(gate);
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .cloned()
@@ -160,6 +112,7 @@ impl FromRequest for Caller {
                 base,
                 query: req.query_string().to_owned(),
                 path,
+                method: req.method().clone(),
                 headers: req.headers().clone(),
                 principal,
                 state,

@@ -3,8 +3,7 @@
 //! [`Attributes`], which reads typed attribute values and collects one 422 error per bad member.
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
@@ -13,15 +12,25 @@ use crate::app::AppState;
 use crate::errors::{ApiError, FieldError};
 
 /// Stands in for bytes that are not UTF-8, so that the string holding them can be reported as a
-/// 422 at its pointer instead of failing the whole document. A noncharacter: never legitimate text.
-const INVALID_UTF8: char = '\u{FFFF}';
+/// 422 at its pointer instead of failing the whole document. Only bodies that hold invalid UTF-8
+/// get it, and it is a run of noncharacters that no text uses (each of them alone, like U+FFFF,
+/// is valid Unicode and round-trips).
+const INVALID_UTF8: &str = "\u{FFFF}\u{FDD0}\u{FFFE}\u{FDEF}";
 
-/// The raw request body, read up to `PHONEBOOK_MAX_BODY_BYTES`.
-pub struct Body(pub web::Bytes);
+/// The request body, read up to `PHONEBOOK_MAX_BODY_BYTES` (413 beyond) when the handler asks for
+/// it with [`Body::read`]. Extracting it reads nothing: actix polls a handler's extractors together,
+/// so a body read here could answer 413 before [`crate::auth::Caller`] has answered 401, and would
+/// read bodies of requests that are refused anyway. Handlers read it after the query and scope
+/// checks, in the order of API.md section 9.
+pub struct Body {
+    payload: Payload,
+    limit: usize,
+    declared: Option<usize>,
+}
 
 impl FromRequest for Body {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
@@ -31,31 +40,33 @@ impl FromRequest for Body {
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-        let mut payload = payload.take();
-        let auth = req
-            .extensions()
-            .get::<crate::auth::caller::AuthGate>()
-            .cloned();
-        Box::pin(async move {
-            if let Some(auth) = auth {
-                auth.passed().await;
-            }
-            if declared.is_some_and(|length| length > limit) {
+        std::future::ready(Ok(Body {
+            payload: payload.take(),
+            limit,
+            declared,
+        }))
+    }
+}
+
+impl Body {
+    /// Reads the whole body: 413 `payloadTooLarge` past the limit.
+    pub async fn read(mut self) -> Result<web::Bytes, ApiError> {
+        let limit = self.limit;
+        if self.declared.is_some_and(|length| length > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = self.payload.next().await {
+            let chunk = chunk.map_err(|error| ApiError::BadRequest {
+                detail: format!("The request body could not be read: {error}"),
+                pointer: None,
+            })?;
+            if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| ApiError::BadRequest {
-                    detail: format!("The request body could not be read: {error}"),
-                    pointer: None,
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Body(body.freeze()))
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 }
 
@@ -64,10 +75,17 @@ impl FromRequest for Body {
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => std::borrow::Cow::Owned(
-            String::from_utf8_lossy(bytes)
-                .replace(char::REPLACEMENT_CHARACTER, &INVALID_UTF8.to_string()),
-        ),
+        Err(_) => {
+            // Each run of invalid bytes becomes the marker; valid text (U+FFFD included) stays.
+            let mut text = String::with_capacity(bytes.len() + INVALID_UTF8.len());
+            for chunk in bytes.utf8_chunks() {
+                text.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    text.push_str(INVALID_UTF8);
+                }
+            }
+            std::borrow::Cow::Owned(text)
+        }
     };
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(
@@ -79,6 +97,16 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
         detail: format!("The request body is not valid JSON: {error}."),
         pointer: Some(String::new()),
     })
+}
+
+/// One member name as a JSON Pointer reference token (RFC 6901: `~` → `~0`, `/` → `~1`), for
+/// names that come from the client.
+pub fn pointer_token(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains(['~', '/']) {
+        std::borrow::Cow::Owned(name.replace('~', "~0").replace('/', "~1"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }
 
 /// Whether a write creates a resource or updates the one at the URL.
@@ -206,7 +234,7 @@ pub fn resource_object(
             &format!("{pointer}/relationships"),
             "`relationships`",
         )? {
-            let at = format!("{pointer}/relationships/{name}");
+            let at = format!("{pointer}/relationships/{}", pointer_token(name));
             let relationship = object(relationship, &at, "A relationship")?;
             let linkage = relationship.get("data").ok_or_else(|| {
                 ApiError::bad_request(&at, "A relationship in a request needs `data`.")
@@ -339,7 +367,7 @@ impl<'a> Attributes<'a> {
             })
             .map(|name| {
                 FieldError::new(
-                    format!("{pointer}/{name}"),
+                    format!("{pointer}/{}", pointer_token(name)),
                     format!("`{name}` is not an attribute of this resource."),
                 )
             })

@@ -11,7 +11,7 @@ pub mod users;
 pub mod view;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
 use percent_encoding::percent_decode_str;
 
@@ -316,7 +316,8 @@ pub fn not_modified(headers: &HeaderMap, tag: &EntityTag) -> bool {
         })
 }
 
-/// A single-resource response with its ETag (304 when `If-None-Match` already has it).
+/// A single-resource response with its ETag (304 when a read's `If-None-Match` already has it;
+/// writes are answered in full).
 pub fn single(
     caller: &Caller,
     status: StatusCode,
@@ -325,7 +326,8 @@ pub fn single(
 ) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     if let Some(tag) = tag {
-        if status == StatusCode::OK && not_modified(&caller.headers, &tag) {
+        let read = matches!(caller.method, Method::GET | Method::HEAD);
+        if read && status == StatusCode::OK && not_modified(&caller.headers, &tag) {
             return HttpResponse::NotModified()
                 .insert_header(header::ETag(tag))
                 .finish();

@@ -278,7 +278,7 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
             "/operations takes no query parameters.",
         )));
     }
-    let operations = operations(&body.0)?;
+    let operations = operations(&body.read().await?)?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),

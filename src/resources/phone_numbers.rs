@@ -21,7 +21,7 @@ use crate::models::phone_number::{
     NewPhoneNumber, ParsedColumns, PhoneNumberChanges, MOVE_POINTER,
 };
 use crate::models::{PhoneNumberRow, Prospect};
-use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
+use crate::permissions::{authorize, Access, Action, Principal};
 
 const WRITABLE: &[&str] = &[
     "number",
@@ -105,7 +105,11 @@ impl Draft {
             _ => Vec::new(),
         };
         for (name, linkage) in &input.relationships {
-            let pointer = format!("{}/relationships/{name}", input.pointer);
+            let pointer = format!(
+                "{}/relationships/{}",
+                input.pointer,
+                body::pointer_token(name)
+            );
             if name == "prospect" {
                 draft.prospect = Some((linkage.clone(), pointer));
             } else {
@@ -118,16 +122,18 @@ impl Draft {
         draft
     }
 
-    /// The prospect a create or move names: 422 when null, 404 when it cannot exist.
-    fn prospect_id(&self, lids: &Lids) -> ApiResult<Option<i64>> {
+    /// The prospect a create or move names: 404 when it cannot exist; null is kept as a 422 for
+    /// after the permission check.
+    fn prospect_id(&mut self, lids: &Lids) -> ApiResult<Option<i64>> {
         let Some((linkage, pointer)) = &self.prospect else {
             return Ok(None);
         };
         if linkage.is_null() {
-            return Err(ApiError::invalid(
-                pointer,
+            self.errors.push(FieldError::new(
+                pointer.clone(),
                 "A phone number always belongs to a prospect; `prospect` may not be null.",
             ));
+            return Ok(None);
         }
         let target = body::identifier(linkage, &format!("{pointer}/data"), PROSPECT)?;
         prospect_target(&target, &format!("{pointer}/data"), lids).map(Some)
@@ -187,7 +193,7 @@ pub fn create(
     region: &str,
     lids: &Lids,
 ) -> ApiResult<PhoneNumberRow> {
-    let draft = Draft::read(input);
+    let mut draft = Draft::read(input);
     let Some(prospect_id) = draft.prospect_id(lids)? else {
         return Err(ApiError::invalid(
             format!("{}/relationships/prospect", input.pointer),
@@ -256,7 +262,7 @@ pub fn update(
     lids: &Lids,
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
-    let draft = Draft::read(input);
+    let mut draft = Draft::read(input);
     let current =
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
     let target = draft.prospect_id(lids)?;
@@ -521,7 +527,7 @@ pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResul
 
 pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.0, PHONE_NUMBER, Intent::Create)?;
+    let input = body::resource_document(&body.read().await?, PHONE_NUMBER, Intent::Create)?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
@@ -540,7 +546,7 @@ pub async fn update_phone_number(
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "phoneNumber")?;
-    let input = body::resource_document(&body.0, PHONE_NUMBER, Intent::Update { id })?;
+    let input = body::resource_document(&body.read().await?, PHONE_NUMBER, Intent::Update { id })?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
@@ -578,9 +584,7 @@ pub async fn get_phone_number_prospect(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(ResourceKind::PhoneNumbers, Access::Read)?;
-    let id = path_id(&id, "phoneNumber")?;
-    super::prospects::related_prospect(caller, id).await
+    super::prospects::related_prospect(caller, path_id(&id, "phoneNumber")).await
 }
 
 /// `GET /phoneNumbers/{id}/relationships/prospect`.
@@ -620,7 +624,7 @@ pub async fn update_phone_number_prospect_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "phoneNumber")?;
-    let linkage = body::linkage_document(&body.0)?;
+    let linkage = body::linkage_document(&body.read().await?)?;
     if linkage.is_array() {
         return Err(ApiError::bad_request(
             "/data",

@@ -8,7 +8,7 @@ use super::view::Graph;
 use super::{included_if_asked, includes, single, specs, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT, USER};
 use crate::jsonapi::query::{Endpoint, Query};
@@ -38,8 +38,9 @@ struct Draft {
 }
 
 impl Draft {
-    /// Reads the document: relationship problems are answered now (they decide which records the
-    /// write touches); attribute problems are kept for after the permission check.
+    /// Reads the document: malformed linkage (400/409) and an owner that does not exist (404) are
+    /// answered now (they decide which records the write touches); validation problems (422:
+    /// attributes, unknown relationships, a null owner) are kept for after the permission check.
     fn read(input: &ResourceInput) -> ApiResult<Draft> {
         let mut attributes = Attributes::new(input, WRITABLE, READ_ONLY);
         let (first_name, last_name, title, company) = (
@@ -48,16 +49,18 @@ impl Draft {
             attributes.string("title", 255),
             attributes.string("company", 255),
         );
-        let mut owner = None;
+        let (mut owner, mut invalid) = (None, Vec::new());
         for (name, linkage) in &input.relationships {
-            let pointer = format!("{}/relationships/{name}", input.pointer);
+            let pointer = format!(
+                "{}/relationships/{}",
+                input.pointer,
+                body::pointer_token(name)
+            );
             match name.as_str() {
-                "owner" if linkage.is_null() => {
-                    return Err(ApiError::invalid(
-                        pointer,
-                        "A prospect always has an owner; `owner` may not be null.",
-                    ))
-                }
+                "owner" if linkage.is_null() => invalid.push(FieldError::new(
+                    pointer,
+                    "A prospect always has an owner; `owner` may not be null.",
+                )),
                 "owner" => {
                     owner = Some(
                         match body::identifier(linkage, &format!("{pointer}/data"), USER)? {
@@ -76,21 +79,28 @@ impl Draft {
                 }
                 // Read-only here, like `*Phones`: clients such as Ember Data send it back as they got it.
                 "phoneNumbers" => {}
-                _ => {
-                    return Err(ApiError::invalid(
-                        pointer,
-                        format!("`{name}` is not a relationship of prospect."),
-                    ))
-                }
+                _ => invalid.push(FieldError::new(
+                    pointer,
+                    format!("`{name}` is not a relationship of prospect."),
+                )),
             }
         }
+        let mut errors = match attributes.finish() {
+            Err(ApiError::Validation(errors)) => errors,
+            _ => Vec::new(),
+        };
+        errors.extend(invalid);
         Ok(Draft {
             first_name,
             last_name,
             title,
             company,
             owner,
-            attributes: attributes.finish(),
+            attributes: if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(ApiError::Validation(errors))
+            },
         })
     }
 }
@@ -276,9 +286,15 @@ pub async fn get_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<Ht
     respond_one(&caller, &query, row, StatusCode::OK).await
 }
 
-/// The prospect of phone number `phone_number_id` (`GET /phoneNumbers/{id}/prospect`).
-pub async fn related_prospect(caller: Caller, phone_number_id: i64) -> ApiResult<HttpResponse> {
+/// The prospect of phone number `phone_number_id` (`GET /phoneNumbers/{id}/prospect`). The path id
+/// is resolved after the query and scope checks (API.md section 9).
+pub async fn related_prospect(
+    caller: Caller,
+    phone_number_id: ApiResult<i64>,
+) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    caller.require(ResourceKind::PhoneNumbers, Access::Read)?;
+    let phone_number_id = phone_number_id?;
     let row = db::run(&caller.state.pool, move |conn| {
         let number = PhoneNumberRow::find(conn, phone_number_id)?
             .ok_or_else(|| ApiError::not_found("phoneNumber", phone_number_id))?;
@@ -291,7 +307,7 @@ pub async fn related_prospect(caller: Caller, phone_number_id: i64) -> ApiResult
 
 pub async fn create_prospect(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.0, PROSPECT, Intent::Create)?;
+    let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Create)?;
     let principal = caller.principal.clone();
     let row = db::run(&caller.state.pool, move |conn| {
         create(conn, &principal, &input)
@@ -307,7 +323,7 @@ pub async fn update_prospect(
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let input = body::resource_document(&body.0, PROSPECT, Intent::Update { id })?;
+    let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Update { id })?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(&caller.headers);
     let row = db::run(&caller.state.pool, move |conn| {
@@ -342,8 +358,8 @@ pub async fn list_prospect_phone_numbers(
 
 /// `GET /prospects/{id}/owner`.
 pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    caller.require(ResourceKind::Prospects, Access::Read)?;
     let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
+    caller.require(ResourceKind::Prospects, Access::Read)?;
     let id = path_id(&id, "prospect")?;
     let user = db::run(&caller.state.pool, move |conn| {
         let prospect =
@@ -405,7 +421,7 @@ pub async fn add_prospect_phone_numbers(
     // whether the caller may write both prospects.
     caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let linkage = body::linkage_document(&body.0)?;
+    let linkage = body::linkage_document(&body.read().await?)?;
     let items = linkage.as_array().ok_or_else(|| {
         ApiError::bad_request(
             "/data",
@@ -479,7 +495,7 @@ pub async fn update_prospect_owner_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let linkage = body::linkage_document(&body.0)?;
+    let linkage = body::linkage_document(&body.read().await?)?;
     if linkage.is_array() {
         return Err(ApiError::bad_request(
             "/data",

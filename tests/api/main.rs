@@ -4,6 +4,6 @@
 mod helpers;
 
 mod foundation;
-mod query;
 mod permissions;
 mod phone_numbers;
+mod query;
