@@ -122,8 +122,11 @@ impl Dialect {
 /// (with only `ext`/`profile`, and only extensions this route supports), 406 when `Accept` names
 /// the JSON:API media type only with parameters we cannot honour.
 pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Result<(), ApiError> {
+    // Only writes carry a document; some client libraries send their Content-Type on every
+    // request, which must not turn a GET or DELETE into a 415.
     let carries_body = matches!(*method, Method::POST | Method::PATCH);
-    match headers.get(CONTENT_TYPE).map(|value| value.to_str()) {
+    let content_type = headers.get(CONTENT_TYPE).filter(|_| carries_body);
+    match content_type.map(|value| value.to_str()) {
         Some(Ok(value)) => {
             let range = parse_range(value);
             if !range.is_jsonapi() {

@@ -14,7 +14,7 @@ use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::models::prospect::{NewProspect, ProspectChanges};
 use crate::models::{now, PhoneNumberRow, Prospect, User};
-use crate::permissions::{authorize, Access, Action, Principal, ResourceKind};
+use crate::permissions::{authorize, Access, Action, Principal};
 
 const WRITABLE: &[&str] = &["firstName", "lastName", "title", "company"];
 const READ_ONLY: &[&str] = &[
@@ -293,7 +293,6 @@ pub async fn related_prospect(
     phone_number_id: ApiResult<i64>,
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
-    caller.require(ResourceKind::PhoneNumbers, Access::Read)?;
     let phone_number_id = phone_number_id?;
     let row = db::run(&caller.state.pool, move |conn| {
         let number = PhoneNumberRow::find(conn, phone_number_id)?
@@ -358,8 +357,9 @@ pub async fn list_prospect_phone_numbers(
 
 /// `GET /prospects/{id}/owner`.
 pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    // Like every related endpoint, this needs the read scope of what it returns (API.md
+    // section 9: every resource in a response needs the read scope of its type).
     let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
-    caller.require(ResourceKind::Prospects, Access::Read)?;
     let id = path_id(&id, "prospect")?;
     let user = db::run(&caller.state.pool, move |conn| {
         let prospect =

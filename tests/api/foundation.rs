@@ -376,7 +376,7 @@ backend_tests! {
         let response = as_user(&app, Method::GET, "/api/v2/prospects", &token, None).await.expect(403);
         assert_eq!(response.error_code(), "unauthorizedOauthScope");
         // Related endpoints too: the query is read before any scope is checked.
-        let (_, none) = app.user("none@example.com", Role::Admin, "users.read");
+        let (_, none) = app.user("none@example.com", Role::Admin, "phoneNumbers.write");
         let prospect = app.prospect("Ada").await;
         let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
         for path in [
@@ -1734,5 +1734,30 @@ mod cli {
             std::thread::sleep(Duration::from_millis(100));
         }
         assert!(exit.expect("the server exits after SIGTERM").success());
+    }
+}
+
+backend_tests! {
+    async fn related_endpoints_need_the_read_scope_of_what_they_return(app: TestApp) {
+        let prospect = app.prospect("Ada").await;
+        let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+        let (_, prospects_only) = app.user("p@example.com", Role::Viewer, "prospects.read");
+        let (_, users_only) = app.user("u@example.com", Role::Viewer, "users.read");
+        let shown = as_user(&app, Method::GET, &format!("/api/v2/phoneNumbers/{number}/prospect"), &prospects_only, None).await.expect(200);
+        assert_eq!(shown.id(), prospect);
+        let refused = as_user(&app, Method::GET, &format!("/api/v2/prospects/{prospect}/phoneNumbers"), &prospects_only, None).await.expect(403);
+        assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("phoneNumbers.read"));
+        let owner = as_user(&app, Method::GET, &format!("/api/v2/prospects/{prospect}/owner"), &users_only, None).await.expect(200);
+        assert_eq!(owner.body["data"]["type"], "user");
+        as_user(&app, Method::GET, &format!("/api/v2/phoneNumbers/{number}/prospect"), &users_only, None).await.expect(403);
+    }
+
+    async fn reads_ignore_a_content_type_they_carry_no_body_for(app: TestApp) {
+        let token = app.admin_token.clone();
+        let response = app.send(Method::GET, "/api/v2/prospects", Some(&token), None, &[("Content-Type", "application/json")]).await;
+        response.expect(200);
+        let prospect = app.prospect("Ada").await;
+        let path = format!("/api/v2/prospects/{prospect}");
+        app.send(Method::DELETE, &path, Some(&token), None, &[("Content-Type", "application/json")]).await.expect(204);
     }
 }
