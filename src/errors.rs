@@ -74,6 +74,8 @@ pub enum ApiError {
     },
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    #[error("write contention: {0}")]
+    Contention(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// An error of operation `index` of an Atomic Operations request; pointers are re-rooted at
@@ -105,6 +107,11 @@ impl ApiError {
 
     pub fn not_found(type_name: &str, id: impl std::fmt::Display) -> Self {
         Self::NotFound(format!("There is no {type_name} with id {id}."))
+    }
+
+    /// Whether the write lost a race that running it again can win (see [`ApiError::Contention`]).
+    pub fn is_contention(&self) -> bool {
+        matches!(self.root(), ApiError::Contention(_))
     }
 
     fn root(&self) -> &ApiError {
@@ -223,6 +230,11 @@ impl ApiError {
                 "rateLimitExceeded",
                 "Rate limit exceeded",
                 format!("Too many requests; try again in {retry_after_secs} s."),
+            )],
+            ApiError::Contention(_) => vec![one(
+                "serviceUnavailable",
+                "Service unavailable",
+                "Too many concurrent writes to the same records; try again.".into(),
             )],
             ApiError::Unavailable(_) => vec![one(
                 "serviceUnavailable",
@@ -343,7 +355,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::InOperation { .. } => unreachable!("root() unwraps operations"),
         }
@@ -419,6 +431,19 @@ impl From<DieselError> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => ApiError::Unavailable(info.message().to_owned()),
+            // Transient contention between writers: PostgreSQL picked this transaction as a
+            // deadlock victim or could not serialize it; SQLite's busy timeout ran out. The
+            // outermost write transaction retries these (`db::write_transaction`); what is left
+            // is 503, which clients retry, never a 500.
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                ApiError::Contention(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("deadlock detected")
+                    || info.message().contains("database is locked") =>
+            {
+                ApiError::Contention(info.message().to_owned())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

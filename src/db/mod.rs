@@ -203,29 +203,45 @@ pub async fn is_healthy(pool: &Pool) -> bool {
     .is_ok()
 }
 
+/// How often the outermost write transaction is tried when PostgreSQL aborts it for a deadlock or
+/// a serialization failure.
+const WRITE_ATTEMPTS: usize = 3;
+
 /// Runs `work` in a write transaction. On SQLite the outermost one is `BEGIN IMMEDIATE`: it takes
 /// the write lock before reading anything, so concurrent writers wait (busy timeout) instead of
-/// failing on a stale read snapshot. Nested calls become savepoints on both backends.
+/// failing on a stale read snapshot. On PostgreSQL the outermost one is run again (up to
+/// [`WRITE_ATTEMPTS`] times) when the server aborts it as a deadlock victim, which can happen when
+/// two Atomic Operations requests touch the same prospects in different orders. Nested calls
+/// become savepoints on both backends.
 pub fn write_transaction<T>(
     conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    mut work: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let immediate = match conn {
+    let outermost = match conn {
         DbConnection::Sqlite(inner) => {
-            let outermost = AnsiTransactionManager::transaction_manager_status_mut(inner)
-                .transaction_depth()?
-                .is_none();
-            if outermost {
-                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            }
-            outermost
+            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()?
         }
-        DbConnection::Pg(_) => false,
+        DbConnection::Pg(inner) => {
+            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()?
+        }
+    }
+    .is_none();
+    let DbConnection::Sqlite(inner) = conn else {
+        let mut attempt = 1;
+        loop {
+            match conn.transaction(&mut work) {
+                Err(error) if error.is_contention() && outermost && attempt < WRITE_ATTEMPTS => {
+                    attempt += 1
+                }
+                result => return result,
+            }
+        }
     };
-    if !immediate {
+    if !outermost {
         return conn.transaction(work);
     }
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     let result = work(conn);
     let DbConnection::Sqlite(inner) = conn else {
         unreachable!("only SQLite takes the immediate path")

@@ -1760,4 +1760,23 @@ backend_tests! {
         let path = format!("/api/v2/prospects/{prospect}");
         app.send(Method::DELETE, &path, Some(&token), None, &[("Content-Type", "application/json")]).await.expect(204);
     }
+
+    async fn crossing_atomic_requests_never_fail_with_a_server_error(app: TestApp) {
+        // Two requests update the same two prospects in opposite orders: on PostgreSQL one of
+        // them may be picked as a deadlock victim; it is retried, so both succeed.
+        let (a, b) = (app.prospect("A").await, app.prospect("B").await);
+        let update = |id: &str, name: String| json!({"op": "update", "ref": {"type": "prospect", "id": id},
+            "data": {"type": "prospect", "id": id, "attributes": {"title": name}}});
+        for round in 0..6 {
+            let forward = json!({"atomic:operations": [update(&a, format!("f{round}")), update(&b, format!("f{round}"))]});
+            let backward = json!({"atomic:operations": [update(&b, format!("b{round}")), update(&a, format!("b{round}"))]});
+            let token = app.admin_token.clone();
+            let (first, second) = futures_util::future::join(
+                app.send(Method::POST, "/api/v2/operations", Some(&token), Some(&forward), &[]),
+                app.send(Method::POST, "/api/v2/operations", Some(&token), Some(&backward), &[]),
+            )
+            .await;
+            assert_eq!((first.status, second.status), (200, 200), "{} / {}", first.text, second.text);
+        }
+    }
 }
