@@ -317,6 +317,26 @@ pub fn linkage_document(bytes: &[u8]) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::bad_request("", "The document has no `data`."))
 }
 
+/// Reads the `data` of a to-one relationship request document: `None` for `null`; 400 for an
+/// array; a resource identifier of `kind` otherwise.
+pub fn to_one_linkage(
+    bytes: &[u8],
+    name: &str,
+    kind: ResourceType,
+) -> Result<Option<Target>, ApiError> {
+    let linkage = linkage_document(bytes)?;
+    if linkage.is_array() {
+        return Err(ApiError::bad_request(
+            "/data",
+            format!("`{name}` is to-one: `data` must be one resource identifier or null."),
+        ));
+    }
+    if linkage.is_null() {
+        return Ok(None);
+    }
+    identifier(&linkage, "/data", kind).map(Some)
+}
+
 /// What a write said about one attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Field<T> {

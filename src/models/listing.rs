@@ -209,6 +209,38 @@ macro_rules! nullable_predicate {
     }};
 }
 
+/// One page of `$row`s: `$filtered()` builds the filtered boxed query (run once more for
+/// `count=true`); `$order` appends one sort key; `$compare` builds the keyset comparisons.
+/// A macro rather than a generic function: diesel's boxed-query types differ per table, and the
+/// trait bounds a generic version needs would say less than these ten lines.
+#[macro_export]
+macro_rules! list_page {
+    ($conn:expr, $listing:expr, $filtered:expr, $row:ty, $order:path, $compare:path) => {{
+        use diesel::prelude::*;
+        use $crate::models::listing::{keyset, Direction, Page};
+        let listing = $listing;
+        let total = if listing.count {
+            Some($filtered()?.count().get_result($conn)?)
+        } else {
+            None
+        };
+        let direction = listing.direction();
+        let mut query = $filtered()?.select(<$row>::as_select());
+        for key in &listing.keys {
+            query = $order(
+                query,
+                key.field,
+                key.descending != (direction == Direction::Backward),
+            )?;
+        }
+        if let Some((_, cursor)) = &listing.cursor {
+            query = query.filter(keyset(&listing.keys, cursor, direction, &$compare)?);
+        }
+        let rows = query.limit(i64::from(listing.size) + 1).load($conn)?;
+        Ok(Page::from_rows(rows, listing, total))
+    }};
+}
+
 /// Appends `ORDER BY $column ASC|DESC` to a boxed query.
 #[macro_export]
 macro_rules! order_by {

@@ -445,30 +445,23 @@ impl PhoneNumberRow {
             }
             Ok(query)
         };
-        let total = if listing.count {
-            Some(filtered()?.count().get_result(conn)?)
-        } else {
-            None
-        };
-        let direction = listing.direction();
-        let backward = direction == super::listing::Direction::Backward;
-        let mut query = filtered()?.select(Self::as_select());
-        for key in &listing.keys {
-            query = Self::order(query, key.field, key.descending != backward)?;
-        }
-        if let Some((_, cursor)) = &listing.cursor {
-            let compare = |field: &str, op: CompareOp, value: &FilterValue| {
-                Self::predicate(field, &FilterOp::Compare(op, value.clone()))
-            };
-            query = query.filter(super::listing::keyset(
-                &listing.keys,
-                cursor,
-                direction,
-                &compare,
-            )?);
-        }
-        let rows = query.limit(i64::from(listing.size) + 1).load(conn)?;
-        Ok(Page::from_rows(rows, listing, total))
+        crate::list_page!(
+            conn,
+            listing,
+            filtered,
+            Self,
+            Self::order,
+            Self::sort_predicate
+        )
+    }
+
+    /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
+    fn sort_predicate(
+        field: &str,
+        op: CompareOp,
+        value: &FilterValue,
+    ) -> ApiResult<Predicate<phone_numbers::table>> {
+        Self::predicate(field, &FilterOp::Compare(op, value.clone()))
     }
 
     fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<phone_numbers::table>> {

@@ -248,6 +248,26 @@ impl Caller {
     }
 }
 
+/// A relationship document (`/{type}/{id}/relationships/{name}`): the linkage with its `self` and
+/// `related` links.
+pub fn relationship_document(
+    caller: &Caller,
+    owner: crate::jsonapi::document::ResourceType,
+    id: i64,
+    name: &str,
+    linkage: crate::jsonapi::document::Linkage,
+) -> Document {
+    let own = caller.base.url(format_args!("/{}/{id}", owner.path));
+    let mut document = Document::new(
+        Data::Linkage(linkage),
+        format!("{own}/relationships/{name}"),
+    );
+    document
+        .links
+        .push(("related", Some(format!("{own}/{name}"))));
+    document
+}
+
 /// Which related rows a query includes.
 pub fn includes(query: &Query) -> Includes {
     Includes::from_paths(query.include.as_deref().unwrap_or_default())

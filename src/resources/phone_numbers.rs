@@ -598,24 +598,16 @@ pub async fn get_phone_number_prospect_relationship(
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
     })
     .await?;
-    Ok(relationship_document(&caller, &row).respond(StatusCode::OK))
+    Ok(prospect_linkage(&caller, &row).respond(StatusCode::OK))
 }
 
-fn relationship_document(caller: &Caller, row: &PhoneNumberRow) -> Document {
-    let own = caller.base.url(format_args!("/phoneNumbers/{}", row.id));
-    let mut document = Document::new(
-        Data::Linkage(Linkage::ToOne(Some(Identifier {
-            kind: "prospect",
-            id: row.prospect_id,
-        }))),
-        format!("{own}/relationships/prospect"),
-    );
-    document
-        .links
-        .push(("related", Some(format!("{own}/prospect"))));
-    document
+fn prospect_linkage(caller: &Caller, row: &PhoneNumberRow) -> Document {
+    let linkage = Linkage::ToOne(Some(Identifier {
+        kind: "prospect",
+        id: row.prospect_id,
+    }));
+    super::relationship_document(caller, PHONE_NUMBER, row.id, "prospect", linkage)
 }
-
 /// `PATCH /phoneNumbers/{id}/relationships/prospect`: moves the number (appended to the new list).
 pub async fn update_phone_number_prospect_relationship(
     caller: Caller,
@@ -624,18 +616,7 @@ pub async fn update_phone_number_prospect_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "phoneNumber")?;
-    let linkage = body::linkage_document(&body.read().await?)?;
-    if linkage.is_array() {
-        return Err(ApiError::bad_request(
-            "/data",
-            "`prospect` is to-one: `data` must be one resource identifier.",
-        ));
-    }
-    let target = if linkage.is_null() {
-        None
-    } else {
-        Some(body::identifier(&linkage, "/data", PROSPECT)?)
-    };
+    let target = body::to_one_linkage(&body.read().await?, "prospect", PROSPECT)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(&caller.headers);
     let row = db::run(&caller.state.pool, move |conn| {
@@ -651,7 +632,7 @@ pub async fn update_phone_number_prospect_relationship(
             .map_err(|error| repoint_move_error(error, "/data"))
     })
     .await?;
-    let document = relationship_document(&caller, &row);
+    let document = prospect_linkage(&caller, &row);
     Ok(single(
         &caller,
         StatusCode::OK,

@@ -374,18 +374,6 @@ pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiRes
     Ok(document.respond(StatusCode::OK))
 }
 
-fn linkage_document(caller: &Caller, id: i64, name: &str, linkage: Linkage) -> Document {
-    let own = caller.base.url(format_args!("/prospects/{id}"));
-    let mut document = Document::new(
-        Data::Linkage(linkage),
-        format!("{own}/relationships/{name}"),
-    );
-    document
-        .links
-        .push(("related", Some(format!("{own}/{name}"))));
-    document
-}
-
 /// `GET /prospects/{id}/relationships/phoneNumbers`: full linkage in `order`, not paginated.
 pub async fn get_prospect_phone_numbers_relationship(
     caller: Caller,
@@ -407,7 +395,10 @@ pub async fn get_prospect_phone_numbers_relationship(
             })
             .collect(),
     );
-    Ok(linkage_document(&caller, id, "phoneNumbers", linkage).respond(StatusCode::OK))
+    Ok(
+        super::relationship_document(&caller, PROSPECT, id, "phoneNumbers", linkage)
+            .respond(StatusCode::OK),
+    )
 }
 
 /// `POST /prospects/{id}/relationships/phoneNumbers`: moves the listed numbers to this prospect
@@ -484,7 +475,10 @@ pub async fn get_prospect_owner_relationship(
         kind: "user",
         id: row.owner_id,
     }));
-    Ok(linkage_document(&caller, id, "owner", linkage).respond(StatusCode::OK))
+    Ok(
+        super::relationship_document(&caller, PROSPECT, id, "owner", linkage)
+            .respond(StatusCode::OK),
+    )
 }
 
 /// `PATCH /prospects/{id}/relationships/owner` (admins only).
@@ -495,18 +489,7 @@ pub async fn update_prospect_owner_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     let id = path_id(&id, "prospect")?;
-    let linkage = body::linkage_document(&body.read().await?)?;
-    if linkage.is_array() {
-        return Err(ApiError::bad_request(
-            "/data",
-            "`owner` is to-one: `data` must be one resource identifier.",
-        ));
-    }
-    let target = if linkage.is_null() {
-        None
-    } else {
-        Some(body::identifier(&linkage, "/data", USER)?)
-    };
+    let target = body::to_one_linkage(&body.read().await?, "owner", USER)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(&caller.headers);
     let row = db::run(&caller.state.pool, move |conn| {
@@ -548,7 +531,7 @@ pub async fn update_prospect_owner_relationship(
         kind: "user",
         id: row.owner_id,
     }));
-    let document = linkage_document(&caller, id, "owner", linkage);
+    let document = super::relationship_document(&caller, PROSPECT, id, "owner", linkage);
     Ok(single(
         &caller,
         StatusCode::OK,
