@@ -214,19 +214,24 @@ fn serve(config: Config) -> Result<(), Failure> {
         }
     }
     let bind = config.bind.clone();
-    let workers = config.workers;
+    let workers = config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Every blocking task holds a pooled connection, so threads beyond the pool size would only
+    // wait for one; actix's default (512 per process) lets a burst start hundreds of threads, each
+    // with its own stack and malloc arena (bench/README.md: peak RSS).
+    let blocking_threads = (config.pool_size as usize).div_ceil(workers).max(1);
     let state = web::Data::new(AppState::new(pool, config));
     log::info!(
         "phonebook listening on http://{bind} ({:?} backend)",
         url.backend
     );
     actix_web::rt::System::new().block_on(async move {
-        let mut server = HttpServer::new(move || app::build(state.clone()))
+        let server = HttpServer::new(move || app::build(state.clone()))
             .shutdown_timeout(30)
+            .workers(workers)
+            .worker_max_blocking_threads(blocking_threads)
             .bind(&bind)?;
-        if let Some(workers) = workers {
-            server = server.workers(workers);
-        }
         server.run().await
     })?;
     Ok(())

@@ -11,7 +11,7 @@
 //! | `PHONEBOOK_MAX_BODY_BYTES` | `1048576` | larger request bodies get 413 |
 //! | `PHONEBOOK_BOOTSTRAP_TOKEN` | random | the admin token created on an empty database |
 //! | `PHONEBOOK_CURSOR_SECRET` | random per process | key that signs page cursors; set it to keep cursors valid across restarts and replicas |
-//! | `PHONEBOOK_DB_POOL_SIZE` | `16` | pooled database connections |
+//! | `PHONEBOOK_DB_POOL_SIZE` | 2 × CPUs | pooled database connections (bench/README.md: more only costs memory) |
 //! | `PHONEBOOK_DB_TIMEOUT_MS` | `1000` | longest wait for a pooled connection before 503 |
 //! | `PHONEBOOK_WORKERS` | number of CPUs | HTTP worker threads |
 //! | `RUST_LOG` | `info` | log filter (`env_logger`) |
@@ -89,11 +89,18 @@ impl Config {
             max_body_bytes: parsed("PHONEBOOK_MAX_BODY_BYTES", 1 << 20)? as usize,
             bootstrap_token: lookup("PHONEBOOK_BOOTSTRAP_TOKEN"),
             cursor_secret,
-            pool_size: parsed("PHONEBOOK_DB_POOL_SIZE", 16)?.clamp(1, 1024) as u32,
+            pool_size: parsed("PHONEBOOK_DB_POOL_SIZE", default_pool_size())?.clamp(1, 1024) as u32,
             pool_timeout_ms: parsed("PHONEBOOK_DB_TIMEOUT_MS", 1000)?.max(1),
             workers: lookup("PHONEBOOK_WORKERS")
                 .map(|_| parsed("PHONEBOOK_WORKERS", 0).map(|n| n.max(1) as usize))
                 .transpose()?,
         })
     }
+}
+
+/// Two connections per CPU: enough to keep every core busy while other requests wait on the
+/// database, measured on both backends (bench/README.md); each SQLite connection also keeps its own
+/// page cache, so more connections cost memory without adding throughput.
+fn default_pool_size() -> u64 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u64) * 2
 }

@@ -150,6 +150,12 @@ macro_rules! predicate {
         use $crate::models::listing::Predicate;
         let field: &str = $field;
         let predicate: Predicate<_> = match $op {
+            // One value (`filter[prospect][id]=7`, the common case) is `=`, not `IN (?)`: diesel
+            // never caches a statement with `IN` on SQLite (its bind count varies), so this keeps
+            // the hot listing queries prepared once per connection.
+            FilterOp::AnyOf(values) if values.len() == 1 => {
+                Box::new($column.eq($convert(field, &values[0])?).nullable())
+            }
             FilterOp::AnyOf(values) => {
                 let mut values = values
                     .iter()

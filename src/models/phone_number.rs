@@ -167,6 +167,14 @@ impl PhoneNumberRow {
 
     /// Every number of these prospects, in list order: one query for any number of prospects.
     pub fn of_prospects(conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<Vec<Self>> {
+        // One prospect is `=` (cached prepared statement; see `Prospect::by_ids`).
+        if let [id] = prospect_ids {
+            return phone_numbers::table
+                .filter(col::prospect_id.eq(*id))
+                .order((col::prospect_id, col::position))
+                .select(Self::as_select())
+                .load(conn);
+        }
         phone_numbers::table
             .filter(col::prospect_id.eq_any(prospect_ids))
             .order((col::prospect_id, col::position))

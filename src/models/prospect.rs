@@ -69,6 +69,14 @@ impl Prospect {
     }
 
     pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
+        // One id (a page of one prospect's numbers) is `=`: diesel caches that statement, and never
+        // one with `IN` on SQLite, whose bind count varies.
+        if let [id] = ids {
+            return prospects::table
+                .find(*id)
+                .select(Self::as_select())
+                .load(conn);
+        }
         prospects::table
             .filter(col::id.eq_any(ids))
             .select(Self::as_select())

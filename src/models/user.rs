@@ -71,6 +71,10 @@ impl User {
     }
 
     pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
+        // One id is `=` (cached prepared statement; see `Prospect::by_ids`).
+        if let [id] = ids {
+            return users::table.find(*id).select(User::as_select()).load(conn);
+        }
         users::table
             .filter(users::id.eq_any(ids))
             .select(User::as_select())

@@ -1,0 +1,107 @@
+//! `phonebook-bench-baseline`: the ceiling of this stack for W1. A bare actix-web + diesel server
+//! with the service's own pool (same connection set-up, same pool size) answering
+//! `GET /baseline/phoneNumbers?prospect=X` with the same indexed query W1 runs (numbers of one
+//! prospect by id, one page of 50 plus the look-ahead row) and minimal JSON: no authentication, no
+//! JSON:API layer, no middleware.
+//!
+//! Environment: `DATABASE_URL`, `PHONEBOOK_BIND`, `PHONEBOOK_DB_POOL_SIZE`, `PHONEBOOK_WORKERS`
+//! (read through the service's `Config`, so defaults match).
+
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use phonebook::config::Config;
+use phonebook::db::{self, DatabaseUrl, Pool, PoolOptions};
+use phonebook::errors::ApiError;
+use phonebook::models::PhoneNumberRow;
+use phonebook::schema::phone_numbers::dsl as col;
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Deserialize)]
+struct Params {
+    prospect: i64,
+}
+
+#[derive(Serialize)]
+struct Number {
+    id: String,
+    number: String,
+    #[serde(rename = "rawNumber")]
+    raw_number: String,
+    #[serde(rename = "countryCode")]
+    country_code: Option<String>,
+    #[serde(rename = "phoneType")]
+    phone_type: String,
+    order: i32,
+    status: String,
+    #[serde(rename = "formattedNumber")]
+    formatted_number: String,
+    #[serde(rename = "updatedAt")]
+    updated_at: String,
+}
+
+#[derive(Serialize)]
+struct Doc {
+    data: Vec<Number>,
+}
+
+async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpResponse, ApiError> {
+    let prospect = params.prospect;
+    let rows = db::run(&pool, move |conn| {
+        Ok(col::phone_numbers
+            .filter(col::prospect_id.eq(prospect))
+            .order(col::id)
+            .limit(51)
+            .select(PhoneNumberRow::as_select())
+            .load(conn)?)
+    })
+    .await?;
+    let data: Vec<Number> = rows
+        .into_iter()
+        .take(50)
+        .map(|row| Number {
+            id: row.id.to_string(),
+            number: row.number,
+            raw_number: row.raw_number,
+            country_code: row.country_code,
+            phone_type: row.phone_type,
+            order: row.position,
+            status: row.status,
+            formatted_number: row.formatted_number,
+            updated_at: row.updated_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Doc { data }))
+}
+
+fn main() -> Result<(), Failure> {
+    let config = Config::from_env()?;
+    let url = DatabaseUrl::parse(&config.database_url)?;
+    let pool = db::pool(
+        &url,
+        PoolOptions {
+            size: config.pool_size,
+            timeout: Duration::from_millis(config.pool_timeout_ms),
+            statement_counter: None,
+        },
+    )?;
+    let pool = web::Data::new(pool);
+    let bind = config.bind.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(pool.clone())
+                .route("/baseline/phoneNumbers", web::get().to(list))
+        })
+        .bind(&bind)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        server.run().await
+    })?;
+    Ok(())
+}

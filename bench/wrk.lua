@@ -1,0 +1,108 @@
+-- One wrk script for every workload; bench/run picks the workload with BENCH_MODE and passes the
+-- dataset's id ranges in the environment. Random choices are seeded per thread, so a run with the
+-- same settings sends the same sequence of requests.
+--
+--   W1   GET /api/v2/phoneNumbers?filter[prospect][id]=<random prospect>
+--   W1i  the same with &include=prospect
+--   W2   GET /api/v2/phoneNumbers/<random number>
+--   GET  a fixed path (BENCH_PATH): W3, W4 page 1, W4 page 1000
+--   W5   POST /api/v2/phoneNumbers, a valid number never stored before (BENCH_NUMBERS file)
+--   W6   PATCH /api/v2/phoneNumbers/<random number>, a random `status`
+--   BASE GET /baseline/phoneNumbers?prospect=<random prospect> (the reference server)
+
+local mode = os.getenv("BENCH_MODE") or "W1"
+local token = os.getenv("BENCH_TOKEN") or ""
+local first_prospect = tonumber(os.getenv("FIRST_PROSPECT") or "1")
+local last_prospect = tonumber(os.getenv("LAST_PROSPECT") or "1")
+local first_number = tonumber(os.getenv("FIRST_NUMBER") or "1")
+local last_number = tonumber(os.getenv("LAST_NUMBER") or "1")
+local fixed_path = os.getenv("BENCH_PATH") or "/api/v2/phoneNumbers"
+local numbers_file = os.getenv("BENCH_NUMBERS")
+
+local statuses = { "unverified", "valid", "invalid", "do_not_call", "historic" }
+local media = "application/vnd.api+json"
+local read_headers = { ["Authorization"] = "Bearer " .. token, ["Accept"] = media }
+local write_headers = {
+  ["Authorization"] = "Bearer " .. token,
+  ["Accept"] = media,
+  ["Content-Type"] = media,
+}
+
+local threads = {}
+local next_thread = 0
+
+function setup(thread)
+  thread:set("thread_index", next_thread)
+  next_thread = next_thread + 1
+  table.insert(threads, thread)
+end
+
+local numbers = {}
+local cursor = 0
+local stride = 1
+
+function init(args)
+  local index = thread_index or 0
+  -- The warm-up and the measured run draw different sequences: W5 must not repeat a (number,
+  -- prospect) pair the warm-up already stored.
+  math.randomseed(tonumber(os.getenv("BENCH_SEED") or "20261123") + index)
+  if mode == "W5" then
+    -- Every thread takes every n-th number, so no two requests carry the same one.
+    local all = {}
+    for line in io.lines(numbers_file) do
+      all[#all + 1] = line
+    end
+    local count = tonumber(os.getenv("BENCH_THREADS") or "1")
+    for i = index + 1, #all, count do
+      numbers[#numbers + 1] = all[i]
+    end
+    -- The warm-up takes numbers from the start of the list, the measured run from its middle.
+    if os.getenv("BENCH_SEED") ~= "1" then
+      cursor = math.floor(#numbers / 2)
+    end
+  end
+end
+
+local function prospect()
+  return math.random(first_prospect, last_prospect)
+end
+
+local function number_id()
+  return math.random(first_number, last_number)
+end
+
+function request()
+  if mode == "W1" then
+    return wrk.format("GET", "/api/v2/phoneNumbers?filter[prospect][id]=" .. prospect(), read_headers)
+  elseif mode == "W1i" then
+    return wrk.format("GET", "/api/v2/phoneNumbers?filter[prospect][id]=" .. prospect() .. "&include=prospect",
+      read_headers)
+  elseif mode == "W2" then
+    return wrk.format("GET", "/api/v2/phoneNumbers/" .. number_id(), read_headers)
+  elseif mode == "W5" then
+    cursor = cursor % #numbers + 1
+    local body = '{"data":{"type":"phoneNumber","attributes":{"number":"' .. numbers[cursor]
+      .. '","phoneType":"work"},"relationships":{"prospect":{"data":{"type":"prospect","id":"'
+      .. prospect() .. '"}}}}}'
+    return wrk.format("POST", "/api/v2/phoneNumbers", write_headers, body)
+  elseif mode == "W6" then
+    local id = number_id()
+    local body = '{"data":{"type":"phoneNumber","id":"' .. id .. '","attributes":{"status":"'
+      .. statuses[math.random(1, #statuses)] .. '"}}}'
+    return wrk.format("PATCH", "/api/v2/phoneNumbers/" .. id, write_headers, body)
+  elseif mode == "BASE" then
+    return wrk.format("GET", "/baseline/phoneNumbers?prospect=" .. prospect(), {})
+  else
+    return wrk.format("GET", fixed_path, read_headers)
+  end
+end
+
+-- One line for bench/run to parse. `status` counts responses with a status of 400 or more (wrk's own
+-- count); no workload sends conditional requests or follows redirects, so that is every non-2xx.
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end
