@@ -9,6 +9,8 @@ use crate::db::{Db, DbConnection};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
+use crate::models::PhoneNumberRow;
+use crate::schema::phone_numbers;
 use crate::schema::prospects::{self, dsl as col};
 use crate::{nullable_predicate, order_by, predicate};
 
@@ -81,6 +83,23 @@ impl Prospect {
             .filter(col::id.eq_any(ids))
             .select(Self::as_select())
             .load(conn)
+    }
+
+    /// Prospects with all their numbers in list order, in one query (a `LEFT JOIN`): what an
+    /// included prospect shows (`*Phones` arrays and `phoneNumbers` linkage).
+    pub fn with_numbers(
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(Self, Option<PhoneNumberRow>)>> {
+        let query = prospects::table
+            .left_join(phone_numbers::table)
+            .order((col::id, phone_numbers::position))
+            .select((Self::as_select(), Option::<PhoneNumberRow>::as_select()));
+        // One id is `=` (see `by_ids`).
+        match ids {
+            [id] => query.filter(col::id.eq(*id)).load(conn),
+            _ => query.filter(col::id.eq_any(ids)).load(conn),
+        }
     }
 
     /// Marks the prospect changed (new version and `updatedAt`). As the first statement of a

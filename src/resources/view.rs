@@ -247,9 +247,28 @@ impl Graph {
             return Ok(graph);
         }
         let ids = unique(rows.iter().map(|row| row.prospect_id));
-        graph.prospects = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
         if includes.prospect && view.prospect_needs_numbers() {
-            graph.load_numbers(conn, &ids)?;
+            // One query for the whole include level: prospects joined with their numbers.
+            let mut prospects = Vec::with_capacity(ids.len());
+            for (prospect, number) in Prospect::with_numbers(conn, &ids)? {
+                if prospects
+                    .last()
+                    .is_none_or(|last: &Prospect| last.id != prospect.id)
+                {
+                    graph.numbers.entry(prospect.id).or_default();
+                    prospects.push(prospect);
+                }
+                if let Some(number) = number {
+                    graph
+                        .numbers
+                        .entry(number.prospect_id)
+                        .or_default()
+                        .push(number);
+                }
+            }
+            graph.prospects = in_order(&ids, prospects, |row| row.id);
+        } else {
+            graph.prospects = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
         }
         if includes.prospect_owner {
             graph.load_owners(conn)?;

@@ -1020,6 +1020,11 @@ backend_tests! {
                 }
             }
         }
+        // Each include level is exactly one query: prospects come with their numbers (a join).
+        let (plain, _) = statements("/api/v2/phoneNumbers?page[size]=100".into()).await;
+        let (level_one, _) = statements("/api/v2/phoneNumbers?page[size]=100&include=prospect".into()).await;
+        let (level_two, _) = statements("/api/v2/phoneNumbers?page[size]=100&include=prospect.owner".into()).await;
+        assert_eq!((level_one - plain, level_two - level_one), (1, 1));
         let (one, _) = statements("/api/v2/prospects?include=phoneNumbers,owner&page[size]=1".into()).await;
         let (many, large) = statements("/api/v2/prospects?include=phoneNumbers,owner&page[size]=40".into()).await;
         assert_eq!(large.body["included"].as_array().unwrap().len(), 120 + 2);
