@@ -74,7 +74,7 @@ impl FromRequest for Caller {
             let token =
                 bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
             let hash = crate::auth::hash_token(token);
-            let found = crate::db::run(&state.pool, move |conn| {
+            let found = crate::db::read(&state.pool, move |conn| {
                 Ok(ApiToken::authenticate(conn, &hash)?)
             })
             .await?;

@@ -36,9 +36,29 @@ impl LinkBase {
 /// Formats a timestamp the one way the contract allows: RFC 3339, UTC, milliseconds, `Z`.
 pub struct Timestamp(pub NaiveDateTime);
 
+impl std::fmt::Display for Timestamp {
+    /// `2026-11-23T10:15:30.123Z`, written field by field: `chrono`'s `format` parses its pattern
+    /// on every call, which showed in profiles of every read.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::{Datelike, Timelike};
+        let (date, time) = (self.0.date(), self.0.time());
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            date.year(),
+            date.month(),
+            date.day(),
+            time.hour(),
+            time.minute(),
+            time.second(),
+            time.nanosecond() / 1_000_000 % 1000
+        )
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        serializer.collect_str(self)
     }
 }
 
@@ -349,5 +369,27 @@ impl Serialize for ResourceSlice<'_> {
             seq.serialize_element(resource)?;
         }
         seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn timestamps_have_exactly_three_fractional_digits_and_z() {
+        let at = |h, ms| {
+            NaiveDate::from_ymd_opt(2026, 1, 2)
+                .unwrap()
+                .and_hms_milli_opt(h, 4, 5, ms)
+                .unwrap()
+        };
+        assert_eq!(Timestamp(at(3, 0)).to_string(), "2026-01-02T03:04:05.000Z");
+        assert_eq!(Timestamp(at(23, 7)).to_string(), "2026-01-02T23:04:05.007Z");
+        assert_eq!(
+            Timestamp(at(13, 999)).to_string(),
+            "2026-01-02T13:04:05.999Z"
+        );
     }
 }

@@ -55,19 +55,17 @@ impl ApiToken {
         conn: &mut DbConnection,
         token_hash: &str,
     ) -> QueryResult<Option<(ApiToken, User)>> {
-        let at = now();
-        api_tokens::table
+        // Expiry is checked here rather than in SQL: the statement then binds only the hash, and
+        // stays one cached prepared statement.
+        let found = api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(token_hash))
             .filter(api_tokens::revoked_at.is_null())
-            .filter(
-                api_tokens::expires_at
-                    .is_null()
-                    .or(api_tokens::expires_at.gt(at)),
-            )
             .select((ApiToken::as_select(), User::as_select()))
-            .first(conn)
-            .optional()
+            .first::<(ApiToken, User)>(conn)
+            .optional()?;
+        let at = now();
+        Ok(found.filter(|(token, _)| token.expires_at.is_none_or(|expires| expires > at)))
     }
 
     /// Revokes every live token of a user; returns how many.

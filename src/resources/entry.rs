@@ -44,7 +44,7 @@ pub async fn get_entry_point(caller: Caller) -> ApiResult<HttpResponse> {
         )));
     }
     let user_id = caller.principal.user_id;
-    let user = db::run(&caller.state.pool, move |conn| {
+    let user = db::read(&caller.state.pool, move |conn| {
         User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))
     })
     .await?;

@@ -462,7 +462,7 @@ async fn load_graph(
         caller.base.clone(),
     );
     let includes = includes(&query);
-    let (row, graph) = db::run(&pool, move |conn| {
+    let (row, graph) = db::read(&pool, move |conn| {
         let view = super::view::View {
             base: &base,
             fields: &fields,
@@ -488,7 +488,7 @@ pub async fn list(caller: Caller, prospect_id: Option<i64>) -> ApiResult<HttpRes
     );
     let includes = includes(&query);
     let db_listing = listing.clone();
-    let (page, graph) = db::run(&caller.state.pool, move |conn| {
+    let (page, graph) = db::read(&caller.state.pool, move |conn| {
         if let Some(prospect_id) = prospect_id {
             if Prospect::find(conn, prospect_id)?.is_none() {
                 return Err(ApiError::not_found("prospect", prospect_id));
@@ -518,7 +518,7 @@ pub async fn list_phone_numbers(caller: Caller) -> ApiResult<HttpResponse> {
 pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "phoneNumber")?;
-    let row = db::run(&caller.state.pool, move |conn| {
+    let row = db::read(&caller.state.pool, move |conn| {
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
     })
     .await?;
@@ -594,7 +594,7 @@ pub async fn get_phone_number_prospect_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "phoneNumber")?;
-    let row = db::run(&caller.state.pool, move |conn| {
+    let row = db::read(&caller.state.pool, move |conn| {
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
     })
     .await?;

@@ -204,7 +204,7 @@ async fn respond_one(
         caller.base.clone(),
     );
     let includes = includes(query);
-    let (row, graph) = db::run(&caller.state.pool, move |conn| {
+    let (row, graph) = db::read(&caller.state.pool, move |conn| {
         let view = super::view::View {
             base: &base,
             fields: &fields,
@@ -255,7 +255,7 @@ pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
     );
     let includes = includes(&query);
     let db_listing = listing.clone();
-    let (page, graph) = db::run(&caller.state.pool, move |conn| {
+    let (page, graph) = db::read(&caller.state.pool, move |conn| {
         let page = Prospect::list(conn, &db_listing)?;
         let view = super::view::View {
             base: &base,
@@ -279,7 +279,7 @@ pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
 pub async fn get_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let row = db::run(&caller.state.pool, move |conn| {
+    let row = db::read(&caller.state.pool, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
     })
     .await?;
@@ -294,7 +294,7 @@ pub async fn related_prospect(
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
     let phone_number_id = phone_number_id?;
-    let row = db::run(&caller.state.pool, move |conn| {
+    let row = db::read(&caller.state.pool, move |conn| {
         let number = PhoneNumberRow::find(conn, phone_number_id)?
             .ok_or_else(|| ApiError::not_found("phoneNumber", phone_number_id))?;
         Prospect::find(conn, number.prospect_id)?
@@ -361,7 +361,7 @@ pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiRes
     // section 9: every resource in a response needs the read scope of its type).
     let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let user = db::run(&caller.state.pool, move |conn| {
+    let user = db::read(&caller.state.pool, move |conn| {
         let prospect =
             Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
         User::find(conn, prospect.owner_id)?
@@ -381,7 +381,7 @@ pub async fn get_prospect_phone_numbers_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let numbers = db::run(&caller.state.pool, move |conn| {
+    let numbers = db::read(&caller.state.pool, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
         Ok(PhoneNumberRow::of_prospects(conn, &[id])?)
     })
@@ -467,7 +467,7 @@ pub async fn get_prospect_owner_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let row = db::run(&caller.state.pool, move |conn| {
+    let row = db::read(&caller.state.pool, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
     })
     .await?;

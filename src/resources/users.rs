@@ -18,7 +18,7 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
     let binding = query.binding("user", None);
     let listing = caller.listing(&query, &binding)?;
     let db_listing = listing.clone();
-    let page = db::run(&caller.state.pool, move |conn| {
+    let page = db::read(&caller.state.pool, move |conn| {
         User::list(conn, &db_listing)
     })
     .await?;
@@ -32,7 +32,7 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
 pub async fn get_user(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "user")?;
-    let user = db::run(&caller.state.pool, move |conn| {
+    let user = db::read(&caller.state.pool, move |conn| {
         User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id))
     })
     .await?;
