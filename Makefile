@@ -1,5 +1,6 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
 # calls `make lint` and `make test`.
+SHELL := /bin/bash
 .PHONY: run test lint fmt bench
 
 # The service on SQLite (./phonebook.db), nothing else to install.
