@@ -274,6 +274,29 @@ pub enum Target {
     Lid(String),
 }
 
+impl Target {
+    /// The id of the `kind` record this target names. A `lid` is looked up among the resources
+    /// created earlier in the same Atomic Operations request (`lids`; 400 at `pointer` when it is
+    /// unknown); an id that cannot exist is 404.
+    pub fn resolve(
+        &self,
+        kind: ResourceType,
+        pointer: &str,
+        lids: &std::collections::HashMap<String, i64>,
+    ) -> Result<i64, ApiError> {
+        match self {
+            Target::Id(id) => Ok(*id),
+            Target::Missing(raw) => Err(ApiError::not_found(kind.name, raw.trim_matches('"'))),
+            Target::Lid(lid) => lids.get(lid).copied().ok_or_else(|| {
+                ApiError::bad_request(
+                    pointer,
+                    format!("No resource with lid `{lid}` was created earlier in this request."),
+                )
+            }),
+        }
+    }
+}
+
 /// Reads one resource identifier object at `pointer`, which must name `kind`.
 pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Target, ApiError> {
     let object = object(value, pointer, "A resource identifier")?;

@@ -268,6 +268,14 @@ pub fn relationship_document(
     document
 }
 
+/// A path id: anything but a positive integer names no record (404).
+pub fn path_id(raw: &str, type_name: &str) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && !raw.starts_with('+'))
+        .ok_or_else(|| ApiError::not_found(type_name, raw))
+}
+
 /// Which related rows a query includes.
 pub fn includes(query: &Query) -> Includes {
     Includes::from_paths(query.include.as_deref().unwrap_or_default())

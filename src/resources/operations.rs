@@ -44,21 +44,7 @@ impl LocalIds {
         } else {
             &self.phone_numbers
         };
-        match target {
-            Target::Lid(_) | Target::Id(_) | Target::Missing(_) => {
-                phone_numbers::prospect_target(target, pointer, lids).map_err(|error| match error {
-                    ApiError::NotFound(_) => ApiError::not_found(kind.name, describe(target)),
-                    other => other,
-                })
-            }
-        }
-    }
-}
-
-fn describe(target: &Target) -> String {
-    match target {
-        Target::Id(id) => id.to_string(),
-        Target::Missing(raw) | Target::Lid(raw) => raw.trim_matches('"').to_owned(),
+        target.resolve(kind, pointer, lids)
     }
 }
 

@@ -8,13 +8,13 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{included_if_asked, includes, single, specs, Precondition};
+use super::{included_if_asked, includes, path_id, single, specs, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
 use crate::domain::{PhoneType, Status};
 use crate::errors::{ApiError, ApiResult, FieldError};
-use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
+use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput};
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::models::phone_number::{
@@ -43,28 +43,6 @@ const READ_ONLY: &[&str] = &[
 
 /// Local ids (`lid`) of prospects created earlier in the same Atomic Operations request.
 pub type Lids = HashMap<String, i64>;
-
-/// A path id: anything but a positive integer names no record (404).
-pub fn path_id(raw: &str, type_name: &str) -> ApiResult<i64> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0 && !raw.starts_with('+'))
-        .ok_or_else(|| ApiError::not_found(type_name, raw))
-}
-
-/// Resolves a linkage target to a prospect id (unknown `lid`: 400 at its pointer).
-pub fn prospect_target(target: &Target, pointer: &str, lids: &Lids) -> ApiResult<i64> {
-    match target {
-        Target::Id(id) => Ok(*id),
-        Target::Missing(raw) => Err(ApiError::not_found("prospect", raw.trim_matches('"'))),
-        Target::Lid(lid) => lids.get(lid).copied().ok_or_else(|| {
-            ApiError::bad_request(
-                pointer,
-                format!("No resource with lid `{lid}` was created earlier in this request."),
-            )
-        }),
-    }
-}
 
 /// Attribute values read from a write, not yet checked against the record.
 struct Draft {
@@ -136,7 +114,9 @@ impl Draft {
             return Ok(None);
         }
         let target = body::identifier(linkage, &format!("{pointer}/data"), PROSPECT)?;
-        prospect_target(&target, &format!("{pointer}/data"), lids).map(Some)
+        target
+            .resolve(PROSPECT, &format!("{pointer}/data"), lids)
+            .map(Some)
     }
 
     fn validated(self) -> ApiResult<Self> {
@@ -627,7 +607,7 @@ pub async fn update_phone_number_prospect_relationship(
                 "A phone number always belongs to a prospect; `data` may not be null.",
             ));
         };
-        let prospect_id = prospect_target(&target, "/data", &Lids::new())?;
+        let prospect_id = target.resolve(PROSPECT, "/data", &Lids::new())?;
         move_to(conn, &principal, id, prospect_id, &precondition)
             .map_err(|error| repoint_move_error(error, "/data"))
     })

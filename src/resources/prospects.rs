@@ -3,9 +3,8 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
-use super::phone_numbers::{self, path_id};
 use super::view::Graph;
-use super::{included_if_asked, includes, single, specs, Precondition};
+use super::{included_if_asked, includes, path_id, phone_numbers, single, specs, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult, FieldError};

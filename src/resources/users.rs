@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::phone_numbers::path_id;
+use super::path_id;
 use super::{included_if_asked, specs};
 use crate::auth::Caller;
 use crate::db;
