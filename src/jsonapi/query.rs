@@ -274,6 +274,9 @@ pub enum Endpoint {
     /// One resource or a to-one related resource: only `include`, `fields[..]` and
     /// `provideAuthorizationMeta`.
     Single,
+    /// A DELETE or a relationship endpoint (`/…/relationships/…`), whose response has no resource
+    /// to shape: no query parameter at all.
+    Bare,
 }
 
 /// What [`parse`] checks the query against.
@@ -598,11 +601,14 @@ impl Family {
     }
 
     fn allowed_on(self, endpoint: Endpoint) -> bool {
-        endpoint == Endpoint::Collection
-            || matches!(
+        match endpoint {
+            Endpoint::Collection => true,
+            Endpoint::Single => matches!(
                 self,
                 Family::Include | Family::Fields | Family::AuthorizationMeta
-            )
+            ),
+            Endpoint::Bare => false,
+        }
     }
 }
 
@@ -1575,6 +1581,24 @@ mod tests {
             ("newFilterSyntax=on", "newFilterSyntax"),
         ] {
             rejects(raw, parameter);
+        }
+    }
+
+    #[test]
+    fn bare_endpoint_allows_nothing() {
+        let bare = |raw: &str| parse_on(raw, Endpoint::Bare, &PHONE_NUMBER);
+        assert!(bare("").is_ok());
+        for (raw, parameter) in [
+            ("include=prospect", "include"),
+            ("fields[phoneNumber]=number", "fields[phoneNumber]"),
+            ("provideAuthorizationMeta=true", "provideAuthorizationMeta"),
+            ("sort=id", "sort"),
+        ] {
+            assert_eq!(
+                bare(raw).map_err(|e| e.parameter),
+                Err(parameter.to_owned()),
+                "{raw}"
+            );
         }
     }
 

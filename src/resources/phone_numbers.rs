@@ -548,7 +548,7 @@ pub async fn update_phone_number(
 }
 
 pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Delete)?;
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Delete)?;
     let id = path_id(&id, "phoneNumber")?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(&caller.headers);
@@ -572,7 +572,7 @@ pub async fn get_phone_number_prospect_relationship(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "phoneNumber")?;
     let row = db::read(&caller.state.pool, move |conn| {
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
@@ -594,7 +594,7 @@ pub async fn update_phone_number_prospect_relationship(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Write)?;
     let id = path_id(&id, "phoneNumber")?;
     let target = body::to_one_linkage(&body.read().await?, "prospect", PROSPECT)?;
     let principal = caller.principal.clone();

@@ -332,7 +332,7 @@ pub async fn update_prospect(
 }
 
 pub async fn delete_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Delete)?;
+    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Delete)?;
     let id = path_id(&id, "prospect")?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(&caller.headers);
@@ -378,7 +378,7 @@ pub async fn get_prospect_phone_numbers_relationship(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "prospect")?;
     let numbers = db::read(&caller.state.pool, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
@@ -409,7 +409,7 @@ pub async fn add_prospect_phone_numbers(
 ) -> ApiResult<HttpResponse> {
     // A move needs `phoneNumbers.write` only (API.md section 9); the record rule then asks
     // whether the caller may write both prospects.
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
+    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Write)?;
     let id = path_id(&id, "prospect")?;
     let linkage = body::linkage_document(&body.read().await?)?;
     let items = linkage.as_array().ok_or_else(|| {
@@ -464,7 +464,7 @@ pub async fn get_prospect_owner_relationship(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "prospect")?;
     let row = db::read(&caller.state.pool, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
@@ -486,7 +486,7 @@ pub async fn update_prospect_owner_relationship(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
+    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Write)?;
     let id = path_id(&id, "prospect")?;
     let target = body::to_one_linkage(&body.read().await?, "owner", USER)?;
     let principal = caller.principal.clone();

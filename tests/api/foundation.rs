@@ -1779,4 +1779,20 @@ backend_tests! {
             assert_eq!((first.status, second.status), (200, 200), "{} / {}", first.text, second.text);
         }
     }
+
+    async fn deletes_and_relationship_endpoints_take_no_query_parameters(app: TestApp) {
+        let prospect = app.prospect("Ada").await;
+        let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+        for path in [
+            format!("/api/v2/phoneNumbers/{number}/relationships/prospect?include=prospect"),
+            format!("/api/v2/prospects/{prospect}/relationships/phoneNumbers?fields[phoneNumber]=number"),
+            format!("/api/v2/prospects/{prospect}/relationships/owner?provideAuthorizationMeta=true"),
+        ] {
+            let response = app.get(&path).await.expect(400);
+            assert_eq!(response.error_code(), "invalidQueryParameter");
+        }
+        let refused = app.delete(&format!("/api/v2/phoneNumbers/{number}?include=prospect")).await.expect(400);
+        assert_eq!(refused.body["errors"][0]["source"]["parameter"], "include");
+        app.get(&format!("/api/v2/phoneNumbers/{number}")).await.expect(200);
+    }
 }
