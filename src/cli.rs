@@ -179,19 +179,32 @@ pub fn run(config: Config) -> Result<(), Failure> {
     }
 }
 
-/// Creates the first admin and its token on an empty database; returns the token when it was
-/// generated here (to be printed once).
+/// Creates the first admin and its token (every scope) on an empty database.
 pub fn bootstrap(
     conn: &mut db::DbConnection,
     configured: Option<&str>,
-) -> Result<Option<String>, Failure> {
+) -> Result<Bootstrap, Failure> {
     if User::any_exist(conn)? {
-        return Ok(None);
+        return Ok(Bootstrap::NotNeeded);
     }
     let admin = User::create(conn, "Administrator", "admin@localhost", Role::Admin)?;
     let token = configured.map_or_else(generate_token, str::to_owned);
     ApiToken::create(conn, admin.id, &hash_token(&token), EVERY_SCOPE, None)?;
-    Ok(configured.is_none().then_some(token))
+    Ok(match configured {
+        Some(_) => Bootstrap::Configured,
+        None => Bootstrap::Generated(token),
+    })
+}
+
+/// What [`bootstrap`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// The database already had users.
+    NotNeeded,
+    /// An admin was created with this new token (to be shown once).
+    Generated(String),
+    /// An admin was created with the token from `PHONEBOOK_BOOTSTRAP_TOKEN`.
+    Configured,
 }
 
 fn serve(config: Config) -> Result<(), Failure> {
@@ -208,9 +221,14 @@ fn serve(config: Config) -> Result<(), Failure> {
         let mut conn = pool.get()?;
         db::migrate(&mut conn)?;
         match bootstrap(&mut conn, config.bootstrap_token.as_deref())? {
-            Some(token) => println!("Created user admin@localhost (admin). Its API token, shown only this once:\n{token}"),
-            None if config.bootstrap_token.is_some() => {}
-            None => {}
+            Bootstrap::Generated(token) => println!(
+                "Created user admin@localhost (admin). Its API token, shown only this once:\n{token}"
+            ),
+            // The operator chose this token; it is not echoed into logs.
+            Bootstrap::Configured => println!(
+                "Created user admin@localhost (admin) with the token from PHONEBOOK_BOOTSTRAP_TOKEN."
+            ),
+            Bootstrap::NotNeeded => {}
         }
     }
     let bind = config.bind.clone();

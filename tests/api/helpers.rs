@@ -261,9 +261,10 @@ impl TestApp {
         let admin_token = {
             let mut conn = pool.get().expect("connection");
             db::migrate(&mut conn).expect("migrations");
-            phonebook::cli::bootstrap(&mut conn, None)
-                .expect("bootstrap")
-                .expect("admin token")
+            match phonebook::cli::bootstrap(&mut conn, None).expect("bootstrap") {
+                phonebook::cli::Bootstrap::Generated(token) => token,
+                other => panic!("a fresh database gets a generated admin token, not {other:?}"),
+            }
         };
         let state = web::Data::new(AppState::new(pool, config));
         let service = Rc::new(actix_web::test::init_service(app::build(state.clone())).await);
