@@ -26,8 +26,18 @@ pub struct Caller {
     pub query: String,
     /// Request path below the API root, e.g. `/phoneNumbers/7` (for `links.self`).
     pub path: String,
-    pub method: Method,
-    pub headers: HeaderMap,
+    /// The request itself (a reference-counted handle), for its method and headers.
+    request: HttpRequest,
+}
+
+impl Caller {
+    pub fn method(&self) -> &Method {
+        self.request.method()
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        self.request.headers()
+    }
 }
 
 /// The user id of an authenticated request, kept in the request extensions for the access log.
@@ -112,8 +122,7 @@ impl FromRequest for Caller {
                 base,
                 query: req.query_string().to_owned(),
                 path,
-                method: req.method().clone(),
-                headers: req.headers().clone(),
+                request: req.clone(),
                 principal,
                 state,
             })

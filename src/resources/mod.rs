@@ -354,8 +354,8 @@ pub fn single(
 ) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     if let Some(tag) = tag {
-        let read = matches!(caller.method, Method::GET | Method::HEAD);
-        if read && status == StatusCode::OK && not_modified(&caller.headers, &tag) {
+        let read = matches!(*caller.method(), Method::GET | Method::HEAD);
+        if read && status == StatusCode::OK && not_modified(caller.headers(), &tag) {
             return HttpResponse::NotModified()
                 .insert_header(header::ETag(tag))
                 .finish();

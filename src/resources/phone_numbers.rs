@@ -531,7 +531,7 @@ pub async fn update_phone_number(
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
     );
-    let precondition = Precondition::from_headers(&caller.headers);
+    let precondition = Precondition::from_headers(caller.headers());
     let row = db::run(&caller.state.pool, move |conn| {
         update(
             conn,
@@ -551,7 +551,7 @@ pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiRe
     caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Delete)?;
     let id = path_id(&id, "phoneNumber")?;
     let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(&caller.headers);
+    let precondition = Precondition::from_headers(caller.headers());
     db::run(&caller.state.pool, move |conn| {
         delete(conn, &principal, id, &precondition)
     })
@@ -598,7 +598,7 @@ pub async fn update_phone_number_prospect_relationship(
     let id = path_id(&id, "phoneNumber")?;
     let target = body::to_one_linkage(&body.read().await?, "prospect", PROSPECT)?;
     let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(&caller.headers);
+    let precondition = Precondition::from_headers(caller.headers());
     let row = db::run(&caller.state.pool, move |conn| {
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
         let Some(target) = target else {

@@ -323,7 +323,7 @@ pub async fn update_prospect(
     let id = path_id(&id, "prospect")?;
     let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Update { id })?;
     let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(&caller.headers);
+    let precondition = Precondition::from_headers(caller.headers());
     let row = db::run(&caller.state.pool, move |conn| {
         update(conn, &principal, id, &input, &precondition)
     })
@@ -335,7 +335,7 @@ pub async fn delete_prospect(caller: Caller, id: web::Path<String>) -> ApiResult
     caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Delete)?;
     let id = path_id(&id, "prospect")?;
     let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(&caller.headers);
+    let precondition = Precondition::from_headers(caller.headers());
     db::run(&caller.state.pool, move |conn| {
         delete(conn, &principal, id, &precondition)
     })
@@ -490,7 +490,7 @@ pub async fn update_prospect_owner_relationship(
     let id = path_id(&id, "prospect")?;
     let target = body::to_one_linkage(&body.read().await?, "owner", USER)?;
     let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(&caller.headers);
+    let precondition = Precondition::from_headers(caller.headers());
     let row = db::run(&caller.state.pool, move |conn| {
         let current =
             Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
