@@ -103,6 +103,25 @@ impl Caller {
         }
     }
 
+    /// What a response to this query needs loaded besides its primary rows.
+    pub fn needs(&self, query: &Query) -> view::Needs {
+        self.view(query).needs(includes(query))
+    }
+
+    /// Runs `work` on the database: GETs as reads ([`db::read`]), every other method on the
+    /// blocking pool ([`db::run`]), whose write transactions may wait for the write lock.
+    pub async fn database<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut crate::db::DbConnection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        if *self.method() == Method::GET {
+            crate::db::read(&self.state.pool, work).await
+        } else {
+            crate::db::run(&self.state.pool, work).await
+        }
+    }
+
     /// Reads the page parameters into a [`Listing`] (decoding and checking the cursor).
     pub fn listing(&self, query: &Query, binding: &str) -> ApiResult<Listing> {
         let decode = |text: &str, parameter: &str, direction| -> ApiResult<(Direction, Cursor)> {

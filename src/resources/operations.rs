@@ -10,7 +10,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value};
 
 use super::phone_numbers::{self, Lids};
-use super::view::{Graph, View};
+use super::view::{Graph, Needs, View};
 use super::{prospects, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
@@ -309,14 +309,12 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
                 .map(|row| (row.id, row))
                 .collect();
             let prospects = Prospect::by_ids(conn, &prospect_ids)?;
-            let fields = Default::default();
-            let base = crate::jsonapi::document::LinkBase::new("");
-            let view = View {
-                base: &base,
-                fields: &fields,
-                meta_for: None,
+            // Results show full resources: every prospect needs its numbers.
+            let needs = Needs {
+                prospect_numbers: true,
+                ..Needs::default()
             };
-            let graph = Graph::for_prospects(conn, &prospects, &view, Default::default())?;
+            let graph = Graph::for_prospects(conn, &prospects, needs)?;
             let prospects: HashMap<i64, Prospect> =
                 prospects.into_iter().map(|row| (row.id, row)).collect();
             Ok((outcomes, numbers, prospects, graph))

@@ -8,7 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{included_if_asked, includes, path_id, single, specs, Precondition};
+use super::{included_if_asked, path_id, single, specs, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
@@ -394,24 +394,37 @@ pub fn delete(
     PhoneNumberRow::delete(conn, id, &|version| precondition.allows(id, version))
 }
 
-/// Renders one number (with what its query includes) as a single-resource response.
-async fn respond_one(
+/// Answers with one number: `work` produces it (a lookup, or a write), and what the query includes
+/// is loaded in the same database call.
+async fn respond_one<F>(
     caller: Caller,
     query: Query,
-    row: PhoneNumberRow,
     status: StatusCode,
-) -> ApiResult<HttpResponse> {
-    let (caller, query, row, graph) = load_graph(caller, query, row).await?;
+    work: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&mut DbConnection) -> ApiResult<PhoneNumberRow> + Send + 'static,
+{
+    let needs = caller.needs(&query);
+    let (row, graph) = caller
+        .database(move |conn| {
+            let row = work(conn)?;
+            let graph = Graph::for_phone_numbers(conn, std::slice::from_ref(&row), needs)?;
+            Ok((row, graph))
+        })
+        .await?;
     let view = caller.view(&query);
-    let includes = includes(&query);
+    let own = caller.base.url(format_args!("/phoneNumbers/{}", row.id));
     let mut document = Document::new(
         Data::One(Some(
             view.phone_number(&row, graph.owner_of(row.prospect_id)),
         )),
-        caller.base.url(format_args!("/phoneNumbers/{}", row.id)),
+        own.clone(),
     );
-    document.included =
-        included_if_asked(&query, graph.included_for_phone_numbers(&view, includes));
+    document.included = included_if_asked(
+        &query,
+        graph.included_for_phone_numbers(&view, needs.includes),
+    );
     let mut response = single(
         &caller,
         status,
@@ -419,74 +432,41 @@ async fn respond_one(
         Some(super::etag(row.id, row.version)),
     );
     if status == StatusCode::CREATED {
-        let location = caller.base.url(format_args!("/phoneNumbers/{}", row.id));
         response.headers_mut().insert(
             header::LOCATION,
-            header::HeaderValue::from_str(&location)
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
+            header::HeaderValue::from_str(&own).map_err(|e| ApiError::Internal(e.to_string()))?,
         );
     }
     Ok(response)
 }
 
-async fn load_graph(
-    caller: Caller,
-    query: Query,
-    row: PhoneNumberRow,
-) -> ApiResult<(Caller, Query, PhoneNumberRow, Graph)> {
-    let pool = caller.state.pool.clone();
-    let (principal, fields, meta, base) = (
-        caller.principal.clone(),
-        query.fields.clone(),
-        query.authorization_meta,
-        caller.base.clone(),
-    );
-    let includes = includes(&query);
-    let (row, graph) = db::read(&pool, move |conn| {
-        let view = super::view::View {
-            base: &base,
-            fields: &fields,
-            meta_for: meta.then_some(&principal),
-        };
-        let graph = Graph::for_phone_numbers(conn, std::slice::from_ref(&row), &view, includes)?;
-        Ok((row, graph))
-    })
-    .await?;
-    Ok((caller, query, row, graph))
-}
-
-/// `GET /phoneNumbers` and `GET /prospects/{id}/phoneNumbers`.
-pub async fn list(caller: Caller, prospect_id: Option<i64>) -> ApiResult<HttpResponse> {
+/// `GET /phoneNumbers` and `GET /prospects/{id}/phoneNumbers` (`prospect`: the path id, resolved
+/// only after the query and scope checks, which come first).
+pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Collection, Access::Read)?;
+    let prospect_id = prospect.transpose()?;
     let binding = query.binding("phoneNumber", prospect_id.map(|id| ("prospect", id)));
     let listing = caller.listing(&query, &binding)?;
-    let (principal, fields, meta, base) = (
-        caller.principal.clone(),
-        query.fields.clone(),
-        query.authorization_meta,
-        caller.base.clone(),
-    );
-    let includes = includes(&query);
+    let needs = caller.needs(&query);
     let db_listing = listing.clone();
-    let (page, graph) = db::read(&caller.state.pool, move |conn| {
-        if let Some(prospect_id) = prospect_id {
-            if Prospect::find(conn, prospect_id)?.is_none() {
-                return Err(ApiError::not_found("prospect", prospect_id));
+    let (page, graph) = caller
+        .database(move |conn| {
+            if let Some(prospect_id) = prospect_id {
+                if Prospect::find(conn, prospect_id)?.is_none() {
+                    return Err(ApiError::not_found("prospect", prospect_id));
+                }
             }
-        }
-        let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
-        let view = super::view::View {
-            base: &base,
-            fields: &fields,
-            meta_for: meta.then_some(&principal),
-        };
-        let graph = Graph::for_phone_numbers(conn, &page.rows, &view, includes)?;
-        Ok((page, graph))
-    })
-    .await?;
+            let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
+            let graph = Graph::for_phone_numbers(conn, &page.rows, needs)?;
+            Ok((page, graph))
+        })
+        .await?;
     let view = caller.view(&query);
     let data = graph.phone_number_resources(&view, &page.rows);
-    let included = included_if_asked(&query, graph.included_for_phone_numbers(&view, includes));
+    let included = included_if_asked(
+        &query,
+        graph.included_for_phone_numbers(&view, needs.includes),
+    );
     let document = caller.collection(&page, &listing, &binding, data, included);
     Ok(document.respond(StatusCode::OK))
 }
@@ -498,11 +478,10 @@ pub async fn list_phone_numbers(caller: Caller) -> ApiResult<HttpResponse> {
 pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "phoneNumber")?;
-    let row = db::read(&caller.state.pool, move |conn| {
+    respond_one(caller, query, StatusCode::OK, move |conn| {
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
     })
-    .await?;
-    respond_one(caller, query, row, StatusCode::OK).await
+    .await
 }
 
 pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
@@ -512,11 +491,10 @@ pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpRe
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
     );
-    let row = db::run(&caller.state.pool, move |conn| {
+    respond_one(caller, query, StatusCode::CREATED, move |conn| {
         create(conn, &principal, &input, &region, &Lids::new())
     })
-    .await?;
-    respond_one(caller, query, row, StatusCode::CREATED).await
+    .await
 }
 
 pub async fn update_phone_number(
@@ -532,7 +510,7 @@ pub async fn update_phone_number(
         caller.state.config.default_region.clone(),
     );
     let precondition = Precondition::from_headers(caller.headers());
-    let row = db::run(&caller.state.pool, move |conn| {
+    respond_one(caller, query, StatusCode::OK, move |conn| {
         update(
             conn,
             &principal,
@@ -543,8 +521,7 @@ pub async fn update_phone_number(
             &precondition,
         )
     })
-    .await?;
-    respond_one(caller, query, row, StatusCode::OK).await
+    .await
 }
 
 pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {

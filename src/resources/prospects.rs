@@ -4,7 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{included_if_asked, includes, path_id, phone_numbers, single, specs, Precondition};
+use super::{included_if_asked, path_id, phone_numbers, single, specs, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult, FieldError};
@@ -189,30 +189,25 @@ pub fn delete(
     Prospect::delete(conn, id, &|version| precondition.allows(id, version))
 }
 
-/// A single-prospect response with what the query includes.
-async fn respond_one(
+/// Answers with one prospect: `work` produces it (a lookup, or a write), and what the query
+/// includes is loaded in the same database call.
+async fn respond_one<F>(
     caller: &Caller,
     query: &Query,
-    row: Prospect,
     status: StatusCode,
-) -> ApiResult<HttpResponse> {
-    let (principal, fields, meta, base) = (
-        caller.principal.clone(),
-        query.fields.clone(),
-        query.authorization_meta,
-        caller.base.clone(),
-    );
-    let includes = includes(query);
-    let (row, graph) = db::read(&caller.state.pool, move |conn| {
-        let view = super::view::View {
-            base: &base,
-            fields: &fields,
-            meta_for: meta.then_some(&principal),
-        };
-        let graph = Graph::for_prospects(conn, std::slice::from_ref(&row), &view, includes)?;
-        Ok((row, graph))
-    })
-    .await?;
+    work: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&mut DbConnection) -> ApiResult<Prospect> + Send + 'static,
+{
+    let needs = caller.needs(query);
+    let (row, graph) = caller
+        .database(move |conn| {
+            let row = work(conn)?;
+            let graph = Graph::for_prospects(conn, std::slice::from_ref(&row), needs)?;
+            Ok((row, graph))
+        })
+        .await?;
     let view = caller.view(query);
     let own = caller.base.url(format_args!("/prospects/{}", row.id));
     let mut document = Document::new(
@@ -225,7 +220,7 @@ async fn respond_one(
     }
     document.included = included_if_asked(
         query,
-        graph.included_for_prospects(&view, includes, std::slice::from_ref(&row)),
+        graph.included_for_prospects(&view, needs.includes, std::slice::from_ref(&row)),
     );
     let mut response = single(
         caller,
@@ -246,30 +241,20 @@ pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Collection, Access::Read)?;
     let binding = query.binding("prospect", None);
     let listing = caller.listing(&query, &binding)?;
-    let (principal, fields, meta, base) = (
-        caller.principal.clone(),
-        query.fields.clone(),
-        query.authorization_meta,
-        caller.base.clone(),
-    );
-    let includes = includes(&query);
+    let needs = caller.needs(&query);
     let db_listing = listing.clone();
-    let (page, graph) = db::read(&caller.state.pool, move |conn| {
-        let page = Prospect::list(conn, &db_listing)?;
-        let view = super::view::View {
-            base: &base,
-            fields: &fields,
-            meta_for: meta.then_some(&principal),
-        };
-        let graph = Graph::for_prospects(conn, &page.rows, &view, includes)?;
-        Ok((page, graph))
-    })
-    .await?;
+    let (page, graph) = caller
+        .database(move |conn| {
+            let page = Prospect::list(conn, &db_listing)?;
+            let graph = Graph::for_prospects(conn, &page.rows, needs)?;
+            Ok((page, graph))
+        })
+        .await?;
     let view = caller.view(&query);
     let data = graph.prospect_resources(&view, &page.rows);
     let included = included_if_asked(
         &query,
-        graph.included_for_prospects(&view, includes, &page.rows),
+        graph.included_for_prospects(&view, needs.includes, &page.rows),
     );
     let document = caller.collection(&page, &listing, &binding, data, included);
     Ok(document.respond(StatusCode::OK))
@@ -278,11 +263,10 @@ pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
 pub async fn get_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let row = db::read(&caller.state.pool, move |conn| {
+    respond_one(&caller, &query, StatusCode::OK, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
     })
-    .await?;
-    respond_one(&caller, &query, row, StatusCode::OK).await
+    .await
 }
 
 /// The prospect of phone number `phone_number_id` (`GET /phoneNumbers/{id}/prospect`). The path id
@@ -293,25 +277,23 @@ pub async fn related_prospect(
 ) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
     let phone_number_id = phone_number_id?;
-    let row = db::read(&caller.state.pool, move |conn| {
+    respond_one(&caller, &query, StatusCode::OK, move |conn| {
         let number = PhoneNumberRow::find(conn, phone_number_id)?
             .ok_or_else(|| ApiError::not_found("phoneNumber", phone_number_id))?;
         Prospect::find(conn, number.prospect_id)?
             .ok_or_else(|| ApiError::not_found("prospect", number.prospect_id))
     })
-    .await?;
-    respond_one(&caller, &query, row, StatusCode::OK).await
+    .await
 }
 
 pub async fn create_prospect(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
     let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Create)?;
     let principal = caller.principal.clone();
-    let row = db::run(&caller.state.pool, move |conn| {
+    respond_one(&caller, &query, StatusCode::CREATED, move |conn| {
         create(conn, &principal, &input)
     })
-    .await?;
-    respond_one(&caller, &query, row, StatusCode::CREATED).await
+    .await
 }
 
 pub async fn update_prospect(
@@ -324,11 +306,10 @@ pub async fn update_prospect(
     let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Update { id })?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
-    let row = db::run(&caller.state.pool, move |conn| {
+    respond_one(&caller, &query, StatusCode::OK, move |conn| {
         update(conn, &principal, id, &input, &precondition)
     })
-    .await?;
-    respond_one(&caller, &query, row, StatusCode::OK).await
+    .await
 }
 
 pub async fn delete_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -348,10 +329,7 @@ pub async fn list_prospect_phone_numbers(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = path_id(&id, "prospect");
-    // Query and scope errors come before 404 (API.md section 9): parse first, then resolve the id.
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Collection, Access::Read)?;
-    phone_numbers::list(caller, Some(id?)).await
+    phone_numbers::list(caller, Some(path_id(&id, "prospect"))).await
 }
 
 /// `GET /prospects/{id}/owner`.

@@ -192,6 +192,27 @@ impl View<'_> {
     }
 }
 
+/// What a response needs loaded besides its primary rows: derived from the query's view and
+/// includes, and `Copy`, so it can go into a database closure on its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Needs {
+    pub includes: Includes,
+    /// Authorization meta, which needs each number's prospect owner.
+    pub meta: bool,
+    /// Prospects shown need their numbers (`*Phones` arrays or `phoneNumbers` linkage).
+    pub prospect_numbers: bool,
+}
+
+impl View<'_> {
+    pub fn needs(&self, includes: Includes) -> Needs {
+        Needs {
+            includes,
+            meta: self.meta_for.is_some(),
+            prospect_numbers: self.prospect_needs_numbers(),
+        }
+    }
+}
+
 /// Rows loaded for one response, keyed by id, in first-seen order for `included`.
 #[derive(Default)]
 pub struct Graph {
@@ -239,15 +260,15 @@ impl Graph {
     pub fn for_phone_numbers(
         conn: &mut DbConnection,
         rows: &[PhoneNumberRow],
-        view: &View,
-        includes: Includes,
+        needs: Needs,
     ) -> diesel::QueryResult<Self> {
+        let includes = needs.includes;
         let mut graph = Graph::default();
-        if !(includes.prospect || view.meta_for.is_some()) || rows.is_empty() {
+        if !(includes.prospect || needs.meta) || rows.is_empty() {
             return Ok(graph);
         }
         let ids = unique(rows.iter().map(|row| row.prospect_id));
-        if includes.prospect && view.prospect_needs_numbers() {
+        if includes.prospect && needs.prospect_numbers {
             // One query for the whole include level: prospects joined with their numbers.
             let mut prospects = Vec::with_capacity(ids.len());
             for (prospect, number) in Prospect::with_numbers(conn, &ids)? {
@@ -280,15 +301,15 @@ impl Graph {
     pub fn for_prospects(
         conn: &mut DbConnection,
         rows: &[Prospect],
-        view: &View,
-        includes: Includes,
+        needs: Needs,
     ) -> diesel::QueryResult<Self> {
+        let includes = needs.includes;
         let mut graph = Graph {
             prospects: rows.to_vec(),
             ..Graph::default()
         };
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        if !ids.is_empty() && (includes.phone_numbers || view.prospect_needs_numbers()) {
+        if !ids.is_empty() && (includes.phone_numbers || needs.prospect_numbers) {
             graph.load_numbers(conn, &ids)?;
         }
         if includes.owner {
