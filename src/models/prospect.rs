@@ -128,58 +128,80 @@ impl Prospect {
         })
     }
 
-    /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check, made
-    /// under the write lock), else 412.
+    /// How often a write re-reads a prospect that another writer changed between its read and its
+    /// conditional write.
+    const WRITE_ATTEMPTS: usize = 3;
+
+    /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check),
+    /// else 412. The write is conditional on the version that was checked, so no lock is needed
+    /// and a concurrent change is never overwritten unseen: the loser reads again (and, with
+    /// `If-Match`, fails the check). A PATCH that changes nothing keeps the version and ETag.
     pub fn update(
         conn: &mut DbConnection,
         id: i64,
         changes: &ProspectChanges,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ApiResult<Self> {
+        let has_changes = changes.owner_id.is_some()
+            || changes.first_name.is_some()
+            || changes.last_name.is_some()
+            || changes.title.is_some()
+            || changes.company.is_some();
         crate::db::write_transaction(conn, |conn| {
-            Self::touch(conn, id, now())?;
-            let current =
-                Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-            // `touch` already counted this write: the version a client saw is one less.
-            if !expected_version(current.version - 1) {
-                return Err(ApiError::PreconditionFailed);
+            for _ in 0..Self::WRITE_ATTEMPTS {
+                let current =
+                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+                if !expected_version(current.version) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                if !has_changes {
+                    return Ok(current);
+                }
+                let written = diesel::update(
+                    prospects::table
+                        .find(id)
+                        .filter(col::version.eq(current.version)),
+                )
+                .set((
+                    changes,
+                    col::version.eq(current.version + 1),
+                    col::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+                if written == 1 {
+                    return Self::find(conn, id)?
+                        .ok_or_else(|| ApiError::not_found("prospect", id));
+                }
             }
-            let has_changes = changes.owner_id.is_some()
-                || changes.first_name.is_some()
-                || changes.last_name.is_some()
-                || changes.title.is_some()
-                || changes.company.is_some();
-            if has_changes {
-                diesel::update(prospects::table.find(id))
-                    .set(changes)
-                    .execute(conn)?;
-            }
-            Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
+            Err(ApiError::Contention(format!("prospect {id} kept changing")))
         })
     }
 
-    /// Deletes the prospect; its numbers go with it (`ON DELETE CASCADE`).
+    /// Deletes the prospect if its version passes `expected_version` (else 412), conditionally on
+    /// that version like [`Prospect::update`]; its numbers go with it (`ON DELETE CASCADE`).
     pub fn delete(
         conn: &mut DbConnection,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ApiResult<()> {
         crate::db::write_transaction(conn, |conn| {
-            let current =
-                Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-            if !expected_version(current.version) {
-                return Err(ApiError::PreconditionFailed);
+            for _ in 0..Self::WRITE_ATTEMPTS {
+                let current =
+                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+                if !expected_version(current.version) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                let deleted = diesel::delete(
+                    prospects::table
+                        .find(id)
+                        .filter(col::version.eq(current.version)),
+                )
+                .execute(conn)?;
+                if deleted == 1 {
+                    return Ok(());
+                }
             }
-            let deleted = diesel::delete(
-                prospects::table
-                    .find(id)
-                    .filter(col::version.eq(current.version)),
-            )
-            .execute(conn)?;
-            if deleted == 0 {
-                return Err(ApiError::PreconditionFailed);
-            }
-            Ok(())
+            Err(ApiError::Contention(format!("prospect {id} kept changing")))
         })
     }
 

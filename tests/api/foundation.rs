@@ -1795,4 +1795,17 @@ backend_tests! {
         assert_eq!(refused.body["errors"][0]["source"]["parameter"], "include");
         app.get(&format!("/api/v2/phoneNumbers/{number}")).await.expect(200);
     }
+
+    async fn a_patch_that_changes_nothing_keeps_the_version(app: TestApp) {
+        let prospect = app.prospect("Ada").await;
+        let path = format!("/api/v2/prospects/{prospect}");
+        let before = app.get(&path).await.expect(200);
+        let body = json!({"data": {"type": "prospect", "id": prospect, "attributes": {}}});
+        let after = app.patch(&path, body).await.expect(200);
+        assert_eq!(after.header("etag"), before.header("etag"));
+        assert_eq!(after.attr("updatedAt"), before.attr("updatedAt"));
+        let body = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"title": "Countess"}}});
+        let changed = app.patch(&path, body).await.expect(200);
+        assert_ne!(changed.header("etag"), before.header("etag"));
+    }
 }
