@@ -31,18 +31,7 @@ pub fn openapi_json() -> &'static str {
 }
 
 pub async fn get_entry_point(caller: Caller) -> ApiResult<HttpResponse> {
-    if !caller.query.is_empty() {
-        let parameter = caller
-            .query
-            .split(['=', '&'])
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        return Err(ApiError::Query(crate::jsonapi::query::QueryError::invalid(
-            parameter,
-            "The entry point takes no query parameters.",
-        )));
-    }
+    caller.no_query_parameters()?;
     let user_id = caller.principal.user_id;
     let user = db::read(&caller.state.pool, move |conn| {
         User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))

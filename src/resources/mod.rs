@@ -89,6 +89,21 @@ impl Caller {
         Ok(query)
     }
 
+    /// 400 for any query parameter, on endpoints that take none and check their scopes
+    /// themselves (the entry point, `/operations`).
+    pub fn no_query_parameters(&self) -> ApiResult<()> {
+        let reject = |_: &str| Err(String::new());
+        let options = Options {
+            endpoint: Endpoint::Bare,
+            resource: &specs::USER,
+            all: &specs::ALL,
+            normalize_phone: &reject,
+        };
+        query::parse(&self.query, &options)
+            .map(drop)
+            .map_err(ApiError::from)
+    }
+
     /// 403 `unauthorizedOauthScope` unless the token has the scope.
     pub fn require(&self, kind: ResourceKind, access: Access) -> ApiResult<()> {
         Ok(permissions::require_scope(&self.principal, kind, access)?)

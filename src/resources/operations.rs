@@ -258,12 +258,7 @@ fn apply(
 }
 
 pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<HttpResponse> {
-    if !caller.query.is_empty() {
-        return Err(ApiError::Query(crate::jsonapi::query::QueryError::invalid(
-            caller.query.split(['=', '&']).next().unwrap_or_default(),
-            "/operations takes no query parameters.",
-        )));
-    }
+    caller.no_query_parameters()?;
     let operations = operations(&body.read().await?)?;
     let (principal, region) = (
         caller.principal.clone(),

@@ -1808,4 +1808,13 @@ backend_tests! {
         let changed = app.patch(&path, body).await.expect(200);
         assert_ne!(changed.header("etag"), before.header("etag"));
     }
+
+    async fn entry_point_and_operations_reject_query_parameters_by_decoded_name(app: TestApp) {
+        let response = app.get("/api/v2?include%5Bx%5D=1").await.expect(400);
+        assert_eq!(response.body["errors"][0]["source"]["parameter"], "include[x]");
+        let body = json!({"atomic:operations": [{"op": "add", "data": {"type": "prospect", "attributes": {}}}]});
+        let response = app.post("/api/v2/operations?include=prospect", body).await.expect(400);
+        assert_eq!(response.body["errors"][0]["source"]["parameter"], "include");
+        assert_eq!(app.get("/api/v2/prospects?count=true").await.expect(200).body["meta"]["count"], 0);
+    }
 }
