@@ -187,19 +187,14 @@ impl Serialize for Attributes<'_> {
     }
 }
 
-struct Relationships<'a>(&'a Resource);
+/// A resource's relationships, with the resource's own URL (built once per resource).
+struct Relationships<'a>(&'a Resource, &'a str);
 
 impl Serialize for Relationships<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let resource = self.0;
+        let Relationships(resource, own) = self;
         let mut map = serializer.serialize_map(Some(resource.relationships.len()))?;
         for (name, linkage) in &resource.relationships {
-            let own = format!(
-                "{}/{}/{}",
-                resource.base.as_str(),
-                resource.kind.path,
-                resource.id
-            );
             map.serialize_entry(
                 name,
                 &RelationshipObject {
@@ -236,10 +231,10 @@ impl Serialize for Resource {
         if !self.attributes.is_empty() {
             map.serialize_entry("attributes", &Attributes(&self.attributes))?;
         }
-        if !self.relationships.is_empty() {
-            map.serialize_entry("relationships", &Relationships(self))?;
-        }
         let own = format!("{}/{}/{}", self.base.as_str(), self.kind.path, self.id);
+        if !self.relationships.is_empty() {
+            map.serialize_entry("relationships", &Relationships(self, &own))?;
+        }
         map.serialize_entry("links", &Links(&[("self", own)]))?;
         if let Some(meta) = &self.meta {
             map.serialize_entry(
