@@ -24,6 +24,7 @@ use crate::models::listing::{Direction, Keyed, Listing, Page};
 use crate::permissions::{self, Access, ResourceKind};
 use view::{Includes, View};
 
+/// The scope family of a resource type (`phoneNumber` → `phoneNumbers.*`).
 fn kind_of(type_name: &str) -> ResourceKind {
     match type_name {
         "phoneNumber" => ResourceKind::PhoneNumbers,

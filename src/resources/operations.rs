@@ -18,7 +18,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Intent, Target};
 use crate::jsonapi::document::{Applied, Resource, ResourceType, PHONE_NUMBER, PROSPECT};
 use crate::models::{PhoneNumberRow, Prospect};
-use crate::permissions::{Access, Principal, ResourceKind};
+use crate::permissions::{Access, Principal};
 
 /// Most operations one request may carry.
 pub const MAX_OPERATIONS: usize = 1000;
@@ -56,14 +56,6 @@ fn kind_named(name: &str, pointer: &str) -> ApiResult<ResourceType> {
             pointer,
             format!("Atomic operations work on phoneNumber and prospect, not `{other}`."),
         )),
-    }
-}
-
-fn resource_kind(kind: ResourceType) -> ResourceKind {
-    if kind == PROSPECT {
-        ResourceKind::Prospects
-    } else {
-        ResourceKind::PhoneNumbers
     }
 }
 
@@ -120,7 +112,7 @@ fn apply(
     };
     let data = operation.get("data");
     let require = |kind: ResourceType, access: Access| -> ApiResult<()> {
-        crate::permissions::require_scope(principal, resource_kind(kind), access)
+        crate::permissions::require_scope(principal, super::kind_of(kind.name), access)
             .map_err(ApiError::from)
     };
     match op {
