@@ -88,11 +88,11 @@ impl FromRequest for Caller {
                 Ok(ApiToken::authenticate(conn, &hash)?)
             })
             .await?;
-            let (token, user) = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
-            req.extensions_mut().insert(UserId(user.id));
+            let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
+            req.extensions_mut().insert(UserId(credential.user_id));
 
             if let Some(limiter) = &state.rate_limiter {
-                let decision = limiter.check(user.id);
+                let decision = limiter.check(credential.user_id);
                 req.extensions_mut().insert(decision.info());
                 if let Decision::Limited {
                     info,
@@ -106,10 +106,10 @@ impl FromRequest for Caller {
                 }
             }
             // Stored scopes were validated when the token was made; an unreadable string grants nothing.
-            let scopes = Scopes::parse(&token.scopes).unwrap_or_else(|_| Scopes::empty());
+            let scopes = Scopes::parse(&credential.scopes).unwrap_or_else(|_| Scopes::empty());
             let principal = Principal {
-                user_id: user.id,
-                role: user.role(),
+                user_id: credential.user_id,
+                role: credential.role(),
                 scopes,
             };
             let base = LinkBase::new(api_root(&req, state.config.public_url.as_deref()));

@@ -18,7 +18,11 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+mod timestamp;
+
 use crate::errors::ApiError;
+
+pub use timestamp::StoredTime;
 
 /// A connection to either backend. Model code is written once against it.
 #[derive(diesel::MultiConnection)]

@@ -14,7 +14,7 @@ use diesel::sql_types::BigInt;
 
 use crate::db::DbConnection;
 
-pub use phone_number::PhoneNumberRow;
+pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;
 pub use token::ApiToken;
 pub use user::User;

@@ -21,7 +21,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::listing::{as_i32, as_i64, as_string, as_time, Listing, Page, Predicate};
 use super::{last_insert_id, now, Prospect};
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
@@ -41,13 +41,71 @@ pub struct PhoneNumberRow {
     pub phone_type: String,
     pub position: i32,
     pub status: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub status_changed_at: NaiveDateTime,
     pub source: Option<String>,
     pub formatted_number: String,
     pub line_type: String,
     pub version: i64,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
+}
+
+/// What a prospect shows of one of its numbers: an entry of its `*Phones` arrays and of its
+/// `phoneNumbers` linkage. Prospect reads select only these columns, not whole rows: every other
+/// column (three timestamps among them) would be converted and dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = phone_numbers)]
+pub struct ProspectPhone {
+    pub id: i64,
+    pub prospect_id: i64,
+    pub number: String,
+    pub extension: String,
+    pub phone_type: String,
+}
+
+impl ProspectPhone {
+    /// The entry of a `*Phones` array: `number`, plus `;ext=N` (RFC 3966) when there is an
+    /// extension.
+    pub fn array_entry(&self) -> String {
+        if self.extension.is_empty() {
+            self.number.clone()
+        } else {
+            format!("{};ext={}", self.number, self.extension)
+        }
+    }
+
+    /// What these prospects show of their numbers, in list order: one query for any number of
+    /// prospects.
+    pub fn of_prospects(conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<Vec<Self>> {
+        // One prospect is `=` (cached prepared statement; see `Prospect::by_ids`).
+        if let [id] = prospect_ids {
+            return phone_numbers::table
+                .filter(col::prospect_id.eq(*id))
+                .order((col::prospect_id, col::position))
+                .select(Self::as_select())
+                .load(conn);
+        }
+        phone_numbers::table
+            .filter(col::prospect_id.eq_any(prospect_ids))
+            .order((col::prospect_id, col::position))
+            .select(Self::as_select())
+            .load(conn)
+    }
+}
+
+impl From<&PhoneNumberRow> for ProspectPhone {
+    fn from(row: &PhoneNumberRow) -> Self {
+        ProspectPhone {
+            id: row.id,
+            prospect_id: row.prospect_id,
+            number: row.number.clone(),
+            extension: row.extension.clone(),
+            phone_type: row.phone_type.clone(),
+        }
+    }
 }
 
 /// The columns that come from parsing the number.

@@ -5,11 +5,11 @@ use diesel::prelude::*;
 
 use super::listing::{as_i64, as_string, as_time, Listing, Page, Predicate};
 use super::{last_insert_id, now};
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
-use crate::models::PhoneNumberRow;
+use crate::models::ProspectPhone;
 use crate::schema::phone_numbers;
 use crate::schema::prospects::{self, dsl as col};
 use crate::{nullable_predicate, order_by, predicate};
@@ -29,7 +29,9 @@ pub struct Prospect {
     pub title: Option<String>,
     pub company: Option<String>,
     pub version: i64,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -90,11 +92,11 @@ impl Prospect {
     pub fn with_numbers(
         conn: &mut DbConnection,
         ids: &[i64],
-    ) -> QueryResult<Vec<(Self, Option<PhoneNumberRow>)>> {
+    ) -> QueryResult<Vec<(Self, Option<ProspectPhone>)>> {
         let query = prospects::table
             .left_join(phone_numbers::table)
             .order((col::id, phone_numbers::position))
-            .select((Self::as_select(), Option::<PhoneNumberRow>::as_select()));
+            .select((Self::as_select(), Option::<ProspectPhone>::as_select()));
         // One id is `=` (see `by_ids`).
         match ids {
             [id] => query.filter(col::id.eq(*id)).load(conn),

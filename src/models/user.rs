@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::now;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, StoredTime};
 use crate::permissions::Role;
 use crate::schema::users;
 
@@ -15,7 +15,9 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub role: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
 }
 

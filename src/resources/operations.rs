@@ -321,7 +321,7 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
                 Outcome::PhoneNumber(id) => numbers.get(id).map(|row| view.phone_number(row, None)),
                 Outcome::Prospect(id) => prospects
                     .get(id)
-                    .map(|row| view.prospect(row, graph.numbers_of(row.id))),
+                    .map(|row| view.prospect(row, graph.phones_of(row.id))),
                 Outcome::Nothing => None,
             };
             match resource {

@@ -12,7 +12,7 @@ use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput,
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT, USER};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::models::prospect::{NewProspect, ProspectChanges};
-use crate::models::{now, PhoneNumberRow, Prospect, User};
+use crate::models::{now, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{authorize, Access, Action, Principal};
 
 const WRITABLE: &[&str] = &["firstName", "lastName", "title", "company"];
@@ -211,7 +211,7 @@ where
     let view = caller.view(query);
     let own = caller.base.url(format_args!("/prospects/{}", row.id));
     let mut document = Document::new(
-        Data::One(Some(view.prospect(&row, graph.numbers_of(row.id)))),
+        Data::One(Some(view.prospect(&row, graph.phones_of(row.id)))),
         own.clone(),
     );
     if caller.path != format!("/prospects/{}", row.id) && status == StatusCode::OK {
@@ -360,7 +360,7 @@ pub async fn get_prospect_phone_numbers_relationship(
     let id = path_id(&id, "prospect")?;
     let numbers = db::read(&caller.state.pool, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-        Ok(PhoneNumberRow::of_prospects(conn, &[id])?)
+        Ok(ProspectPhone::of_prospects(conn, &[id])?)
     })
     .await?;
     let linkage = Linkage::ToMany(

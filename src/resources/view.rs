@@ -9,7 +9,7 @@ use crate::db::DbConnection;
 use crate::jsonapi::document::{
     Attr, Identifier, LinkBase, Linkage, Resource, PHONE_NUMBER, PROSPECT, USER,
 };
-use crate::models::{PhoneNumberRow, Prospect, User};
+use crate::models::{PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{self, Principal};
 
 /// How resources are shown in one response.
@@ -91,17 +91,14 @@ impl View<'_> {
     }
 
     /// A prospect with its numbers (all of them, in `order`).
-    pub fn prospect(&self, row: &Prospect, numbers: &[PhoneNumberRow]) -> Resource {
+    pub fn prospect(&self, row: &Prospect, numbers: &[ProspectPhone]) -> Resource {
         let text = |value: &Option<String>| Attr::OptStr(value.clone());
         let phones = |phone_type: &str| {
             Attr::List(
                 numbers
                     .iter()
                     .filter(|number| number.phone_type == phone_type)
-                    .map(|number| match number.extension() {
-                        Some(extension) => format!("{};ext={extension}", number.number),
-                        None => number.number.clone(),
-                    })
+                    .map(ProspectPhone::array_entry)
                     .collect(),
             )
         };
@@ -217,7 +214,9 @@ impl View<'_> {
 #[derive(Default)]
 pub struct Graph {
     pub prospects: Vec<Prospect>,
-    /// Numbers per prospect id, in `order`.
+    /// What each prospect shows of its numbers, per prospect id, in `order`.
+    pub phones: HashMap<i64, Vec<ProspectPhone>>,
+    /// Whole number rows per prospect id, in `order`: loaded only for `include=phoneNumbers`.
     pub numbers: HashMap<i64, Vec<PhoneNumberRow>>,
     pub users: Vec<User>,
 }
@@ -271,20 +270,20 @@ impl Graph {
         if includes.prospect && needs.prospect_numbers {
             // One query for the whole include level: prospects joined with their numbers.
             let mut prospects = Vec::with_capacity(ids.len());
-            for (prospect, number) in Prospect::with_numbers(conn, &ids)? {
+            for (prospect, phone) in Prospect::with_numbers(conn, &ids)? {
                 if prospects
                     .last()
                     .is_none_or(|last: &Prospect| last.id != prospect.id)
                 {
-                    graph.numbers.entry(prospect.id).or_default();
+                    graph.phones.entry(prospect.id).or_default();
                     prospects.push(prospect);
                 }
-                if let Some(number) = number {
+                if let Some(phone) = phone {
                     graph
-                        .numbers
-                        .entry(number.prospect_id)
+                        .phones
+                        .entry(phone.prospect_id)
                         .or_default()
-                        .push(number);
+                        .push(phone);
                 }
             }
             graph.prospects = in_order(&ids, prospects, |row| row.id);
@@ -309,8 +308,16 @@ impl Graph {
             ..Graph::default()
         };
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        if !ids.is_empty() && (includes.phone_numbers || needs.prospect_numbers) {
+        if !ids.is_empty() && includes.phone_numbers {
             graph.load_numbers(conn, &ids)?;
+        } else if !ids.is_empty() && needs.prospect_numbers {
+            for phone in ProspectPhone::of_prospects(conn, &ids)? {
+                graph
+                    .phones
+                    .entry(phone.prospect_id)
+                    .or_default()
+                    .push(phone);
+            }
         }
         if includes.owner {
             graph.load_owners(conn)?;
@@ -318,12 +325,16 @@ impl Graph {
         Ok(graph)
     }
 
+    /// Whole rows of the prospects' numbers, for `include=phoneNumbers`, and what the prospects
+    /// show of them.
     fn load_numbers(
         &mut self,
         conn: &mut DbConnection,
         prospect_ids: &[i64],
     ) -> diesel::QueryResult<()> {
         for row in PhoneNumberRow::of_prospects(conn, prospect_ids)? {
+            let phones = self.phones.entry(row.prospect_id).or_default();
+            phones.push(ProspectPhone::from(&row));
             self.numbers.entry(row.prospect_id).or_default().push(row);
         }
         Ok(())
@@ -342,7 +353,12 @@ impl Graph {
             .map(|row| row.owner_id)
     }
 
-    pub fn numbers_of(&self, prospect_id: i64) -> &[PhoneNumberRow] {
+    /// What a prospect shows of its numbers.
+    pub fn phones_of(&self, prospect_id: i64) -> &[ProspectPhone] {
+        self.phones.get(&prospect_id).map_or(&[], Vec::as_slice)
+    }
+
+    fn numbers_of(&self, prospect_id: i64) -> &[PhoneNumberRow] {
         self.numbers.get(&prospect_id).map_or(&[], Vec::as_slice)
     }
 
@@ -361,7 +377,7 @@ impl Graph {
     /// Resource objects for prospect rows.
     pub fn prospect_resources(&self, view: &View, rows: &[Prospect]) -> Vec<Resource> {
         rows.iter()
-            .map(|row| view.prospect(row, self.numbers_of(row.id)))
+            .map(|row| view.prospect(row, self.phones_of(row.id)))
             .collect()
     }
 
