@@ -1,5 +1,6 @@
 //! `phonebook-bench-baseline`: the ceiling of this stack for W1. A bare actix-web + diesel server
-//! with the service's own pool (same connection set-up, same pool size) answering
+//! with the service's own pool (same connection set-up, same pool size), its query run on the
+//! backend's own connection (`on_backend!`: no multi-connection layer), answering
 //! `GET /baseline/phoneNumbers?prospect=X` with the same indexed query W1 runs (numbers of one
 //! prospect by id, one page of 50 plus the look-ahead row) and minimal JSON: no authentication, no
 //! JSON:API layer, no middleware.
@@ -52,12 +53,13 @@ struct Doc {
 async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpResponse, ApiError> {
     let prospect = params.prospect;
     let rows = db::run(&pool, move |conn| {
-        Ok(col::phone_numbers
+        // On the backend's own connection, as a hand-written server over one backend would run it.
+        Ok(phonebook::on_backend!(conn, |conn| col::phone_numbers
             .filter(col::prospect_id.eq(prospect))
             .order(col::id)
             .limit(51)
             .select(PhoneNumberRow::as_select())
-            .load(conn)?)
+            .load(conn))?)
     })
     .await?;
     let data: Vec<Number> = rows

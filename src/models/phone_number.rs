@@ -81,18 +81,17 @@ impl ProspectPhone {
     /// prospects.
     pub fn of_prospects(conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<Vec<Self>> {
         // One prospect is `=` (cached prepared statement; see `Prospect::by_ids`).
-        if let [id] = prospect_ids {
-            return phone_numbers::table
+        let ordered = phone_numbers::table.order((col::prospect_id, col::position));
+        crate::on_backend!(conn, |conn| match prospect_ids {
+            [id] => ordered
                 .filter(col::prospect_id.eq(*id))
-                .order((col::prospect_id, col::position))
                 .select(Self::as_select())
-                .load(conn);
-        }
-        phone_numbers::table
-            .filter(col::prospect_id.eq_any(prospect_ids))
-            .order((col::prospect_id, col::position))
-            .select(Self::as_select())
-            .load(conn)
+                .load(conn),
+            _ => ordered
+                .filter(col::prospect_id.eq_any(prospect_ids))
+                .select(Self::as_select())
+                .load(conn),
+        })
     }
 }
 
@@ -209,11 +208,11 @@ impl PhoneNumberRow {
     }
 
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        phone_numbers::table
+        crate::on_backend!(conn, |conn| phone_numbers::table
             .find(id)
             .select(Self::as_select())
             .first(conn)
-            .optional()
+            .optional())
     }
 
     pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
@@ -226,18 +225,17 @@ impl PhoneNumberRow {
     /// Every number of these prospects, in list order: one query for any number of prospects.
     pub fn of_prospects(conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<Vec<Self>> {
         // One prospect is `=` (cached prepared statement; see `Prospect::by_ids`).
-        if let [id] = prospect_ids {
-            return phone_numbers::table
+        let ordered = phone_numbers::table.order((col::prospect_id, col::position));
+        crate::on_backend!(conn, |conn| match prospect_ids {
+            [id] => ordered
                 .filter(col::prospect_id.eq(*id))
-                .order((col::prospect_id, col::position))
                 .select(Self::as_select())
-                .load(conn);
-        }
-        phone_numbers::table
-            .filter(col::prospect_id.eq_any(prospect_ids))
-            .order((col::prospect_id, col::position))
-            .select(Self::as_select())
-            .load(conn)
+                .load(conn),
+            _ => ordered
+                .filter(col::prospect_id.eq_any(prospect_ids))
+                .select(Self::as_select())
+                .load(conn),
+        })
     }
 
     fn list_len(conn: &mut DbConnection, prospect_id: i64) -> QueryResult<i64> {

@@ -65,26 +65,26 @@ type SelectQuery =
 
 impl Prospect {
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        prospects::table
+        crate::on_backend!(conn, |conn| prospects::table
             .find(id)
             .select(Self::as_select())
             .first(conn)
-            .optional()
+            .optional())
     }
 
     pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
         // One id (a page of one prospect's numbers) is `=`: diesel caches that statement, and never
         // one with `IN` on SQLite, whose bind count varies.
-        if let [id] = ids {
-            return prospects::table
+        crate::on_backend!(conn, |conn| match ids {
+            [id] => prospects::table
                 .find(*id)
                 .select(Self::as_select())
-                .load(conn);
-        }
-        prospects::table
-            .filter(col::id.eq_any(ids))
-            .select(Self::as_select())
-            .load(conn)
+                .load(conn),
+            _ => prospects::table
+                .filter(col::id.eq_any(ids))
+                .select(Self::as_select())
+                .load(conn),
+        })
     }
 
     /// Prospects with all their numbers in list order, in one query (a `LEFT JOIN`): what an
@@ -93,15 +93,20 @@ impl Prospect {
         conn: &mut DbConnection,
         ids: &[i64],
     ) -> QueryResult<Vec<(Self, Option<ProspectPhone>)>> {
-        let query = prospects::table
+        let joined = prospects::table
             .left_join(phone_numbers::table)
-            .order((col::id, phone_numbers::position))
-            .select((Self::as_select(), Option::<ProspectPhone>::as_select()));
+            .order((col::id, phone_numbers::position));
         // One id is `=` (see `by_ids`).
-        match ids {
-            [id] => query.filter(col::id.eq(*id)).load(conn),
-            _ => query.filter(col::id.eq_any(ids)).load(conn),
-        }
+        crate::on_backend!(conn, |conn| match ids {
+            [id] => joined
+                .filter(col::id.eq(*id))
+                .select((Self::as_select(), Option::<ProspectPhone>::as_select()))
+                .load(conn),
+            _ => joined
+                .filter(col::id.eq_any(ids))
+                .select((Self::as_select(), Option::<ProspectPhone>::as_select()))
+                .load(conn),
+        })
     }
 
     /// Marks the prospect changed (new version and `updatedAt`). As the first statement of a

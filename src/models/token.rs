@@ -79,13 +79,13 @@ impl ApiToken {
         // Only the four columns a request needs: this runs on every API request, and each
         // timestamp or string column costs a conversion. Expiry is checked here rather than in
         // SQL: the statement then binds only the hash, and stays one cached prepared statement.
-        let found = api_tokens::table
+        let found = crate::on_backend!(conn, |conn| api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(token_hash))
             .filter(api_tokens::revoked_at.is_null())
             .select(Credential::as_select())
             .first::<Credential>(conn)
-            .optional()?;
+            .optional())?;
         let at = now();
         Ok(found.filter(|credential| credential.expires_at.is_none_or(|expires| expires > at)))
     }

@@ -57,11 +57,11 @@ impl User {
     }
 
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
-        users::table
+        crate::on_backend!(conn, |conn| users::table
             .find(id)
             .select(User::as_select())
             .first(conn)
-            .optional()
+            .optional())
     }
 
     pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
@@ -74,13 +74,13 @@ impl User {
 
     pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
         // One id is `=` (cached prepared statement; see `Prospect::by_ids`).
-        if let [id] = ids {
-            return users::table.find(*id).select(User::as_select()).load(conn);
-        }
-        users::table
-            .filter(users::id.eq_any(ids))
-            .select(User::as_select())
-            .load(conn)
+        crate::on_backend!(conn, |conn| match ids {
+            [id] => users::table.find(*id).select(User::as_select()).load(conn),
+            _ => users::table
+                .filter(users::id.eq_any(ids))
+                .select(User::as_select())
+                .load(conn),
+        })
     }
 
     pub fn any_exist(conn: &mut DbConnection) -> QueryResult<bool> {
