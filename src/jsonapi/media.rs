@@ -4,7 +4,6 @@
 
 use actix_web::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use actix_web::http::Method;
-use serde_json::{json, Value};
 
 use crate::errors::ApiError;
 
@@ -28,12 +27,23 @@ pub const MAX_SIZE_EXCEEDED: &str =
 pub const RANGE_NOT_SUPPORTED: &str =
     "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/range-pagination-not-supported";
 
+/// The top-level `jsonapi` member: the version, and the extension or profile a response applies.
+/// A typed value rather than a `serde_json::Value`: every response writes one.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct JsonApiObject {
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ext: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<[&'static str; 1]>,
+}
+
 /// The top-level `jsonapi` member.
-pub fn jsonapi_object(atomic: bool, paginated: bool) -> Value {
-    match (atomic, paginated) {
-        (true, _) => json!({ "version": "1.1", "ext": [ATOMIC_EXT] }),
-        (false, true) => json!({ "version": "1.1", "profile": [CURSOR_PROFILE] }),
-        (false, false) => json!({ "version": "1.1" }),
+pub fn jsonapi_object(atomic: bool, paginated: bool) -> JsonApiObject {
+    JsonApiObject {
+        version: "1.1",
+        ext: atomic.then_some([ATOMIC_EXT]),
+        profile: (paginated && !atomic).then_some([CURSOR_PROFILE]),
     }
 }
 
@@ -184,6 +194,26 @@ pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Resu
 mod tests {
     use super::*;
     use actix_web::http::header::{HeaderName, HeaderValue};
+    use serde_json::json;
+
+    #[test]
+    fn the_jsonapi_member_names_what_the_response_applies() {
+        let member =
+            |atomic, paginated| serde_json::to_value(jsonapi_object(atomic, paginated)).unwrap();
+        assert_eq!(member(false, false), json!({ "version": "1.1" }));
+        assert_eq!(
+            member(false, true),
+            json!({ "version": "1.1", "profile": [CURSOR_PROFILE] })
+        );
+        assert_eq!(
+            member(true, false),
+            json!({ "version": "1.1", "ext": [ATOMIC_EXT] })
+        );
+        assert_eq!(
+            member(true, true),
+            json!({ "version": "1.1", "ext": [ATOMIC_EXT] })
+        );
+    }
 
     fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -24,6 +24,35 @@ use crate::models::listing::{Direction, Keyed, Listing, Page};
 use crate::permissions::{self, Access, ResourceKind};
 use view::{Includes, View};
 
+/// What the cursors of one collection response are bound to ([`Query::binding`]), rendered on
+/// first use: most responses neither read nor write a cursor.
+pub struct CursorBinding<'q> {
+    query: &'q Query,
+    type_name: &'static str,
+    parent: Option<(&'static str, i64)>,
+    text: std::cell::OnceCell<String>,
+}
+
+impl<'q> CursorBinding<'q> {
+    pub fn new(
+        query: &'q Query,
+        type_name: &'static str,
+        parent: Option<(&'static str, i64)>,
+    ) -> Self {
+        CursorBinding {
+            query,
+            type_name,
+            parent,
+            text: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn text(&self) -> &str {
+        self.text
+            .get_or_init(|| self.query.binding(self.type_name, self.parent))
+    }
+}
+
 /// The scope family of a resource type (`phoneNumber` → `phoneNumbers.*`).
 fn kind_of(type_name: &str) -> ResourceKind {
     match type_name {
@@ -139,9 +168,9 @@ impl Caller {
     }
 
     /// Reads the page parameters into a [`Listing`] (decoding and checking the cursor).
-    pub fn listing(&self, query: &Query, binding: &str) -> ApiResult<Listing> {
+    pub fn listing(&self, query: &Query, binding: &CursorBinding) -> ApiResult<Listing> {
         let decode = |text: &str, parameter: &str, direction| -> ApiResult<(Direction, Cursor)> {
-            let cursor = self.state.cursors.decode(text, binding).map_err(|_| {
+            let cursor = self.state.cursors.decode(text, binding.text()).map_err(|_| {
                 QueryError::invalid(
                     parameter,
                     "The cursor is not one this server issued for this query (it was altered, or the sort \
@@ -216,7 +245,7 @@ impl Caller {
         &self,
         page: &Page<T>,
         listing: &Listing,
-        binding: &str,
+        binding: &CursorBinding,
         data: Vec<Resource>,
         included: Option<Vec<Resource>>,
     ) -> Document {
@@ -230,7 +259,7 @@ impl Caller {
                 id: row.id(),
                 inclusive: false,
             };
-            self.state.cursors.encode(&cursor, binding)
+            self.state.cursors.encode(&cursor, binding.text())
         };
         let base_pieces = self.query_pieces(true);
         // An empty page reached with a cursor still has rows on the side it came from, up to the
@@ -244,7 +273,7 @@ impl Caller {
                         inclusive: !cursor.inclusive,
                         ..cursor.clone()
                     };
-                    self.state.cursors.encode(&edge, binding)
+                    self.state.cursors.encode(&edge, binding.text())
                 }
                 (None, None) => return None,
             };

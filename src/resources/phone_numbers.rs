@@ -8,7 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{included_if_asked, path_id, single, specs, Precondition};
+use super::{included_if_asked, path_id, single, specs, CursorBinding, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
@@ -445,7 +445,11 @@ where
 pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Collection, Access::Read)?;
     let prospect_id = prospect.transpose()?;
-    let binding = query.binding("phoneNumber", prospect_id.map(|id| ("prospect", id)));
+    let binding = CursorBinding::new(
+        &query,
+        "phoneNumber",
+        prospect_id.map(|id| ("prospect", id)),
+    );
     let listing = caller.listing(&query, &binding)?;
     let needs = caller.needs(&query);
     let db_listing = listing.clone();

@@ -4,7 +4,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{included_if_asked, path_id, phone_numbers, single, specs, Precondition};
+use super::{
+    included_if_asked, path_id, phone_numbers, single, specs, CursorBinding, Precondition,
+};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult, FieldError};
@@ -239,7 +241,7 @@ where
 
 pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::PROSPECT, Endpoint::Collection, Access::Read)?;
-    let binding = query.binding("prospect", None);
+    let binding = CursorBinding::new(&query, "prospect", None);
     let listing = caller.listing(&query, &binding)?;
     let needs = caller.needs(&query);
     let db_listing = listing.clone();

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::path_id;
-use super::{included_if_asked, specs};
+use super::{included_if_asked, specs, CursorBinding};
 use crate::auth::Caller;
 use crate::db;
 use crate::errors::{ApiError, ApiResult};
@@ -15,7 +15,7 @@ use crate::permissions::Access;
 
 pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::USER, Endpoint::Collection, Access::Read)?;
-    let binding = query.binding("user", None);
+    let binding = CursorBinding::new(&query, "user", None);
     let listing = caller.listing(&query, &binding)?;
     let db_listing = listing.clone();
     let page = db::read(&caller.state.pool, move |conn| {
