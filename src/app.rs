@@ -12,8 +12,9 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage, HttpResponse};
 
 use crate::auth::caller::{rate_limit_headers, UserId};
+use crate::auth::credentials::CredentialCache;
 use crate::config::Config;
-use crate::db::Pool;
+use crate::db::{Backend, DatabaseUrl, Pool};
 use crate::errors::ApiError;
 use crate::jsonapi::cursor::CursorCodec;
 use crate::rate_limit::{RateInfo, RateLimiter};
@@ -25,13 +26,18 @@ pub struct AppState {
     pub config: Config,
     pub rate_limiter: Option<RateLimiter>,
     pub cursors: CursorCodec,
+    /// Credentials of recent tokens, on PostgreSQL only (see [`CredentialCache`]).
+    pub credentials: Option<CredentialCache>,
 }
 
 impl AppState {
     pub fn new(pool: Pool, config: Config) -> Self {
+        let postgres = DatabaseUrl::parse(&config.database_url)
+            .is_ok_and(|url| url.backend == Backend::Postgres);
         Self {
             rate_limiter: RateLimiter::new(config.rate_limit_per_hour),
             cursors: CursorCodec::new(config.cursor_secret),
+            credentials: postgres.then(CredentialCache::default),
             pool,
             config,
         }

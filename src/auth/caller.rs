@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::jsonapi::document::LinkBase;
 use crate::jsonapi::media::{self, Dialect};
+use crate::models::token::Credential;
 use crate::models::ApiToken;
 use crate::permissions::{Principal, Scopes};
 use crate::rate_limit::{Decision, RateInfo};
@@ -28,6 +29,9 @@ pub struct Caller {
     pub path: String,
     /// The request itself (a reference-counted handle), for its method and headers.
     request: HttpRequest,
+    /// The token hash, when the principal came from the credential cache: the handler's database
+    /// work looks for revocations once more (see [`crate::auth::credentials`]).
+    pub(crate) cached_token: Option<String>,
 }
 
 impl Caller {
@@ -84,11 +88,21 @@ impl FromRequest for Caller {
             let token =
                 bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
             let hash = crate::auth::hash_token(token);
-            let found = crate::db::read(&state.pool, move |conn| {
-                Ok(ApiToken::authenticate(conn, &hash)?)
-            })
-            .await?;
-            let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
+            let (credential, cached_token) = match authenticate_from_cache(&state, &req, &hash) {
+                Some(credential) => (credential, Some(hash)),
+                None => {
+                    let lookup = hash.clone();
+                    let found = crate::db::read(&state.pool, move |conn| {
+                        Ok(ApiToken::authenticate(conn, &lookup)?)
+                    })
+                    .await?;
+                    let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
+                    if let Some(cache) = &state.credentials {
+                        cache.insert(hash, credential.clone());
+                    }
+                    (credential, None)
+                }
+            };
             req.extensions_mut().insert(UserId(credential.user_id));
 
             if let Some(limiter) = &state.rate_limiter {
@@ -125,9 +139,25 @@ impl FromRequest for Caller {
                 request: req.clone(),
                 principal,
                 state,
+                cached_token,
             })
         })
     }
+}
+
+/// A GET's credential from the cache (PostgreSQL), unless a revocation has reached an idle pooled
+/// connection, in which case the cache is emptied first. Other methods always authenticate with a
+/// query: a write must never run on a credential that might have been revoked.
+fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> Option<Credential> {
+    let cache = state.credentials.as_ref()?;
+    if req.method() != Method::GET {
+        return None;
+    }
+    if crate::db::revocations_arrived_in_pool(&state.pool) {
+        cache.clear();
+        return None;
+    }
+    cache.get(hash)
 }
 
 /// Rate-limit headers for a response, from what [`Caller`] recorded.

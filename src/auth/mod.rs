@@ -2,6 +2,7 @@
 //! [`Caller`] extractor that authenticates every API request.
 
 pub mod caller;
+pub mod credentials;
 
 pub use caller::Caller;
 

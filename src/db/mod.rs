@@ -123,7 +123,13 @@ impl Manager {
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 DbConnection::Sqlite(conn)
             }
-            Backend::Postgres => DbConnection::Pg(PgConnection::establish(&self.url.target)?),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url.target)?;
+                // Revocations reach every pooled connection (see `auth::credentials`).
+                conn.batch_execute(&format!("LISTEN {}", crate::auth::credentials::REVOCATIONS))
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                DbConnection::Pg(conn)
+            }
         };
         if let Some(counter) = &self.statements {
             conn.set_instrumentation(StatementCounter(counter.clone()));
@@ -153,6 +159,30 @@ impl r2d2::ManageConnection for Manager {
             DbConnection::Pg(conn) => conn.is_broken(),
         }
     }
+}
+
+/// Whether a token revocation was announced to this connection since it last looked (PostgreSQL;
+/// see `auth::credentials`). Reads only what has already arrived: never waits, never sends. A
+/// connection that cannot tell (it broke) answers yes, so the caller authenticates with a query.
+pub fn revocations_arrived(conn: &mut DbConnection) -> bool {
+    let DbConnection::Pg(conn) = conn else {
+        return false;
+    };
+    let mut arrived = false;
+    for notification in conn.notifications_iter() {
+        match notification {
+            Ok(_) => arrived = true,
+            Err(_) => return true,
+        }
+    }
+    arrived
+}
+
+/// [`revocations_arrived`] on an idle pooled connection, on the calling thread; `false` when none
+/// is idle (the handler's own connection looks again after its statements).
+pub fn revocations_arrived_in_pool(pool: &Pool) -> bool {
+    pool.try_get()
+        .is_some_and(|mut conn| revocations_arrived(&mut conn))
 }
 
 /// Counts the SQL statements a pool runs; tests use it to show that a request's query count does

@@ -22,7 +22,7 @@ pub struct ApiToken {
 }
 
 /// A live token as a request sees it: whose it is and what it may do.
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub struct Credential {
     #[diesel(select_expression = users::id)]
@@ -90,12 +90,20 @@ impl ApiToken {
         Ok(found.filter(|credential| credential.expires_at.is_none_or(|expires| expires > at)))
     }
 
-    /// Revokes every live token of a user; returns how many.
+    /// Revokes every live token of a user; returns how many. On PostgreSQL the revocation is
+    /// announced to the servers' connections when it commits (see `auth::credentials`).
     pub fn revoke_all(conn: &mut DbConnection, user_id: i64) -> QueryResult<usize> {
-        diesel::update(api_tokens::table)
-            .filter(api_tokens::user_id.eq(user_id))
-            .filter(api_tokens::revoked_at.is_null())
-            .set(api_tokens::revoked_at.eq(now()))
-            .execute(conn)
+        conn.transaction(|conn| {
+            let revoked = diesel::update(api_tokens::table)
+                .filter(api_tokens::user_id.eq(user_id))
+                .filter(api_tokens::revoked_at.is_null())
+                .set(api_tokens::revoked_at.eq(now()))
+                .execute(conn)?;
+            if matches!(conn, DbConnection::Pg(_)) {
+                diesel::sql_query(format!("NOTIFY {}", crate::auth::credentials::REVOCATIONS))
+                    .execute(conn)?;
+            }
+            Ok(revoked)
+        })
     }
 }

@@ -33,10 +33,11 @@ pub fn openapi_json() -> &'static str {
 pub async fn get_entry_point(caller: Caller) -> ApiResult<HttpResponse> {
     caller.no_query_parameters()?;
     let user_id = caller.principal.user_id;
-    let user = db::read(&caller.state.pool, move |conn| {
-        User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))
-    })
-    .await?;
+    let user = caller
+        .database(move |conn| {
+            User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))
+        })
+        .await?;
     let document = json!({
         "jsonapi": media::jsonapi_object(false, false),
         "links": {

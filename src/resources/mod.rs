@@ -155,11 +155,33 @@ impl Caller {
 
     /// Runs `work` on the database: GETs as reads ([`db::read`]), every other method on the
     /// blocking pool ([`db::run`]), whose write transactions may wait for the write lock.
+    ///
+    /// A caller authenticated from the credential cache is checked again here, on the same
+    /// connection after `work`: if a revocation has arrived, the cache is emptied and the token
+    /// looked up, and a revoked token gets 401 instead of what `work` produced.
     pub async fn database<T, F>(&self, work: F) -> ApiResult<T>
     where
         F: FnOnce(&mut crate::db::DbConnection) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        let recheck = self
+            .cached_token
+            .clone()
+            .map(|hash| (hash, self.state.clone()));
+        let work = move |conn: &mut crate::db::DbConnection| {
+            let result = work(conn);
+            if let Some((hash, state)) = recheck {
+                if crate::db::revocations_arrived(conn) {
+                    if let Some(cache) = &state.credentials {
+                        cache.clear();
+                    }
+                    if crate::models::ApiToken::authenticate(conn, &hash)?.is_none() {
+                        return Err(ApiError::Unauthorized { token_sent: true });
+                    }
+                }
+            }
+            result
+        };
         if *self.method() == Method::GET {
             crate::db::read(&self.state.pool, work).await
         } else {

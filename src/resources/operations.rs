@@ -256,58 +256,59 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
     );
-    let (outcomes, numbers, prospects, graph) = db::run(&caller.state.pool, move |conn| {
-        db::write_transaction(conn, |conn| {
-            let mut lids = LocalIds::default();
-            let mut outcomes = Vec::with_capacity(operations.len());
-            for (index, operation) in operations.iter().enumerate() {
-                let outcome =
-                    apply(conn, &principal, &region, operation, &mut lids).map_err(|error| {
-                        ApiError::InOperation {
+    let (outcomes, numbers, prospects, graph) = caller
+        .database(move |conn| {
+            db::write_transaction(conn, |conn| {
+                let mut lids = LocalIds::default();
+                let mut outcomes = Vec::with_capacity(operations.len());
+                for (index, operation) in operations.iter().enumerate() {
+                    let outcome = apply(conn, &principal, &region, operation, &mut lids).map_err(
+                        |error| ApiError::InOperation {
                             index,
                             error: Box::new(error),
+                        },
+                    )?;
+                    outcomes.push(outcome);
+                }
+                // Results show each record as it stands after the whole request.
+                let number_ids: Vec<i64> = outcomes
+                    .iter()
+                    .filter_map(|o| {
+                        if let Outcome::PhoneNumber(id) = o {
+                            Some(*id)
+                        } else {
+                            None
                         }
-                    })?;
-                outcomes.push(outcome);
-            }
-            // Results show each record as it stands after the whole request.
-            let number_ids: Vec<i64> = outcomes
-                .iter()
-                .filter_map(|o| {
-                    if let Outcome::PhoneNumber(id) = o {
-                        Some(*id)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let prospect_ids: Vec<i64> = outcomes
-                .iter()
-                .filter_map(|o| {
-                    if let Outcome::Prospect(id) = o {
-                        Some(*id)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let numbers: HashMap<i64, PhoneNumberRow> = PhoneNumberRow::by_ids(conn, &number_ids)?
-                .into_iter()
-                .map(|row| (row.id, row))
-                .collect();
-            let prospects = Prospect::by_ids(conn, &prospect_ids)?;
-            // Results show full resources: every prospect needs its numbers.
-            let needs = Needs {
-                prospect_numbers: true,
-                ..Needs::default()
-            };
-            let graph = Graph::for_prospects(conn, &prospects, needs)?;
-            let prospects: HashMap<i64, Prospect> =
-                prospects.into_iter().map(|row| (row.id, row)).collect();
-            Ok((outcomes, numbers, prospects, graph))
+                    })
+                    .collect();
+                let prospect_ids: Vec<i64> = outcomes
+                    .iter()
+                    .filter_map(|o| {
+                        if let Outcome::Prospect(id) = o {
+                            Some(*id)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                let numbers: HashMap<i64, PhoneNumberRow> =
+                    PhoneNumberRow::by_ids(conn, &number_ids)?
+                        .into_iter()
+                        .map(|row| (row.id, row))
+                        .collect();
+                let prospects = Prospect::by_ids(conn, &prospect_ids)?;
+                // Results show full resources: every prospect needs its numbers.
+                let needs = Needs {
+                    prospect_numbers: true,
+                    ..Needs::default()
+                };
+                let graph = Graph::for_prospects(conn, &prospects, needs)?;
+                let prospects: HashMap<i64, Prospect> =
+                    prospects.into_iter().map(|row| (row.id, row)).collect();
+                Ok((outcomes, numbers, prospects, graph))
+            })
         })
-    })
-    .await?;
+        .await?;
     let fields = Default::default();
     let view = View {
         base: &caller.base,

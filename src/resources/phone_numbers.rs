@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use super::view::Graph;
 use super::{included_if_asked, path_id, single, specs, CursorBinding, Precondition};
 use crate::auth::Caller;
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
 use crate::domain::{PhoneType, Status};
 use crate::errors::{ApiError, ApiResult, FieldError};
@@ -533,10 +533,9 @@ pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiRe
     let id = path_id(&id, "phoneNumber")?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
-    db::run(&caller.state.pool, move |conn| {
-        delete(conn, &principal, id, &precondition)
-    })
-    .await?;
+    caller
+        .database(move |conn| delete(conn, &principal, id, &precondition))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -555,10 +554,11 @@ pub async fn get_phone_number_prospect_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "phoneNumber")?;
-    let row = db::read(&caller.state.pool, move |conn| {
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
-    })
-    .await?;
+    let row = caller
+        .database(move |conn| {
+            PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
+        })
+        .await?;
     Ok(prospect_linkage(&caller, &row).respond(StatusCode::OK))
 }
 
@@ -580,19 +580,21 @@ pub async fn update_phone_number_prospect_relationship(
     let target = body::to_one_linkage(&body.read().await?, "prospect", PROSPECT)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
-    let row = db::run(&caller.state.pool, move |conn| {
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
-        let Some(target) = target else {
-            return Err(ApiError::invalid(
-                "/data",
-                "A phone number always belongs to a prospect; `data` may not be null.",
-            ));
-        };
-        let prospect_id = target.resolve(PROSPECT, "/data", &Lids::new())?;
-        move_to(conn, &principal, id, prospect_id, &precondition)
-            .map_err(|error| repoint_move_error(error, "/data"))
-    })
-    .await?;
+    let row = caller
+        .database(move |conn| {
+            PhoneNumberRow::find(conn, id)?
+                .ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+            let Some(target) = target else {
+                return Err(ApiError::invalid(
+                    "/data",
+                    "A phone number always belongs to a prospect; `data` may not be null.",
+                ));
+            };
+            let prospect_id = target.resolve(PROSPECT, "/data", &Lids::new())?;
+            move_to(conn, &principal, id, prospect_id, &precondition)
+                .map_err(|error| repoint_move_error(error, "/data"))
+        })
+        .await?;
     let document = prospect_linkage(&caller, &row);
     Ok(single(
         &caller,

@@ -8,7 +8,7 @@ use super::{
     included_if_asked, path_id, phone_numbers, single, specs, CursorBinding, Precondition,
 };
 use crate::auth::Caller;
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT, USER};
@@ -319,10 +319,9 @@ pub async fn delete_prospect(caller: Caller, id: web::Path<String>) -> ApiResult
     let id = path_id(&id, "prospect")?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
-    db::run(&caller.state.pool, move |conn| {
-        delete(conn, &principal, id, &precondition)
-    })
-    .await?;
+    caller
+        .database(move |conn| delete(conn, &principal, id, &precondition))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -340,13 +339,14 @@ pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiRes
     // section 9: every resource in a response needs the read scope of its type).
     let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let user = db::read(&caller.state.pool, move |conn| {
-        let prospect =
-            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-        User::find(conn, prospect.owner_id)?
-            .ok_or_else(|| ApiError::not_found("user", prospect.owner_id))
-    })
-    .await?;
+    let user = caller
+        .database(move |conn| {
+            let prospect =
+                Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            User::find(conn, prospect.owner_id)?
+                .ok_or_else(|| ApiError::not_found("user", prospect.owner_id))
+        })
+        .await?;
     let view = caller.view(&query);
     let mut document = Document::new(Data::One(Some(view.user(&user))), caller.self_link());
     document.included = included_if_asked(&query, Vec::new());
@@ -360,11 +360,12 @@ pub async fn get_prospect_phone_numbers_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let numbers = db::read(&caller.state.pool, move |conn| {
-        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-        Ok(ProspectPhone::of_prospects(conn, &[id])?)
-    })
-    .await?;
+    let numbers = caller
+        .database(move |conn| {
+            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            Ok(ProspectPhone::of_prospects(conn, &[id])?)
+        })
+        .await?;
     let linkage = Linkage::ToMany(
         numbers
             .iter()
@@ -404,38 +405,45 @@ pub async fn add_prospect_phone_numbers(
         .map(|(index, item)| body::identifier(item, &format!("/data/{index}"), PHONE_NUMBER))
         .collect::<ApiResult<Vec<_>>>()?;
     let principal = caller.principal.clone();
-    db::run(&caller.state.pool, move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-            let known: Vec<i64> = targets
-                .iter()
-                .filter_map(|target| match target {
-                    Target::Id(number_id) => Some(*number_id),
-                    _ => None,
-                })
-                .collect();
-            PhoneNumberRow::lock_lists_for_move(conn, &known, id)?;
-            for (index, target) in targets.iter().enumerate() {
-                let number_id = match target {
-                    Target::Id(number_id) => *number_id,
-                    Target::Missing(raw) => {
-                        return Err(ApiError::not_found("phoneNumber", raw.trim_matches('"')))
-                    }
-                    Target::Lid(lid) => return Err(ApiError::not_found("phoneNumber", lid)),
-                };
-                let number = PhoneNumberRow::find(conn, number_id)?
-                    .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
-                if number.prospect_id != id {
-                    phone_numbers::move_to(conn, &principal, number_id, id, &Precondition::None)
+    caller
+        .database(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+                let known: Vec<i64> = targets
+                    .iter()
+                    .filter_map(|target| match target {
+                        Target::Id(number_id) => Some(*number_id),
+                        _ => None,
+                    })
+                    .collect();
+                PhoneNumberRow::lock_lists_for_move(conn, &known, id)?;
+                for (index, target) in targets.iter().enumerate() {
+                    let number_id = match target {
+                        Target::Id(number_id) => *number_id,
+                        Target::Missing(raw) => {
+                            return Err(ApiError::not_found("phoneNumber", raw.trim_matches('"')))
+                        }
+                        Target::Lid(lid) => return Err(ApiError::not_found("phoneNumber", lid)),
+                    };
+                    let number = PhoneNumberRow::find(conn, number_id)?
+                        .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
+                    if number.prospect_id != id {
+                        phone_numbers::move_to(
+                            conn,
+                            &principal,
+                            number_id,
+                            id,
+                            &Precondition::None,
+                        )
                         .map_err(|error| {
                             phone_numbers::repoint_move_error(error, &format!("/data/{index}"))
                         })?;
+                    }
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -446,10 +454,11 @@ pub async fn get_prospect_owner_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let row = db::read(&caller.state.pool, move |conn| {
-        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
-    })
-    .await?;
+    let row = caller
+        .database(move |conn| {
+            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
+        })
+        .await?;
     let linkage = Linkage::ToOne(Some(Identifier {
         kind: "user",
         id: row.owner_id,
@@ -471,41 +480,42 @@ pub async fn update_prospect_owner_relationship(
     let target = body::to_one_linkage(&body.read().await?, "owner", USER)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
-    let row = db::run(&caller.state.pool, move |conn| {
-        let current =
-            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-        let owner = match target {
-            Some(Target::Id(owner)) => owner,
-            Some(Target::Missing(raw)) => {
-                return Err(ApiError::not_found("user", raw.trim_matches('"')))
+    let row = caller
+        .database(move |conn| {
+            let current =
+                Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+            let owner = match target {
+                Some(Target::Id(owner)) => owner,
+                Some(Target::Missing(raw)) => {
+                    return Err(ApiError::not_found("user", raw.trim_matches('"')))
+                }
+                Some(Target::Lid(lid)) => return Err(ApiError::not_found("user", lid)),
+                None => 0,
+            };
+            if owner != 0 {
+                check_owner(conn, Some(owner))?;
             }
-            Some(Target::Lid(lid)) => return Err(ApiError::not_found("user", lid)),
-            None => 0,
-        };
-        if owner != 0 {
-            check_owner(conn, Some(owner))?;
-        }
-        authorize(
-            &principal,
-            &Action::ChangeOwner {
-                owner_id: current.owner_id,
-            },
-        )?;
-        if owner == 0 {
-            return Err(ApiError::invalid(
-                "/data",
-                "A prospect always has an owner; `data` may not be null.",
-            ));
-        }
-        let changes = ProspectChanges {
-            owner_id: Some(owner),
-            ..ProspectChanges::default()
-        };
-        Prospect::update(conn, id, &changes, &|version| {
-            precondition.allows(id, version)
+            authorize(
+                &principal,
+                &Action::ChangeOwner {
+                    owner_id: current.owner_id,
+                },
+            )?;
+            if owner == 0 {
+                return Err(ApiError::invalid(
+                    "/data",
+                    "A prospect always has an owner; `data` may not be null.",
+                ));
+            }
+            let changes = ProspectChanges {
+                owner_id: Some(owner),
+                ..ProspectChanges::default()
+            };
+            Prospect::update(conn, id, &changes, &|version| {
+                precondition.allows(id, version)
+            })
         })
-    })
-    .await?;
+        .await?;
     let linkage = Linkage::ToOne(Some(Identifier {
         kind: "user",
         id: row.owner_id,

@@ -6,7 +6,6 @@ use actix_web::{web, HttpResponse};
 use super::path_id;
 use super::{included_if_asked, specs, CursorBinding};
 use crate::auth::Caller;
-use crate::db;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::document::{Data, Document};
 use crate::jsonapi::query::Endpoint;
@@ -18,10 +17,9 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
     let binding = CursorBinding::new(&query, "user", None);
     let listing = caller.listing(&query, &binding)?;
     let db_listing = listing.clone();
-    let page = db::read(&caller.state.pool, move |conn| {
-        User::list(conn, &db_listing)
-    })
-    .await?;
+    let page = caller
+        .database(move |conn| User::list(conn, &db_listing))
+        .await?;
     let view = caller.view(&query);
     let data = page.rows.iter().map(|row| view.user(row)).collect();
     let included = included_if_asked(&query, Vec::new());
@@ -32,10 +30,9 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
 pub async fn get_user(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
     let id = path_id(&id, "user")?;
-    let user = db::read(&caller.state.pool, move |conn| {
-        User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id))
-    })
-    .await?;
+    let user = caller
+        .database(move |conn| User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id)))
+        .await?;
     let view = caller.view(&query);
     let mut document = Document::new(
         Data::One(Some(view.user(&user))),
