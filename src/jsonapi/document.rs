@@ -179,22 +179,11 @@ impl Resource {
     }
 }
 
-/// Top-level links: `None` is `null` (`prev`/`next` at the ends of a collection).
-struct TopLinks<'a>(&'a [(&'static str, Option<String>)]);
+/// A links object; top-level links hold `Option<String>` (`null` for `prev`/`next` at the ends of
+/// a collection).
+struct Links<'a, T>(&'a [(&'static str, T)]);
 
-impl Serialize for TopLinks<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, href) in self.0 {
-            map.serialize_entry(name, href)?;
-        }
-        map.end()
-    }
-}
-
-struct Links<'a>(&'a [(&'static str, String)]);
-
-impl Serialize for Links<'_> {
+impl<T: Serialize> Serialize for Links<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, href) in self.0 {
@@ -394,7 +383,7 @@ impl Serialize for Document {
         if let Some(included) = &self.included {
             map.serialize_entry("included", &ResourceSlice(included))?;
         }
-        map.serialize_entry("links", &TopLinks(&self.links))?;
+        map.serialize_entry("links", &Links(&self.links))?;
         if let Some(meta) = &self.meta {
             map.serialize_entry("meta", meta)?;
         }
