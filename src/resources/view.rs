@@ -308,9 +308,11 @@ impl Graph {
             ..Graph::default()
         };
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        if !ids.is_empty() && includes.phone_numbers {
+        if ids.is_empty() {
+            // Nothing to show numbers of.
+        } else if includes.phone_numbers {
             graph.load_numbers(conn, &ids)?;
-        } else if !ids.is_empty() && needs.prospect_numbers {
+        } else if needs.prospect_numbers {
             for phone in ProspectPhone::of_prospects(conn, &ids)? {
                 graph
                     .phones
