@@ -29,8 +29,8 @@ use phonebook::auth::hash_token;
 use phonebook::db::{self, DatabaseUrl, DbConnection, PoolOptions};
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
 use phonebook::domain::{PhoneType, Status};
-use phonebook::models::prospect::NewProspect;
-use phonebook::models::{ApiToken, User};
+use phonebook::models::prospect::StoredPhones;
+use phonebook::models::{ApiToken, ProspectPhone, User};
 use phonebook::permissions::Role;
 use phonebook::schema::{phone_numbers, prospects};
 
@@ -101,6 +101,21 @@ impl Rng {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
+}
+
+/// One stored prospect: the columns the API's writes keep, its list of numbers among them.
+#[derive(Insertable)]
+#[diesel(table_name = prospects)]
+struct ProspectRow {
+    owner_id: i64,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    company: Option<String>,
+    phones: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
 }
 
 /// One stored number: exactly the columns the API's create path writes.
@@ -286,53 +301,60 @@ fn main() -> Result<(), Failure> {
     let (first_prospect, first_number) = conn.transaction(|conn| -> Result<_, Failure> {
         let first_prospect = max_id(conn, "prospects")? + 1;
         let first_number = max_id(conn, "phone_numbers")? + 1;
-        let mut done = 0;
-        while done < prospect_count {
-            let batch = BATCH.min(prospect_count - done);
-            let rows: Vec<NewProspect> = (done..done + batch)
-                .map(|i| {
-                    let at = base + chrono::Duration::seconds(i as i64);
-                    NewProspect {
-                        owner_id: admin.id,
-                        first_name: Some(rng.pick(FIRST_NAMES).to_owned()),
-                        last_name: Some(rng.pick(LAST_NAMES).to_owned()),
-                        title: Some(rng.pick(TITLES).to_owned()),
-                        company: Some(rng.pick(COMPANIES).to_owned()),
-                        version: 1,
-                        created_at: at,
-                        updated_at: at,
-                    }
-                })
-                .collect();
-            insert_batch!(conn, prospects::table, &rows);
-            done += batch;
-        }
-        let total = prospect_count * per_prospect;
-        let mut rows = Vec::with_capacity(BATCH);
-        for j in 0..total {
-            let prospect_id = first_prospect + (j / per_prospect) as i64;
-            let Parsed { raw, number } = numbers.next();
-            let at = base + chrono::Duration::milliseconds(j as i64);
-            rows.push(NumberRow {
-                prospect_id,
-                number: number.e164().to_owned(),
-                raw_number: raw,
-                country_code: number.region().map(str::to_owned),
-                extension: number.extension().unwrap_or_default().to_owned(),
-                phone_type: rng.pick(PhoneType::NAMES),
-                position: (j % per_prospect) as i32,
-                status: rng.pick(Status::NAMES),
-                status_changed_at: at,
-                source: (rng.below(2) == 0).then_some("import"),
-                formatted_number: number.formatted().to_owned(),
-                line_type: number.line_type().as_str(),
+        // Prospect by prospect: its numbers first (ids follow `first_number` in insertion order),
+        // so that the prospect row is inserted with its stored list, as the API's writes keep it.
+        let mut prospect_rows: Vec<ProspectRow> = Vec::with_capacity(BATCH);
+        let mut number_rows: Vec<NumberRow> = Vec::with_capacity(BATCH * per_prospect);
+        for i in 0..prospect_count {
+            let mut phones = Vec::with_capacity(per_prospect);
+            for position in 0..per_prospect {
+                let j = i * per_prospect + position;
+                let Parsed { raw, number } = numbers.next();
+                let at = base + chrono::Duration::milliseconds(j as i64);
+                let row = NumberRow {
+                    prospect_id: first_prospect + i as i64,
+                    number: number.e164().to_owned(),
+                    raw_number: raw,
+                    country_code: number.region().map(str::to_owned),
+                    extension: number.extension().unwrap_or_default().to_owned(),
+                    phone_type: rng.pick(PhoneType::NAMES),
+                    position: position as i32,
+                    status: rng.pick(Status::NAMES),
+                    status_changed_at: at,
+                    source: (rng.below(2) == 0).then_some("import"),
+                    formatted_number: number.formatted().to_owned(),
+                    line_type: number.line_type().as_str(),
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                };
+                phones.push(ProspectPhone {
+                    id: first_number + j as i64,
+                    number: row.number.clone(),
+                    extension: row.extension.clone(),
+                    phone_type: row.phone_type.to_owned(),
+                });
+                number_rows.push(row);
+            }
+            let at = base + chrono::Duration::seconds(i as i64);
+            prospect_rows.push(ProspectRow {
+                owner_id: admin.id,
+                first_name: Some(rng.pick(FIRST_NAMES).to_owned()),
+                last_name: Some(rng.pick(LAST_NAMES).to_owned()),
+                title: Some(rng.pick(TITLES).to_owned()),
+                company: Some(rng.pick(COMPANIES).to_owned()),
+                phones: StoredPhones::to_json(&phones),
                 version: 1,
                 created_at: at,
                 updated_at: at,
             });
-            if rows.len() == BATCH || j + 1 == total {
-                insert_batch!(conn, phone_numbers::table, &rows);
-                rows.clear();
+            if prospect_rows.len() == BATCH || i + 1 == prospect_count {
+                insert_batch!(conn, prospects::table, &prospect_rows);
+                for rows in number_rows.chunks(BATCH) {
+                    insert_batch!(conn, phone_numbers::table, rows);
+                }
+                prospect_rows.clear();
+                number_rows.clear();
             }
         }
         Ok((first_prospect, first_number))

@@ -32,6 +32,9 @@ diesel::table! {
         last_name -> Nullable<Text>,
         title -> Nullable<Text>,
         company -> Nullable<Text>,
+        /// The prospect's numbers as it shows them, a JSON array kept by every write of its numbers
+        /// (see `models::prospect::StoredPhones`).
+        phones -> Text,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,

@@ -216,7 +216,9 @@ macro_rules! nullable_predicate {
 }
 
 /// One page of `$row`s: `$filtered()` builds the filtered boxed query (run once more for
-/// `count=true`); `$order` appends one sort key; `$compare` builds the keyset comparisons.
+/// `count=true`); `$order` appends one sort key; `$compare` builds the keyset comparisons. The
+/// selection comes last, so that `$order` and `$compare` work on the one filtered query type
+/// whatever a listing selects from it.
 /// A macro rather than a generic function: diesel's boxed-query types differ per table, and the
 /// trait bounds a generic version needs would say less than these ten lines.
 #[macro_export]
@@ -231,7 +233,7 @@ macro_rules! list_page {
             None
         };
         let direction = listing.direction();
-        let mut query = $filtered()?.select(<$row>::as_select());
+        let mut query = $filtered()?;
         for key in &listing.keys {
             query = $order(
                 query,
@@ -242,7 +244,10 @@ macro_rules! list_page {
         if let Some((_, cursor)) = &listing.cursor {
             query = query.filter(keyset(&listing.keys, cursor, direction, &$compare)?);
         }
-        let rows = query.limit(i64::from(listing.size) + 1).load($conn)?;
+        let rows = query
+            .select(<$row>::as_select())
+            .limit(i64::from(listing.size) + 1)
+            .load($conn)?;
         Ok(Page::from_rows(rows, listing, total))
     }};
 }

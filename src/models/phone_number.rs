@@ -11,6 +11,9 @@
 //! - bumps the prospect's version and `updatedAt`, because its `*Phones` arrays change with its
 //!   numbers (its ETag must change too).
 //!
+//! Its *last* statement stores each changed list on its prospect's row ([`Prospect::store_phones`]),
+//! still under that lock, so the stored list is always the one the number rows say.
+//!
 //! Numbers whose `order` shifts get a new version and `updatedAt` as well: their representation
 //! changed. Duplicates (`number` + `extension` on one prospect) are refused by a unique index, so
 //! two racing inserts cannot both succeed.
@@ -26,6 +29,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
 use crate::schema::phone_numbers::{self, dsl as col};
+use crate::schema::prospects;
 use crate::{nullable_predicate, order_by, predicate};
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
@@ -54,13 +58,14 @@ pub struct PhoneNumberRow {
 }
 
 /// What a prospect shows of one of its numbers: an entry of its `*Phones` arrays and of its
-/// `phoneNumbers` linkage. Prospect reads select only these columns, not whole rows: every other
-/// column (three timestamps among them) would be converted and dropped.
-#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
+/// `phoneNumbers` linkage. The prospect row keeps its list of these (see
+/// [`Prospect::store_phones`]), so reading a prospect reads no number rows.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Queryable, Selectable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = phone_numbers)]
 pub struct ProspectPhone {
     pub id: i64,
-    pub prospect_id: i64,
     pub number: String,
     pub extension: String,
     pub phone_type: String,
@@ -77,21 +82,13 @@ impl ProspectPhone {
         }
     }
 
-    /// What these prospects show of their numbers, in list order: one query for any number of
-    /// prospects.
-    pub fn of_prospects(conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<Vec<Self>> {
-        // One prospect is `=` (cached prepared statement; see `Prospect::by_ids`).
-        let ordered = phone_numbers::table.order((col::prospect_id, col::position));
-        crate::on_backend!(conn, |conn| match prospect_ids {
-            [id] => ordered
-                .filter(col::prospect_id.eq(*id))
-                .select(Self::as_select())
-                .load(conn),
-            _ => ordered
-                .filter(col::prospect_id.eq_any(prospect_ids))
-                .select(Self::as_select())
-                .load(conn),
-        })
+    /// A prospect's numbers as it shows them, in list order, read from the number rows.
+    pub fn of_prospect(conn: &mut DbConnection, prospect_id: i64) -> QueryResult<Vec<Self>> {
+        crate::on_backend!(conn, |conn| phone_numbers::table
+            .filter(col::prospect_id.eq(prospect_id))
+            .order(col::position)
+            .select(Self::as_select())
+            .load(conn))
     }
 }
 
@@ -99,11 +96,60 @@ impl From<&PhoneNumberRow> for ProspectPhone {
     fn from(row: &PhoneNumberRow) -> Self {
         ProspectPhone {
             id: row.id,
-            prospect_id: row.prospect_id,
             number: row.number.clone(),
             extension: row.extension.clone(),
             phone_type: row.phone_type.clone(),
         }
+    }
+}
+
+/// What number listings read from: numbers left-joined with their prospects, so that a page and the
+/// prospects it shows are read in one statement ([`PhoneNumberRow::list_with_prospects`]). A
+/// listing that selects no prospect column pays nothing for the join: both planners drop a left join
+/// on a unique key whose columns nobody reads.
+type ListSource = diesel::dsl::LeftJoinQuerySource<phone_numbers::table, prospects::table>;
+
+/// A filtered number listing, before its selection.
+type Filtered = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::LeftJoin<phone_numbers::table, prospects::table>,
+    Db,
+>;
+
+/// A number and its prospect, read in one statement.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = phone_numbers)]
+pub struct NumberWithProspect {
+    #[diesel(embed)]
+    pub number: PhoneNumberRow,
+    /// Always there (the number's prospect is a foreign key); an `Option` because the listing's
+    /// join is a left join.
+    #[diesel(embed)]
+    pub prospect: Option<Prospect>,
+}
+
+impl Page<NumberWithProspect> {
+    /// The page's numbers, and their prospects once each in first-seen order.
+    pub fn split(self) -> (Page<PhoneNumberRow>, Vec<Prospect>) {
+        let mut seen = std::collections::HashSet::new();
+        let mut prospects = Vec::new();
+        let rows = self
+            .rows
+            .into_iter()
+            .map(|row| {
+                if let Some(prospect) = row.prospect.filter(|prospect| seen.insert(prospect.id)) {
+                    prospects.push(prospect);
+                }
+                row.number
+            })
+            .collect();
+        let page = Page {
+            rows,
+            more: self.more,
+            direction: self.direction,
+            total: self.total,
+        };
+        (page, prospects)
     }
 }
 
@@ -161,6 +207,17 @@ pub struct PhoneNumberChanges {
     pub order: Option<i64>,
     /// Move to this prospect.
     pub prospect_id: Option<i64>,
+}
+
+impl PhoneNumberChanges {
+    /// Whether the changes show in a prospect's list (its `*Phones` arrays or linkage): `status`
+    /// and `source` do not, so those writes leave the stored lists alone.
+    fn changes_lists(&self) -> bool {
+        self.parsed.is_some()
+            || self.phone_type.is_some()
+            || self.order.is_some()
+            || self.prospect_id.is_some()
+    }
 }
 
 #[derive(AsChangeset, Default)]
@@ -343,6 +400,7 @@ impl PhoneNumberRow {
                     }
                 })?;
             let id = last_insert_id(conn)?;
+            Prospect::store_phones(conn, new.prospect_id)?;
             Self::find(conn, id)?
                 .ok_or_else(|| ApiError::Internal("inserted number vanished".into()))
         })
@@ -437,6 +495,12 @@ impl PhoneNumberRow {
                             None => duplicate(MOVE_POINTER, &current.number, &current.extension),
                         }
                     })?;
+                if changes.changes_lists() {
+                    Prospect::store_phones(conn, locks[0])?;
+                    if locks[1] != locks[0] {
+                        Prospect::store_phones(conn, locks[1])?;
+                    }
+                }
                 Ok(Self::find(conn, id)?)
             });
             match result {
@@ -481,6 +545,7 @@ impl PhoneNumberRow {
                     -1,
                     at,
                 )?;
+                Prospect::store_phones(conn, current.prospect_id)?;
                 Ok(true)
             })?;
             if done {
@@ -493,22 +558,28 @@ impl PhoneNumberRow {
         })
     }
 
+    /// The listing's filtered query: numbers matching `listing`, optionally only those of one
+    /// prospect.
+    fn filtered(listing: &Listing, prospect_id: Option<i64>) -> ApiResult<Filtered> {
+        let mut query = phone_numbers::table
+            .left_join(prospects::table)
+            .into_boxed();
+        if let Some(prospect_id) = prospect_id {
+            query = query.filter(col::prospect_id.eq(prospect_id));
+        }
+        for filter in &listing.filters {
+            query = query.filter(Self::predicate(filter.field, &filter.op)?);
+        }
+        Ok(query)
+    }
+
     /// One page of numbers matching `listing`, optionally only those of one prospect.
     pub fn list(
         conn: &mut DbConnection,
         listing: &Listing,
         prospect_id: Option<i64>,
     ) -> ApiResult<Page<Self>> {
-        let filtered = || -> ApiResult<phone_numbers::BoxedQuery<'static, Db>> {
-            let mut query = phone_numbers::table.into_boxed();
-            if let Some(prospect_id) = prospect_id {
-                query = query.filter(col::prospect_id.eq(prospect_id));
-            }
-            for filter in &listing.filters {
-                query = query.filter(Self::predicate(filter.field, &filter.op)?);
-            }
-            Ok(query)
-        };
+        let filtered = || Self::filtered(listing, prospect_id);
         crate::list_page!(
             conn,
             listing,
@@ -519,16 +590,33 @@ impl PhoneNumberRow {
         )
     }
 
+    /// [`PhoneNumberRow::list`] with each number's prospect, in the same statement.
+    pub fn list_with_prospects(
+        conn: &mut DbConnection,
+        listing: &Listing,
+        prospect_id: Option<i64>,
+    ) -> ApiResult<Page<NumberWithProspect>> {
+        let filtered = || Self::filtered(listing, prospect_id);
+        crate::list_page!(
+            conn,
+            listing,
+            filtered,
+            NumberWithProspect,
+            Self::order,
+            Self::sort_predicate
+        )
+    }
+
     /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
     fn sort_predicate(
         field: &str,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<phone_numbers::table>> {
+    ) -> ApiResult<Predicate<ListSource>> {
         Self::predicate(field, &FilterOp::Compare(op, value.clone()))
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<phone_numbers::table>> {
+    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<ListSource>> {
         Ok(match field {
             "id" => predicate!(col::id, op, field, as_i64),
             "prospect" => predicate!(col::prospect_id, op, field, as_i64),
@@ -546,21 +634,7 @@ impl PhoneNumberRow {
         })
     }
 
-    fn order(
-        query: phone_numbers::BoxedQuery<
-            'static,
-            Db,
-            diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Self, Db>>,
-        >,
-        field: &str,
-        descending: bool,
-    ) -> ApiResult<
-        phone_numbers::BoxedQuery<
-            'static,
-            Db,
-            diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Self, Db>>,
-        >,
-    > {
+    fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
         Ok(match field {
             "id" => order_by!(query, col::id, descending),
             "number" => order_by!(query, col::number, descending),
@@ -572,6 +646,15 @@ impl PhoneNumberRow {
             "updatedAt" => order_by!(query, col::updated_at, descending),
             other => return Err(super::listing::wrong_type(other)),
         })
+    }
+}
+
+impl super::listing::Keyed for NumberWithProspect {
+    fn sort_value(&self, field: &str) -> CursorValue {
+        self.number.sort_value(field)
+    }
+    fn id(&self) -> i64 {
+        self.number.id
     }
 }
 

@@ -10,7 +10,6 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
 use crate::models::ProspectPhone;
-use crate::schema::phone_numbers;
 use crate::schema::prospects::{self, dsl as col};
 use crate::{nullable_predicate, order_by, predicate};
 
@@ -28,11 +27,46 @@ pub struct Prospect {
     pub last_name: Option<String>,
     pub title: Option<String>,
     pub company: Option<String>,
+    /// Its numbers as it shows them, in `order` (the `phones` column).
+    #[diesel(deserialize_as = StoredPhones)]
+    pub phones: Vec<ProspectPhone>,
     pub version: i64,
     #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
+}
+
+/// The `phones` column: a prospect's list of [`ProspectPhone`]s as a JSON array, kept on its row so
+/// that showing a prospect (its `*Phones` arrays, its `phoneNumbers` linkage) reads no number rows.
+/// Every write of a list stores it again as the last step of its transaction
+/// ([`Prospect::store_phones`]); migration `2026-11-23-000002_prospect_phones` built it for rows
+/// that existed before.
+#[derive(Debug, diesel::deserialize::FromSqlRow)]
+pub struct StoredPhones(Vec<ProspectPhone>);
+
+impl StoredPhones {
+    /// The column's text for a list.
+    pub fn to_json(phones: &[ProspectPhone]) -> String {
+        serde_json::to_string(phones).expect("a list of strings and integers serializes")
+    }
+}
+
+impl From<StoredPhones> for Vec<ProspectPhone> {
+    fn from(stored: StoredPhones) -> Self {
+        stored.0
+    }
+}
+
+impl<B: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, B>
+    for StoredPhones
+where
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, B>,
+{
+    fn from_sql(value: B::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        let text = String::from_sql(value)?;
+        Ok(StoredPhones(serde_json::from_str(&text)?))
+    }
 }
 
 /// A prospect to create.
@@ -60,8 +94,8 @@ pub struct ProspectChanges {
     pub company: Option<Option<String>>,
 }
 
-type SelectQuery =
-    prospects::BoxedQuery<'static, Db, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Prospect, Db>>>;
+/// A filtered listing query, before its selection.
+type Filtered = prospects::BoxedQuery<'static, Db>;
 
 impl Prospect {
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
@@ -87,26 +121,16 @@ impl Prospect {
         })
     }
 
-    /// Prospects with all their numbers in list order, in one query (a `LEFT JOIN`): what an
-    /// included prospect shows (`*Phones` arrays and `phoneNumbers` linkage).
-    pub fn with_numbers(
-        conn: &mut DbConnection,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(Self, Option<ProspectPhone>)>> {
-        let joined = prospects::table
-            .left_join(phone_numbers::table)
-            .order((col::id, phone_numbers::position));
-        // One id is `=` (see `by_ids`).
-        crate::on_backend!(conn, |conn| match ids {
-            [id] => joined
-                .filter(col::id.eq(*id))
-                .select((Self::as_select(), Option::<ProspectPhone>::as_select()))
-                .load(conn),
-            _ => joined
-                .filter(col::id.eq_any(ids))
-                .select((Self::as_select(), Option::<ProspectPhone>::as_select()))
-                .load(conn),
-        })
+    /// Stores the prospect's list of numbers on its row (see [`StoredPhones`]) as it stands in
+    /// this transaction: the last step of every write that changes the list, made under the row
+    /// lock that the write's first statement took ([`Prospect::touch`]), so concurrent writers of
+    /// one list store their lists in the order they commit.
+    pub fn store_phones(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+        let phones = ProspectPhone::of_prospect(conn, id)?;
+        diesel::update(prospects::table.find(id))
+            .set(col::phones.eq(StoredPhones::to_json(&phones)))
+            .execute(conn)
+            .map(drop)
     }
 
     /// Marks the prospect changed (new version and `updatedAt`). As the first statement of a
@@ -214,7 +238,7 @@ impl Prospect {
 
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
-        let filtered = || -> ApiResult<prospects::BoxedQuery<'static, Db>> {
+        let filtered = || -> ApiResult<Filtered> {
             let mut query = prospects::table.into_boxed();
             for filter in &listing.filters {
                 query = query.filter(Self::predicate(filter.field, &filter.op)?);
@@ -261,7 +285,7 @@ impl Prospect {
         })
     }
 
-    fn order(query: SelectQuery, field: &str, descending: bool) -> ApiResult<SelectQuery> {
+    fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
         Ok(match field {
             "id" => order_by!(query, col::id, descending),
             "firstName" => order_by!(query, coalesce(col::first_name, ""), descending),

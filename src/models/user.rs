@@ -95,13 +95,13 @@ use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
 use crate::{order_by, predicate};
 
-type SelectQuery =
-    users::BoxedQuery<'static, Db, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<User, Db>>>;
+/// A filtered listing query, before its selection.
+type Filtered = users::BoxedQuery<'static, Db>;
 
 impl User {
     /// One page of users matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
-        let filtered = || -> ApiResult<users::BoxedQuery<'static, Db>> {
+        let filtered = || -> ApiResult<Filtered> {
             let mut query = users::table.into_boxed();
             for filter in &listing.filters {
                 query = query.filter(Self::predicate(filter.field, &filter.op)?);
@@ -140,7 +140,7 @@ impl User {
         })
     }
 
-    fn order(query: SelectQuery, field: &str, descending: bool) -> ApiResult<SelectQuery> {
+    fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
         use crate::schema::users::dsl as col;
         Ok(match field {
             "id" => order_by!(query, col::id, descending),

@@ -10,7 +10,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value};
 
 use super::phone_numbers::{self, Lids};
-use super::view::{Graph, Needs, View};
+use super::view::View;
 use super::{prospects, Precondition};
 use crate::auth::Caller;
 use crate::db::{self, DbConnection};
@@ -256,7 +256,7 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
     );
-    let (outcomes, numbers, prospects, graph) = caller
+    let (outcomes, numbers, prospects) = caller
         .database(move |conn| {
             db::write_transaction(conn, |conn| {
                 let mut lids = LocalIds::default();
@@ -296,16 +296,11 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
                         .into_iter()
                         .map(|row| (row.id, row))
                         .collect();
-                let prospects = Prospect::by_ids(conn, &prospect_ids)?;
-                // Results show full resources: every prospect needs its numbers.
-                let needs = Needs {
-                    prospect_numbers: true,
-                    ..Needs::default()
-                };
-                let graph = Graph::for_prospects(conn, &prospects, needs)?;
-                let prospects: HashMap<i64, Prospect> =
-                    prospects.into_iter().map(|row| (row.id, row)).collect();
-                Ok((outcomes, numbers, prospects, graph))
+                let prospects: HashMap<i64, Prospect> = Prospect::by_ids(conn, &prospect_ids)?
+                    .into_iter()
+                    .map(|row| (row.id, row))
+                    .collect();
+                Ok((outcomes, numbers, prospects))
             })
         })
         .await?;
@@ -320,9 +315,9 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
         .map(|outcome| {
             let resource: Option<Resource> = match outcome {
                 Outcome::PhoneNumber(id) => numbers.get(id).map(|row| view.phone_number(row, None)),
-                Outcome::Prospect(id) => prospects
-                    .get(id)
-                    .map(|row| view.prospect(row, graph.phones_of(row.id))),
+                Outcome::Prospect(id) => {
+                    prospects.get(id).map(|row| view.prospect(row, &row.phones))
+                }
                 Outcome::Nothing => None,
             };
             match resource {

@@ -460,8 +460,14 @@ pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult
                     return Err(ApiError::not_found("prospect", prospect_id));
                 }
             }
-            let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
-            let graph = Graph::for_phone_numbers(conn, &page.rows, needs)?;
+            if !needs.prospects_of_numbers() {
+                let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
+                return Ok((page, Graph::default()));
+            }
+            // The prospects come with the page, in the same statement.
+            let (page, prospects) =
+                PhoneNumberRow::list_with_prospects(conn, &db_listing, prospect_id)?.split();
+            let graph = Graph::with_prospects(conn, prospects, needs)?;
             Ok((page, graph))
         })
         .await?;

@@ -14,7 +14,7 @@ use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput,
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT, USER};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::models::prospect::{NewProspect, ProspectChanges};
-use crate::models::{now, PhoneNumberRow, Prospect, ProspectPhone, User};
+use crate::models::{now, PhoneNumberRow, Prospect, User};
 use crate::permissions::{authorize, Access, Action, Principal};
 
 const WRITABLE: &[&str] = &["firstName", "lastName", "title", "company"];
@@ -213,7 +213,7 @@ where
     let view = caller.view(query);
     let own = caller.base.url(format_args!("/prospects/{}", row.id));
     let mut document = Document::new(
-        Data::One(Some(view.prospect(&row, graph.phones_of(row.id)))),
+        Data::One(Some(view.prospect(&row, graph.phones_of(&row)))),
         own.clone(),
     );
     if caller.path != format!("/prospects/{}", row.id) && status == StatusCode::OK {
@@ -360,14 +360,14 @@ pub async fn get_prospect_phone_numbers_relationship(
 ) -> ApiResult<HttpResponse> {
     caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
     let id = path_id(&id, "prospect")?;
-    let numbers = caller
+    let prospect = caller
         .database(move |conn| {
-            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
-            Ok(ProspectPhone::of_prospects(conn, &[id])?)
+            Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
         })
         .await?;
     let linkage = Linkage::ToMany(
-        numbers
+        prospect
+            .phones
             .iter()
             .map(|row| Identifier {
                 kind: "phoneNumber",

@@ -1,7 +1,8 @@
 //! Views: model rows → JSON:API resource objects, honouring sparse fieldsets and adding
-//! authorization meta, plus [`Graph`], which loads everything a response shows (related rows for
-//! linkage, `*Phones` arrays, authorization meta and `include`) with one query per kind of row,
-//! never one per resource.
+//! authorization meta, plus [`Graph`], which loads everything a response shows besides its primary
+//! rows (related rows for authorization meta and `include`) with at most one query per include
+//! level, never one per resource. A prospect's `*Phones` arrays and `phoneNumbers` linkage come
+//! with its row (`Prospect::phones`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -26,20 +27,6 @@ impl View<'_> {
         self.fields
             .get(type_name)
             .is_none_or(|set| set.contains(field))
-    }
-
-    /// Whether a prospect view needs its numbers (arrays or linkage).
-    fn prospect_needs_numbers(&self) -> bool {
-        [
-            "homePhones",
-            "mobilePhones",
-            "workPhones",
-            "voipPhones",
-            "otherPhones",
-            "phoneNumbers",
-        ]
-        .iter()
-        .any(|field| self.wants("prospect", field))
     }
 
     pub fn phone_number(&self, row: &PhoneNumberRow, prospect_owner: Option<i64>) -> Resource {
@@ -196,8 +183,14 @@ pub struct Needs {
     pub includes: Includes,
     /// Authorization meta, which needs each number's prospect owner.
     pub meta: bool,
-    /// Prospects shown need their numbers (`*Phones` arrays or `phoneNumbers` linkage).
-    pub prospect_numbers: bool,
+}
+
+impl Needs {
+    /// Whether phone-number resources need their prospects: to include them, or for the owner
+    /// that authorization meta is about.
+    pub fn prospects_of_numbers(&self) -> bool {
+        self.includes.prospect || self.meta
+    }
 }
 
 impl View<'_> {
@@ -205,7 +198,6 @@ impl View<'_> {
         Needs {
             includes,
             meta: self.meta_for.is_some(),
-            prospect_numbers: self.prospect_needs_numbers(),
         }
     }
 }
@@ -214,10 +206,12 @@ impl View<'_> {
 #[derive(Default)]
 pub struct Graph {
     pub prospects: Vec<Prospect>,
-    /// What each prospect shows of its numbers, per prospect id, in `order`.
-    pub phones: HashMap<i64, Vec<ProspectPhone>>,
     /// Whole number rows per prospect id, in `order`: loaded only for `include=phoneNumbers`.
     pub numbers: HashMap<i64, Vec<PhoneNumberRow>>,
+    /// What the prospects show of their numbers when `numbers` was loaded: taken from those rows
+    /// rather than the prospect rows, which an earlier statement read, so that the linkage names
+    /// exactly the numbers included.
+    phones: HashMap<i64, Vec<ProspectPhone>>,
     pub users: Vec<User>,
 }
 
@@ -255,48 +249,39 @@ fn in_order<T>(ids: &[i64], rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Vec<T> {
 
 impl Graph {
     /// Loads what phone-number resources `rows` need: their prospects (for authorization meta or
-    /// `include=prospect`), those prospects' numbers (to show included prospects) and owners.
+    /// `include=prospect`) and, for `include=prospect.owner`, the prospects' owners. A listing
+    /// reads the prospects with its page instead ([`Graph::with_prospects`]).
     pub fn for_phone_numbers(
         conn: &mut DbConnection,
         rows: &[PhoneNumberRow],
         needs: Needs,
     ) -> diesel::QueryResult<Self> {
-        let includes = needs.includes;
-        let mut graph = Graph::default();
-        if !(includes.prospect || needs.meta) || rows.is_empty() {
-            return Ok(graph);
+        if !needs.prospects_of_numbers() || rows.is_empty() {
+            return Ok(Graph::default());
         }
         let ids = unique(rows.iter().map(|row| row.prospect_id));
-        if includes.prospect && needs.prospect_numbers {
-            // One query for the whole include level: prospects joined with their numbers.
-            let mut prospects = Vec::with_capacity(ids.len());
-            for (prospect, phone) in Prospect::with_numbers(conn, &ids)? {
-                if prospects
-                    .last()
-                    .is_none_or(|last: &Prospect| last.id != prospect.id)
-                {
-                    graph.phones.entry(prospect.id).or_default();
-                    prospects.push(prospect);
-                }
-                if let Some(phone) = phone {
-                    graph
-                        .phones
-                        .entry(phone.prospect_id)
-                        .or_default()
-                        .push(phone);
-                }
-            }
-            graph.prospects = in_order(&ids, prospects, |row| row.id);
-        } else {
-            graph.prospects = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
-        }
-        if includes.prospect_owner {
+        let prospects = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
+        Self::with_prospects(conn, prospects, needs)
+    }
+
+    /// What phone-number resources need, given their prospects (read with the numbers).
+    pub fn with_prospects(
+        conn: &mut DbConnection,
+        prospects: Vec<Prospect>,
+        needs: Needs,
+    ) -> diesel::QueryResult<Self> {
+        let mut graph = Graph {
+            prospects,
+            ..Graph::default()
+        };
+        if needs.includes.prospect_owner {
             graph.load_owners(conn)?;
         }
         Ok(graph)
     }
 
-    /// Loads what prospect resources `rows` need: their numbers and, if included, owners.
+    /// Loads what prospect resources `rows` need: for `include=phoneNumbers` their numbers, and
+    /// for `include=owner` their owners.
     pub fn for_prospects(
         conn: &mut DbConnection,
         rows: &[Prospect],
@@ -307,19 +292,9 @@ impl Graph {
             prospects: rows.to_vec(),
             ..Graph::default()
         };
-        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        if ids.is_empty() {
-            // Nothing to show numbers of.
-        } else if includes.phone_numbers {
+        if includes.phone_numbers && !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
             graph.load_numbers(conn, &ids)?;
-        } else if needs.prospect_numbers {
-            for phone in ProspectPhone::of_prospects(conn, &ids)? {
-                graph
-                    .phones
-                    .entry(phone.prospect_id)
-                    .or_default()
-                    .push(phone);
-            }
         }
         if includes.owner {
             graph.load_owners(conn)?;
@@ -334,6 +309,9 @@ impl Graph {
         conn: &mut DbConnection,
         prospect_ids: &[i64],
     ) -> diesel::QueryResult<()> {
+        for &id in prospect_ids {
+            self.phones.entry(id).or_default();
+        }
         for row in PhoneNumberRow::of_prospects(conn, prospect_ids)? {
             let phones = self.phones.entry(row.prospect_id).or_default();
             phones.push(ProspectPhone::from(&row));
@@ -356,8 +334,8 @@ impl Graph {
     }
 
     /// What a prospect shows of its numbers.
-    pub fn phones_of(&self, prospect_id: i64) -> &[ProspectPhone] {
-        self.phones.get(&prospect_id).map_or(&[], Vec::as_slice)
+    pub fn phones_of<'a>(&'a self, prospect: &'a Prospect) -> &'a [ProspectPhone] {
+        self.phones.get(&prospect.id).unwrap_or(&prospect.phones)
     }
 
     fn numbers_of(&self, prospect_id: i64) -> &[PhoneNumberRow] {
@@ -379,7 +357,7 @@ impl Graph {
     /// Resource objects for prospect rows.
     pub fn prospect_resources(&self, view: &View, rows: &[Prospect]) -> Vec<Resource> {
         rows.iter()
-            .map(|row| view.prospect(row, self.phones_of(row.id)))
+            .map(|row| view.prospect(row, self.phones_of(row)))
             .collect()
     }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
 use phonebook::errors::ApiError;
 use phonebook::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
-use phonebook::models::PhoneNumberRow;
+use phonebook::models::{PhoneNumberRow, Prospect, ProspectPhone};
 
 use crate::backend_tests;
 use crate::helpers::{Response, TestApp};
@@ -56,10 +56,17 @@ fn assert_invalid(response: Response, pointer: &str) -> String {
 /// The ids of a prospect's numbers in list order, after checking that their `order` values are
 /// exactly `0..n-1` both in the database and over HTTP (`sort=order`, and the full linkage).
 async fn list(app: &TestApp, prospect: &str) -> Vec<String> {
-    let rows = {
+    let (rows, stored) = {
         let mut conn = app.conn();
-        PhoneNumberRow::of_prospects(&mut conn, &[prospect.parse().unwrap()]).unwrap()
+        let id = prospect.parse().unwrap();
+        let rows = PhoneNumberRow::of_prospects(&mut conn, &[id]).unwrap();
+        let stored = Prospect::find(&mut conn, id).unwrap().map(|row| row.phones);
+        (rows, stored)
     };
+    if let Some(stored) = stored {
+        let from_rows: Vec<ProspectPhone> = rows.iter().map(ProspectPhone::from).collect();
+        assert_eq!(stored, from_rows, "the list stored on prospect {prospect}");
+    }
     let positions: Vec<i32> = rows.iter().map(|row| row.position).collect();
     assert_eq!(
         positions,
@@ -1046,6 +1053,40 @@ backend_tests! {
         let listed = app.get("/api/v2/prospects?sort=id").await.expect(200);
         assert_eq!(listed.body["data"][0]["attributes"]["workPhones"], json!(["+12015550100"]));
         assert_eq!(listed.body["data"][1]["attributes"]["workPhones"], json!(["+447400123456;ext=3"]));
+    }
+
+    async fn migration_builds_the_lists_of_existing_prospects(app: TestApp) {
+        // The migration that added the stored lists, run again over prospects whose numbers were
+        // written through the API: it must build exactly the lists those writes keep.
+        let ada = app.prospect("Ada").await;
+        let bob = app.prospect("Bob").await;
+        let empty = app.prospect("Empty").await;
+        create(&app, &ada, json!({"number": "201-555-0100", "phoneType": "work"})).await.expect(201);
+        create(&app, &ada, json!({"number": "+44 7400 123456", "phoneType": "mobile", "order": 0})).await.expect(201);
+        create(&app, &ada, json!({"number": "888 938 7356", "phoneType": "voip", "extension": "5"})).await.expect(201);
+        create(&app, &bob, json!({"number": "201-555-0100"})).await.expect(201);
+        let ids: Vec<i64> = [&ada, &bob, &empty].map(|id| id.parse().unwrap()).to_vec();
+        let stored = || {
+            let mut conn = app.conn();
+            let mut lists: Vec<(i64, Vec<ProspectPhone>)> = Prospect::by_ids(&mut conn, &ids).unwrap()
+                .into_iter().map(|row| (row.id, row.phones)).collect();
+            lists.sort_by_key(|(id, _)| *id);
+            lists
+        };
+        let kept = stored();
+        let shown: Vec<(&str, &str)> = kept[0].1.iter().map(|phone| (phone.number.as_str(), phone.extension.as_str())).collect();
+        assert_eq!(shown, [("+447400123456", ""), ("+12015550100", ""), ("+18889387356", "5")]);
+        assert_eq!((kept[1].1.len(), kept[2].1.len()), (1, 0));
+        let migration = if app.database_url.starts_with("sqlite") {
+            include_str!("../../migrations/sqlite/2026-11-23-000002_prospect_phones/up.sql")
+        } else {
+            include_str!("../../migrations/postgres/2026-11-23-000002_prospect_phones/up.sql")
+        };
+        app.execute("ALTER TABLE prospects DROP COLUMN phones");
+        app.execute(migration);
+        assert_eq!(stored(), kept);
+        let shown = app.get(&format!("/api/v2/prospects/{ada}")).await.expect(200);
+        assert_eq!(shown.attr("voipPhones"), &json!(["+18889387356;ext=5"]));
     }
 
     async fn concurrent_requests_keep_the_list_contiguous(app: TestApp) {
