@@ -29,7 +29,7 @@ use phonebook::auth::hash_token;
 use phonebook::db::{self, DatabaseUrl, DbConnection, PoolOptions};
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
 use phonebook::domain::{PhoneType, Status};
-use phonebook::models::prospect::StoredPhones;
+use phonebook::models::prospect::PhoneList;
 use phonebook::models::{ApiToken, ProspectPhone, User};
 use phonebook::permissions::Role;
 use phonebook::schema::{phone_numbers, prospects};
@@ -343,7 +343,7 @@ fn main() -> Result<(), Failure> {
                 last_name: Some(rng.pick(LAST_NAMES).to_owned()),
                 title: Some(rng.pick(TITLES).to_owned()),
                 company: Some(rng.pick(COMPANIES).to_owned()),
-                phones: StoredPhones::to_json(&phones),
+                phones: PhoneList::to_json(&phones),
                 version: 1,
                 created_at: at,
                 updated_at: at,

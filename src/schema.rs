@@ -33,7 +33,7 @@ diesel::table! {
         title -> Nullable<Text>,
         company -> Nullable<Text>,
         /// The prospect's numbers as it shows them, a JSON array kept by every write of its numbers
-        /// (see `models::prospect::StoredPhones`).
+        /// (see `models::prospect::PhoneList`).
         phones -> Text,
         version -> BigInt,
         created_at -> Timestamp,

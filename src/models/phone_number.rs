@@ -23,6 +23,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::listing::{as_i32, as_i64, as_string, as_time, Listing, Page, Predicate};
+use super::prospect::RawProspect;
 use super::{last_insert_id, now, Prospect};
 use crate::db::{Db, DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
@@ -123,33 +124,34 @@ pub struct NumberWithProspect {
     #[diesel(embed)]
     pub number: PhoneNumberRow,
     /// Always there (the number's prospect is a foreign key); an `Option` because the listing's
-    /// join is a left join.
+    /// join is a left join. Its list stays text until [`Page::split`] keeps it.
     #[diesel(embed)]
-    pub prospect: Option<Prospect>,
+    pub prospect: Option<RawProspect>,
 }
 
 impl Page<NumberWithProspect> {
-    /// The page's numbers, and their prospects once each in first-seen order.
-    pub fn split(self) -> (Page<PhoneNumberRow>, Vec<Prospect>) {
+    /// The page's numbers, and their prospects once each in first-seen order (each prospect's list
+    /// parsed once, however many of its numbers the page shows).
+    pub fn split(self) -> QueryResult<(Page<PhoneNumberRow>, Vec<Prospect>)> {
         let mut seen = std::collections::HashSet::new();
         let mut prospects = Vec::new();
-        let rows = self
-            .rows
-            .into_iter()
-            .map(|row| {
-                if let Some(prospect) = row.prospect.filter(|prospect| seen.insert(prospect.id)) {
-                    prospects.push(prospect);
-                }
-                row.number
-            })
-            .collect();
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for row in self.rows {
+            if let Some(prospect) = row.prospect.filter(|prospect| seen.insert(prospect.id)) {
+                let prospect = prospect
+                    .parse()
+                    .map_err(|error| DieselError::DeserializationError(Box::new(error)))?;
+                prospects.push(prospect);
+            }
+            rows.push(row.number);
+        }
         let page = Page {
             rows,
             more: self.more,
             direction: self.direction,
             total: self.total,
         };
-        (page, prospects)
+        Ok((page, prospects))
     }
 }
 

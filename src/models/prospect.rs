@@ -18,9 +18,11 @@ diesel::define_sql_function! {
     fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Text>, otherwise: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+/// A prospect row. `Phones` is how its list of numbers arrives: parsed ([`PhoneList`], every read
+/// but one) or still the column's text ([`RawProspect`]).
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = prospects)]
-pub struct Prospect {
+pub struct Prospect<Phones = PhoneList> {
     pub id: i64,
     pub owner_id: i64,
     pub first_name: Option<String>,
@@ -28,8 +30,7 @@ pub struct Prospect {
     pub title: Option<String>,
     pub company: Option<String>,
     /// Its numbers as it shows them, in `order` (the `phones` column).
-    #[diesel(deserialize_as = StoredPhones)]
-    pub phones: Vec<ProspectPhone>,
+    pub phones: Phones,
     pub version: i64,
     #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
@@ -42,30 +43,58 @@ pub struct Prospect {
 /// Every write of a list stores it again as the last step of its transaction
 /// ([`Prospect::store_phones`]); migration `2026-11-23-000002_prospect_phones` built it for rows
 /// that existed before.
-#[derive(Debug, diesel::deserialize::FromSqlRow)]
-pub struct StoredPhones(Vec<ProspectPhone>);
+#[derive(Clone, Debug, Default, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub struct PhoneList(pub Vec<ProspectPhone>);
 
-impl StoredPhones {
+impl PhoneList {
     /// The column's text for a list.
     pub fn to_json(phones: &[ProspectPhone]) -> String {
         serde_json::to_string(phones).expect("a list of strings and integers serializes")
     }
+
+    /// A list from the column's text.
+    pub fn parse(text: &str) -> serde_json::Result<Self> {
+        serde_json::from_str(text).map(PhoneList)
+    }
 }
 
-impl From<StoredPhones> for Vec<ProspectPhone> {
-    fn from(stored: StoredPhones) -> Self {
-        stored.0
+impl std::ops::Deref for PhoneList {
+    type Target = [ProspectPhone];
+
+    fn deref(&self) -> &[ProspectPhone] {
+        &self.0
     }
 }
 
 impl<B: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, B>
-    for StoredPhones
+    for PhoneList
 where
     String: diesel::deserialize::FromSql<diesel::sql_types::Text, B>,
 {
     fn from_sql(value: B::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-        let text = String::from_sql(value)?;
-        Ok(StoredPhones(serde_json::from_str(&text)?))
+        Ok(PhoneList::parse(&String::from_sql(value)?)?)
+    }
+}
+
+/// A prospect whose list is still the column's text: what a number listing that includes
+/// prospects reads with every number (`PhoneNumberRow::list_with_prospects`), so that a prospect
+/// shown with five of its numbers has its list parsed once ([`RawProspect::parse`]), not five times.
+pub type RawProspect = Prospect<String>;
+
+impl RawProspect {
+    pub fn parse(self) -> serde_json::Result<Prospect> {
+        Ok(Prospect {
+            phones: PhoneList::parse(&self.phones)?,
+            id: self.id,
+            owner_id: self.owner_id,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            title: self.title,
+            company: self.company,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
     }
 }
 
@@ -121,14 +150,14 @@ impl Prospect {
         })
     }
 
-    /// Stores the prospect's list of numbers on its row (see [`StoredPhones`]) as it stands in
+    /// Stores the prospect's list of numbers on its row (see [`PhoneList`]) as it stands in
     /// this transaction: the last step of every write that changes the list, made under the row
     /// lock that the write's first statement took ([`Prospect::touch`]), so concurrent writers of
     /// one list store their lists in the order they commit.
     pub fn store_phones(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
         let phones = ProspectPhone::of_prospect(conn, id)?;
         diesel::update(prospects::table.find(id))
-            .set(col::phones.eq(StoredPhones::to_json(&phones)))
+            .set(col::phones.eq(PhoneList::to_json(&phones)))
             .execute(conn)
             .map(drop)
     }

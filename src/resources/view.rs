@@ -249,8 +249,8 @@ fn in_order<T>(ids: &[i64], rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Vec<T> {
 
 impl Graph {
     /// Loads what phone-number resources `rows` need: their prospects (for authorization meta or
-    /// `include=prospect`) and, for `include=prospect.owner`, the prospects' owners. A listing
-    /// reads the prospects with its page instead ([`Graph::with_prospects`]).
+    /// `include=prospect`) and, for `include=prospect.owner`, the prospects' owners. On PostgreSQL
+    /// a listing reads the prospects with its page instead ([`Graph::with_prospects`]).
     pub fn for_phone_numbers(
         conn: &mut DbConnection,
         rows: &[PhoneNumberRow],
@@ -335,7 +335,9 @@ impl Graph {
 
     /// What a prospect shows of its numbers.
     pub fn phones_of<'a>(&'a self, prospect: &'a Prospect) -> &'a [ProspectPhone] {
-        self.phones.get(&prospect.id).unwrap_or(&prospect.phones)
+        self.phones
+            .get(&prospect.id)
+            .map_or(&prospect.phones, Vec::as_slice)
     }
 
     fn numbers_of(&self, prospect_id: i64) -> &[PhoneNumberRow] {

@@ -60,7 +60,9 @@ async fn list(app: &TestApp, prospect: &str) -> Vec<String> {
         let mut conn = app.conn();
         let id = prospect.parse().unwrap();
         let rows = PhoneNumberRow::of_prospects(&mut conn, &[id]).unwrap();
-        let stored = Prospect::find(&mut conn, id).unwrap().map(|row| row.phones);
+        let stored = Prospect::find(&mut conn, id)
+            .unwrap()
+            .map(|row| row.phones.0);
         (rows, stored)
     };
     if let Some(stored) = stored {
@@ -1069,7 +1071,7 @@ backend_tests! {
         let stored = || {
             let mut conn = app.conn();
             let mut lists: Vec<(i64, Vec<ProspectPhone>)> = Prospect::by_ids(&mut conn, &ids).unwrap()
-                .into_iter().map(|row| (row.id, row.phones)).collect();
+                .into_iter().map(|row| (row.id, row.phones.0)).collect();
             lists.sort_by_key(|(id, _)| *id);
             lists
         };
