@@ -31,6 +31,19 @@ struct LastId {
     id: i64,
 }
 
+/// `ids` once each, in first-seen order.
+pub fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut seen = std::collections::HashSet::new();
+    ids.filter(|id| seen.insert(*id)).collect()
+}
+
+/// Orders `rows` like `ids` (first-seen order), dropping ids that were not found.
+pub fn in_order<T>(ids: &[i64], rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut by_id: std::collections::HashMap<i64, T> =
+        rows.into_iter().map(|row| (id_of(&row), row)).collect();
+    ids.iter().filter_map(|id| by_id.remove(id)).collect()
+}
+
 /// The id the last `INSERT` on this connection generated. The one place where the two backends
 /// need different SQL (`RETURNING` does not compile through the multi-connection).
 pub fn last_insert_id(conn: &mut DbConnection) -> QueryResult<i64> {

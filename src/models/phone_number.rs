@@ -120,19 +120,19 @@ type Filtered = diesel::dsl::IntoBoxed<
 /// A number and its prospect, read in one statement.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = phone_numbers)]
-pub struct NumberWithProspect {
+struct NumberWithProspect {
     #[diesel(embed)]
-    pub number: PhoneNumberRow,
+    number: PhoneNumberRow,
     /// Always there (the number's prospect is a foreign key); an `Option` because the listing's
     /// join is a left join. Its list stays text until [`Page::split`] keeps it.
     #[diesel(embed)]
-    pub prospect: Option<RawProspect>,
+    prospect: Option<RawProspect>,
 }
 
 impl Page<NumberWithProspect> {
     /// The page's numbers, and their prospects once each in first-seen order (each prospect's list
     /// parsed once, however many of its numbers the page shows).
-    pub fn split(self) -> QueryResult<(Page<PhoneNumberRow>, Vec<Prospect>)> {
+    fn split(self) -> QueryResult<(Page<PhoneNumberRow>, Vec<Prospect>)> {
         let mut seen = std::collections::HashSet::new();
         let mut prospects = Vec::new();
         let mut rows = Vec::with_capacity(self.rows.len());
@@ -592,8 +592,25 @@ impl PhoneNumberRow {
         )
     }
 
-    /// [`PhoneNumberRow::list`] with each number's prospect, in the same statement.
+    /// [`PhoneNumberRow::list`] and the page's prospects, once each in first-seen order. On
+    /// PostgreSQL in the page's own statement (a join: each statement there is a round trip); on
+    /// SQLite by id in a second one (a statement there is a function call, cheaper than decoding
+    /// each prospect again with every one of its numbers). bench/README.md has the measurements.
     pub fn list_with_prospects(
+        conn: &mut DbConnection,
+        listing: &Listing,
+        prospect_id: Option<i64>,
+    ) -> ApiResult<(Page<Self>, Vec<Prospect>)> {
+        if let DbConnection::Sqlite(_) = conn {
+            let page = Self::list(conn, listing, prospect_id)?;
+            let prospects = Prospect::of_numbers(conn, &page.rows)?;
+            return Ok((page, prospects));
+        }
+        Ok(Self::list_joined(conn, listing, prospect_id)?.split()?)
+    }
+
+    /// [`PhoneNumberRow::list`] with each number's prospect, in the same statement.
+    fn list_joined(
         conn: &mut DbConnection,
         listing: &Listing,
         prospect_id: Option<i64>,
@@ -648,15 +665,6 @@ impl PhoneNumberRow {
             "updatedAt" => order_by!(query, col::updated_at, descending),
             other => return Err(super::listing::wrong_type(other)),
         })
-    }
-}
-
-impl super::listing::Keyed for NumberWithProspect {
-    fn sort_value(&self, field: &str) -> CursorValue {
-        self.number.sort_value(field)
-    }
-    fn id(&self) -> i64 {
-        self.number.id
     }
 }
 

@@ -9,7 +9,7 @@ use crate::db::{Db, DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
-use crate::models::ProspectPhone;
+use crate::models::{PhoneNumberRow, ProspectPhone};
 use crate::schema::prospects::{self, dsl as col};
 use crate::{nullable_predicate, order_by, predicate};
 
@@ -148,6 +148,20 @@ impl Prospect {
                 .select(Self::as_select())
                 .load(conn),
         })
+    }
+
+    /// The prospects of `numbers`, once each, in the order the numbers first name them: one query.
+    pub fn of_numbers(
+        conn: &mut DbConnection,
+        numbers: &[PhoneNumberRow],
+    ) -> QueryResult<Vec<Self>> {
+        let ids = super::unique(numbers.iter().map(|row| row.prospect_id));
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(super::in_order(&ids, Self::by_ids(conn, &ids)?, |row| {
+            row.id
+        }))
     }
 
     /// Stores the prospect's list of numbers on its row (see [`PhoneList`]) as it stands in

@@ -460,18 +460,12 @@ pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult
                     return Err(ApiError::not_found("prospect", prospect_id));
                 }
             }
-            // The page's prospects, when it shows them: on PostgreSQL in the page's own statement
-            // (a join: each statement there is a round trip), on SQLite by id in a second one (a
-            // statement there is a function call, cheaper than decoding each prospect again with
-            // every one of its numbers). bench/README.md has the measurements.
-            let joined = needs.prospects_of_numbers() && matches!(conn, DbConnection::Pg(_));
-            if !joined {
+            if !needs.prospects_of_numbers() {
                 let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
-                let graph = Graph::for_phone_numbers(conn, &page.rows, needs)?;
-                return Ok((page, graph));
+                return Ok((page, Graph::default()));
             }
             let (page, prospects) =
-                PhoneNumberRow::list_with_prospects(conn, &db_listing, prospect_id)?.split()?;
+                PhoneNumberRow::list_with_prospects(conn, &db_listing, prospect_id)?;
             let graph = Graph::with_prospects(conn, prospects, needs)?;
             Ok((page, graph))
         })

@@ -10,7 +10,7 @@ use crate::db::DbConnection;
 use crate::jsonapi::document::{
     Attr, Identifier, LinkBase, Linkage, Resource, PHONE_NUMBER, PROSPECT, USER,
 };
-use crate::models::{PhoneNumberRow, Prospect, ProspectPhone, User};
+use crate::models::{in_order, unique, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{self, Principal};
 
 /// How resources are shown in one response.
@@ -236,31 +236,19 @@ impl Includes {
     }
 }
 
-fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
-    let mut seen = BTreeSet::new();
-    ids.filter(|id| seen.insert(*id)).collect()
-}
-
-/// Orders `rows` like `ids` (first-seen order), dropping ids that were not found.
-fn in_order<T>(ids: &[i64], rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Vec<T> {
-    let mut by_id: HashMap<i64, T> = rows.into_iter().map(|row| (id_of(&row), row)).collect();
-    ids.iter().filter_map(|id| by_id.remove(id)).collect()
-}
-
 impl Graph {
     /// Loads what phone-number resources `rows` need: their prospects (for authorization meta or
-    /// `include=prospect`) and, for `include=prospect.owner`, the prospects' owners. On PostgreSQL
-    /// a listing reads the prospects with its page instead ([`Graph::with_prospects`]).
+    /// `include=prospect`) and, for `include=prospect.owner`, the prospects' owners. A listing
+    /// reads the prospects with its page instead ([`Graph::with_prospects`]).
     pub fn for_phone_numbers(
         conn: &mut DbConnection,
         rows: &[PhoneNumberRow],
         needs: Needs,
     ) -> diesel::QueryResult<Self> {
-        if !needs.prospects_of_numbers() || rows.is_empty() {
+        if !needs.prospects_of_numbers() {
             return Ok(Graph::default());
         }
-        let ids = unique(rows.iter().map(|row| row.prospect_id));
-        let prospects = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
+        let prospects = Prospect::of_numbers(conn, rows)?;
         Self::with_prospects(conn, prospects, needs)
     }
 
