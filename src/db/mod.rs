@@ -41,13 +41,51 @@ pub type Db = <DbConnection as Connection>::Backend;
 /// read. The backend's own connection finds the cached statement by the query's type and renders
 /// nothing. `$query` is written once and compiled for each backend; use it for the queries every
 /// request runs (authentication, lookups by id, the rows an include adds). Boxed queries (the
-/// filtered listings) are boxed for the multi-backend and stay on [`DbConnection`].
+/// filtered listings) are compiled per backend with [`per_backend!`] instead.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $query:expr) => {
         match $conn {
             $crate::db::DbConnection::Sqlite($c) => $query,
             $crate::db::DbConnection::Pg($c) => $query,
+        }
+    };
+}
+
+/// Compiles `$item`s once per backend, into the private modules `sqlite` and `pg` of the calling
+/// module. In each, `Db` is that backend and `Conn` its connection, and everything of the calling
+/// module is in scope. This is how boxed queries (the filtered listings, whose shape depends on the
+/// request) run on the backend's own connection: a query boxed for the multi-backend can only run
+/// through [`DbConnection`], which renders its SQL three times per execution (see [`on_backend!`]),
+/// while a query boxed for one backend renders once. Call the items with [`by_backend!`].
+#[macro_export]
+macro_rules! per_backend {
+    ($($item:item)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            type Db = diesel::sqlite::Sqlite;
+            type Conn = diesel::sqlite::SqliteConnection;
+            $($item)*
+        }
+        mod pg {
+            #[allow(unused_imports)]
+            use super::*;
+            type Db = diesel::pg::Pg;
+            type Conn = diesel::pg::PgConnection;
+            $($item)*
+        }
+    };
+}
+
+/// Calls `$function` of the calling module's [`per_backend!`] items for `$conn`'s backend, with
+/// the backend's own connection as its first argument.
+#[macro_export]
+macro_rules! by_backend {
+    ($conn:expr, $function:ident($($arg:expr),* $(,)?)) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(conn) => sqlite::$function(conn, $($arg),*),
+            $crate::db::DbConnection::Pg(conn) => pg::$function(conn, $($arg),*),
         }
     };
 }

@@ -4,20 +4,20 @@
 //! [`crate::jsonapi::query`]; each model maps its field names to columns with [`predicate!`] and
 //! [`order_by!`].
 
+use diesel::backend::Backend;
 use diesel::expression::BoxableExpression;
 use diesel::sql_types::{Bool, Nullable};
 
-use crate::db::Db;
 use crate::errors::ApiError;
 use crate::jsonapi::cursor::{Cursor, CursorValue};
 use crate::jsonapi::query::{CompareOp, FilterValue, SortKey};
 
-/// A boxed `WHERE` predicate on table `T`.
-pub type Predicate<T> = Box<dyn BoxableExpression<T, Db, SqlType = Nullable<Bool>>>;
+/// A boxed `WHERE` predicate on table (or join) `T` for backend `DB`.
+pub type Predicate<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Nullable<Bool>>>;
 
 /// Builds one column comparison for [`keyset`].
-pub type Compare<'a, T> =
-    dyn Fn(&str, CompareOp, &FilterValue) -> Result<Predicate<T>, ApiError> + 'a;
+pub type Compare<'a, T, DB> =
+    dyn Fn(&str, CompareOp, &FilterValue) -> Result<Predicate<T, DB>, ApiError> + 'a;
 
 /// A row that can stand at a cursor position: its sort-key values and its id.
 pub trait Keyed {
@@ -149,7 +149,7 @@ macro_rules! predicate {
         use $crate::jsonapi::query::{CompareOp, FilterOp};
         use $crate::models::listing::Predicate;
         let field: &str = $field;
-        let predicate: Predicate<_> = match $op {
+        let predicate: Predicate<_, _> = match $op {
             // One value (`filter[prospect][id]=7`, the common case) is `=`, not `IN (?)`: diesel
             // never caches a statement with `IN` on SQLite (its bind count varies), so this keeps
             // the hot listing queries prepared once per connection.
@@ -206,7 +206,7 @@ macro_rules! nullable_predicate {
         use diesel::prelude::*;
         use $crate::jsonapi::query::FilterOp;
         use $crate::models::listing::Predicate;
-        let predicate: Predicate<_> = match $op {
+        let predicate: Predicate<_, _> = match $op {
             FilterOp::IsNull => Box::new($column.is_null().nullable()),
             FilterOp::IsNotNull => Box::new($column.is_not_null().nullable()),
             other => $crate::predicate!($column.assume_not_null(), other, $field, $convert),
@@ -218,9 +218,10 @@ macro_rules! nullable_predicate {
 /// One page of `$row`s: `$filtered()` builds the filtered boxed query (run once more for
 /// `count=true`); `$order` appends one sort key; `$compare` builds the keyset comparisons. The
 /// selection comes last, so that `$order` and `$compare` work on the one filtered query type
-/// whatever a listing selects from it.
-/// A macro rather than a generic function: diesel's boxed-query types differ per table, and the
-/// trait bounds a generic version needs would say less than these ten lines.
+/// whatever a listing selects from it. `$conn` is a backend's own connection, the one the query
+/// was boxed for.
+/// A macro rather than a generic function: diesel's boxed-query types differ per table and
+/// backend, and the trait bounds a generic version needs would say less than these ten lines.
 #[macro_export]
 macro_rules! list_page {
     ($conn:expr, $listing:expr, $filtered:expr, $row:ty, $order:path, $compare:path) => {{
@@ -269,14 +270,17 @@ macro_rules! order_by {
 /// `k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND ...)))`, with `>` turned into `<` for descending
 /// keys (and both flipped when reading backward); an inclusive cursor also matches its own row (the
 /// last key compares with `>=`). `compare(field, op, value)` builds one column comparison.
-pub fn keyset<T: 'static>(
+pub fn keyset<T: 'static, DB: Backend + 'static>(
     keys: &[SortKey],
     cursor: &Cursor,
     direction: Direction,
-    compare: &Compare<'_, T>,
-) -> Result<Predicate<T>, ApiError>
+    compare: &Compare<'_, T, DB>,
+) -> Result<Predicate<T, DB>, ApiError>
 where
-    Predicate<T>: Sized,
+    // What `k >= v AND (k > v OR rest)` needs to be boxed again; diesel implements it for every
+    // backend, but only a bound can say so to a generic function.
+    diesel::dsl::And<Predicate<T, DB>, diesel::dsl::Or<Predicate<T, DB>, Predicate<T, DB>>>:
+        BoxableExpression<T, DB, SqlType = Nullable<Bool>>,
 {
     use diesel::BoolExpressionMethods;
     let mut values: Vec<FilterValue> = cursor.values.iter().map(cursor_as_filter).collect();
@@ -285,7 +289,7 @@ where
     if let Some(position) = keys.iter().position(|key| key.field == "id") {
         values[position] = FilterValue::Int(cursor.id);
     }
-    let mut predicate: Option<Predicate<T>> = None;
+    let mut predicate: Option<Predicate<T, DB>> = None;
     for (key, value) in keys.iter().zip(values.iter()).rev() {
         let ascending = key.descending == (direction == Direction::Backward);
         let last = predicate.is_none();

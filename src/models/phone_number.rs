@@ -22,10 +22,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::listing::{as_i32, as_i64, as_string, as_time, Listing, Page, Predicate};
+use super::listing::{as_i32, as_i64, as_string, as_time, wrong_type, Listing, Page, Predicate};
 use super::prospect::RawProspect;
 use super::{last_insert_id, now, Prospect};
-use crate::db::{Db, DbConnection, StoredTime};
+use crate::db::{DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
@@ -109,13 +109,6 @@ impl From<&PhoneNumberRow> for ProspectPhone {
 /// listing that selects no prospect column pays nothing for the join: both planners drop a left join
 /// on a unique key whose columns nobody reads.
 type ListSource = diesel::dsl::LeftJoinQuerySource<phone_numbers::table, prospects::table>;
-
-/// A filtered number listing, before its selection.
-type Filtered = diesel::dsl::IntoBoxed<
-    'static,
-    diesel::dsl::LeftJoin<phone_numbers::table, prospects::table>,
-    Db,
->;
 
 /// A number and its prospect, read in one statement.
 #[derive(Queryable, Selectable)]
@@ -560,36 +553,13 @@ impl PhoneNumberRow {
         })
     }
 
-    /// The listing's filtered query: numbers matching `listing`, optionally only those of one
-    /// prospect.
-    fn filtered(listing: &Listing, prospect_id: Option<i64>) -> ApiResult<Filtered> {
-        let mut query = phone_numbers::table
-            .left_join(prospects::table)
-            .into_boxed();
-        if let Some(prospect_id) = prospect_id {
-            query = query.filter(col::prospect_id.eq(prospect_id));
-        }
-        for filter in &listing.filters {
-            query = query.filter(Self::predicate(filter.field, &filter.op)?);
-        }
-        Ok(query)
-    }
-
     /// One page of numbers matching `listing`, optionally only those of one prospect.
     pub fn list(
         conn: &mut DbConnection,
         listing: &Listing,
         prospect_id: Option<i64>,
     ) -> ApiResult<Page<Self>> {
-        let filtered = || Self::filtered(listing, prospect_id);
-        crate::list_page!(
-            conn,
-            listing,
-            filtered,
-            Self,
-            Self::order,
-            Self::sort_predicate
-        )
+        crate::by_backend!(conn, list(listing, prospect_id))
     }
 
     /// [`PhoneNumberRow::list`] and the page's prospects, once each in first-seen order. On
@@ -601,41 +571,78 @@ impl PhoneNumberRow {
         listing: &Listing,
         prospect_id: Option<i64>,
     ) -> ApiResult<(Page<Self>, Vec<Prospect>)> {
-        if let DbConnection::Sqlite(_) = conn {
-            let page = Self::list(conn, listing, prospect_id)?;
-            let prospects = Prospect::of_numbers(conn, &page.rows)?;
-            return Ok((page, prospects));
+        match conn {
+            DbConnection::Sqlite(inner) => {
+                let page = sqlite::list(inner, listing, prospect_id)?;
+                let prospects = Prospect::of_numbers(conn, &page.rows)?;
+                Ok((page, prospects))
+            }
+            DbConnection::Pg(conn) => Ok(list_joined(conn, listing, prospect_id)?.split()?),
         }
-        Ok(Self::list_joined(conn, listing, prospect_id)?.split()?)
     }
+}
 
-    /// [`PhoneNumberRow::list`] with each number's prospect, in the same statement.
-    fn list_joined(
-        conn: &mut DbConnection,
+/// [`PhoneNumberRow::list`] with each number's prospect, in the same statement (PostgreSQL only,
+/// see [`PhoneNumberRow::list_with_prospects`]).
+fn list_joined(
+    conn: &mut diesel::pg::PgConnection,
+    listing: &Listing,
+    prospect_id: Option<i64>,
+) -> ApiResult<Page<NumberWithProspect>> {
+    let filtered = || pg::filtered(listing, prospect_id);
+    crate::list_page!(
+        conn,
+        listing,
+        filtered,
+        NumberWithProspect,
+        pg::order,
+        pg::sort_predicate
+    )
+}
+
+crate::per_backend! {
+    /// A filtered number listing, before its selection.
+    type Filtered = diesel::dsl::IntoBoxed<
+        'static,
+        diesel::dsl::LeftJoin<phone_numbers::table, prospects::table>,
+        Db,
+    >;
+
+    /// One page of numbers matching `listing`, optionally only those of one prospect.
+    pub(super) fn list(
+        conn: &mut Conn,
         listing: &Listing,
         prospect_id: Option<i64>,
-    ) -> ApiResult<Page<NumberWithProspect>> {
-        let filtered = || Self::filtered(listing, prospect_id);
-        crate::list_page!(
-            conn,
-            listing,
-            filtered,
-            NumberWithProspect,
-            Self::order,
-            Self::sort_predicate
-        )
+    ) -> ApiResult<Page<PhoneNumberRow>> {
+        let filtered = || filtered(listing, prospect_id);
+        crate::list_page!(conn, listing, filtered, PhoneNumberRow, order, sort_predicate)
+    }
+
+    /// The listing's filtered query: numbers matching `listing`, optionally only those of one
+    /// prospect.
+    pub(super) fn filtered(listing: &Listing, prospect_id: Option<i64>) -> ApiResult<Filtered> {
+        let mut query = phone_numbers::table
+            .left_join(prospects::table)
+            .into_boxed();
+        if let Some(prospect_id) = prospect_id {
+            query = query.filter(col::prospect_id.eq(prospect_id));
+        }
+        for filter in &listing.filters {
+            query = query.filter(predicate(filter.field, &filter.op)?);
+        }
+        Ok(query)
     }
 
     /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
-    fn sort_predicate(
+    pub(super) fn sort_predicate(
         field: &str,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<ListSource>> {
-        Self::predicate(field, &FilterOp::Compare(op, value.clone()))
+    ) -> ApiResult<Predicate<ListSource, Db>> {
+        predicate(field, &FilterOp::Compare(op, value.clone()))
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<ListSource>> {
+    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<ListSource, Db>> {
         Ok(match field {
             "id" => predicate!(col::id, op, field, as_i64),
             "prospect" => predicate!(col::prospect_id, op, field, as_i64),
@@ -649,11 +656,11 @@ impl PhoneNumberRow {
             "lineType" => predicate!(col::line_type, op, field, as_string),
             "createdAt" => predicate!(col::created_at, op, field, as_time),
             "updatedAt" => predicate!(col::updated_at, op, field, as_time),
-            other => return Err(super::listing::wrong_type(other)),
+            other => return Err(wrong_type(other)),
         })
     }
 
-    fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
+    pub(super) fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
         Ok(match field {
             "id" => order_by!(query, col::id, descending),
             "number" => order_by!(query, col::number, descending),
@@ -663,7 +670,7 @@ impl PhoneNumberRow {
             "statusChangedAt" => order_by!(query, col::status_changed_at, descending),
             "createdAt" => order_by!(query, col::created_at, descending),
             "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(super::listing::wrong_type(other)),
+            other => return Err(wrong_type(other)),
         })
     }
 }

@@ -3,9 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::listing::{as_i64, as_string, as_time, Listing, Page, Predicate};
+use super::listing::{as_i64, as_string, as_time, wrong_type, Listing, Page, Predicate};
 use super::{last_insert_id, now};
-use crate::db::{Db, DbConnection, StoredTime};
+use crate::db::{DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
@@ -122,9 +122,6 @@ pub struct ProspectChanges {
     pub title: Option<Option<String>>,
     pub company: Option<Option<String>>,
 }
-
-/// A filtered listing query, before its selection.
-type Filtered = prospects::BoxedQuery<'static, Db>;
 
 impl Prospect {
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
@@ -281,24 +278,26 @@ impl Prospect {
 
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
+        crate::by_backend!(conn, list(listing))
+    }
+}
+
+crate::per_backend! {
+    /// A filtered listing query, before its selection.
+    type Filtered = prospects::BoxedQuery<'static, Db>;
+
+    pub(super) fn list(conn: &mut Conn, listing: &Listing) -> ApiResult<Page<Prospect>> {
         let filtered = || -> ApiResult<Filtered> {
             let mut query = prospects::table.into_boxed();
             for filter in &listing.filters {
-                query = query.filter(Self::predicate(filter.field, &filter.op)?);
+                query = query.filter(predicate(filter.field, &filter.op)?);
             }
             Ok(query)
         };
-        crate::list_page!(
-            conn,
-            listing,
-            filtered,
-            Self,
-            Self::order,
-            Self::sort_predicate
-        )
+        crate::list_page!(conn, listing, filtered, Prospect, order, sort_predicate)
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<prospects::table>> {
+    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<prospects::table, Db>> {
         Ok(match field {
             "id" => predicate!(col::id, op, field, as_i64),
             "owner" => predicate!(col::owner_id, op, field, as_i64),
@@ -308,7 +307,7 @@ impl Prospect {
             "company" => nullable_predicate!(col::company, op, field, as_string),
             "createdAt" => predicate!(col::created_at, op, field, as_time),
             "updatedAt" => predicate!(col::updated_at, op, field, as_time),
-            other => return Err(super::listing::wrong_type(other)),
+            other => return Err(wrong_type(other)),
         })
     }
 
@@ -317,14 +316,14 @@ impl Prospect {
         field: &str,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<prospects::table>> {
+    ) -> ApiResult<Predicate<prospects::table, Db>> {
         let op = FilterOp::Compare(op, value.clone());
         Ok(match field {
             "firstName" => predicate!(coalesce(col::first_name, ""), &op, field, as_string),
             "lastName" => predicate!(coalesce(col::last_name, ""), &op, field, as_string),
             "title" => predicate!(coalesce(col::title, ""), &op, field, as_string),
             "company" => predicate!(coalesce(col::company, ""), &op, field, as_string),
-            other => return Self::predicate(other, &op),
+            other => return predicate(other, &op),
         })
     }
 
@@ -337,7 +336,7 @@ impl Prospect {
             "company" => order_by!(query, coalesce(col::company, ""), descending),
             "createdAt" => order_by!(query, col::created_at, descending),
             "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(super::listing::wrong_type(other)),
+            other => return Err(wrong_type(other)),
         })
     }
 }

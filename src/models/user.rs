@@ -88,34 +88,33 @@ impl User {
     }
 }
 
-use super::listing::{as_i64, as_string, as_time, Listing, Page, Predicate};
-use crate::db::Db;
-use crate::errors::{ApiError, ApiResult};
+use super::listing::{as_i64, as_string, as_time, wrong_type, Listing, Page, Predicate};
+use crate::errors::ApiResult;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
+use crate::schema::users::dsl as col;
 use crate::{order_by, predicate};
-
-/// A filtered listing query, before its selection.
-type Filtered = users::BoxedQuery<'static, Db>;
 
 impl User {
     /// One page of users matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
+        crate::by_backend!(conn, list(listing))
+    }
+}
+
+crate::per_backend! {
+    /// A filtered listing query, before its selection.
+    type Filtered = users::BoxedQuery<'static, Db>;
+
+    pub(super) fn list(conn: &mut Conn, listing: &Listing) -> ApiResult<Page<User>> {
         let filtered = || -> ApiResult<Filtered> {
             let mut query = users::table.into_boxed();
             for filter in &listing.filters {
-                query = query.filter(Self::predicate(filter.field, &filter.op)?);
+                query = query.filter(predicate(filter.field, &filter.op)?);
             }
             Ok(query)
         };
-        crate::list_page!(
-            conn,
-            listing,
-            filtered,
-            Self,
-            Self::order,
-            Self::sort_predicate
-        )
+        crate::list_page!(conn, listing, filtered, User, order, sort_predicate)
     }
 
     /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
@@ -123,12 +122,11 @@ impl User {
         field: &str,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<users::table>> {
-        Self::predicate(field, &FilterOp::Compare(op, value.clone()))
+    ) -> ApiResult<Predicate<users::table, Db>> {
+        predicate(field, &FilterOp::Compare(op, value.clone()))
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<users::table>> {
-        use crate::schema::users::dsl as col;
+    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<users::table, Db>> {
         Ok(match field {
             "id" => predicate!(col::id, op, field, as_i64),
             "name" => predicate!(col::name, op, field, as_string),
@@ -136,19 +134,18 @@ impl User {
             "role" => predicate!(col::role, op, field, as_string),
             "createdAt" => predicate!(col::created_at, op, field, as_time),
             "updatedAt" => predicate!(col::updated_at, op, field, as_time),
-            other => return Err(super::listing::wrong_type(other)),
+            other => return Err(wrong_type(other)),
         })
     }
 
     fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
-        use crate::schema::users::dsl as col;
         Ok(match field {
             "id" => order_by!(query, col::id, descending),
             "name" => order_by!(query, col::name, descending),
             "email" => order_by!(query, col::email, descending),
             "createdAt" => order_by!(query, col::created_at, descending),
             "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(ApiError::Internal(format!("unsortable user field {other}"))),
+            other => return Err(wrong_type(other)),
         })
     }
 }
