@@ -31,7 +31,9 @@ pub enum DbConnection {
     Pg(PgConnection),
 }
 
-/// The diesel backend of [`DbConnection`], for boxed queries and boxed expressions.
+/// The diesel backend of [`DbConnection`], for values read through either backend
+/// ([`StoredTime`]). Queries are compiled for each backend's own instead ([`on_backend!`],
+/// [`per_backend!`]).
 pub type Db = <DbConnection as Connection>::Backend;
 
 /// Runs a statically typed diesel query on the backend's own connection instead of through
@@ -64,15 +66,15 @@ macro_rules! per_backend {
         mod sqlite {
             #[allow(unused_imports)]
             use super::*;
-            type Db = diesel::sqlite::Sqlite;
-            type Conn = diesel::sqlite::SqliteConnection;
+            type Db = ::diesel::sqlite::Sqlite;
+            type Conn = ::diesel::sqlite::SqliteConnection;
             $($item)*
         }
         mod pg {
             #[allow(unused_imports)]
             use super::*;
-            type Db = diesel::pg::Pg;
-            type Conn = diesel::pg::PgConnection;
+            type Db = ::diesel::pg::Pg;
+            type Conn = ::diesel::pg::PgConnection;
             $($item)*
         }
     };

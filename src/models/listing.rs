@@ -103,6 +103,12 @@ pub fn wrong_type(field: &str) -> ApiError {
     ))
 }
 
+/// A sort key the model cannot order by: the parser admits only the spec's sortable fields, so
+/// reaching this is a mismatch between the query spec and the model, not a client error.
+pub fn unsortable(field: &str) -> ApiError {
+    ApiError::Internal(format!("the model cannot sort by `{field}`"))
+}
+
 pub fn as_i64(field: &str, value: &FilterValue) -> Result<i64, ApiError> {
     match value {
         FilterValue::Int(number) => Ok(*number),

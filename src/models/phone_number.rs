@@ -22,7 +22,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::listing::{as_i32, as_i64, as_string, as_time, wrong_type, Listing, Page, Predicate};
+use super::listing::{
+    as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
+};
 use super::prospect::RawProspect;
 use super::{last_insert_id, now, Prospect};
 use crate::db::{DbConnection, StoredTime};
@@ -571,14 +573,12 @@ impl PhoneNumberRow {
         listing: &Listing,
         prospect_id: Option<i64>,
     ) -> ApiResult<(Page<Self>, Vec<Prospect>)> {
-        match conn {
-            DbConnection::Sqlite(inner) => {
-                let page = sqlite::list(inner, listing, prospect_id)?;
-                let prospects = Prospect::of_numbers(conn, &page.rows)?;
-                Ok((page, prospects))
-            }
-            DbConnection::Pg(conn) => Ok(list_joined(conn, listing, prospect_id)?.split()?),
+        if let DbConnection::Pg(conn) = conn {
+            return Ok(list_joined(conn, listing, prospect_id)?.split()?);
         }
+        let page = Self::list(conn, listing, prospect_id)?;
+        let prospects = Prospect::of_numbers(conn, &page.rows)?;
+        Ok((page, prospects))
     }
 }
 
@@ -670,7 +670,7 @@ crate::per_backend! {
             "statusChangedAt" => order_by!(query, col::status_changed_at, descending),
             "createdAt" => order_by!(query, col::created_at, descending),
             "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(wrong_type(other)),
+            other => return Err(unsortable(other)),
         })
     }
 }

@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::listing::{as_i64, as_string, as_time, wrong_type, Listing, Page, Predicate};
+use super::listing::{
+    as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
+};
 use super::{last_insert_id, now};
 use crate::db::{DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
@@ -336,7 +338,7 @@ crate::per_backend! {
             "company" => order_by!(query, coalesce(col::company, ""), descending),
             "createdAt" => order_by!(query, col::created_at, descending),
             "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(wrong_type(other)),
+            other => return Err(unsortable(other)),
         })
     }
 }

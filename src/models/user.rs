@@ -88,7 +88,9 @@ impl User {
     }
 }
 
-use super::listing::{as_i64, as_string, as_time, wrong_type, Listing, Page, Predicate};
+use super::listing::{
+    as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
+};
 use crate::errors::ApiResult;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
@@ -145,7 +147,7 @@ crate::per_backend! {
             "email" => order_by!(query, col::email, descending),
             "createdAt" => order_by!(query, col::created_at, descending),
             "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(wrong_type(other)),
+            other => return Err(unsortable(other)),
         })
     }
 }
