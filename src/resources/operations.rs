@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::{Map, Value};
 
@@ -16,7 +15,7 @@ use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Intent, Target};
-use crate::jsonapi::document::{Applied, Resource, ResourceType, PHONE_NUMBER, PROSPECT};
+use crate::jsonapi::document::{AtomicResults, ResourceType, PHONE_NUMBER, PROSPECT};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{Access, Principal};
 
@@ -310,27 +309,13 @@ pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<Http
         fields: &fields,
         meta_for: None,
     };
-    let results: Vec<Value> = outcomes
+    let results = outcomes
         .iter()
-        .map(|outcome| {
-            let resource: Option<Resource> = match outcome {
-                Outcome::PhoneNumber(id) => numbers.get(id).map(|row| view.phone_number(row, None)),
-                Outcome::Prospect(id) => {
-                    prospects.get(id).map(|row| view.prospect(row, &row.phones))
-                }
-                Outcome::Nothing => None,
-            };
-            match resource {
-                Some(resource) => serde_json::json!({ "data": resource }),
-                None => Value::Object(Map::new()),
-            }
+        .map(|outcome| match outcome {
+            Outcome::PhoneNumber(id) => numbers.get(id).map(|row| view.phone_number(row, None)),
+            Outcome::Prospect(id) => prospects.get(id).map(|row| view.prospect(row, &row.phones)),
+            Outcome::Nothing => None,
         })
         .collect();
-    let document = serde_json::json!({
-        "jsonapi": crate::jsonapi::media::jsonapi_object(true, false),
-        "atomic:results": results,
-    });
-    Ok(HttpResponse::build(StatusCode::OK)
-        .content_type(Applied::AtomicExt.content_type())
-        .body(document.to_string()))
+    Ok(AtomicResults(results).respond())
 }
