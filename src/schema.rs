@@ -32,7 +32,8 @@ diesel::table! {
         last_name -> Nullable<Text>,
         title -> Nullable<Text>,
         company -> Nullable<Text>,
-        /// The prospect's numbers as it shows them, a JSON array kept by every write of its numbers
+        /// The prospect's numbers as it shows them, a JSON array of `[id, number, extension, phoneType]`
+        /// arrays kept by every write of its numbers
         /// (see `models::prospect::PhoneList`).
         phones -> Text,
         version -> BigInt,

@@ -116,9 +116,16 @@ impl Json {
 
     /// `"name":`, with its comma; member names are the service's own ASCII identifiers.
     fn member(&mut self, name: &str) -> &mut Self {
-        debug_assert!(name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b':'));
+        debug_assert!(name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b':'));
         self.separate();
-        self.raw("\"").raw(name).raw("\":")
+        // One reservation for the three pieces: a document has dozens of members.
+        self.0.reserve(name.len() + 3);
+        self.0.push(b'"');
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.extend_from_slice(b"\":");
+        self
     }
 
     /// The comma before an array's element.
@@ -130,7 +137,12 @@ impl Json {
     /// `"{root}/{path}/{id}{suffix…}"`: a resource's link, from the escaped API root and the
     /// service's own paths and names.
     fn link(&mut self, base: &LinkBase, path: &str, id: i64, suffix: &[&str]) -> &mut Self {
-        self.raw("\"").raw(&base.0.escaped).raw("/").raw(path).raw("/").int(id);
+        self.raw("\"")
+            .raw(&base.0.escaped)
+            .raw("/")
+            .raw(path)
+            .raw("/")
+            .int(id);
         for piece in suffix {
             self.raw(piece);
         }
@@ -272,7 +284,11 @@ pub struct Identifier {
 
 impl WriteJson for Identifier {
     fn write_json(&self, json: &mut Json) {
-        json.raw("{").member("type").raw("\"").raw(self.kind).raw("\"");
+        json.raw("{")
+            .member("type")
+            .raw("\"")
+            .raw(self.kind)
+            .raw("\"");
         json.member("id").id(self.id).raw("}");
     }
 }
@@ -315,7 +331,11 @@ impl Resource {
 impl WriteJson for Resource {
     fn write_json(&self, json: &mut Json) {
         let (base, path, id) = (&self.base, self.kind.path, self.id);
-        json.raw("{").member("type").raw("\"").raw(self.kind.name).raw("\"");
+        json.raw("{")
+            .member("type")
+            .raw("\"")
+            .raw(self.kind.name)
+            .raw("\"");
         json.member("id").id(self.id);
         if !self.attributes.is_empty() {
             json.member("attributes").raw("{");
@@ -338,7 +358,11 @@ impl WriteJson for Resource {
             }
             json.raw("}");
         }
-        json.member("links").raw("{").member("self").link(base, path, id, &[]).raw("}");
+        json.member("links")
+            .raw("{")
+            .member("self")
+            .link(base, path, id, &[])
+            .raw("}");
         if let Some(meta) = &self.meta {
             json.member("meta").raw("{");
             json.member("canWrite").raw(bool_text(meta.can_write));
@@ -445,7 +469,9 @@ fn body(document: &impl WriteJson, resources: usize) -> Vec<u8> {
 
 impl WriteJson for Document {
     fn write_json(&self, json: &mut Json) {
-        json.raw("{").member("jsonapi").serde(&self.applied.jsonapi_object());
+        json.raw("{")
+            .member("jsonapi")
+            .serde(&self.applied.jsonapi_object());
         json.member("data");
         self.data.write_json(json);
         if let Some(included) = &self.included {
@@ -482,7 +508,9 @@ impl AtomicResults {
 
 impl WriteJson for AtomicResults {
     fn write_json(&self, json: &mut Json) {
-        json.raw("{").member("jsonapi").serde(&Applied::AtomicExt.jsonapi_object());
+        json.raw("{")
+            .member("jsonapi")
+            .serde(&Applied::AtomicExt.jsonapi_object());
         json.member("atomic:results").raw("[");
         for result in &self.0 {
             json.element().raw("{");
@@ -521,13 +549,22 @@ mod tests {
                 (
                     "phoneNumbers",
                     Linkage::ToMany(vec![
-                        Identifier { kind: "phoneNumber", id: 1 },
-                        Identifier { kind: "phoneNumber", id: -2 },
+                        Identifier {
+                            kind: "phoneNumber",
+                            id: 1,
+                        },
+                        Identifier {
+                            kind: "phoneNumber",
+                            id: -2,
+                        },
                     ]),
                 ),
                 ("owner", Linkage::ToOne(None)),
             ],
-            meta: Some(AuthorizationMeta { can_write: true, can_delete: false }),
+            meta: Some(AuthorizationMeta {
+                can_write: true,
+                can_delete: false,
+            }),
             base: base.clone(),
         }
     }
@@ -535,7 +572,10 @@ mod tests {
     #[test]
     fn data_strings_are_escaped_and_everything_else_is_written_as_it_is() {
         let base = LinkBase::new("http://h\"o\\st:1/api/v2");
-        let at = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap().and_hms_milli_opt(3, 4, 5, 6).unwrap();
+        let at = NaiveDate::from_ymd_opt(2026, 1, 2)
+            .unwrap()
+            .and_hms_milli_opt(3, 4, 5, 6)
+            .unwrap();
         let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} é 📞 \u{2028}";
         let document = Document {
             data: Data::One(Some(resource(
@@ -551,8 +591,14 @@ mod tests {
                 ],
             ))),
             included: Some(Vec::new()),
-            links: vec![("self", Some("http://h/x?a=\"&b=\\".into())), ("next", None)],
-            meta: Some(Map::from_iter([("page".to_owned(), json!({"total": 3, "a\"b": [null]}))])),
+            links: vec![
+                ("self", Some("http://h/x?a=\"&b=\\".into())),
+                ("next", None),
+            ],
+            meta: Some(Map::from_iter([(
+                "page".to_owned(),
+                json!({"total": 3, "a\"b": [null]}),
+            )])),
             applied: Applied::CursorProfile,
         };
         let root = "http://h\"o\\st:1/api/v2/prospects/7";
@@ -616,10 +662,16 @@ mod tests {
             json_of(&linkage),
             r#"{"jsonapi":{"version":"1.1"},"data":[],"links":{"self":"s"}}"#
         );
-        let many = Document::new(Data::Many(vec![bare, resource(&base, Vec::new())]), "s".into());
+        let many = Document::new(
+            Data::Many(vec![bare, resource(&base, Vec::new())]),
+            "s".into(),
+        );
         let value = parsed(&many);
         assert_eq!(value["data"].as_array().map(Vec::len), Some(2));
-        assert_eq!(parsed(&Document::new(Data::One(None), "s".into()))["data"], Value::Null);
+        assert_eq!(
+            parsed(&Document::new(Data::One(None), "s".into()))["data"],
+            Value::Null
+        );
     }
 
     #[test]

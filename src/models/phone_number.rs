@@ -63,15 +63,34 @@ pub struct PhoneNumberRow {
 /// What a prospect shows of one of its numbers: an entry of its `*Phones` arrays and of its
 /// `phoneNumbers` linkage. The prospect row keeps its list of these (see
 /// [`Prospect::store_phones`]), so reading a prospect reads no number rows.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Queryable, Selectable, serde::Serialize, serde::Deserialize,
-)]
+///
+/// In that list each is a JSON array, `[id, number, extension, phoneType]`: every read of a
+/// prospect parses its list, and without member names it is half the text to parse.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = phone_numbers)]
 pub struct ProspectPhone {
     pub id: i64,
     pub number: String,
     pub extension: String,
     pub phone_type: String,
+}
+
+impl serde::Serialize for ProspectPhone {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.id, &self.number, &self.extension, &self.phone_type).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProspectPhone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (id, number, extension, phone_type) = serde::Deserialize::deserialize(deserializer)?;
+        Ok(ProspectPhone {
+            id,
+            number,
+            extension,
+            phone_type,
+        })
+    }
 }
 
 impl ProspectPhone {

@@ -40,11 +40,12 @@ pub struct Prospect<Phones = PhoneList> {
     pub updated_at: NaiveDateTime,
 }
 
-/// The `phones` column: a prospect's list of [`ProspectPhone`]s as a JSON array, kept on its row so
-/// that showing a prospect (its `*Phones` arrays, its `phoneNumbers` linkage) reads no number rows.
-/// Every write of a list stores it again as the last step of its transaction
-/// ([`Prospect::store_phones`]); migration `2026-11-23-000002_prospect_phones` built it for rows
-/// that existed before.
+/// The `phones` column: a prospect's list of [`ProspectPhone`]s as a JSON array (of
+/// `[id, number, extension, phoneType]` arrays), kept on its row so that showing a prospect (its
+/// `*Phones` arrays, its `phoneNumbers` linkage) reads no number rows. Every write of a list stores
+/// it again as the last step of its transaction ([`Prospect::store_phones`]); migration
+/// `2026-11-23-000002_prospect_phones` built it for rows that existed before, and
+/// `2026-12-03-000003_compact_prospect_phones` rebuilt it in today's form.
 #[derive(Clone, Debug, Default, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 pub struct PhoneList(pub Vec<ProspectPhone>);
 

@@ -10,6 +10,8 @@ pub mod specs;
 pub mod users;
 pub mod view;
 
+use std::borrow::Cow;
+
 use actix_web::http::header::{self, EntityTag, HeaderMap};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
@@ -224,21 +226,28 @@ impl Caller {
     /// repeat is the same name and value once decoded (`page%5Bsize%5D=5` repeats `page[size]=5`),
     /// as the parser counts it; the first spelling is kept.
     fn query_pieces(&self, drop_cursors: bool) -> Vec<&str> {
-        let decode = |text: &str| {
-            percent_decode_str(&text.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
+        // Borrowed from the query unless a piece holds `+` or a percent escape: every listing
+        // builds its links from these.
+        fn decode(text: &str) -> Cow<'_, str> {
+            match text.contains('+') {
+                true => Cow::Owned(
+                    percent_decode_str(&text.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                ),
+                false => percent_decode_str(text).decode_utf8_lossy(),
+            }
+        }
         let mut pieces: Vec<&str> = Vec::new();
-        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut seen: Vec<(Cow<str>, Cow<str>)> = Vec::new();
         for piece in self.query.split('&').filter(|piece| !piece.is_empty()) {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            let (name, value) = (decode(name), decode(value));
-            if drop_cursors && (name == "page[after]" || name == "page[before]") {
+            let decoded = (decode(name), decode(value));
+            if drop_cursors && (decoded.0 == "page[after]" || decoded.0 == "page[before]") {
                 continue;
             }
-            if !seen.contains(&(name.clone(), value.clone())) {
-                seen.push((name, value));
+            if !seen.contains(&decoded) {
+                seen.push(decoded);
                 pieces.push(piece);
             }
         }
