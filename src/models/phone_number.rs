@@ -18,6 +18,8 @@
 //! changed. Duplicates (`number` + `extension` on one prospect) are refused by a unique index, so
 //! two racing inserts cannot both succeed.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -96,11 +98,11 @@ impl<'de> serde::Deserialize<'de> for ProspectPhone {
 impl ProspectPhone {
     /// The entry of a `*Phones` array: `number`, plus `;ext=N` (RFC 3966) when there is an
     /// extension.
-    pub fn array_entry(&self) -> String {
+    pub fn array_entry(&self) -> Cow<'_, str> {
         if self.extension.is_empty() {
-            self.number.clone()
+            Cow::Borrowed(&self.number)
         } else {
-            format!("{};ext={}", self.number, self.extension)
+            Cow::Owned(format!("{};ext={}", self.number, self.extension))
         }
     }
 

@@ -272,14 +272,14 @@ impl Caller {
 
     /// A collection document for one page: `first`/`prev`/`next` links with cursors bound to this
     /// query, `meta.count` when asked for, the cursor-pagination profile applied.
-    pub fn collection<T: Keyed>(
+    pub fn collection<'r, T: Keyed>(
         &self,
         page: &Page<T>,
         listing: &Listing,
         binding: &CursorBinding,
-        data: Vec<Resource>,
-        included: Option<Vec<Resource>>,
-    ) -> Document {
+        data: Vec<Resource<'r>>,
+        included: Option<Vec<Resource<'r>>>,
+    ) -> Document<'r> {
         let cursor_of = |row: &T| {
             let cursor = Cursor {
                 values: listing
@@ -351,7 +351,7 @@ pub fn relationship_document(
     id: i64,
     name: &str,
     linkage: crate::jsonapi::document::Linkage,
-) -> Document {
+) -> Document<'static> {
     let own = caller.base.url(format_args!("/{}/{id}", owner.path));
     let mut document = Document::new(
         Data::Linkage(linkage),
@@ -377,7 +377,10 @@ pub fn includes(query: &Query) -> Includes {
 }
 
 /// `included` is present whenever `include` was given, even when empty.
-pub fn included_if_asked(query: &Query, included: Vec<Resource>) -> Option<Vec<Resource>> {
+pub fn included_if_asked<'r>(
+    query: &Query,
+    included: Vec<Resource<'r>>,
+) -> Option<Vec<Resource<'r>>> {
     query.include.as_ref().map(|_| included)
 }
 

@@ -567,7 +567,7 @@ pub async fn get_phone_number_prospect_relationship(
     Ok(prospect_linkage(&caller, &row).respond(StatusCode::OK))
 }
 
-fn prospect_linkage(caller: &Caller, row: &PhoneNumberRow) -> Document {
+fn prospect_linkage(caller: &Caller, row: &PhoneNumberRow) -> Document<'static> {
     let linkage = Linkage::ToOne(Some(Identifier {
         kind: "prospect",
         id: row.prospect_id,

@@ -22,36 +22,39 @@ pub struct View<'a> {
     pub meta_for: Option<&'a Principal>,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
     fn wants(&self, type_name: &str, field: &str) -> bool {
         self.fields
             .get(type_name)
             .is_none_or(|set| set.contains(field))
     }
 
-    pub fn phone_number(&self, row: &PhoneNumberRow, prospect_owner: Option<i64>) -> Resource {
+    pub fn phone_number<'r>(
+        &self,
+        row: &'r PhoneNumberRow,
+        prospect_owner: Option<i64>,
+    ) -> Resource<'r>
+    where
+        'a: 'r,
+    {
         let wants = |name| self.wants("phoneNumber", name);
         let mut attributes = Vec::with_capacity(13);
-        let mut add = |name: &'static str, make: &dyn Fn() -> Attr| {
+        let mut add = |name: &'static str, make: &dyn Fn() -> Attr<'r>| {
             if wants(name) {
                 attributes.push((name, make()));
             }
         };
-        add("number", &|| Attr::Str(row.number.clone()));
-        add("rawNumber", &|| Attr::Str(row.raw_number.clone()));
-        add("countryCode", &|| Attr::OptStr(row.country_code.clone()));
-        add("extension", &|| {
-            Attr::OptStr(row.extension().map(str::to_owned))
-        });
-        add("phoneType", &|| Attr::Str(row.phone_type.clone()));
+        add("number", &|| Attr::Str(&row.number));
+        add("rawNumber", &|| Attr::Str(&row.raw_number));
+        add("countryCode", &|| Attr::OptStr(row.country_code.as_deref()));
+        add("extension", &|| Attr::OptStr(row.extension()));
+        add("phoneType", &|| Attr::Str(&row.phone_type));
         add("order", &|| Attr::Int(i64::from(row.position)));
-        add("status", &|| Attr::Str(row.status.clone()));
+        add("status", &|| Attr::Str(&row.status));
         add("statusChangedAt", &|| Attr::Time(row.status_changed_at));
-        add("source", &|| Attr::OptStr(row.source.clone()));
-        add("formattedNumber", &|| {
-            Attr::Str(row.formatted_number.clone())
-        });
-        add("lineType", &|| Attr::Str(row.line_type.clone()));
+        add("source", &|| Attr::OptStr(row.source.as_deref()));
+        add("formattedNumber", &|| Attr::Str(&row.formatted_number));
+        add("lineType", &|| Attr::Str(&row.line_type));
         add("createdAt", &|| Attr::Time(row.created_at));
         add("updatedAt", &|| Attr::Time(row.updated_at));
         let mut relationships = Vec::with_capacity(1);
@@ -73,13 +76,16 @@ impl View<'_> {
                 .meta_for
                 .zip(prospect_owner)
                 .map(|(principal, owner)| permissions::phone_number_meta(principal, owner)),
-            base: self.base.clone(),
+            base: self.base,
         }
     }
 
     /// A prospect with its numbers (all of them, in `order`).
-    pub fn prospect(&self, row: &Prospect, numbers: &[ProspectPhone]) -> Resource {
-        let text = |value: &Option<String>| Attr::OptStr(value.clone());
+    pub fn prospect<'r>(&self, row: &'r Prospect, numbers: &'r [ProspectPhone]) -> Resource<'r>
+    where
+        'a: 'r,
+    {
+        let text = |value: &'r Option<String>| Attr::OptStr(value.as_deref());
         let phones = |phone_type: &str| {
             Attr::List(
                 numbers
@@ -148,16 +154,19 @@ impl View<'_> {
             meta: self
                 .meta_for
                 .map(|principal| permissions::prospect_meta(principal, row.owner_id)),
-            base: self.base.clone(),
+            base: self.base,
         }
     }
 
-    pub fn user(&self, row: &User) -> Resource {
+    pub fn user<'r>(&self, row: &'r User) -> Resource<'r>
+    where
+        'a: 'r,
+    {
         let mut attributes = Vec::with_capacity(5);
         for (name, value) in [
-            ("name", Attr::Str(row.name.clone())),
-            ("email", Attr::Str(row.email.clone())),
-            ("role", Attr::Str(row.role.clone())),
+            ("name", Attr::Str(&row.name)),
+            ("email", Attr::Str(&row.email)),
+            ("role", Attr::Str(&row.role)),
             ("createdAt", Attr::Time(row.created_at)),
             ("updatedAt", Attr::Time(row.updated_at)),
         ] {
@@ -171,7 +180,7 @@ impl View<'_> {
             attributes,
             relationships: Vec::new(),
             meta: self.meta_for.map(permissions::user_meta),
-            base: self.base.clone(),
+            base: self.base,
         }
     }
 }
@@ -333,7 +342,11 @@ impl Graph {
     }
 
     /// Resource objects for phone-number rows.
-    pub fn phone_number_resources(&self, view: &View, rows: &[PhoneNumberRow]) -> Vec<Resource> {
+    pub fn phone_number_resources<'r>(
+        &self,
+        view: &View<'r>,
+        rows: &'r [PhoneNumberRow],
+    ) -> Vec<Resource<'r>> {
         let owners: HashMap<i64, i64> = self
             .prospects
             .iter()
@@ -345,14 +358,22 @@ impl Graph {
     }
 
     /// Resource objects for prospect rows.
-    pub fn prospect_resources(&self, view: &View, rows: &[Prospect]) -> Vec<Resource> {
+    pub fn prospect_resources<'r>(
+        &'r self,
+        view: &View<'r>,
+        rows: &'r [Prospect],
+    ) -> Vec<Resource<'r>> {
         rows.iter()
             .map(|row| view.prospect(row, self.phones_of(row)))
             .collect()
     }
 
     /// The `included` array for phone-number primary data.
-    pub fn included_for_phone_numbers(&self, view: &View, includes: Includes) -> Vec<Resource> {
+    pub fn included_for_phone_numbers<'r>(
+        &'r self,
+        view: &View<'r>,
+        includes: Includes,
+    ) -> Vec<Resource<'r>> {
         let mut included = Vec::new();
         if includes.prospect {
             included.extend(self.prospect_resources(view, &self.prospects));
@@ -364,12 +385,12 @@ impl Graph {
     }
 
     /// The `included` array for prospect primary data.
-    pub fn included_for_prospects(
-        &self,
-        view: &View,
+    pub fn included_for_prospects<'r>(
+        &'r self,
+        view: &View<'r>,
         includes: Includes,
-        rows: &[Prospect],
-    ) -> Vec<Resource> {
+        rows: &'r [Prospect],
+    ) -> Vec<Resource<'r>> {
         let mut included = Vec::new();
         if includes.phone_numbers {
             for row in rows {
