@@ -89,8 +89,11 @@ impl Json {
 
     /// Any serializable value, through serde_json (`meta` maps, the `jsonapi` member).
     fn serde<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
-        // Writing into a `Vec` cannot fail, and these values have string keys only.
+        // Writing into a `Vec` cannot fail, and these values have string keys only; should one
+        // fail all the same, its partial text is taken back so the document stays JSON.
+        let start = self.0.len();
         if serde_json::to_writer(&mut self.0, value).is_err() {
+            self.0.truncate(start);
             self.raw("null");
         }
         self

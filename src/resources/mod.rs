@@ -229,13 +229,11 @@ impl Caller {
         // Borrowed from the query unless a piece holds `+` or a percent escape: every listing
         // builds its links from these.
         fn decode(text: &str) -> Cow<'_, str> {
-            match text.contains('+') {
-                true => Cow::Owned(
-                    percent_decode_str(&text.replace('+', " "))
-                        .decode_utf8_lossy()
-                        .into_owned(),
-                ),
-                false => percent_decode_str(text).decode_utf8_lossy(),
+            if text.contains('+') {
+                let spaced = text.replace('+', " ");
+                Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+            } else {
+                percent_decode_str(text).decode_utf8_lossy()
             }
         }
         let mut pieces: Vec<&str> = Vec::new();
