@@ -103,6 +103,11 @@ impl Json {
         self.raw(itoa::Buffer::new().format(value))
     }
 
+    /// A string of the service's own (a type name) that needs no escaping.
+    fn quoted(&mut self, text: &str) -> &mut Self {
+        self.raw("\"").raw(text).raw("\"")
+    }
+
     /// An id, which JSON:API writes as a string.
     fn id(&mut self, id: i64) -> &mut Self {
         self.raw("\"").int(id).raw("\"")
@@ -288,11 +293,7 @@ pub struct Identifier {
 
 impl WriteJson for Identifier {
     fn write_json(&self, json: &mut Json) {
-        json.raw("{")
-            .member("type")
-            .raw("\"")
-            .raw(self.kind)
-            .raw("\"");
+        json.raw("{").member("type").quoted(self.kind);
         json.member("id").id(self.id).raw("}");
     }
 }
@@ -335,11 +336,7 @@ impl Resource<'_> {
 impl WriteJson for Resource<'_> {
     fn write_json(&self, json: &mut Json) {
         let (base, path, id) = (self.base, self.kind.path, self.id);
-        json.raw("{")
-            .member("type")
-            .raw("\"")
-            .raw(self.kind.name)
-            .raw("\"");
+        json.raw("{").member("type").quoted(self.kind.name);
         json.member("id").id(self.id);
         if !self.attributes.is_empty() {
             json.member("attributes").raw("{");

@@ -1,8 +1,8 @@
-//! Views: model rows → JSON:API resource objects, honouring sparse fieldsets and adding
-//! authorization meta, plus [`Graph`], which loads everything a response shows besides its primary
-//! rows (related rows for authorization meta and `include`) with at most one query per include
-//! level, never one per resource. A prospect's `*Phones` arrays and `phoneNumbers` linkage come
-//! with its row (`Prospect::phones`).
+//! Views: model rows → JSON:API resource objects that borrow those rows (no string is copied),
+//! honouring sparse fieldsets and adding authorization meta, plus [`Graph`], which loads
+//! everything a response shows besides its primary rows (related rows for authorization meta and
+//! `include`) with at most one query per include level, never one per resource. A prospect's
+//! `*Phones` arrays and `phoneNumbers` linkage come with its row (`Prospect::phones`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
