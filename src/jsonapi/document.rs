@@ -10,7 +10,6 @@
 //! member names and links included: the scan alone was ~14 % of a listing's instructions.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
@@ -21,52 +20,45 @@ use super::media;
 use crate::permissions::AuthorizationMeta;
 
 /// The absolute URL of the API root (`http://host:port/api/v2`), from which every link is built;
-/// it keeps the URL's JSON-escaped form too, so that links are written without escaping each one.
-#[derive(Clone, Debug)]
-pub struct LinkBase(Arc<Root>);
-
+/// one per request, borrowed by its resource objects.
 #[derive(Debug)]
-struct Root {
-    url: Box<str>,
-    /// `url` as the inside of a JSON string. The host comes from the request's `Host` header, so it
-    /// is data like any other.
-    escaped: Box<str>,
+pub struct LinkBase {
+    url: String,
+    /// `url` as the inside of a JSON string, so that links are written without escaping each one.
+    /// The host comes from the request's `Host` header, so it is data like any other.
+    escaped: String,
 }
 
 impl LinkBase {
-    pub fn new(api_root: impl Into<String>) -> Self {
-        let url = api_root.into();
+    pub fn new(url: String) -> Self {
         let mut json = Json::with_capacity(url.len() + 2);
         json.string(&url);
         let quoted = json.into_string();
-        let escaped = quoted[1..quoted.len() - 1].into();
-        Self(Arc::new(Root {
-            url: url.into(),
-            escaped,
-        }))
+        let escaped = quoted[1..quoted.len() - 1].to_owned();
+        Self { url, escaped }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0.url
+        &self.url
     }
 
     /// `{root}{path}`, for a path that starts with `/`.
     pub fn url(&self, path: impl std::fmt::Display) -> String {
-        format!("{}{path}", self.0.url)
+        format!("{}{path}", self.url)
     }
 }
 
 /// JSON text being written. Separators come from what was written last: a member or an element
 /// that does not directly follow `{` or `[` is preceded by a comma (no complete value ends in
 /// either), so optional members need no bookkeeping.
-pub struct Json(Vec<u8>);
+struct Json(Vec<u8>);
 
 impl Json {
-    pub fn with_capacity(bytes: usize) -> Self {
+    fn with_capacity(bytes: usize) -> Self {
         Self(Vec::with_capacity(bytes))
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
+    fn into_bytes(self) -> Vec<u8> {
         self.0
     }
 
@@ -147,7 +139,7 @@ impl Json {
     /// service's own paths and names.
     fn link(&mut self, base: &LinkBase, path: &str, id: i64, suffix: &[&str]) -> &mut Self {
         self.raw("\"")
-            .raw(&base.0.escaped)
+            .raw(&base.escaped)
             .raw("/")
             .raw(path)
             .raw("/")
@@ -160,7 +152,7 @@ impl Json {
 }
 
 /// What writes itself as one JSON value.
-pub trait WriteJson {
+trait WriteJson {
     fn write_json(&self, json: &mut Json);
 }
 
@@ -572,7 +564,7 @@ mod tests {
 
     #[test]
     fn data_strings_are_escaped_and_everything_else_is_written_as_it_is() {
-        let base = LinkBase::new("http://h\"o\\st:1/api/v2");
+        let base = LinkBase::new("http://h\"o\\st:1/api/v2".into());
         let at = NaiveDate::from_ymd_opt(2026, 1, 2)
             .unwrap()
             .and_hms_milli_opt(3, 4, 5, 6)
@@ -653,7 +645,7 @@ mod tests {
 
     #[test]
     fn optional_members_and_empty_collections_leave_no_stray_commas() {
-        let base = LinkBase::new("http://h/api/v2");
+        let base = LinkBase::new("http://h/api/v2".into());
         let mut bare = resource(&base, Vec::new());
         bare.relationships.clear();
         bare.meta = None;
@@ -680,7 +672,7 @@ mod tests {
 
     #[test]
     fn atomic_results_show_a_resource_or_an_empty_object_per_operation() {
-        let base = LinkBase::new("http://h/api/v2");
+        let base = LinkBase::new("http://h/api/v2".into());
         let results = AtomicResults(vec![None, Some(resource(&base, Vec::new())), None]);
         let value = parsed(&results);
         assert_eq!(value["jsonapi"]["ext"], json!([media::ATOMIC_EXT]));

@@ -538,6 +538,18 @@ impl<'a> Item<'a> {
     }
 }
 
+/// A query-string name or value as a form decodes it (`+` is a space, percent escapes decoded,
+/// invalid UTF-8 replaced): how errors name a parameter, and how links tell a repeated parameter
+/// from a new one. Borrowed unless there was something to decode.
+pub fn decode_lossy(raw: &str) -> Cow<'_, str> {
+    if raw.contains('+') {
+        let spaced = raw.replace('+', " ");
+        Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+    } else {
+        percent_decode_str(raw).decode_utf8_lossy()
+    }
+}
+
 fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
     let raw: Cow<str> = if plus_is_space {
         raw.replace('+', " ").into()
@@ -646,12 +658,7 @@ fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group>, QueryError
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for piece in raw_query.split('&').filter(|piece| !piece.is_empty()) {
         let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
-        let lossy_name = || {
-            percent_decode_str(&raw_name.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        let invalid = |detail: String| Fail::from(detail).at(&lossy_name());
+        let invalid = |detail: String| Fail::from(detail).at(&decode_lossy(raw_name));
         let name =
             decode(raw_name, true).ok_or_else(|| invalid("the name is not valid UTF-8".into()))?;
         let family = split_name(&name)

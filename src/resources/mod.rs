@@ -15,7 +15,6 @@ use std::borrow::Cow;
 use actix_web::http::header::{self, EntityTag, HeaderMap};
 use actix_web::http::{Method, StatusCode};
 use actix_web::HttpResponse;
-use percent_encoding::percent_decode_str;
 
 use crate::auth::Caller;
 use crate::errors::{ApiError, ApiResult};
@@ -226,21 +225,11 @@ impl Caller {
     /// repeat is the same name and value once decoded (`page%5Bsize%5D=5` repeats `page[size]=5`),
     /// as the parser counts it; the first spelling is kept.
     fn query_pieces(&self, drop_cursors: bool) -> Vec<&str> {
-        // Borrowed from the query unless a piece holds `+` or a percent escape: every listing
-        // builds its links from these.
-        fn decode(text: &str) -> Cow<'_, str> {
-            if text.contains('+') {
-                let spaced = text.replace('+', " ");
-                Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
-            } else {
-                percent_decode_str(text).decode_utf8_lossy()
-            }
-        }
         let mut pieces: Vec<&str> = Vec::new();
         let mut seen: Vec<(Cow<str>, Cow<str>)> = Vec::new();
         for piece in self.query.split('&').filter(|piece| !piece.is_empty()) {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            let decoded = (decode(name), decode(value));
+            let decoded = (query::decode_lossy(name), query::decode_lossy(value));
             if drop_cursors && (decoded.0 == "page[after]" || decoded.0 == "page[before]") {
                 continue;
             }

@@ -1080,28 +1080,37 @@ backend_tests! {
         assert_eq!(shown, [("+447400123456", ""), ("+12015550100", ""), ("+18889387356", "5")]);
         assert_eq!((kept[1].1.len(), kept[2].1.len()), (1, 0));
         // Both migrations that build the lists: the first in its original (object) form, the
-        // second into today's.
-        let migrations = if app.database_url.starts_with("sqlite") {
+        // second into today's; and the second's way back.
+        let [objects, arrays, back] = if app.database_url.starts_with("sqlite") {
             [
                 include_str!("../../migrations/sqlite/2026-11-23-000002_prospect_phones/up.sql"),
                 include_str!("../../migrations/sqlite/2026-12-03-000003_compact_prospect_phones/up.sql"),
+                include_str!("../../migrations/sqlite/2026-12-03-000003_compact_prospect_phones/down.sql"),
             ]
         } else {
             [
                 include_str!("../../migrations/postgres/2026-11-23-000002_prospect_phones/up.sql"),
                 include_str!("../../migrations/postgres/2026-12-03-000003_compact_prospect_phones/up.sql"),
+                include_str!("../../migrations/postgres/2026-12-03-000003_compact_prospect_phones/down.sql"),
             ]
         };
+        let text_of_ada = || -> String {
+            use diesel::prelude::*;
+            phonebook::schema::prospects::table
+                .find(ids[0])
+                .select(phonebook::schema::prospects::phones)
+                .first(&mut *app.conn())
+                .expect("the stored list")
+        };
         app.execute("ALTER TABLE prospects DROP COLUMN phones");
-        app.execute(migrations[0]);
-        use diesel::prelude::*;
-        let objects: String = phonebook::schema::prospects::table
-            .find(ids[0])
-            .select(phonebook::schema::prospects::phones)
-            .first(&mut *app.conn())
-            .expect("the stored list");
-        assert!(objects.contains("\"phone_type\""), "{objects}");
-        app.execute(migrations[1]);
+        app.execute(objects);
+        let old_form = text_of_ada();
+        assert!(old_form.contains("\"phone_type\""), "{old_form}");
+        app.execute(arrays);
+        assert_eq!(stored(), kept);
+        app.execute(back);
+        assert_eq!(text_of_ada(), old_form);
+        app.execute(arrays);
         assert_eq!(stored(), kept);
         let shown = app.get(&format!("/api/v2/prospects/{ada}")).await.expect(200);
         assert_eq!(shown.attr("voipPhones"), &json!(["+18889387356;ext=5"]));
