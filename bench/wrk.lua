@@ -9,6 +9,7 @@
 --   W5   POST /api/v2/phoneNumbers, a valid number never stored before (BENCH_NUMBERS file)
 --   W6   PATCH /api/v2/phoneNumbers/<random number>, a random `status`
 --   BASE GET /baseline/phoneNumbers?prospect=<random prospect> (the reference server)
+--   BASEi the same with &include=prospect
 
 local mode = os.getenv("BENCH_MODE") or "W1"
 local token = os.getenv("BENCH_TOKEN") or ""
@@ -92,6 +93,8 @@ function request()
     return wrk.format("PATCH", "/api/v2/phoneNumbers/" .. id, write_headers, body)
   elseif mode == "BASE" then
     return wrk.format("GET", "/baseline/phoneNumbers?prospect=" .. prospect(), {})
+  elseif mode == "BASEi" then
+    return wrk.format("GET", "/baseline/phoneNumbers?prospect=" .. prospect() .. "&include=prospect", {})
   else
     return wrk.format("GET", fixed_path, read_headers)
   end
