@@ -17,8 +17,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use phonebook::config::Config;
-use phonebook::db::DbConnection;
-use phonebook::db::{self, DatabaseUrl, Pool, PoolOptions};
+use phonebook::db::{self, DatabaseUrl, DbConnection, Pool, PoolOptions};
 use phonebook::errors::ApiError;
 use phonebook::models::prospect::RawProspect;
 use phonebook::models::PhoneNumberRow;
@@ -75,7 +74,8 @@ struct Doc {
 
 const TIME: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
-/// One page of the prospect's numbers, and the prospect when asked for.
+/// One page of the prospect's numbers, and the prospect when asked for, each statement on the
+/// backend's own connection, as a hand-written server over one backend would run it.
 fn page(
     conn: &mut DbConnection,
     prospect: i64,
@@ -101,7 +101,6 @@ fn page(
                 .collect();
             Ok((numbers, prospect))
         }
-        // On the backend's own connection, as a hand-written server over one backend would run it.
         conn => {
             let rows = phonebook::on_backend!(conn, |conn| numbers
                 .select(PhoneNumberRow::as_select())
