@@ -542,19 +542,28 @@ impl<'a> Item<'a> {
 /// invalid UTF-8 replaced): how errors name a parameter, and how links tell a repeated parameter
 /// from a new one. Borrowed unless there was something to decode.
 pub fn decode_lossy(raw: &str) -> Cow<'_, str> {
+    match plus_as_space(raw) {
+        Cow::Borrowed(raw) => percent_decode_str(raw).decode_utf8_lossy(),
+        Cow::Owned(spaced) => {
+            Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+        }
+    }
+}
+
+/// `raw` with `+` read as a space, as forms encode one; borrowed when there is none.
+fn plus_as_space(raw: &str) -> Cow<'_, str> {
     if raw.contains('+') {
-        let spaced = raw.replace('+', " ");
-        Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+        Cow::Owned(raw.replace('+', " "))
     } else {
-        percent_decode_str(raw).decode_utf8_lossy()
+        Cow::Borrowed(raw)
     }
 }
 
 fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
-    let raw: Cow<str> = if plus_is_space {
-        raw.replace('+', " ").into()
+    let raw = if plus_is_space {
+        plus_as_space(raw)
     } else {
-        raw.into()
+        Cow::Borrowed(raw)
     };
     percent_decode_str(&raw)
         .decode_utf8()
