@@ -1,15 +1,22 @@
-//! `phonebook-bench-baseline`: the ceiling of this stack for W1. A bare actix-web + diesel server
-//! with the service's own pool (same connection set-up, same pool size), its query run on the
-//! backend's own connection (`on_backend!`: no multi-connection layer), answering
-//! `GET /baseline/phoneNumbers?prospect=X` with the same indexed query W1 runs (numbers of one
-//! prospect by id, one page of 50 plus the look-ahead row) and minimal JSON: no authentication, no
-//! JSON:API layer, no middleware. With `&include=prospect` it also reads the prospect the way the
-//! service does on each backend (PostgreSQL: joined into the page's statement; SQLite: a second
-//! statement by id), so that W1 + include can be set against the same step on the bare stack.
+//! `phonebook-bench-baseline`: the ceiling of this stack for W1–W3. A bare actix-web + diesel
+//! server with the service's own pool (same connection set-up, same pool size), its queries run on
+//! the backend's own connection (`on_backend!`: no multi-connection layer), answering with the
+//! statements the service runs and minimal JSON: no authentication, no JSON:API layer, no
+//! middleware.
+//!
+//! - `GET /baseline/phoneNumbers?prospect=X` (W1): one prospect's numbers by id, one page of 50
+//!   plus the look-ahead row.
+//! - `GET /baseline/phoneNumbers?size=100` (W3 without a prospect): the first page of all numbers
+//!   by id.
+//! - `&include=prospect` on either also reads the page's prospects the way the service does on
+//!   each backend (PostgreSQL: joined into the page's statement; SQLite: a second statement by id),
+//!   so that W1 + include and W3 can be set against the same steps on the bare stack.
+//! - `GET /baseline/phoneNumbers/{id}` (W2): one number by id.
 //!
 //! Environment: `DATABASE_URL`, `PHONEBOOK_BIND`, `PHONEBOOK_DB_POOL_SIZE`, `PHONEBOOK_WORKERS`
 //! (read through the service's `Config`, so defaults match).
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -28,9 +35,13 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Deserialize)]
 struct Params {
-    prospect: i64,
+    prospect: Option<i64>,
+    size: Option<i64>,
     include: Option<String>,
 }
+
+/// The service's default page size.
+const DEFAULT_SIZE: i64 = 50;
 
 #[derive(Serialize)]
 struct Number {
@@ -66,66 +77,17 @@ struct IncludedProspect {
 }
 
 #[derive(Serialize)]
-struct Doc {
-    data: Vec<Number>,
+struct Doc<D> {
+    data: D,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     included: Vec<IncludedProspect>,
 }
 
 const TIME: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
-/// One page of the prospect's numbers, and the prospect when asked for, each statement on the
-/// backend's own connection, as a hand-written server over one backend would run it.
-fn page(
-    conn: &mut DbConnection,
-    prospect: i64,
-    include: bool,
-) -> QueryResult<(Vec<PhoneNumberRow>, Option<RawProspect>)> {
-    let numbers = col::phone_numbers
-        .filter(col::prospect_id.eq(prospect))
-        .order(col::id)
-        .limit(51);
-    match conn {
-        DbConnection::Pg(conn) if include => {
-            let rows: Vec<(PhoneNumberRow, RawProspect)> = numbers
-                .inner_join(prospects::table)
-                .select((PhoneNumberRow::as_select(), RawProspect::as_select()))
-                .load(conn)?;
-            let mut prospect = None;
-            let numbers = rows
-                .into_iter()
-                .map(|(number, row)| {
-                    prospect.get_or_insert(row);
-                    number
-                })
-                .collect();
-            Ok((numbers, prospect))
-        }
-        conn => {
-            let rows = phonebook::on_backend!(conn, |conn| numbers
-                .select(PhoneNumberRow::as_select())
-                .load(conn))?;
-            let prospect = match (include, rows.first()) {
-                (true, Some(_)) => phonebook::on_backend!(conn, |conn| prospects::table
-                    .find(prospect)
-                    .select(RawProspect::as_select())
-                    .first(conn)
-                    .optional())?,
-                _ => None,
-            };
-            Ok((rows, prospect))
-        }
-    }
-}
-
-async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpResponse, ApiError> {
-    let prospect = params.prospect;
-    let include = params.include.as_deref() == Some("prospect");
-    let (rows, included) = db::run(&pool, move |conn| Ok(page(conn, prospect, include)?)).await?;
-    let data: Vec<Number> = rows
-        .into_iter()
-        .take(50)
-        .map(|row| Number {
+impl From<PhoneNumberRow> for Number {
+    fn from(row: PhoneNumberRow) -> Self {
+        Number {
             id: row.id.to_string(),
             number: row.number,
             raw_number: row.raw_number,
@@ -135,11 +97,13 @@ async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpR
             status: row.status,
             formatted_number: row.formatted_number,
             updated_at: row.updated_at.format(TIME).to_string(),
-        })
-        .collect();
-    let included = included
-        .into_iter()
-        .map(|row| IncludedProspect {
+        }
+    }
+}
+
+impl From<RawProspect> for IncludedProspect {
+    fn from(row: RawProspect) -> Self {
+        IncludedProspect {
             id: row.id.to_string(),
             first_name: row.first_name,
             last_name: row.last_name,
@@ -147,9 +111,126 @@ async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpR
             company: row.company,
             phones: row.phones,
             updated_at: row.updated_at.format(TIME).to_string(),
-        })
+        }
+    }
+}
+
+/// One page of numbers (of one prospect, or of all; with the look-ahead row), and the prospects of
+/// the page's rows when asked for, once each in first-seen order, each statement on the backend's own connection, as a hand-written
+/// server over one backend would run it.
+fn page(
+    conn: &mut DbConnection,
+    prospect: Option<i64>,
+    size: i64,
+    include: bool,
+) -> QueryResult<(Vec<PhoneNumberRow>, Vec<RawProspect>)> {
+    // Both shapes stay statically typed (no boxed query, whose SQL diesel renders per request).
+    macro_rules! with_numbers {
+        (|$numbers:ident| $body:expr) => {
+            match prospect {
+                Some(prospect) => {
+                    let $numbers = col::phone_numbers
+                        .filter(col::prospect_id.eq(prospect))
+                        .order(col::id)
+                        .limit(size + 1);
+                    $body
+                }
+                None => {
+                    let $numbers = col::phone_numbers.order(col::id).limit(size + 1);
+                    $body
+                }
+            }
+        };
+    }
+    match conn {
+        DbConnection::Pg(conn) if include => {
+            let rows: Vec<(PhoneNumberRow, RawProspect)> = with_numbers!(|numbers| numbers
+                .inner_join(prospects::table)
+                .select((PhoneNumberRow::as_select(), RawProspect::as_select()))
+                .load(conn)?);
+            let mut seen = HashSet::new();
+            let mut prospects = Vec::new();
+            let numbers = rows
+                .into_iter()
+                .take(size as usize)
+                .map(|(number, row)| {
+                    if seen.insert(row.id) {
+                        prospects.push(row);
+                    }
+                    number
+                })
+                .collect();
+            Ok((numbers, prospects))
+        }
+        conn => {
+            let rows: Vec<PhoneNumberRow> =
+                phonebook::on_backend!(conn, |conn| with_numbers!(|numbers| numbers
+                    .select(PhoneNumberRow::as_select())
+                    .load(conn)))?;
+            if !include || rows.is_empty() {
+                return Ok((rows, Vec::new()));
+            }
+            let mut seen = HashSet::new();
+            let ids: Vec<i64> = rows
+                .iter()
+                .take(size as usize)
+                .map(|row| row.prospect_id)
+                .filter(|id| seen.insert(*id))
+                .collect();
+            let found: Vec<RawProspect> = phonebook::on_backend!(conn, |conn| match ids[..] {
+                [id] => prospects::table
+                    .find(id)
+                    .select(RawProspect::as_select())
+                    .load(conn),
+                _ => prospects::table
+                    .filter(prospects::id.eq_any(&ids))
+                    .select(RawProspect::as_select())
+                    .load(conn),
+            })?;
+            let mut by_id: HashMap<i64, RawProspect> =
+                found.into_iter().map(|row| (row.id, row)).collect();
+            let prospects = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+            Ok((rows, prospects))
+        }
+    }
+}
+
+async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpResponse, ApiError> {
+    let Params {
+        prospect,
+        size,
+        ref include,
+    } = *params;
+    let size = size.unwrap_or(DEFAULT_SIZE).clamp(1, 100);
+    let include = include.as_deref() == Some("prospect");
+    let (rows, prospects) =
+        db::run(&pool, move |conn| Ok(page(conn, prospect, size, include)?)).await?;
+    let data: Vec<Number> = rows
+        .into_iter()
+        .take(size as usize)
+        .map(Number::from)
         .collect();
+    let included = prospects.into_iter().map(IncludedProspect::from).collect();
     Ok(HttpResponse::Ok().json(Doc { data, included }))
+}
+
+async fn one(pool: web::Data<Pool>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let row = db::run(&pool, move |conn| {
+        Ok(phonebook::on_backend!(conn, |conn| col::phone_numbers
+            .find(id)
+            .select(PhoneNumberRow::as_select())
+            .first(conn)
+            .optional())?)
+    })
+    .await?;
+    Ok(match row {
+        Some(row) => HttpResponse::Ok().json(Doc {
+            data: Number::from(row),
+            included: Vec::new(),
+        }),
+        None => HttpResponse::NotFound().finish(),
+    })
 }
 
 fn main() -> Result<(), Failure> {
@@ -170,6 +251,7 @@ fn main() -> Result<(), Failure> {
             App::new()
                 .app_data(pool.clone())
                 .route("/baseline/phoneNumbers", web::get().to(list))
+                .route("/baseline/phoneNumbers/{id}", web::get().to(one))
         })
         .bind(&bind)?;
         if let Some(workers) = config.workers {

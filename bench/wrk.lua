@@ -10,6 +10,8 @@
 --   W6   PATCH /api/v2/phoneNumbers/<random number>, a random `status`
 --   BASE GET /baseline/phoneNumbers?prospect=<random prospect> (the reference server)
 --   BASEi the same with &include=prospect
+--   BASE2 GET /baseline/phoneNumbers/<random number> (the reference's W2)
+--   BASE3 GET /baseline/phoneNumbers?size=100&include=prospect (the reference's W3)
 
 local mode = os.getenv("BENCH_MODE") or "W1"
 local token = os.getenv("BENCH_TOKEN") or ""
@@ -95,6 +97,10 @@ function request()
     return wrk.format("GET", "/baseline/phoneNumbers?prospect=" .. prospect(), {})
   elseif mode == "BASEi" then
     return wrk.format("GET", "/baseline/phoneNumbers?prospect=" .. prospect() .. "&include=prospect", {})
+  elseif mode == "BASE2" then
+    return wrk.format("GET", "/baseline/phoneNumbers/" .. number_id(), {})
+  elseif mode == "BASE3" then
+    return wrk.format("GET", "/baseline/phoneNumbers?size=100&include=prospect", {})
   else
     return wrk.format("GET", fixed_path, read_headers)
   end
