@@ -597,9 +597,13 @@ impl PhoneNumberRow {
         if let DbConnection::Pg(conn) = conn {
             return Ok(list_joined(conn, listing, prospect_id)?.split()?);
         }
-        let page = Self::list(conn, listing, prospect_id)?;
-        let prospects = Prospect::of_numbers(conn, &page.rows)?;
-        Ok((page, prospects))
+        // One read transaction, so that the page and its prospects come from one snapshot, as the
+        // join's single statement does on PostgreSQL.
+        conn.transaction(|conn| {
+            let page = Self::list(conn, listing, prospect_id)?;
+            let prospects = Prospect::of_numbers(conn, &page.rows)?;
+            Ok((page, prospects))
+        })
     }
 }
 
