@@ -115,9 +115,9 @@ impl From<RawProspect> for IncludedProspect {
     }
 }
 
-/// One page of numbers (of one prospect, or of all; with the look-ahead row), and the prospects of
-/// the page's rows when asked for, once each in first-seen order, each statement on the backend's own connection, as a hand-written
-/// server over one backend would run it.
+/// One page of numbers (of one prospect, or of all), and the prospects of the page's rows when asked
+/// for, once each in first-seen order: each statement on the backend's own connection, as a
+/// hand-written server over one backend would run it.
 fn page(
     conn: &mut DbConnection,
     prospect: Option<i64>,
