@@ -587,8 +587,10 @@ impl PhoneNumberRow {
 
     /// [`PhoneNumberRow::list`] and the page's prospects, once each in first-seen order. On
     /// PostgreSQL in the page's own statement (a join: each statement there is a round trip); on
-    /// SQLite by id in a second one (a statement there is a function call, cheaper than decoding
-    /// each prospect again with every one of its numbers). bench/README.md has the measurements.
+    /// SQLite by id in a second one, in the page's read transaction (a statement there is a
+    /// function call, cheaper than decoding each prospect again with every one of its numbers).
+    /// Either way the page and its prospects come from one snapshot. bench/README.md has the
+    /// measurements.
     pub fn list_with_prospects(
         conn: &mut DbConnection,
         listing: &Listing,
@@ -597,8 +599,6 @@ impl PhoneNumberRow {
         if let DbConnection::Pg(conn) = conn {
             return Ok(list_joined(conn, listing, prospect_id)?.split()?);
         }
-        // One read transaction, so that the page and its prospects come from one snapshot, as the
-        // join's single statement does on PostgreSQL.
         conn.transaction(|conn| {
             let page = Self::list(conn, listing, prospect_id)?;
             let prospects = Prospect::of_numbers(conn, &page.rows)?;
