@@ -16,7 +16,7 @@
 //! Environment: `DATABASE_URL`, `PHONEBOOK_BIND`, `PHONEBOOK_DB_POOL_SIZE`, `PHONEBOOK_WORKERS`
 //! (read through the service's `Config`, so defaults match).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -27,7 +27,7 @@ use phonebook::config::Config;
 use phonebook::db::{self, DatabaseUrl, DbConnection, Pool, PoolOptions};
 use phonebook::errors::ApiError;
 use phonebook::models::prospect::RawProspect;
-use phonebook::models::PhoneNumberRow;
+use phonebook::models::{in_order, unique, PhoneNumberRow};
 use phonebook::schema::phone_numbers::dsl as col;
 use phonebook::schema::prospects;
 
@@ -170,13 +170,7 @@ fn page(
             if !include || rows.is_empty() {
                 return Ok((rows, Vec::new()));
             }
-            let mut seen = HashSet::new();
-            let ids: Vec<i64> = rows
-                .iter()
-                .take(size as usize)
-                .map(|row| row.prospect_id)
-                .filter(|id| seen.insert(*id))
-                .collect();
+            let ids = unique(rows.iter().take(size as usize).map(|row| row.prospect_id));
             let found: Vec<RawProspect> = phonebook::on_backend!(conn, |conn| match ids[..] {
                 [id] => prospects::table
                     .find(id)
@@ -187,10 +181,7 @@ fn page(
                     .select(RawProspect::as_select())
                     .load(conn),
             })?;
-            let mut by_id: HashMap<i64, RawProspect> =
-                found.into_iter().map(|row| (row.id, row)).collect();
-            let prospects = ids.iter().filter_map(|id| by_id.remove(id)).collect();
-            Ok((rows, prospects))
+            Ok((rows, in_order(&ids, found, |row| row.id)))
         }
     }
 }
