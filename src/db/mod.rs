@@ -314,6 +314,106 @@ pub async fn is_healthy(pool: &Pool) -> bool {
     .is_ok()
 }
 
+/// Runs the reads of `work` from one snapshot of the database, so that rows read by different
+/// statements agree with each other (a page and the prospects it includes). On PostgreSQL `work`
+/// runs as it is: callers there read in one statement. On SQLite it runs in a deferred read
+/// transaction, begun and ended by cached prepared statements: diesel's transaction manager
+/// prepares `BEGIN` and `COMMIT` again on every call, which cost ~6,000 instructions, a ninth of
+/// what `include=prospect` adds to a listing (bench/README.md). `work` only reads and opens no
+/// transaction of its own (SQLite would refuse the nested `BEGIN`).
+pub fn read_snapshot<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if matches!(conn, DbConnection::Pg(_)) {
+        return work(conn);
+    }
+    let mut snapshot = snapshot::Snapshot::begin(conn)?;
+    let result = work(snapshot.conn());
+    let ended = snapshot.end();
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
+mod snapshot {
+    use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+    use diesel::sqlite::{Sqlite, SqliteConnection};
+    use diesel::{QueryResult, RunQueryDsl};
+
+    use super::DbConnection;
+
+    /// Statements without binds, cached by their type like any static diesel query.
+    macro_rules! fixed_statements {
+        ($($name:ident => $sql:literal),* $(,)?) => {$(
+            #[derive(Debug, Clone, Copy, QueryId)]
+            struct $name;
+
+            impl QueryFragment<Sqlite> for $name {
+                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+                    out.push_sql($sql);
+                    Ok(())
+                }
+            }
+
+            impl RunQueryDsl<SqliteConnection> for $name {}
+        )*};
+    }
+
+    fixed_statements! {
+        Begin => "BEGIN",
+        Commit => "COMMIT",
+    }
+
+    /// An open read transaction on a SQLite connection. Dropped without [`Snapshot::end`] (an
+    /// error or a panic in the work), it rolls back, so the connection goes back to the pool
+    /// outside any transaction; diesel's transaction manager never hears of it, so a connection
+    /// that cannot roll back is marked broken for the pool to drop.
+    pub struct Snapshot<'c> {
+        conn: &'c mut DbConnection,
+        open: bool,
+    }
+
+    impl<'c> Snapshot<'c> {
+        pub fn begin(conn: &'c mut DbConnection) -> QueryResult<Self> {
+            if let DbConnection::Sqlite(inner) = &mut *conn {
+                Begin.execute(inner)?;
+            }
+            Ok(Snapshot { conn, open: true })
+        }
+
+        pub fn conn(&mut self) -> &mut DbConnection {
+            self.conn
+        }
+
+        pub fn end(mut self) -> QueryResult<()> {
+            self.open = false;
+            match &mut *self.conn {
+                DbConnection::Sqlite(inner) => Commit.execute(inner).map(drop).inspect_err(|_| {
+                    roll_back(inner);
+                }),
+                DbConnection::Pg(_) => Ok(()),
+            }
+        }
+    }
+
+    impl Drop for Snapshot<'_> {
+        fn drop(&mut self) {
+            if let (true, DbConnection::Sqlite(inner)) = (self.open, &mut *self.conn) {
+                roll_back(inner);
+            }
+        }
+    }
+
+    /// Rolls back a read transaction whose `COMMIT` did not run or failed.
+    fn roll_back(conn: &mut SqliteConnection) {
+        if conn.batch_execute("ROLLBACK").is_err() {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        }
+    }
+}
+
 /// How often the outermost write transaction is tried when PostgreSQL aborts it for a deadlock or
 /// a serialization failure.
 const WRITE_ATTEMPTS: usize = 3;

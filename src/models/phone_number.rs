@@ -599,7 +599,7 @@ impl PhoneNumberRow {
         if let DbConnection::Pg(conn) = conn {
             return Ok(list_joined(conn, listing, prospect_id)?.split()?);
         }
-        conn.transaction(|conn| {
+        crate::db::read_snapshot(conn, |conn| {
             let page = Self::list(conn, listing, prospect_id)?;
             let prospects = Prospect::of_numbers(conn, &page.rows)?;
             Ok((page, prospects))
