@@ -479,3 +479,89 @@ pub fn write_transaction<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+
+    use super::{read_snapshot, write_transaction, DatabaseUrl, DbConnection, Manager};
+    use crate::errors::ApiError;
+
+    #[derive(diesel::QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = BigInt)]
+        value: i64,
+    }
+
+    fn value(conn: &mut DbConnection) -> Result<i64, ApiError> {
+        let rows: Vec<Value> = diesel::sql_query("SELECT value FROM counter").load(conn)?;
+        Ok(rows[0].value)
+    }
+
+    /// Two connections to one fresh SQLite file holding `counter(value) = 1`.
+    fn connections(dir: &tempfile::TempDir) -> (DbConnection, DbConnection) {
+        let url = format!("sqlite://{}", dir.path().join("snapshot.db").display());
+        let manager = Manager {
+            url: DatabaseUrl::parse(&url).unwrap(),
+            statements: None,
+        };
+        let mut reader = manager.connect().unwrap();
+        reader
+            .batch_execute(
+                "CREATE TABLE counter (value BIGINT NOT NULL); INSERT INTO counter VALUES (1);",
+            )
+            .unwrap();
+        (reader, manager.connect().unwrap())
+    }
+
+    fn bump(conn: &mut DbConnection) {
+        write_transaction(conn, |conn| {
+            conn.batch_execute("UPDATE counter SET value = value + 1")?;
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_does_not_see_a_write_committed_between_its_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut reader, mut writer) = connections(&dir);
+        let (before, after) = read_snapshot(&mut reader, |conn| {
+            let before = value(conn)?;
+            bump(&mut writer);
+            Ok((before, value(conn)?))
+        })
+        .unwrap();
+        assert_eq!((before, after), (1, 1));
+        assert_eq!(
+            value(&mut reader).unwrap(),
+            2,
+            "the next read sees the write"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_ends_when_its_work_fails_or_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut reader, mut writer) = connections(&dir);
+        let failed: Result<i64, ApiError> = read_snapshot(&mut reader, |conn| {
+            value(conn)?;
+            Err(ApiError::not_found("prospect", 1))
+        });
+        assert!(matches!(failed, Err(ApiError::NotFound(_))), "{failed:?}");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_snapshot(&mut reader, |conn| -> Result<(), ApiError> {
+                value(conn)?;
+                panic!("a bug in the work");
+            })
+        }));
+        assert!(panicked.is_err());
+        // Outside any transaction again: the reader sees new writes and can write itself.
+        bump(&mut writer);
+        assert_eq!(value(&mut reader).unwrap(), 2);
+        bump(&mut reader);
+        assert_eq!(value(&mut writer).unwrap(), 3);
+    }
+}
