@@ -488,10 +488,11 @@ impl FilterValue {
 /// A decoded value, twice: form-decoded (`+` is a space) and with literal `+` kept. Both decodings
 /// differ only in single ASCII bytes, so they are byte-aligned: a range of one names the same
 /// characters in the other.
+/// Borrowed from the raw query unless decoding changed something.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Value {
-    text: String,
-    plus: String,
+struct Value<'q> {
+    text: Cow<'q, str>,
+    plus: Cow<'q, str>,
 }
 
 /// A slice of a [`Value`], in both decodings.
@@ -501,7 +502,7 @@ struct Item<'a> {
     plus: &'a str,
 }
 
-impl Value {
+impl Value<'_> {
     fn item(&self) -> Item<'_> {
         Item {
             text: &self.text,
@@ -559,16 +560,16 @@ fn plus_as_space(raw: &str) -> Cow<'_, str> {
     }
 }
 
-fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
-    let raw = if plus_is_space {
-        plus_as_space(raw)
-    } else {
-        Cow::Borrowed(raw)
-    };
-    percent_decode_str(&raw)
-        .decode_utf8()
-        .ok()
-        .map(Cow::into_owned)
+/// `raw` percent-decoded (and with `+` as a space when `plus_is_space`); `None` when that is not
+/// UTF-8. Borrowed unless there was something to decode: most queries have nothing to.
+fn decode(raw: &str, plus_is_space: bool) -> Option<Cow<'_, str>> {
+    match plus_is_space {
+        true if raw.contains('+') => percent_decode_str(&raw.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|text| Cow::Owned(text.into_owned())),
+        _ => percent_decode_str(raw).decode_utf8().ok(),
+    }
 }
 
 /// Splits a decoded name into its base and bracket segments: `filter[a][]` → `("filter", ["a", ""])`.
@@ -634,13 +635,13 @@ impl Family {
 }
 
 /// All occurrences of one parameter name, exact repeats collapsed.
-struct Group {
-    name: String,
+struct Group<'q> {
+    name: Cow<'q, str>,
     family: Family,
-    values: Vec<Value>,
+    values: Vec<Value<'q>>,
 }
 
-impl Group {
+impl<'q> Group<'q> {
     fn segments(&self) -> Vec<&str> {
         split_name(&self.name)
             .map(|(_, segments)| segments)
@@ -652,7 +653,7 @@ impl Group {
     }
 
     /// The value of a parameter that may only have one.
-    fn value(&self) -> &Value {
+    fn value(&self) -> &Value<'q> {
         &self.values[0]
     }
 
@@ -662,9 +663,8 @@ impl Group {
 }
 
 /// Decodes, classifies and groups the parameters (first pass).
-fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group>, QueryError> {
+fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group<'_>>, QueryError> {
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for piece in raw_query.split('&').filter(|piece| !piece.is_empty()) {
         let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
         let invalid = |detail: String| Fail::from(detail).at(&decode_lossy(raw_name));
@@ -678,21 +678,23 @@ fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group>, QueryError
                 "`{name}` is not supported on a single resource"
             )));
         }
-        let value = match (decode(raw_value, true), decode(raw_value, false)) {
-            (Some(text), Some(plus)) => Value { text, plus },
-            _ => return Err(invalid("the value is not valid UTF-8".into())),
+        let not_utf8 = || invalid("the value is not valid UTF-8".into());
+        let plus = decode(raw_value, false).ok_or_else(not_utf8)?;
+        let text = match raw_value.contains('+') {
+            true => decode(raw_value, true).ok_or_else(not_utf8)?,
+            false => plus.clone(),
         };
-        match index.get(&name).map(|&at| &mut groups[at]) {
+        let value = Value { text, plus };
+        // A query names a handful of parameters: a scan finds a repeat without building a map
+        // (as `Caller::query_pieces` does for links).
+        match groups.iter_mut().find(|group| group.name == name) {
             Some(group) if group.values.contains(&value) => {}
             Some(group) => group.values.push(value),
-            None => {
-                index.insert(name.clone(), groups.len());
-                groups.push(Group {
-                    name,
-                    family,
-                    values: vec![value],
-                });
-            }
+            None => groups.push(Group {
+                name,
+                family,
+                values: vec![value],
+            }),
         }
     }
     Ok(groups)
