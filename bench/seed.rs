@@ -332,7 +332,7 @@ fn main() -> Result<(), Failure> {
                     id: first_number + j as i64,
                     number: row.number.clone(),
                     extension: row.extension.clone(),
-                    phone_type: row.phone_type.to_owned(),
+                    phone_type: row.phone_type.parse().expect("one of PhoneType::NAMES"),
                 });
                 number_rows.push(row);
             }

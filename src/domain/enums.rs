@@ -63,6 +63,15 @@ macro_rules! wire_enum {
             }
         }
 
+        /// What a text column holds; anything but a wire name is an error.
+        impl TryFrom<String> for $name {
+            type Error = UnknownVariant;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())

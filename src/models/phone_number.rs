@@ -30,6 +30,7 @@ use super::listing::{
 use super::prospect::RawProspect;
 use super::{last_insert_id, now, Prospect};
 use crate::db::{DbConnection, StoredTime};
+use crate::domain::{PhoneType, UnknownVariant};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
@@ -74,23 +75,28 @@ pub struct ProspectPhone {
     pub id: i64,
     pub number: String,
     pub extension: String,
-    pub phone_type: String,
+    /// An enum, not text: a prospect shows its numbers grouped by type, and its list is read with
+    /// every prospect shown (no allocation per entry for the type).
+    #[diesel(deserialize_as = String)]
+    pub phone_type: PhoneType,
 }
 
 impl serde::Serialize for ProspectPhone {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        (self.id, &self.number, &self.extension, &self.phone_type).serialize(serializer)
+        let phone_type = self.phone_type.as_str();
+        (self.id, &self.number, &self.extension, phone_type).serialize(serializer)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for ProspectPhone {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (id, number, extension, phone_type) = serde::Deserialize::deserialize(deserializer)?;
+        let (id, number, extension, phone_type): (i64, String, String, String) =
+            serde::Deserialize::deserialize(deserializer)?;
         Ok(ProspectPhone {
             id,
             number,
             extension,
-            phone_type,
+            phone_type: phone_type.parse().map_err(serde::de::Error::custom)?,
         })
     }
 }
@@ -116,14 +122,16 @@ impl ProspectPhone {
     }
 }
 
-impl From<&PhoneNumberRow> for ProspectPhone {
-    fn from(row: &PhoneNumberRow) -> Self {
-        ProspectPhone {
+impl TryFrom<&PhoneNumberRow> for ProspectPhone {
+    type Error = UnknownVariant;
+
+    fn try_from(row: &PhoneNumberRow) -> Result<Self, UnknownVariant> {
+        Ok(ProspectPhone {
             id: row.id,
             number: row.number.clone(),
             extension: row.extension.clone(),
-            phone_type: row.phone_type.clone(),
-        }
+            phone_type: row.phone_type.parse()?,
+        })
     }
 }
 

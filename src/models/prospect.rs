@@ -90,7 +90,7 @@ mod compact {
                 id,
                 number: number.to_owned(),
                 extension: extension.to_owned(),
-                phone_type: phone_type.to_owned(),
+                phone_type: phone_type.parse().ok()?,
             });
             match rest {
                 "]" => return Some(phones),
@@ -430,7 +430,7 @@ mod tests {
             id,
             number: number.into(),
             extension: extension.into(),
-            phone_type: phone_type.into(),
+            phone_type: phone_type.parse().unwrap(),
         }
     }
 
@@ -470,6 +470,7 @@ mod tests {
             r#"[[1,"+14155550100","","work"],]"#,
             r#"[[1,"+14155550100","","work","x"]]"#,
             r#"[[1,"+14155550100",""]]"#,
+            r#"[[1,"+14155550100","","fax"]]"#,
             r#"[[99999999999999999999,"+1","","work"]]"#,
             "[[1,\"a\tb\",\"\",\"work\"]]",
             "[",

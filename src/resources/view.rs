@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::db::DbConnection;
+use crate::domain::PhoneType;
 use crate::jsonapi::document::{
     Attr, Identifier, LinkBase, Linkage, Resource, PHONE_NUMBER, PROSPECT, USER,
 };
@@ -86,7 +87,7 @@ impl<'a> View<'a> {
         'a: 'r,
     {
         let text = |value: &'r Option<String>| Attr::OptStr(value.as_deref());
-        let phones = |phone_type: &str| {
+        let phones = |phone_type: PhoneType| {
             Attr::List(
                 numbers
                     .iter()
@@ -107,11 +108,11 @@ impl<'a> View<'a> {
             }
         }
         for (name, phone_type) in [
-            ("homePhones", "home"),
-            ("mobilePhones", "mobile"),
-            ("workPhones", "work"),
-            ("voipPhones", "voip"),
-            ("otherPhones", "other"),
+            ("homePhones", PhoneType::Home),
+            ("mobilePhones", PhoneType::Mobile),
+            ("workPhones", PhoneType::Work),
+            ("voipPhones", PhoneType::Voip),
+            ("otherPhones", PhoneType::Other),
         ] {
             if self.wants("prospect", name) {
                 attributes.push((name, phones(phone_type)));
@@ -311,7 +312,9 @@ impl Graph {
         }
         for row in PhoneNumberRow::of_prospects(conn, prospect_ids)? {
             let phones = self.phones.entry(row.prospect_id).or_default();
-            phones.push(ProspectPhone::from(&row));
+            let phone = ProspectPhone::try_from(&row)
+                .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
+            phones.push(phone);
             self.numbers.entry(row.prospect_id).or_default().push(row);
         }
         Ok(())

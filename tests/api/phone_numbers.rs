@@ -66,7 +66,10 @@ async fn list(app: &TestApp, prospect: &str) -> Vec<String> {
         (rows, stored)
     };
     if let Some(stored) = stored {
-        let from_rows: Vec<ProspectPhone> = rows.iter().map(ProspectPhone::from).collect();
+        let from_rows: Vec<ProspectPhone> = rows
+            .iter()
+            .map(|row| ProspectPhone::try_from(row).expect("a stored phoneType"))
+            .collect();
         assert_eq!(stored, from_rows, "the list stored on prospect {prospect}");
     }
     let positions: Vec<i32> = rows.iter().map(|row| row.position).collect();
