@@ -218,31 +218,42 @@ impl Caller {
 
     /// `links.self` of the current request, with repeated parameters sent once.
     pub fn self_link(&self) -> String {
-        self.link_with(self.query_pieces(false), None)
+        self.link_with(
+            self.query_pieces().into_iter().map(|(piece, _)| piece),
+            None,
+        )
     }
 
-    /// The query pieces as sent, exact repeats dropped, optionally without the page cursors. A
+    /// The query pieces as sent, exact repeats dropped, each with whether it is a page cursor. A
     /// repeat is the same name and value once decoded (`page%5Bsize%5D=5` repeats `page[size]=5`),
     /// as the parser counts it; the first spelling is kept.
-    fn query_pieces(&self, drop_cursors: bool) -> Vec<&str> {
-        let mut pieces: Vec<&str> = Vec::new();
+    fn query_pieces(&self) -> Vec<(&str, bool)> {
+        let mut pieces = Vec::new();
         let mut seen: Vec<(Cow<str>, Cow<str>)> = Vec::new();
         for piece in self.query.split('&').filter(|piece| !piece.is_empty()) {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
             let decoded = (query::decode_lossy(name), query::decode_lossy(value));
-            if drop_cursors && (decoded.0 == "page[after]" || decoded.0 == "page[before]") {
-                continue;
-            }
             if !seen.contains(&decoded) {
+                let cursor = decoded.0 == "page[after]" || decoded.0 == "page[before]";
                 seen.push(decoded);
-                pieces.push(piece);
+                pieces.push((piece, cursor));
             }
         }
         pieces
     }
 
-    fn link_with(&self, pieces: Vec<&str>, cursor: Option<(&str, &str)>) -> String {
-        let mut query = pieces.join("&");
+    fn link_with<'q>(
+        &self,
+        pieces: impl IntoIterator<Item = &'q str>,
+        cursor: Option<(&str, &str)>,
+    ) -> String {
+        let mut query = String::new();
+        for piece in pieces {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(piece);
+        }
         if let Some((name, value)) = cursor {
             if !query.is_empty() {
                 query.push('&');
@@ -279,7 +290,15 @@ impl Caller {
             };
             self.state.cursors.encode(&cursor, binding.text())
         };
-        let base_pieces = self.query_pieces(true);
+        let pieces = self.query_pieces();
+        let self_link = self.link_with(pieces.iter().map(|&(piece, _)| piece), None);
+        // The pieces that every link of the collection keeps: all but the page cursors.
+        let base_pieces = || {
+            pieces
+                .iter()
+                .filter(|(_, cursor)| !cursor)
+                .map(|&(piece, _)| piece)
+        };
         // An empty page reached with a cursor still has rows on the side it came from, up to the
         // cursor's own position: its link back reads from that position the other way, taking
         // in the row the cursor named (`page[after]=X` found nothing: `page[before]` X and X).
@@ -295,7 +314,7 @@ impl Caller {
                 }
                 (None, None) => return None,
             };
-            Some(self.link_with(base_pieces.clone(), Some((name, &cursor))))
+            Some(self.link_with(base_pieces(), Some((name, &cursor))))
         };
         // Rows lie beyond the page on the side it was read towards when the look-ahead row came
         // back; on the side it came from, whenever a cursor brought us here.
@@ -313,10 +332,13 @@ impl Caller {
         } else {
             None
         };
-        let mut document = Document::new(Data::Many(data), self.self_link());
-        document
-            .links
-            .push(("first", Some(self.link_with(base_pieces.clone(), None))));
+        // Without a cursor in the query (every first page) `first` is the `self` link.
+        let first = match pieces.iter().any(|(_, cursor)| *cursor) {
+            true => self.link_with(base_pieces(), None),
+            false => self_link.clone(),
+        };
+        let mut document = Document::new(Data::Many(data), self_link);
+        document.links.push(("first", Some(first)));
         document.links.push(("prev", prev));
         document.links.push(("next", next));
         document.included = included;

@@ -563,6 +563,7 @@ backend_tests! {
         assert_eq!(ids(&second).len(), 5);
         assert!(link(&second, "next").is_none(), "last page");
         assert_eq!(link(&second, "self").as_deref(), Some(next.as_str()));
+        assert_eq!(link(&second, "first").as_deref(), Some("/api/v2/phoneNumbers"), "first drops the cursor");
         let prev = link(&second, "prev").expect("prev");
         let back = app.get(&prev).await.expect(200);
         assert_eq!(ids(&back), ids(&first));
