@@ -487,8 +487,7 @@ impl FilterValue {
 
 /// A decoded value, twice: form-decoded (`+` is a space) and with literal `+` kept. Both decodings
 /// differ only in single ASCII bytes, so they are byte-aligned: a range of one names the same
-/// characters in the other.
-/// Borrowed from the raw query unless decoding changed something.
+/// characters in the other. Each is borrowed from the raw query unless decoding changed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Value<'q> {
     text: Cow<'q, str>,
@@ -563,13 +562,12 @@ fn plus_as_space(raw: &str) -> Cow<'_, str> {
 /// `raw` percent-decoded (and with `+` as a space when `plus_is_space`); `None` when that is not
 /// UTF-8. Borrowed unless there was something to decode: most queries have nothing to.
 fn decode(raw: &str, plus_is_space: bool) -> Option<Cow<'_, str>> {
-    match plus_is_space {
-        true if raw.contains('+') => percent_decode_str(&raw.replace('+', " "))
-            .decode_utf8()
-            .ok()
-            .map(|text| Cow::Owned(text.into_owned())),
-        _ => percent_decode_str(raw).decode_utf8().ok(),
+    if plus_is_space && raw.contains('+') {
+        let spaced = raw.replace('+', " ");
+        let decoded = percent_decode_str(&spaced).decode_utf8().ok()?;
+        return Some(Cow::Owned(decoded.into_owned()));
     }
+    percent_decode_str(raw).decode_utf8().ok()
 }
 
 /// Splits a decoded name into its base and bracket segments: `filter[a][]` → `("filter", ["a", ""])`.
@@ -680,9 +678,10 @@ fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group<'_>>, QueryE
         }
         let not_utf8 = || invalid("the value is not valid UTF-8".into());
         let plus = decode(raw_value, false).ok_or_else(not_utf8)?;
-        let text = match raw_value.contains('+') {
-            true => decode(raw_value, true).ok_or_else(not_utf8)?,
-            false => plus.clone(),
+        let text = if raw_value.contains('+') {
+            decode(raw_value, true).ok_or_else(not_utf8)?
+        } else {
+            plus.clone()
         };
         let value = Value { text, plus };
         // A query names a handful of parameters: a scan finds a repeat without building a map

@@ -333,9 +333,10 @@ impl Caller {
             None
         };
         // Without a cursor in the query (every first page) `first` is the `self` link.
-        let first = match pieces.iter().any(|(_, cursor)| *cursor) {
-            true => self.link_with(base_pieces(), None),
-            false => self_link.clone(),
+        let first = if pieces.iter().any(|(_, cursor)| *cursor) {
+            self.link_with(base_pieces(), None)
+        } else {
+            self_link.clone()
         };
         let mut document = Document::new(Data::Many(data), self_link);
         document.links.push(("first", Some(first)));
