@@ -328,8 +328,8 @@ pub fn read_snapshot<T>(
     if matches!(conn, DbConnection::Pg(_)) {
         return work(conn);
     }
-    let mut snapshot = snapshot::Snapshot::begin(conn)?;
-    let result = work(snapshot.conn());
+    let snapshot = snapshot::Snapshot::begin(conn)?;
+    let result = work(snapshot.conn);
     let ended = snapshot.end();
     let value = result?;
     ended?;
@@ -366,43 +366,45 @@ mod snapshot {
         Commit => "COMMIT",
     }
 
-    /// An open read transaction on a SQLite connection. Dropped without [`Snapshot::end`] (an
-    /// error or a panic in the work), it rolls back, so the connection goes back to the pool
-    /// outside any transaction; diesel's transaction manager never hears of it, so a connection
-    /// that cannot roll back is marked broken for the pool to drop.
+    /// An open read transaction on a SQLite connection, lent to the work as the [`DbConnection`]
+    /// that model code takes. Dropped without [`Snapshot::end`] (an error or a panic in the work),
+    /// it rolls back, so the connection goes back to the pool outside any transaction; diesel's
+    /// transaction manager never hears of it, so a connection that cannot roll back is marked
+    /// broken for the pool to drop.
     pub struct Snapshot<'c> {
-        conn: &'c mut DbConnection,
+        pub conn: &'c mut DbConnection,
         open: bool,
     }
 
     impl<'c> Snapshot<'c> {
+        /// Begins one on `conn`, which must be a SQLite connection.
         pub fn begin(conn: &'c mut DbConnection) -> QueryResult<Self> {
-            if let DbConnection::Sqlite(inner) = &mut *conn {
-                Begin.execute(inner)?;
-            }
+            Begin.execute(sqlite(conn))?;
             Ok(Snapshot { conn, open: true })
-        }
-
-        pub fn conn(&mut self) -> &mut DbConnection {
-            self.conn
         }
 
         pub fn end(mut self) -> QueryResult<()> {
             self.open = false;
-            match &mut *self.conn {
-                DbConnection::Sqlite(inner) => Commit.execute(inner).map(drop).inspect_err(|_| {
-                    roll_back(inner);
-                }),
-                DbConnection::Pg(_) => Ok(()),
-            }
+            let conn = sqlite(self.conn);
+            Commit
+                .execute(conn)
+                .map(drop)
+                .inspect_err(|_| roll_back(conn))
         }
     }
 
     impl Drop for Snapshot<'_> {
         fn drop(&mut self) {
-            if let (true, DbConnection::Sqlite(inner)) = (self.open, &mut *self.conn) {
-                roll_back(inner);
+            if self.open {
+                roll_back(sqlite(self.conn));
             }
+        }
+    }
+
+    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
+        match conn {
+            DbConnection::Sqlite(conn) => conn,
+            DbConnection::Pg(_) => unreachable!("snapshots are begun on SQLite only"),
         }
     }
 

@@ -562,12 +562,13 @@ fn plus_as_space(raw: &str) -> Cow<'_, str> {
 /// `raw` percent-decoded (and with `+` as a space when `plus_is_space`); `None` when that is not
 /// UTF-8. Borrowed unless there was something to decode: most queries have nothing to.
 fn decode(raw: &str, plus_is_space: bool) -> Option<Cow<'_, str>> {
-    if plus_is_space && raw.contains('+') {
-        let spaced = raw.replace('+', " ");
-        let decoded = percent_decode_str(&spaced).decode_utf8().ok()?;
-        return Some(Cow::Owned(decoded.into_owned()));
+    match plus_is_space.then(|| plus_as_space(raw)) {
+        Some(Cow::Owned(spaced)) => percent_decode_str(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|text| Cow::Owned(text.into_owned())),
+        _ => percent_decode_str(raw).decode_utf8().ok(),
     }
-    percent_decode_str(raw).decode_utf8().ok()
 }
 
 /// Splits a decoded name into its base and bracket segments: `filter[a][]` → `("filter", ["a", ""])`.
