@@ -26,18 +26,23 @@ pub struct AppState {
     pub config: Config,
     pub rate_limiter: Option<RateLimiter>,
     pub cursors: CursorCodec,
-    /// Credentials of recent tokens, on PostgreSQL only (see [`CredentialCache`]).
-    pub credentials: Option<CredentialCache>,
+    /// Credentials of recent tokens (see [`CredentialCache`]).
+    pub credentials: CredentialCache,
+    /// The database's backend, as `DATABASE_URL` names it.
+    pub backend: Backend,
 }
 
 impl AppState {
     pub fn new(pool: Pool, config: Config) -> Self {
-        let postgres = DatabaseUrl::parse(&config.database_url)
-            .is_ok_and(|url| url.backend == Backend::Postgres);
+        // The pool was built from this URL. Were it unreadable, SQLite's answers are the cautious
+        // ones (`db::check_credentials`).
+        let backend =
+            DatabaseUrl::parse(&config.database_url).map_or(Backend::Sqlite, |url| url.backend);
         Self {
             rate_limiter: RateLimiter::new(config.rate_limit_per_hour),
             cursors: CursorCodec::new(config.cursor_secret),
-            credentials: postgres.then(CredentialCache::default),
+            credentials: CredentialCache::default(),
+            backend,
             pool,
             config,
         }

@@ -9,12 +9,12 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use crate::app::AppState;
+use crate::db::{Backend, CredentialCheck};
 use crate::errors::ApiError;
 use crate::jsonapi::document::LinkBase;
 use crate::jsonapi::media::{self, Dialect};
-use crate::models::token::Credential;
 use crate::models::ApiToken;
-use crate::permissions::{Principal, Scopes};
+use crate::permissions::Principal;
 use crate::rate_limit::{Decision, RateInfo};
 
 /// The authenticated caller of a request, with what handlers need from the request itself.
@@ -29,8 +29,9 @@ pub struct Caller {
     pub path: String,
     /// The request itself (a reference-counted handle), for its method and headers.
     request: HttpRequest,
-    /// The token hash, when the principal came from the credential cache: the handler's database
-    /// work looks for revocations once more (see [`crate::auth::credentials`]).
+    /// The token hash, when the principal came from the credential cache on PostgreSQL: the
+    /// handler's database work looks for revocations once more (see [`crate::auth::credentials`];
+    /// on SQLite the look before the handler is exact).
     pub(crate) cached_token: Option<String>,
 }
 
@@ -88,25 +89,31 @@ impl FromRequest for Caller {
             let token =
                 bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
             let hash = crate::auth::hash_token(token);
-            let (credential, cached_token) = match authenticate_from_cache(&state, &req, &hash) {
-                Some(credential) => (credential, Some(hash)),
+            let (principal, cached_token) = match authenticate_from_cache(&state, &req, &hash) {
+                Some(principal) => (
+                    principal,
+                    (state.backend == Backend::Postgres).then_some(hash),
+                ),
                 None => {
+                    let generation = state.credentials.generation();
                     let lookup = hash.clone();
                     let found = crate::db::read(&state.pool, move |conn| {
                         Ok(ApiToken::authenticate(conn, &lookup)?)
                     })
                     .await?;
                     let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
-                    if let Some(cache) = &state.credentials {
-                        cache.insert(hash, credential.clone());
-                    }
-                    (credential, None)
+                    let principal = credential.principal();
+                    let expires_at = credential.expires_at;
+                    state
+                        .credentials
+                        .insert(generation, hash, principal.clone(), expires_at);
+                    (principal, None)
                 }
             };
-            req.extensions_mut().insert(UserId(credential.user_id));
+            req.extensions_mut().insert(UserId(principal.user_id));
 
             if let Some(limiter) = &state.rate_limiter {
-                let decision = limiter.check(credential.user_id);
+                let decision = limiter.check(principal.user_id);
                 req.extensions_mut().insert(decision.info());
                 if let Decision::Limited {
                     info,
@@ -119,13 +126,6 @@ impl FromRequest for Caller {
                     });
                 }
             }
-            // Stored scopes were validated when the token was made; an unreadable string grants nothing.
-            let scopes = Scopes::parse(&credential.scopes).unwrap_or_else(|_| Scopes::empty());
-            let principal = Principal {
-                user_id: credential.user_id,
-                role: credential.role(),
-                scopes,
-            };
             let base = LinkBase::new(api_root(&req, state.config.public_url.as_deref()));
             let path = req
                 .path()
@@ -145,19 +145,22 @@ impl FromRequest for Caller {
     }
 }
 
-/// A GET's credential from the cache (PostgreSQL), unless a revocation has reached an idle pooled
-/// connection, in which case the cache is emptied first. Other methods always authenticate with a
-/// query: a write must never run on a credential that might have been revoked.
-fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> Option<Credential> {
-    let cache = state.credentials.as_ref()?;
+/// A GET's credential from the cache, unless a token may have been revoked since the cache was
+/// last checked ([`crate::db::check_credentials`]): then the cache is emptied first. Other methods
+/// always authenticate with a query: a write must never run on a credential that might have been
+/// revoked.
+fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> Option<Principal> {
     if req.method() != Method::GET {
         return None;
     }
-    if crate::db::revocations_arrived_in_pool(&state.pool) {
-        cache.clear();
-        return None;
+    match crate::db::check_credentials(&state.pool, state.backend) {
+        CredentialCheck::Current => state.credentials.get(hash),
+        CredentialCheck::Stale => {
+            state.credentials.clear();
+            None
+        }
+        CredentialCheck::Unknown => None,
     }
-    cache.get(hash)
 }
 
 /// Rate-limit headers for a response, from what [`Caller`] recorded.

@@ -1,97 +1,152 @@
-//! [`CredentialCache`]: the credentials of tokens seen recently, so that a read on PostgreSQL does
-//! not spend a statement on authentication. There a statement costs the database ~95 µs of CPU on
-//! the 2-core machine whatever it does (bench/README.md): as much as the read itself.
+//! [`CredentialCache`]: the credentials of tokens seen recently, so that a read does not spend a
+//! statement on authentication. On PostgreSQL a statement costs the database ~95 µs of CPU on the
+//! 2-core machine whatever it does (bench/README.md): as much as the read itself. On SQLite the
+//! token's indexed lookup is a tenth of the instructions of a read by id.
 //!
 //! What a credential holds (user, role, scopes, expiry) never changes for a token; only revocation
-//! ends it early, and revocation happens in another process (`phonebook token revoke`). So:
-//! every pooled PostgreSQL connection `LISTEN`s on [`REVOCATIONS`]; `ApiToken::revoke_all` notifies
-//! that channel in the revoking transaction; and a request served from the cache looks at the
-//! notifications that reached a pooled connection, before its handler runs and again on the
-//! handler's own connection after its statements (`Caller::database`). PostgreSQL sends a
-//! listening session the notifications pending when a statement began before that statement's
-//! `ReadyForQuery`, so a read that starts after a revocation committed finds it there, empties the
-//! cache and authenticates again with a query: the revoked token gets 401 on its next request.
-//! Writes always authenticate with a query. SQLite uses no cache: its lookup is a function call in
-//! this process, and another process's revocation is visible to it at once.
+//! ends it early, and revocation happens in another process (`phonebook token revoke`) or, in the
+//! tests, on a pooled connection of this one. Before a GET trusts the cache, an idle pooled
+//! connection is asked whether anything may have been revoked since ([`crate::db::check_credentials`]):
 //!
-//! A new way to change a user's role or delete a user would have to notify the channel too.
+//! - **PostgreSQL**: every pooled connection `LISTEN`s on [`REVOCATIONS`] and
+//!   `ApiToken::revoke_all` notifies that channel in the revoking transaction. A request served
+//!   from the cache looks at the notifications that reached a pooled connection, before its
+//!   handler runs and again on the handler's own connection after its statements
+//!   (`Caller::database`). PostgreSQL sends a listening session the notifications pending when a
+//!   statement began before that statement's `ReadyForQuery`, so a read that starts after a
+//!   revocation committed finds it there.
+//! - **SQLite**: the connection reads its `data_version` (which changes when any other connection,
+//!   in any process, commits) and its `total_changes()` (its own writes), and compares them with
+//!   what it read last time. Any write at all counts, so under write load the cache is emptied
+//!   often; a read-only load keeps it.
+//!
+//! Either way the cache is emptied and the token looked up with a query: a revoked token gets 401
+//! on its next request. Writes always authenticate with a query. A credential read before the cache
+//! was last emptied is not added to it ([`CredentialCache::generation`]): its token may have been
+//! revoked between the lookup and the insert.
+//!
+//! A new way to change a user's role or delete a user would have to notify the channel too (on
+//! SQLite every write counts already).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::NaiveDateTime;
 
 use crate::models::now;
-use crate::models::token::Credential;
+use crate::permissions::Principal;
 
-/// The channel revocations are announced on.
+/// The channel revocations are announced on (PostgreSQL).
 pub const REVOCATIONS: &str = "phonebook_token_revocations";
 
 /// At most this many credentials are kept; a full cache starts over (one query per token again).
 const CAPACITY: usize = 10_000;
 
-/// Live credentials by token hash.
+/// Live credentials by token hash, kept as the [`Principal`] each authenticates (parsed once).
 #[derive(Debug, Default)]
 pub struct CredentialCache {
-    entries: Mutex<HashMap<String, Credential>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_hash: HashMap<String, Entry>,
+    /// How many times the cache was emptied for a possible revocation.
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    principal: Principal,
+    expires_at: Option<NaiveDateTime>,
 }
 
 impl CredentialCache {
-    /// The credential of a token hash, if it was seen and has not expired since.
-    pub fn get(&self, hash: &str) -> Option<Credential> {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let credential = entries.get(hash)?;
-        if credential
-            .expires_at
-            .is_some_and(|expires| expires <= now())
-        {
-            entries.remove(hash);
-            return None;
-        }
-        Some(credential.clone())
-    }
-
-    pub fn insert(&self, hash: String, credential: Credential) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if entries.len() >= CAPACITY {
-            entries.clear();
-        }
-        entries.insert(hash, credential);
-    }
-
-    /// Forgets every credential: a revocation was announced (it names no token).
-    pub fn clear(&self) {
+    fn entries(&self) -> MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .clear();
+    }
+
+    /// Who a token hash authenticates, if it was seen and has not expired since.
+    pub fn get(&self, hash: &str) -> Option<Principal> {
+        let mut entries = self.entries();
+        let entry = entries.by_hash.get(hash)?;
+        if entry.expires_at.is_some_and(|expires| expires <= now()) {
+            entries.by_hash.remove(hash);
+            return None;
+        }
+        Some(entry.principal.clone())
+    }
+
+    /// Which emptying of the cache a lookup about to start follows; pass it to [`Self::insert`].
+    pub fn generation(&self) -> u64 {
+        self.entries().generation
+    }
+
+    /// Keeps a credential looked up after the cache was at `generation`, unless it has been
+    /// emptied since: then the lookup may have read a token revoked before the insert.
+    pub fn insert(
+        &self,
+        generation: u64,
+        hash: String,
+        principal: Principal,
+        expires_at: Option<NaiveDateTime>,
+    ) {
+        let mut entries = self.entries();
+        if entries.generation != generation {
+            return;
+        }
+        if entries.by_hash.len() >= CAPACITY {
+            entries.by_hash.clear();
+        }
+        entries.by_hash.insert(
+            hash,
+            Entry {
+                principal,
+                expires_at,
+            },
+        );
+    }
+
+    /// Forgets every credential: a token may have been revoked (no announcement names it).
+    pub fn clear(&self) {
+        let mut entries = self.entries();
+        entries.by_hash.clear();
+        entries.generation += 1;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::permissions::{Role, Scopes};
     use chrono::Duration;
 
-    fn credential(expires_in: Option<Duration>) -> Credential {
-        Credential {
+    fn principal() -> Principal {
+        Principal {
             user_id: 7,
-            role: "member".into(),
-            scopes: "phoneNumbers.read".into(),
-            expires_at: expires_in.map(|span| now() + span),
+            role: Role::Member,
+            scopes: Scopes::parse("phoneNumbers.read").unwrap(),
         }
+    }
+
+    fn expiring(span: Duration) -> Option<NaiveDateTime> {
+        Some(now() + span)
     }
 
     #[test]
     fn keeps_live_credentials_until_cleared() {
         let cache = CredentialCache::default();
         assert!(cache.get("a").is_none());
-        cache.insert("a".into(), credential(None));
-        cache.insert("b".into(), credential(Some(Duration::hours(1))));
+        let generation = cache.generation();
+        cache.insert(generation, "a".into(), principal(), None);
+        cache.insert(
+            generation,
+            "b".into(),
+            principal(),
+            expiring(Duration::hours(1)),
+        );
         assert_eq!(cache.get("a").map(|c| c.user_id), Some(7));
         assert!(cache.get("b").is_some());
         cache.clear();
@@ -99,20 +154,38 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_that_started_before_the_cache_was_emptied_is_not_kept() {
+        let cache = CredentialCache::default();
+        let before = cache.generation();
+        cache.clear();
+        cache.insert(before, "a".into(), principal(), None);
+        assert!(cache.get("a").is_none());
+        cache.insert(cache.generation(), "a".into(), principal(), None);
+        assert!(cache.get("a").is_some());
+    }
+
+    #[test]
     fn an_expired_credential_is_gone() {
         let cache = CredentialCache::default();
-        cache.insert("a".into(), credential(Some(Duration::milliseconds(-1))));
+        let generation = cache.generation();
+        cache.insert(
+            generation,
+            "a".into(),
+            principal(),
+            expiring(Duration::milliseconds(-1)),
+        );
         assert!(cache.get("a").is_none());
     }
 
     #[test]
     fn a_full_cache_starts_over() {
         let cache = CredentialCache::default();
+        let generation = cache.generation();
         for n in 0..CAPACITY {
-            cache.insert(n.to_string(), credential(None));
+            cache.insert(generation, n.to_string(), principal(), None);
         }
         assert!(cache.get("0").is_some());
-        cache.insert("new".into(), credential(None));
+        cache.insert(generation, "new".into(), principal(), None);
         assert!(cache.get("0").is_none());
         assert!(cache.get("new").is_some());
     }

@@ -218,11 +218,110 @@ pub fn revocations_arrived(conn: &mut DbConnection) -> bool {
     arrived
 }
 
-/// [`revocations_arrived`] on an idle pooled connection, on the calling thread; `false` when none
-/// is idle (the handler's own connection looks again after its statements).
-pub fn revocations_arrived_in_pool(pool: &Pool) -> bool {
-    pool.try_get()
-        .is_some_and(|mut conn| revocations_arrived(&mut conn))
+/// What an idle pooled connection can tell of the credentials cached before now (see
+/// `auth::credentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialCheck {
+    /// Nothing that could revoke a token has happened since a connection was last asked.
+    Current,
+    /// Something may have: the cache must be emptied before it is used again.
+    Stale,
+    /// No connection was idle to ask (SQLite): look the token up this time.
+    Unknown,
+}
+
+/// Asks an idle pooled connection, on the calling thread, whether a token may have been revoked
+/// since a pooled connection was last asked. Never waits. PostgreSQL reads the notifications that
+/// have arrived ([`revocations_arrived`]); with no connection idle it answers
+/// [`CredentialCheck::Current`], since the handler's own connection looks again after its
+/// statements. SQLite asks whether anything was written since this connection last looked
+/// ([`writes::since_last_look`]), which is exact at the moment it answers.
+pub fn check_credentials(pool: &Pool, backend: Backend) -> CredentialCheck {
+    let Some(mut conn) = pool.try_get() else {
+        return match backend {
+            Backend::Postgres => CredentialCheck::Current,
+            Backend::Sqlite => CredentialCheck::Unknown,
+        };
+    };
+    let changed = match *conn {
+        DbConnection::Pg(_) => revocations_arrived(&mut conn),
+        DbConnection::Sqlite(_) => writes::since_last_look(&mut conn),
+    };
+    if changed {
+        CredentialCheck::Stale
+    } else {
+        CredentialCheck::Current
+    }
+}
+
+/// Statements without binds, cached by their type like any static diesel query; one with a
+/// `-> SqlType` returns rows of that type.
+macro_rules! fixed_statements {
+    ($($name:ident => $sql:literal $(-> $sql_type:ty)?),* $(,)?) => {$(
+        #[derive(Debug, Clone, Copy, ::diesel::query_builder::QueryId)]
+        struct $name;
+
+        impl ::diesel::query_builder::QueryFragment<::diesel::sqlite::Sqlite> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: ::diesel::query_builder::AstPass<'_, 'b, ::diesel::sqlite::Sqlite>,
+            ) -> ::diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl ::diesel::RunQueryDsl<::diesel::sqlite::SqliteConnection> for $name {}
+
+        $(impl ::diesel::query_builder::Query for $name {
+            type SqlType = $sql_type;
+        })?
+    )*};
+}
+
+mod writes {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    use r2d2::PooledConnection;
+
+    use super::{DbConnection, Manager};
+
+    // Two statements, each prepared once: the one-statement form (`pragma_data_version`, a
+    // virtual table) compiles the pragma again on every execution, at four times the cost.
+    fixed_statements! {
+        // Changes when another connection, of any process, commits.
+        DataVersion => "PRAGMA data_version" -> BigInt,
+        // This connection's own inserted, updated and deleted rows.
+        TotalChanges => "SELECT total_changes()" -> BigInt,
+    }
+
+    /// A connection's write marks (`data_version`, `total_changes()`) when it last looked.
+    struct LastLook((i64, i64));
+
+    /// Whether anything was written to the database, by any connection or process, since this
+    /// SQLite connection last looked; a connection that never looked, or cannot tell, answers yes.
+    /// Every commit after a look changes one of the marks the next look reads (another
+    /// connection's commit `data_version`, this one's `total_changes()`), so whichever connection
+    /// looks first after a revocation answers yes.
+    pub fn since_last_look(conn: &mut PooledConnection<Manager>) -> bool {
+        let DbConnection::Sqlite(sqlite) = &mut **conn else {
+            unreachable!("write marks are read on SQLite only")
+        };
+        let marks = DataVersion
+            .get_result::<i64>(sqlite)
+            .and_then(|version| Ok((version, TotalChanges.get_result::<i64>(sqlite)?)));
+        let Ok(marks) = marks else {
+            return true;
+        };
+        let extensions = PooledConnection::extensions_mut(conn);
+        match extensions.get_mut::<LastLook>() {
+            Some(LastLook(last)) => std::mem::replace(last, marks) != marks,
+            None => {
+                extensions.insert(LastLook(marks));
+                true
+            }
+        }
+    }
 }
 
 /// Counts the SQL statements a pool runs; tests use it to show that a request's query count does
@@ -338,28 +437,10 @@ pub fn read_snapshot<T>(
 
 mod snapshot {
     use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-    use diesel::sqlite::{Sqlite, SqliteConnection};
+    use diesel::sqlite::SqliteConnection;
     use diesel::{QueryResult, RunQueryDsl};
 
     use super::DbConnection;
-
-    /// Statements without binds, cached by their type like any static diesel query.
-    macro_rules! fixed_statements {
-        ($($name:ident => $sql:literal),* $(,)?) => {$(
-            #[derive(Debug, Clone, Copy, QueryId)]
-            struct $name;
-
-            impl QueryFragment<Sqlite> for $name {
-                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-                    out.push_sql($sql);
-                    Ok(())
-                }
-            }
-
-            impl RunQueryDsl<SqliteConnection> for $name {}
-        )*};
-    }
 
     fixed_statements! {
         Begin => "BEGIN",
@@ -565,5 +646,45 @@ mod tests {
         assert_eq!(value(&mut reader).unwrap(), 2);
         bump(&mut reader);
         assert_eq!(value(&mut writer).unwrap(), 3);
+    }
+
+    #[test]
+    fn sqlite_tells_of_every_write_since_a_pooled_connection_last_looked() {
+        use super::{check_credentials, pool, Backend, CredentialCheck, PoolOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut elsewhere) = connections(&dir);
+        let url = format!("sqlite://{}", dir.path().join("snapshot.db").display());
+        // One connection, so that every look is this connection's.
+        let pool = pool(
+            &DatabaseUrl::parse(&url).unwrap(),
+            PoolOptions {
+                size: 1,
+                timeout: std::time::Duration::from_secs(5),
+                statement_counter: None,
+            },
+        )
+        .unwrap();
+        let check = || check_credentials(&pool, Backend::Sqlite);
+        assert_eq!(
+            check(),
+            CredentialCheck::Stale,
+            "a connection that never looked"
+        );
+        assert_eq!(check(), CredentialCheck::Current);
+        // Another connection's commit (another process's would be the same to SQLite) ...
+        bump(&mut elsewhere);
+        assert_eq!(check(), CredentialCheck::Stale, "a commit elsewhere");
+        assert_eq!(check(), CredentialCheck::Current);
+        // ... and one made on the very connection that looks next.
+        bump(&mut pool.get().unwrap());
+        assert_eq!(check(), CredentialCheck::Stale, "its own commit");
+        assert_eq!(check(), CredentialCheck::Current);
+        // Reads change nothing; with no connection idle, nothing can be told.
+        value(&mut pool.get().unwrap()).unwrap();
+        assert_eq!(check(), CredentialCheck::Current);
+        let busy = pool.get().unwrap();
+        assert_eq!(check(), CredentialCheck::Unknown);
+        drop(busy);
     }
 }

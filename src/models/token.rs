@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::now;
 use crate::db::{DbConnection, StoredTime};
-use crate::permissions::Role;
+use crate::permissions::{Principal, Role, Scopes};
 use crate::schema::{api_tokens, users};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -34,8 +34,14 @@ pub struct Credential {
 }
 
 impl Credential {
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Viewer)
+    /// Who the token authenticates, for permission checks. Stored roles and scopes were validated
+    /// when they were written; an unreadable role reads only, unreadable scopes grant nothing.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user_id: self.user_id,
+            role: self.role.parse().unwrap_or(Role::Viewer),
+            scopes: Scopes::parse(&self.scopes).unwrap_or_else(|_| Scopes::empty()),
+        }
     }
 }
 

@@ -173,9 +173,7 @@ impl Caller {
             let result = work(conn);
             if let Some((hash, state)) = recheck {
                 if crate::db::revocations_arrived(conn) {
-                    if let Some(cache) = &state.credentials {
-                        cache.clear();
-                    }
+                    state.credentials.clear();
                     if crate::models::ApiToken::authenticate(conn, &hash)?.is_none() {
                         return Err(ApiError::Unauthorized { token_sent: true });
                     }

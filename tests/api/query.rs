@@ -1010,8 +1010,8 @@ backend_tests! {
         let (member, _) = app.user("member@example.com", Role::Member, "prospects.all");
         seed_numbers(&app, 40, 3);
         app.execute(&format!("UPDATE prospects SET owner_id = {member} WHERE id % 2 = 0"));
-        // On PostgreSQL a token's first read authenticates with a query and later ones come from
-        // the credential cache: one read first, so every count below is of the same kind.
+        // A token's first read after a commit authenticates with a query and later ones come
+        // from the credential cache: one read first, so every count below is of the same kind.
         app.get("/api/v2").await.expect(200);
         let statements = |path: String| {
             let app = &app;
