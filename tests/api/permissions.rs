@@ -601,6 +601,42 @@ backend_tests! {
         call(&app, &fresh, Method::GET, "/api/v2", None).await.expect(200);
     }
 
+    async fn a_tokens_repeated_reads_skip_its_lookup_until_a_token_may_have_been_revoked(app: TestApp) {
+        let (_, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+        let statements = || {
+            let (app, token) = (&app, &token);
+            async move {
+                let before = app.statement_count();
+                let response = call(app, token, Method::GET, "/api/v2", None).await;
+                assert_eq!(response.status, 200, "{}", response.body);
+                app.statement_count() - before
+            }
+        };
+        // The first read looks the token up; the next ones take it from the credential cache.
+        let first = statements().await;
+        let cached = statements().await;
+        assert_eq!(first, cached + 1, "the token's lookup is one statement");
+        assert_eq!(statements().await, cached);
+        // SQLite cannot tell a revocation from any other commit, so every commit costs the next
+        // read a lookup; PostgreSQL is told of revocations alone.
+        app.execute("UPDATE users SET name = 'Renamed' WHERE id = 1");
+        let after_write = statements().await;
+        if app.database_url.starts_with("sqlite") {
+            assert_eq!(after_write, cached + 1, "the first read after a commit");
+        } else {
+            assert_eq!(after_write, cached, "a commit that revokes nothing");
+        }
+        assert_eq!(statements().await, cached);
+        // Another user's revocation empties the cache on both: one lookup, then cached again.
+        let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
+        statements().await;
+        ApiToken::revoke_all(&mut app.conn(), other).unwrap();
+        // (As above: the notification reaches PostgreSQL's idle sessions as soon as they run.)
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(statements().await, cached + 1, "the first read after a revocation");
+        assert_eq!(statements().await, cached);
+    }
+
     async fn missing_scopes_are_named(app: TestApp) {
         let (member, _) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
         let mine = prospect_of(&app, "Mine", member).await;
