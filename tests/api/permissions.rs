@@ -637,6 +637,27 @@ backend_tests! {
         assert_eq!(statements().await, cached);
     }
 
+    async fn a_token_revoked_by_the_command_line_is_refused_on_its_next_read(app: TestApp) {
+        let (_, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+        // The second read takes the credential from the cache.
+        for _ in 0..2 {
+            call(&app, &token, Method::GET, "/api/v2/prospects", None).await.expect(200);
+        }
+        // `phonebook token revoke` is another process, with its own connection.
+        let revoke = Command::new(env!("CARGO_BIN_EXE_phonebook"))
+            .args(["token", "revoke", "--email", "member@example.com"])
+            .env("DATABASE_URL", &app.database_url)
+            .env_remove("PHONEBOOK_BOOTSTRAP_TOKEN")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run phonebook");
+        assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
+        let response = call(&app, &token, Method::GET, "/api/v2/prospects", None).await;
+        assert_unauthorized(&response, INVALID_TOKEN, "the next read after the revocation");
+        // Only that user's tokens went.
+        app.get("/api/v2/prospects").await.expect(200);
+    }
+
     async fn missing_scopes_are_named(app: TestApp) {
         let (member, _) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
         let mine = prospect_of(&app, "Mine", member).await;
