@@ -250,6 +250,30 @@ fn scratch_database(command: &str, url: &str, name: &str) -> Result<(), Failure>
     Ok(())
 }
 
+/// How this connection reaches PostgreSQL, for the run's log: the service connects through the
+/// same URL. libpq's default (`sslmode=prefer`) encrypts even a loopback connection when the server
+/// offers TLS (Debian's does), and that costs every statement (bench/README.md, "Tuning, measured").
+fn pg_transport(conn: &mut DbConnection) -> Result<String, Failure> {
+    use diesel::sql_types::{Bool, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Transport {
+        #[diesel(sql_type = Nullable<Text>)]
+        tls: Option<String>,
+        #[diesel(sql_type = Bool)]
+        unix_socket: bool,
+    }
+    let transport: Transport = diesel::sql_query(
+        "SELECT (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl) AS tls, \
+         inet_client_addr() IS NULL AS unix_socket",
+    )
+    .get_result(conn)?;
+    Ok(match (transport.unix_socket, transport.tls) {
+        (true, _) => "over a Unix socket".into(),
+        (false, Some(tls)) => format!("over TCP with {tls}"),
+        (false, None) => "over TCP without TLS".into(),
+    })
+}
+
 fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [command, url, name] = args.as_slice() {
@@ -359,10 +383,13 @@ fn main() -> Result<(), Failure> {
         }
         Ok((first_prospect, first_number))
     })?;
-    if let DbConnection::Pg(_) = conn {
+    let transport = if let DbConnection::Pg(_) = conn {
         // What autovacuum would have done by the time a database this size serves traffic.
         diesel::sql_query("ANALYZE").execute(conn)?;
-    }
+        format!("; PostgreSQL {}", pg_transport(conn)?)
+    } else {
+        String::new()
+    };
 
     let mut fresh = String::with_capacity(fresh_count * 13);
     for _ in 0..fresh_count {
@@ -380,7 +407,7 @@ fn main() -> Result<(), Failure> {
     std::fs::write(out.join("dataset.env"), &summary)?;
     eprintln!(
         "seeded {prospect_count} prospects, {} numbers (+{fresh_count} fresh; {} invalid candidates \
-         rejected by the parser) in {:.1}s",
+         rejected by the parser) in {:.1}s{transport}",
         prospect_count * per_prospect,
         numbers.rejected,
         started.elapsed().as_secs_f64()
