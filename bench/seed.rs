@@ -253,7 +253,7 @@ fn scratch_database(command: &str, url: &str, name: &str) -> Result<(), Failure>
 /// How this connection reaches PostgreSQL, for the run's log: the service connects through the
 /// same URL. libpq's default (`sslmode=prefer`) encrypts even a loopback connection when the server
 /// offers TLS (Debian's does), and that costs every statement (bench/README.md, "Tuning, measured").
-fn pg_transport(conn: &mut DbConnection) -> Result<String, Failure> {
+fn pg_transport(conn: &mut diesel::PgConnection) -> Result<String, Failure> {
     use diesel::sql_types::{Bool, Nullable, Text};
     #[derive(QueryableByName)]
     struct Transport {
@@ -383,7 +383,7 @@ fn main() -> Result<(), Failure> {
         }
         Ok((first_prospect, first_number))
     })?;
-    let transport = if let DbConnection::Pg(_) = conn {
+    let transport = if let DbConnection::Pg(conn) = conn {
         // What autovacuum would have done by the time a database this size serves traffic.
         diesel::sql_query("ANALYZE").execute(conn)?;
         format!("; PostgreSQL {}", pg_transport(conn)?)
