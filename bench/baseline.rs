@@ -24,12 +24,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use phonebook::config::Config;
+use phonebook::db::schema::phone_numbers::dsl as col;
+use phonebook::db::schema::prospects;
 use phonebook::db::{self, DatabaseUrl, DbConnection, Pool, PoolOptions};
 use phonebook::errors::ApiError;
 use phonebook::models::prospect::RawProspect;
 use phonebook::models::{in_order, unique, PhoneNumberRow};
-use phonebook::schema::phone_numbers::dsl as col;
-use phonebook::schema::prospects;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 

@@ -26,13 +26,13 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use phonebook::auth::hash_token;
+use phonebook::db::schema::{phone_numbers, prospects};
 use phonebook::db::{self, DatabaseUrl, DbConnection, PoolOptions};
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
 use phonebook::domain::{PhoneType, Status};
 use phonebook::models::prospect::PhoneList;
 use phonebook::models::{ApiToken, ProspectPhone, User};
 use phonebook::permissions::Role;
-use phonebook::schema::{phone_numbers, prospects};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 

@@ -99,54 +99,22 @@ impl FromStr for Role {
 // Scopes
 // ---------------------------------------------------------------------------------------------
 
-/// The resource types that scopes are granted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceKind {
-    /// `phoneNumber` resources; scope prefix `phoneNumbers`.
-    PhoneNumbers,
-    /// `prospect` resources; scope prefix `prospects`.
-    Prospects,
-    /// `user` resources (read-only over the API); scope prefix `users`.
-    Users,
+pub use crate::domain::ResourceType;
+
+/// Whether a scope on `kind` may grant `access` (`users` has only `read`).
+const fn supports(kind: ResourceType, access: Access) -> bool {
+    !matches!(
+        (kind, access),
+        (ResourceType::User, Access::Write | Access::Delete)
+    )
 }
 
-impl ResourceKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [ResourceKind; 3] = [
-        ResourceKind::PhoneNumbers,
-        ResourceKind::Prospects,
-        ResourceKind::Users,
-    ];
-
-    /// The scope prefix (also the collection path): `"phoneNumbers"`, `"prospects"`, `"users"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ResourceKind::PhoneNumbers => "phoneNumbers",
-            ResourceKind::Prospects => "prospects",
-            ResourceKind::Users => "users",
-        }
-    }
-
-    /// Whether a scope of this kind may grant `access` (`users` has only `read`).
-    pub const fn supports(self, access: Access) -> bool {
-        !matches!(
-            (self, access),
-            (ResourceKind::Users, Access::Write | Access::Delete)
-        )
-    }
-
-    const fn index(self) -> u32 {
-        match self {
-            ResourceKind::PhoneNumbers => 0,
-            ResourceKind::Prospects => 1,
-            ResourceKind::Users => 2,
-        }
-    }
-}
-
-impl fmt::Display for ResourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The type's bit group in a [`Scopes`] set.
+const fn kind_index(kind: ResourceType) -> u32 {
+    match kind {
+        ResourceType::PhoneNumber => 0,
+        ResourceType::Prospect => 1,
+        ResourceType::User => 2,
     }
 }
 
@@ -193,25 +161,25 @@ impl fmt::Display for Access {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Scope {
     /// The resource type.
-    pub resource: ResourceKind,
+    pub resource: ResourceType,
     /// The access granted on it.
     pub access: Access,
 }
 
 impl Scope {
     /// A scope from its parts.
-    pub const fn new(resource: ResourceKind, access: Access) -> Self {
+    pub const fn new(resource: ResourceType, access: Access) -> Self {
         Scope { resource, access }
     }
 
     const fn bit(self) -> u16 {
-        1 << (self.resource.index() * 3 + self.access.index())
+        1 << (kind_index(self.resource) * 3 + self.access.index())
     }
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.resource.as_str(), self.access.as_str())
+        write!(f, "{}.{}", self.resource.collection(), self.access.as_str())
     }
 }
 
@@ -302,20 +270,19 @@ impl Scopes {
 
     fn token_bits(token: &str) -> Option<u16> {
         let (prefix, suffix) = token.split_once('.')?;
-        let kind = ResourceKind::ALL
+        let kind = ResourceType::ALL
             .into_iter()
-            .find(|k| k.as_str() == prefix)?;
+            .find(|k| k.collection() == prefix)?;
         if suffix == "all" {
             return Some(
                 Access::ALL
                     .into_iter()
-                    .filter(|a| kind.supports(*a))
+                    .filter(|a| supports(kind, *a))
                     .fold(0, |acc, a| acc | Scope::new(kind, a).bit()),
             );
         }
         let access = Access::ALL.into_iter().find(|a| a.as_str() == suffix)?;
-        kind.supports(access)
-            .then_some(Scope::new(kind, access).bit())
+        supports(kind, access).then_some(Scope::new(kind, access).bit())
     }
 
     /// Whether the set grants `scope`.
@@ -324,7 +291,7 @@ impl Scopes {
     }
 
     /// Whether the set grants `access` on `kind`.
-    pub const fn allows(&self, kind: ResourceKind, access: Access) -> bool {
+    pub const fn allows(&self, kind: ResourceType, access: Access) -> bool {
         self.contains(Scope::new(kind, access))
     }
 
@@ -335,7 +302,7 @@ impl Scopes {
 
     /// Every single scope the set grants (`all` expanded), in a fixed order.
     pub fn granted(&self) -> impl Iterator<Item = Scope> + '_ {
-        ResourceKind::ALL
+        ResourceType::ALL
             .into_iter()
             .flat_map(|k| Access::ALL.into_iter().map(move |a| Scope::new(k, a)))
             .filter(|s| self.contains(*s))
@@ -389,7 +356,7 @@ pub struct Principal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// GET of any resource of this kind (primary, related or included).
-    Read(ResourceKind),
+    Read(ResourceType),
     /// POST /prospects. `owner_id` is the owner named in the body, or the caller when the body
     /// names none. Needs `prospects.write`; a member only with itself as the owner.
     CreateProspect {
@@ -446,7 +413,7 @@ impl Action {
     /// The scope the action needs.
     pub const fn required_scope(&self) -> Scope {
         use Access::{Delete, Read, Write};
-        use ResourceKind::{PhoneNumbers, Prospects};
+        use ResourceType::{PhoneNumber as PhoneNumbers, Prospect as Prospects};
         match *self {
             Action::Read(kind) => Scope::new(kind, Read),
             Action::CreateProspect { .. }
@@ -546,7 +513,7 @@ impl std::error::Error for Denial {}
 /// [`Denial::MissingScope`] when the token lacks `kind.access`.
 pub fn require_scope(
     principal: &Principal,
-    kind: ResourceKind,
+    kind: ResourceType,
     access: Access,
 ) -> Result<(), Denial> {
     let scope = Scope::new(kind, access);
@@ -620,7 +587,7 @@ pub fn user_meta(_p: &Principal) -> AuthorizationMeta {
 mod tests {
     use super::*;
     use Access::{Delete, Read, Write};
-    use ResourceKind::{PhoneNumbers, Prospects, Users};
+    use ResourceType::{PhoneNumber as PhoneNumbers, Prospect as Prospects, User as Users};
 
     const ME: i64 = 1;
     const OTHER: i64 = 2;
@@ -635,10 +602,10 @@ mod tests {
     }
 
     fn every_single_scope() -> Vec<Scope> {
-        ResourceKind::ALL
+        ResourceType::ALL
             .into_iter()
             .flat_map(|k| Access::ALL.into_iter().map(move |a| Scope::new(k, a)))
-            .filter(|s| s.resource.supports(s.access))
+            .filter(|s| supports(s.resource, s.access))
             .collect()
     }
 
@@ -670,7 +637,7 @@ mod tests {
     /// The whole role × action × ownership table, written out by hand from API.md.
     fn table() -> Vec<Row> {
         let mut rows = Vec::new();
-        for kind in ResourceKind::ALL {
+        for kind in ResourceType::ALL {
             rows.push(row(Action::Read(kind), true, true, true));
         }
         for (owner, member) in [(ME, true), (OTHER, false)] {
@@ -921,10 +888,10 @@ mod tests {
     #[test]
     fn reads_need_only_the_read_scope_for_every_role() {
         for role in Role::ALL {
-            for kind in ResourceKind::ALL {
-                let p = principal(role, &format!("{kind}.read"));
+            for kind in ResourceType::ALL {
+                let p = principal(role, &format!("{}.read", kind.collection()));
                 assert_eq!(authorize(&p, &Action::Read(kind)), Ok(()));
-                for other in ResourceKind::ALL.into_iter().filter(|k| *k != kind) {
+                for other in ResourceType::ALL.into_iter().filter(|k| *k != kind) {
                     assert_eq!(
                         authorize(&p, &Action::Read(other)),
                         Err(Denial::MissingScope(Scope::new(other, Read)))

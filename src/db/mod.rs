@@ -18,6 +18,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub mod schema;
 mod timestamp;
 
 use crate::errors::ApiError;

@@ -4,6 +4,7 @@
 //!
 //! - [`phone_number`]: [`PhoneNumber`], a parsed, valid, E.164-normalised
 //!   phone number with its region, extension, formatted form and line type.
+//! - [`resource_type`]: [`ResourceType`], the closed set of resource types.
 //! - [`enums`]: the closed vocabularies of the `phoneNumber` resource
 //!   ([`PhoneType`], [`Status`], [`LineType`]).
 //!
@@ -12,8 +13,10 @@
 
 pub mod enums;
 pub mod phone_number;
+pub mod resource_type;
 
 pub use enums::{LineType, PhoneType, Status, UnknownVariant};
 pub use phone_number::{
     is_valid_region, normalize_filter_value, ExtensionInput, PhoneError, PhoneField, PhoneNumber,
 };
+pub use resource_type::ResourceType;

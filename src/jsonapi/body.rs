@@ -7,8 +7,9 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
-use super::document::ResourceType;
+use super::schema::Field;
 use crate::app::AppState;
+use crate::domain::ResourceType;
 use crate::errors::{ApiError, FieldError};
 
 /// Stands in for bytes that are not UTF-8, so that the string holding them can be reported as a
@@ -180,12 +181,12 @@ pub fn resource_object(
             ))
         }
     };
-    if type_name != kind.name {
+    if type_name != kind.name() {
         return Err(ApiError::conflict(
             format!("{pointer}/type"),
             format!(
                 "This endpoint takes `{}` resources, not `{type_name}`.",
-                kind.name
+                kind.name()
             ),
         ));
     }
@@ -194,7 +195,7 @@ pub fn resource_object(
         (Intent::Create, Some(_)) => {
             return Err(ApiError::Forbidden(format!(
                 "Client-generated ids are not supported; send the {} without `id` (or with `lid`).",
-                kind.name
+                kind.name()
             )))
         }
         (Intent::Update { .. }, None | Some(Value::Null)) => {
@@ -286,7 +287,7 @@ impl Target {
     ) -> Result<i64, ApiError> {
         match self {
             Target::Id(id) => Ok(*id),
-            Target::Missing(raw) => Err(ApiError::not_found(kind.name, raw.trim_matches('"'))),
+            Target::Missing(raw) => Err(ApiError::not_found(kind.name(), raw.trim_matches('"'))),
             Target::Lid(lid) => lids.get(lid).copied().ok_or_else(|| {
                 ApiError::bad_request(
                     pointer,
@@ -301,13 +302,13 @@ impl Target {
 pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Target, ApiError> {
     let object = object(value, pointer, "A resource identifier")?;
     match object.get("type") {
-        Some(Value::String(name)) if name == kind.name => {}
+        Some(Value::String(name)) if name == kind.name() => {}
         Some(Value::String(name)) => {
             return Err(ApiError::conflict(
                 format!("{pointer}/type"),
                 format!(
                     "This relationship takes `{}` resources, not `{name}`.",
-                    kind.name
+                    kind.name()
                 ),
             ))
         }
@@ -362,52 +363,51 @@ pub fn to_one_linkage(
 
 /// What a write said about one attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Field<T> {
+pub enum Sent<T> {
     Absent,
     Null,
     Value(T),
 }
 
-impl<T> Field<T> {
+impl<T> Sent<T> {
     pub fn is_present(&self) -> bool {
-        !matches!(self, Field::Absent)
+        !matches!(self, Sent::Absent)
     }
 
     /// The new value of a nullable column: `None` = keep, `Some(None)` = set NULL.
     pub fn into_change(self) -> Option<Option<T>> {
         match self {
-            Field::Absent => None,
-            Field::Null => Some(None),
-            Field::Value(value) => Some(Some(value)),
+            Sent::Absent => None,
+            Sent::Null => Some(None),
+            Sent::Value(value) => Some(Some(value)),
         }
     }
 
     pub fn value(self) -> Option<T> {
         match self {
-            Field::Value(value) => Some(value),
+            Sent::Value(value) => Some(value),
             _ => None,
         }
     }
 }
 
-/// Reads typed attributes from a resource object and collects every problem as one 422 error object
-/// with its pointer. Read-only attributes are ignored (clients send whole records back); names that
-/// are neither writable nor read-only are errors.
-pub struct Attributes<'a> {
+/// Reads typed attributes of `F`'s type from a resource object and collects every problem as one
+/// 422 error object with its pointer. Read-only attributes are ignored (clients send whole records
+/// back); names that are not attributes of the type are errors.
+pub struct Attributes<'a, F> {
     map: &'a Map<String, Value>,
     pointer: String,
     errors: Vec<FieldError>,
+    fields: std::marker::PhantomData<F>,
 }
 
-impl<'a> Attributes<'a> {
-    pub fn new(input: &'a ResourceInput, writable: &[&str], read_only: &[&str]) -> Self {
+impl<'a, F: Field> Attributes<'a, F> {
+    pub fn new(input: &'a ResourceInput) -> Self {
         let pointer = format!("{}/attributes", input.pointer);
         let errors = input
             .attributes
             .keys()
-            .filter(|name| {
-                !writable.contains(&name.as_str()) && !read_only.contains(&name.as_str())
-            })
+            .filter(|name| F::attributes().all(|field| field.name() != name.as_str()))
             .map(|name| {
                 FieldError::new(
                     format!("{pointer}/{}", pointer_token(name)),
@@ -419,97 +419,104 @@ impl<'a> Attributes<'a> {
             map: &input.attributes,
             pointer,
             errors,
+            fields: std::marker::PhantomData,
         }
     }
 
-    /// Records a problem with `name` found by the caller.
-    pub fn reject(&mut self, name: &str, detail: impl Into<String>) {
-        self.errors
-            .push(FieldError::new(format!("{}/{name}", self.pointer), detail));
+    /// Records a problem with `field` found by the caller.
+    pub fn reject(&mut self, field: F, detail: impl Into<String>) {
+        self.errors.push(FieldError::new(
+            format!("{}/{}", self.pointer, field.name()),
+            detail,
+        ));
     }
 
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
 
+    /// What the document sent for `field`: only writable fields are read.
+    fn sent(&self, field: F) -> Option<&'a Value> {
+        debug_assert!(field.spec().writable, "{field:?} is read-only");
+        self.map.get(field.name())
+    }
+
     /// A string of at most `max_chars` characters, without U+0000 or invalid UTF-8.
-    pub fn string(&mut self, name: &str, max_chars: usize) -> Field<String> {
-        match self.map.get(name) {
-            None => Field::Absent,
-            Some(Value::Null) => Field::Null,
+    pub fn string(&mut self, field: F, max_chars: usize) -> Sent<String> {
+        let name = field.name();
+        match self.sent(field) {
+            None => Sent::Absent,
+            Some(Value::Null) => Sent::Null,
             Some(Value::String(text)) => {
                 if text.contains('\0') {
-                    self.reject(name, "Text may not contain the NUL character (U+0000).");
+                    self.reject(field, "Text may not contain the NUL character (U+0000).");
                 } else if text.contains(INVALID_UTF8) {
-                    self.reject(name, "Text must be valid UTF-8.");
+                    self.reject(field, "Text must be valid UTF-8.");
                 } else if text.chars().count() > max_chars {
                     self.reject(
-                        name,
+                        field,
                         format!("`{name}` may be at most {max_chars} characters long."),
                     );
                 } else {
-                    return Field::Value(text.clone());
+                    return Sent::Value(text.clone());
                 }
-                Field::Absent
+                Sent::Absent
             }
             Some(_) => {
-                self.reject(name, format!("`{name}` must be a string."));
-                Field::Absent
+                self.reject(field, format!("`{name}` must be a string."));
+                Sent::Absent
             }
         }
     }
 
     /// A string that must not be null.
-    pub fn required_string(&mut self, name: &str, max_chars: usize) -> Field<String> {
-        let field = self.string(name, max_chars);
-        if field == Field::Null {
-            self.reject(name, format!("`{name}` may not be null."));
-            return Field::Absent;
+    pub fn required_string(&mut self, field: F, max_chars: usize) -> Sent<String> {
+        let value = self.string(field, max_chars);
+        if value == Sent::Null {
+            self.reject(field, format!("`{}` may not be null.", field.name()));
+            return Sent::Absent;
         }
-        field
+        value
     }
 
     /// One of a fixed set of names, parsed into `T`.
-    pub fn enumeration<T: std::str::FromStr>(&mut self, name: &str, allowed: &[&str]) -> Field<T> {
-        match self.required_string(name, 64) {
-            Field::Value(text) => match text.parse() {
-                Ok(value) => Field::Value(value),
+    pub fn enumeration<T: std::str::FromStr>(&mut self, field: F, allowed: &[&str]) -> Sent<T> {
+        match self.required_string(field, 64) {
+            Sent::Value(text) => match text.parse() {
+                Ok(value) => Sent::Value(value),
                 Err(_) => {
                     self.reject(
-                        name,
-                        format!("`{name}` must be one of: {}.", allowed.join(", ")),
+                        field,
+                        format!("`{}` must be one of: {}.", field.name(), allowed.join(", ")),
                     );
-                    Field::Absent
+                    Sent::Absent
                 }
             },
-            _ => Field::Absent,
+            _ => Sent::Absent,
         }
     }
 
     /// A JSON integer (not a string of digits, not a float).
-    pub fn integer(&mut self, name: &str) -> Field<i64> {
-        match self.map.get(name) {
-            None => Field::Absent,
+    pub fn integer(&mut self, field: F) -> Sent<i64> {
+        let name = field.name();
+        match self.sent(field) {
+            None => Sent::Absent,
             Some(Value::Null) => {
-                self.reject(name, format!("`{name}` may not be null."));
-                Field::Absent
+                self.reject(field, format!("`{name}` may not be null."));
+                Sent::Absent
             }
             Some(Value::Number(number)) if number.as_i64().is_some() => {
-                Field::Value(number.as_i64().unwrap_or_default())
+                Sent::Value(number.as_i64().unwrap_or_default())
             }
             Some(_) => {
-                self.reject(name, format!("`{name}` must be an integer."));
-                Field::Absent
+                self.reject(field, format!("`{name}` must be an integer."));
+                Sent::Absent
             }
         }
     }
 
-    /// Ends reading: 422 with every collected error, if any.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.errors))
-        }
+    /// Ends reading: every collected error.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
     }
 }

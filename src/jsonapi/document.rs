@@ -17,7 +17,15 @@ use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
 use super::media;
-use crate::permissions::AuthorizationMeta;
+pub use crate::domain::ResourceType;
+
+/// The authorization meta of a resource object (`provideAuthorizationMeta=true`): whether the
+/// caller may update and delete it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthorizationMeta {
+    pub can_write: bool,
+    pub can_delete: bool,
+}
 
 /// The absolute URL of the API root (`http://host:port/api/v2`), from which every link is built;
 /// one per request, borrowed by its resource objects.
@@ -256,36 +264,16 @@ impl WriteJson for Attr<'_> {
     }
 }
 
-/// A resource type: its wire name and the path of its collection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResourceType {
-    pub name: &'static str,
-    pub path: &'static str,
-}
-
-pub const PHONE_NUMBER: ResourceType = ResourceType {
-    name: "phoneNumber",
-    path: "phoneNumbers",
-};
-pub const PROSPECT: ResourceType = ResourceType {
-    name: "prospect",
-    path: "prospects",
-};
-pub const USER: ResourceType = ResourceType {
-    name: "user",
-    path: "users",
-};
-
 /// A resource identifier object (`{"type": "prospect", "id": "7"}`); ids are strings on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Identifier {
-    pub kind: &'static str,
+    pub kind: ResourceType,
     pub id: i64,
 }
 
 impl WriteJson for Identifier {
     fn write_json(&self, json: &mut Json) {
-        json.raw("{").member("type").quoted(self.kind);
+        json.raw("{").member("type").quoted(self.kind.name());
         json.member("id").id(self.id).raw("}");
     }
 }
@@ -319,7 +307,7 @@ pub struct Resource<'a> {
 impl Resource<'_> {
     pub fn identifier(&self) -> Identifier {
         Identifier {
-            kind: self.kind.name,
+            kind: self.kind,
             id: self.id,
         }
     }
@@ -327,8 +315,8 @@ impl Resource<'_> {
 
 impl WriteJson for Resource<'_> {
     fn write_json(&self, json: &mut Json) {
-        let (base, path, id) = (self.base, self.kind.path, self.id);
-        json.raw("{").member("type").quoted(self.kind.name);
+        let (base, path, id) = (self.base, self.kind.collection(), self.id);
+        json.raw("{").member("type").quoted(self.kind.name());
         json.member("id").id(self.id);
         if !self.attributes.is_empty() {
             json.member("attributes").raw("{");
@@ -535,7 +523,7 @@ mod tests {
 
     fn resource<'a>(base: &'a LinkBase, attributes: Vec<(&'static str, Attr<'a>)>) -> Resource<'a> {
         Resource {
-            kind: PROSPECT,
+            kind: ResourceType::Prospect,
             id: 7,
             attributes,
             relationships: vec![
@@ -543,11 +531,11 @@ mod tests {
                     "phoneNumbers",
                     Linkage::ToMany(vec![
                         Identifier {
-                            kind: "phoneNumber",
+                            kind: ResourceType::PhoneNumber,
                             id: 1,
                         },
                         Identifier {
-                            kind: "phoneNumber",
+                            kind: ResourceType::PhoneNumber,
                             id: -2,
                         },
                     ]),

@@ -7,3 +7,4 @@ pub mod cursor;
 pub mod document;
 pub mod media;
 pub mod query;
+pub mod schema;

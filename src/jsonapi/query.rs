@@ -1,8 +1,9 @@
 //! Strict parser of a request's raw query string into a typed [`Query`] (API.md sections 4 and 9).
 //!
-//! The resources are described as static data ([`ResourceSpec`]); [`parse`] checks every parameter
-//! against them and answers either a fully typed [`Query`] or the first [`QueryError`] (a 400 whose
-//! `parameter` becomes `source.parameter`).
+//! [`parse`] checks every parameter against the typed declaration of the response's resource type
+//! (a [`Field`] enum and its relationships) and answers either a fully typed [`Query`] (sort keys
+//! and filters name [`Field`] variants, include paths are chains of relationship variants) or the
+//! first [`QueryError`] (a 400 whose `parameter` becomes `source.parameter`).
 //!
 //! # Grammar
 //!
@@ -57,6 +58,9 @@ use chrono::{DateTime, NaiveDateTime};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value as Json};
 
+use super::schema::{Field, FieldKind, Relationship};
+use crate::domain::ResourceType;
+
 /// Page size when `page[size]` is absent.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest accepted `page[size]`.
@@ -65,108 +69,6 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const NULL_MARKER: &str = "__null__";
 /// Filter value matching a non-null field.
 pub const NOT_NULL_MARKER: &str = "__notnull__";
-
-// -----------------------------------------------------------------------------------------------
-// Schema
-// -----------------------------------------------------------------------------------------------
-
-/// The type of a field, which decides how filter values are parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    /// A resource id: a positive `i64`.
-    Id,
-    /// An `i64`.
-    Int,
-    /// An RFC 3339 timestamp, compared in UTC.
-    DateTime,
-    /// A string, matched exactly and case-sensitively.
-    Str,
-    /// A string out of a fixed set of names (exact case).
-    Enum(&'static [&'static str]),
-    /// A phone number; filter values go through the normaliser and compare as E.164.
-    PhoneNumber,
-}
-
-impl FieldKind {
-    /// Whether ranges and comparisons apply (`Id`, `Int`, `DateTime`).
-    pub fn is_ordered(self) -> bool {
-        matches!(self, Self::Id | Self::Int | Self::DateTime)
-    }
-}
-
-/// One attribute of a resource type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldSpec {
-    /// The attribute's name on the wire.
-    pub name: &'static str,
-    /// Its type.
-    pub kind: FieldKind,
-    /// Whether `filter[name]` is allowed.
-    pub filterable: bool,
-    /// Whether `sort=name` is allowed.
-    pub sortable: bool,
-    /// Whether the attribute may be null.
-    pub nullable: bool,
-}
-
-/// One relationship of a resource type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelSpec {
-    /// The relationship's name on the wire.
-    pub name: &'static str,
-    /// The resource type it points at.
-    pub target: &'static str,
-    /// Whether it is to-many.
-    pub to_many: bool,
-    /// Whether `filter[name][id]` is allowed.
-    pub filterable_by_id: bool,
-}
-
-/// A resource type: its attributes and relationships. `id` is implicit (see [`ID_FIELD`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResourceSpec {
-    /// The JSON:API type name (`phoneNumber`).
-    pub type_name: &'static str,
-    /// Its attributes.
-    pub attributes: &'static [FieldSpec],
-    /// Its relationships.
-    pub relationships: &'static [RelSpec],
-}
-
-/// The implicit `id` field every type has: filterable, sortable, of kind [`FieldKind::Id`].
-pub static ID_FIELD: FieldSpec = FieldSpec {
-    name: "id",
-    kind: FieldKind::Id,
-    filterable: true,
-    sortable: true,
-    nullable: false,
-};
-
-impl ResourceSpec {
-    /// The attribute called `name`, if any.
-    pub fn attribute(&self, name: &str) -> Option<&'static FieldSpec> {
-        self.attributes.iter().find(|a| a.name == name)
-    }
-
-    /// The relationship called `name`, if any.
-    pub fn relationship(&self, name: &str) -> Option<&'static RelSpec> {
-        self.relationships.iter().find(|r| r.name == name)
-    }
-
-    /// The attribute called `name`, or [`ID_FIELD`] for `id`.
-    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
-        if name == ID_FIELD.name {
-            Some(&ID_FIELD)
-        } else {
-            self.attribute(name)
-        }
-    }
-
-    /// `id` and the attributes, in declaration order.
-    pub fn fields(&self) -> impl Iterator<Item = &'static FieldSpec> {
-        std::iter::once(&ID_FIELD).chain(self.attributes.iter())
-    }
-}
 
 // -----------------------------------------------------------------------------------------------
 // Errors
@@ -279,23 +181,21 @@ pub enum Endpoint {
     Bare,
 }
 
-/// What [`parse`] checks the query against.
+/// What [`parse`] checks the query against, besides the primary type's fields.
 pub struct Options<'a> {
     /// The kind of endpoint.
     pub endpoint: Endpoint,
-    /// The primary resource type of the response.
-    pub resource: &'static ResourceSpec,
-    /// Every resource type (for `fields[TYPE]` and include paths).
-    pub all: &'static [&'static ResourceSpec],
+    /// The members (attributes and relationships) of a type, for `fields[TYPE]`.
+    pub members: &'a dyn Fn(ResourceType) -> Vec<&'static str>,
     /// Normalises a `PhoneNumber` filter value to E.164; `Err` carries a reason.
     pub normalize_phone: &'a dyn Fn(&str) -> Result<String, String>,
 }
 
 /// One sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SortKey {
+pub struct SortKey<F> {
     /// `id` or a sortable attribute.
-    pub field: &'static str,
+    pub field: F,
     /// `-field`.
     pub descending: bool,
 }
@@ -323,13 +223,11 @@ impl Default for PageParams {
 
 /// What a filter applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterTarget {
-    /// An attribute (`filter[status]`).
-    Attribute,
-    /// The resource's own id (`filter[id]`).
-    Id,
+pub enum FilterTarget<F: Field> {
+    /// A field: an attribute (`filter[status]`) or the id (`filter[id]`).
+    Field(F),
     /// The id of a to-one relationship (`filter[prospect][id]`).
-    RelationshipId,
+    RelationshipId(F::Rel),
 }
 
 /// A comparison operator of `newFilterSyntax`.
@@ -390,36 +288,63 @@ pub enum FilterOp {
 
 /// One filter; all filters of a query AND together.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    /// Attribute name, `id`, or the relationship name for [`FilterTarget::RelationshipId`].
-    pub field: &'static str,
-    /// What `field` names.
-    pub target: FilterTarget,
+pub struct Filter<F: Field> {
+    /// What the filter tests.
+    pub target: FilterTarget<F>,
     /// The condition.
     pub op: FilterOp,
 }
 
-/// A parsed, validated query string.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Query {
-    /// `None`: not asked; `Some(vec![])`: `include=`. Relationship-name chains, deduplicated,
-    /// sorted, with every prefix present (`prospect.owner` implies `prospect`).
-    pub include: Option<Vec<Vec<&'static str>>>,
-    /// Sparse fieldsets: type name → attribute and relationship names.
-    pub fields: BTreeMap<&'static str, BTreeSet<&'static str>>,
+/// A parsed, validated query string for a response whose primary data are of `F`'s type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query<F: Field> {
+    /// `None`: not asked; `Some(vec![])`: `include=`. Relationship chains, deduplicated, in declaration order,
+    /// with every prefix present (`prospect.owner` implies `prospect`).
+    pub include: Option<Vec<Vec<F::Rel>>>,
+    /// Sparse fieldsets: type → attribute and relationship names.
+    pub fields: BTreeMap<ResourceType, BTreeSet<&'static str>>,
     /// Sort keys in order, without duplicates; empty means the default (`id` ascending).
-    pub sort: Vec<SortKey>,
+    pub sort: Vec<SortKey<F>>,
     /// Pagination.
     pub page: PageParams,
     /// `count=true`.
     pub count: bool,
     /// Filters, in the order of the query string.
-    pub filters: Vec<Filter>,
+    pub filters: Vec<Filter<F>>,
     /// `provideAuthorizationMeta=true`.
     pub authorization_meta: bool,
 }
 
-impl Query {
+impl<F: Field> Default for Query<F> {
+    fn default() -> Self {
+        Query {
+            include: None,
+            fields: BTreeMap::new(),
+            sort: Vec::new(),
+            page: PageParams::default(),
+            count: false,
+            filters: Vec::new(),
+            authorization_meta: false,
+        }
+    }
+}
+
+impl<F: Field> Query<F> {
+    /// Whether `field` of a resource of type `kind` is shown (`fields[TYPE]` absent: all are).
+    pub fn shows(&self, kind: ResourceType, member: &str) -> bool {
+        self.fields
+            .get(&kind)
+            .is_none_or(|members| members.contains(member))
+    }
+
+    /// Whether `include` asks for exactly this relationship chain.
+    pub fn includes(&self, path: &[F::Rel]) -> bool {
+        self.include
+            .iter()
+            .flatten()
+            .any(|candidate| candidate.as_slice() == path)
+    }
+
     /// A canonical, stable string of everything a cursor depends on: the resource type, the parent
     /// of a related endpoint (`Some(("prospect", 7))`), the sort and the filters (in a canonical
     /// order, so reordered parameters or re-sent lists bind the same). Page, include, fields and
@@ -428,7 +353,7 @@ impl Query {
         let sort: Vec<String> = self
             .sort
             .iter()
-            .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field))
+            .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field.name()))
             .collect();
         let mut filters: Vec<String> = self
             .filters
@@ -441,12 +366,12 @@ impl Query {
     }
 }
 
-impl Filter {
+impl<F: Field> Filter<F> {
     fn canonical(&self) -> Json {
-        let target = match self.target {
-            FilterTarget::Attribute => "attr",
-            FilterTarget::Id => "id",
-            FilterTarget::RelationshipId => "rel",
+        let (field, target) = match self.target {
+            FilterTarget::Field(field) if field == F::ID => (field.name(), "id"),
+            FilterTarget::Field(field) => (field.name(), "attr"),
+            FilterTarget::RelationshipId(rel) => (rel.name(), "rel"),
         };
         let op = match &self.op {
             FilterOp::AnyOf(values) => {
@@ -467,7 +392,7 @@ impl Filter {
             FilterOp::IsNull => json!(["null"]),
             FilterOp::IsNotNull => json!(["notnull"]),
         };
-        json!([self.field, target, op])
+        json!([field, target, op])
     }
 }
 
@@ -709,7 +634,7 @@ fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group<'_>>, QueryE
 /// # Errors
 ///
 /// The first parameter that breaks the grammar or the schema, as a [`QueryError`] (always a 400).
-pub fn parse(raw_query: &str, opts: &Options) -> Result<Query, QueryError> {
+pub fn parse<F: Field>(raw_query: &str, opts: &Options) -> Result<Query<F>, QueryError> {
     let groups = collect(raw_query, opts.endpoint)?;
     let single = |group: &Group| {
         if group.values.len() > 1 {
@@ -745,15 +670,45 @@ pub fn parse(raw_query: &str, opts: &Options) -> Result<Query, QueryError> {
     Ok(query)
 }
 
-fn apply(query: &mut Query, group: &Group, opts: &Options, new_syntax: bool) -> Res<()> {
+/// 400 when `include` names a path that responses of `F`'s type do not support (API.md section 4).
+/// [`parse`] checks only that each path exists; which paths a response type supports is this
+/// separate rule.
+pub fn check_includes<F: Field>(query: &Query<F>) -> Result<(), QueryError> {
+    match query
+        .include
+        .iter()
+        .flatten()
+        .find(|path| !F::INCLUDES.contains(&path.as_slice()))
+    {
+        Some(path) => {
+            let path: Vec<&str> = path.iter().map(|rel| rel.name()).collect();
+            Err(QueryError::invalid(
+                "include",
+                format!(
+                    "`{}` cannot be included in {} responses.",
+                    path.join("."),
+                    F::TYPE.name()
+                ),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+fn apply<F: Field>(
+    query: &mut Query<F>,
+    group: &Group,
+    opts: &Options,
+    new_syntax: bool,
+) -> Res<()> {
     let text = group.text();
     match group.family {
-        Family::Include => query.include = Some(parse_include(text, opts)?),
+        Family::Include => query.include = Some(parse_include::<F>(text)?),
         Family::Fields => {
             let (type_name, names) = parse_fields(group.segments()[0], text, opts)?;
             query.fields.insert(type_name, names);
         }
-        Family::Sort => query.sort = parse_sort(text, opts.resource)?,
+        Family::Sort => query.sort = parse_sort(text)?,
         Family::PageSize => query.page.size = parse_page_size(text)?,
         Family::PageAfter => query.page.after = Some(parse_cursor(text)?),
         Family::PageBefore => query.page.before = Some(parse_cursor(text)?),
@@ -785,10 +740,6 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
-fn find_type(opts: &Options, name: &str) -> Option<&'static ResourceSpec> {
-    opts.all.iter().copied().find(|spec| spec.type_name == name)
-}
-
 fn parse_bool(text: &str) -> Res<bool> {
     match text {
         "true" => Ok(true),
@@ -797,31 +748,25 @@ fn parse_bool(text: &str) -> Res<bool> {
     }
 }
 
-fn parse_include(text: &str, opts: &Options) -> Res<Vec<Vec<&'static str>>> {
+fn parse_include<F: Field>(text: &str) -> Res<Vec<Vec<F::Rel>>> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
     let mut paths = BTreeSet::new();
     for item in list(text)? {
-        let mut spec = opts.resource;
+        let mut kind = F::TYPE;
         let mut path = Vec::new();
         for segment in item.split('.') {
-            let rel = spec.relationship(segment).ok_or_else(|| {
+            let rel = F::Rel::named(kind, segment).ok_or_else(|| {
                 format!(
-                    "`{item}` is not an include path of `{}`: `{}` has no relationship `{segment}` (it has {})",
-                    opts.resource.type_name,
-                    spec.type_name,
-                    names(spec.relationships.iter().map(|r| r.name)),
+                    "`{item}` is not an include path of `{}`: `{kind}` has no relationship `{segment}` (it has {})",
+                    F::TYPE,
+                    names(F::Rel::of(kind).map(Relationship::name)),
                 )
             })?;
-            path.push(rel.name);
+            path.push(rel);
             paths.insert(path.clone());
-            spec = find_type(opts, rel.target).ok_or_else(|| {
-                format!(
-                    "relationship `{}` points at unknown type `{}`",
-                    rel.name, rel.target
-                )
-            })?;
+            kind = rel.spec().target;
         }
     }
     Ok(paths.into_iter().collect())
@@ -831,35 +776,31 @@ fn parse_fields(
     type_name: &str,
     text: &str,
     opts: &Options,
-) -> Res<(&'static str, BTreeSet<&'static str>)> {
-    let spec = find_type(opts, type_name).ok_or_else(|| {
+) -> Res<(ResourceType, BTreeSet<&'static str>)> {
+    let kind = ResourceType::named(type_name).ok_or_else(|| {
         format!(
             "`{type_name}` is not a resource type (types: {})",
-            names(opts.all.iter().map(|s| s.type_name))
+            names(ResourceType::ALL.iter().map(|kind| kind.name()))
         )
     })?;
     let mut fields = BTreeSet::new();
     if text.is_empty() {
-        return Ok((spec.type_name, fields));
+        return Ok((kind, fields));
     }
+    let members = (opts.members)(kind);
     for item in list(text)? {
-        let name = spec
-            .attribute(item)
-            .map(|a| a.name)
-            .or_else(|| spec.relationship(item).map(|r| r.name))
-            .ok_or_else(|| {
-                format!(
-                    "`{item}` is not an attribute or relationship of `{}`",
-                    spec.type_name
-                )
-            })?;
+        let name = members
+            .iter()
+            .copied()
+            .find(|member| *member == item)
+            .ok_or_else(|| format!("`{item}` is not an attribute or relationship of `{kind}`"))?;
         fields.insert(name);
     }
-    Ok((spec.type_name, fields))
+    Ok((kind, fields))
 }
 
-fn parse_sort(text: &str, spec: &ResourceSpec) -> Res<Vec<SortKey>> {
-    let mut keys: Vec<SortKey> = Vec::new();
+fn parse_sort<F: Field>(text: &str) -> Res<Vec<SortKey<F>>> {
+    let mut keys: Vec<SortKey<F>> = Vec::new();
     for item in list(text)? {
         let (descending, name) = item
             .strip_prefix('-')
@@ -867,24 +808,25 @@ fn parse_sort(text: &str, spec: &ResourceSpec) -> Res<Vec<SortKey>> {
         if name.is_empty() {
             return Err(format!("`{item}` names no field").into());
         }
-        let field = spec
-            .field(name)
-            .filter(|f| f.sortable)
+        let field = F::named(name)
+            .filter(|f| f.spec().sortable)
             .ok_or_else(|| Fail {
                 kind: QueryErrorKind::UnsupportedSort,
                 detail: format!(
                     "`{}` cannot be sorted by `{name}` (sortable: {})",
-                    spec.type_name,
-                    names(spec.fields().filter(|f| f.sortable).map(|f| f.name)),
+                    F::TYPE,
+                    names(
+                        F::ALL
+                            .iter()
+                            .filter(|f| f.spec().sortable)
+                            .map(|f| f.name())
+                    ),
                 ),
             })?;
-        if keys.iter().any(|k| k.field == field.name) {
+        if keys.iter().any(|k| k.field == field) {
             return Err(format!("`{name}` is sorted on more than once").into());
         }
-        keys.push(SortKey {
-            field: field.name,
-            descending,
-        });
+        keys.push(SortKey { field, descending });
     }
     Ok(keys)
 }
@@ -1021,23 +963,18 @@ impl<'a> Shape<'a> {
     }
 }
 
-/// Resolves `filter[SEGMENTS…]` to its field; answers the field and the segments after it.
-fn resolve_filter_field<'s>(
-    spec: &ResourceSpec,
+/// Resolves `filter[SEGMENTS…]` to what it tests; answers that, the kind of its values and the
+/// segments after it.
+fn resolve_filter_field<'s, F: Field>(
     segments: &'s [&'s str],
-) -> Res<(
-    &'static str,
-    FilterTarget,
-    &'static FieldSpec,
-    &'s [&'s str],
-)> {
+) -> Res<(FilterTarget<F>, FieldKind, &'s [&'s str])> {
     let (first, rest) = segments
         .split_first()
         .ok_or_else(|| String::from("no field named"))?;
-    if let Some(rel) = spec.relationship(first) {
+    if let Some(rel) = F::Rel::named(F::TYPE, first) {
         return match rest.split_first() {
-            Some((&"id", rest)) if rel.filterable_by_id => {
-                Ok((rel.name, FilterTarget::RelationshipId, &ID_FIELD, rest))
+            Some((&"id", rest)) if rel.spec().filterable_by_id => {
+                Ok((FilterTarget::RelationshipId(rel), FieldKind::Id, rest))
             }
             Some((&"id", _)) => Err(format!("`{first}` cannot be filtered on").into()),
             _ => Err(
@@ -1045,38 +982,35 @@ fn resolve_filter_field<'s>(
             ),
         };
     }
-    let field = spec.field(first).filter(|f| f.filterable).ok_or_else(|| {
-        format!(
-            "`{}` cannot be filtered on `{first}` (filterable: {})",
-            spec.type_name,
-            names(
-                spec.fields()
-                    .filter(|f| f.filterable)
-                    .map(|f| f.name)
-                    .chain(
-                        spec.relationships
-                            .iter()
-                            .filter(|r| r.filterable_by_id)
-                            .map(|r| r.name)
-                    ),
-            ),
-        )
-    })?;
-    let target = if field.name == ID_FIELD.name {
-        FilterTarget::Id
-    } else {
-        FilterTarget::Attribute
-    };
-    Ok((field.name, target, field, rest))
+    let field = F::named(first)
+        .filter(|f| f.spec().filterable)
+        .ok_or_else(|| {
+            format!(
+                "`{}` cannot be filtered on `{first}` (filterable: {})",
+                F::TYPE,
+                names(
+                    F::ALL
+                        .iter()
+                        .filter(|f| f.spec().filterable)
+                        .map(|f| f.name())
+                        .chain(
+                            F::Rel::of(F::TYPE)
+                                .filter(|r| r.spec().filterable_by_id)
+                                .map(Relationship::name)
+                        ),
+                ),
+            )
+        })?;
+    Ok((FilterTarget::Field(field), field.spec().kind, rest))
 }
 
-fn parse_filter(
+fn parse_filter<F: Field>(
     segments: &[&str],
     values: &[Value],
     opts: &Options,
     new_syntax: bool,
-) -> Res<Filter> {
-    let (name, target, field, rest) = resolve_filter_field(opts.resource, segments)?;
+) -> Res<Filter<F>> {
+    let (target, kind, rest) = resolve_filter_field::<F>(segments)?;
     let form = Form::of(rest)
         .ok_or_else(|| format!("`[{}]` is not a filter operator", rest.join("][")))?;
     if form != Form::Plain && !new_syntax {
@@ -1090,9 +1024,8 @@ fn parse_filter(
         Form::Compare(op) => Shape::Compare(op, first),
     };
     Ok(Filter {
-        field: name,
         target,
-        op: shape.typed(field.kind, opts.normalize_phone)?,
+        op: shape.typed(kind, opts.normalize_phone)?,
     })
 }
 
@@ -1131,7 +1064,7 @@ fn typed_value(
             .or_else(|| parse_datetime(item.plus))
             .map(FilterValue::DateTime)
             .ok_or_else(|| format!("`{text}` is not an RFC 3339 datetime")),
-        FieldKind::Str => Ok(FilterValue::Str(text.to_owned())),
+        FieldKind::Str | FieldKind::StrList => Ok(FilterValue::Str(text.to_owned())),
         FieldKind::Enum(allowed) => allowed
             .contains(&text)
             .then(|| FilterValue::Str(text.to_owned()))
@@ -1147,741 +1080,4 @@ fn typed_value(
         }
     };
     Ok(value?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::NaiveDate;
-
-    // The real resource tables: the parser is tested against what the service serves.
-    use crate::resources::specs::{PHONE_NUMBER, PROSPECT, USER};
-    static ALL: &[&ResourceSpec] = &crate::resources::specs::ALL;
-
-    /// A stand-in for the libphonenumber normaliser: NANP numbers, default region US.
-    fn normalize(input: &str) -> Result<String, String> {
-        let plus = input.trim_start().starts_with('+');
-        if input
-            .chars()
-            .any(|c| !(c.is_ascii_digit() || " ()-.+/".contains(c)))
-        {
-            return Err("not a phone number".into());
-        }
-        let digits: String = input.chars().filter(char::is_ascii_digit).collect();
-        match (plus, digits.len()) {
-            (true, 8..=15) => Ok(format!("+{digits}")),
-            (false, 10) => Ok(format!("+1{digits}")),
-            (false, 11) if digits.starts_with('1') => Ok(format!("+{digits}")),
-            _ => Err("not a valid number".into()),
-        }
-    }
-
-    fn parse_on(
-        raw: &str,
-        endpoint: Endpoint,
-        resource: &'static ResourceSpec,
-    ) -> Result<Query, QueryError> {
-        parse(
-            raw,
-            &Options {
-                endpoint,
-                resource,
-                all: ALL,
-                normalize_phone: &normalize,
-            },
-        )
-    }
-
-    fn ok(raw: &str) -> Query {
-        parse_on(raw, Endpoint::Collection, &PHONE_NUMBER).unwrap_or_else(|e| panic!("{raw}: {e}"))
-    }
-
-    fn err(raw: &str) -> QueryError {
-        match parse_on(raw, Endpoint::Collection, &PHONE_NUMBER) {
-            Ok(q) => panic!("{raw}: accepted as {q:?}"),
-            Err(e) => e,
-        }
-    }
-
-    /// Asserts a 400 of kind `Invalid` naming `parameter`.
-    fn rejects(raw: &str, parameter: &str) {
-        let e = err(raw);
-        assert_eq!(
-            (e.parameter.as_str(), e.kind),
-            (parameter, QueryErrorKind::Invalid),
-            "{raw}: {e}"
-        );
-    }
-
-    fn only_filter(raw: &str) -> Filter {
-        let q = ok(raw);
-        assert_eq!(q.filters.len(), 1, "{raw}");
-        q.filters
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| unreachable!())
-    }
-
-    fn op(raw: &str) -> FilterOp {
-        only_filter(raw).op
-    }
-
-    fn s(v: &str) -> FilterValue {
-        FilterValue::Str(v.into())
-    }
-
-    fn t(y: i32, m: u32, d: u32, h: u32) -> FilterValue {
-        FilterValue::DateTime(
-            NaiveDate::from_ymd_opt(y, m, d)
-                .and_then(|d| d.and_hms_opt(h, 0, 0))
-                .unwrap(),
-        )
-    }
-
-    #[test]
-    fn empty_query_gives_defaults() {
-        let q = ok("");
-        assert_eq!(q, Query::default());
-        assert_eq!(q.page.size, 50);
-        assert_eq!(q.include, None);
-        assert_eq!(ok("&&"), q);
-    }
-
-    #[test]
-    fn unknown_parameters_are_rejected_by_name() {
-        for (raw, parameter) in [
-            ("foo=1", "foo"),
-            ("fooBar=1", "fooBar"),
-            ("includes=x", "includes"),
-            ("page[number]=2", "page[number]"),
-            ("page%5Bnumber%5D=2", "page[number]"),
-            ("fields=number", "fields"),
-            ("fields[a][b]=x", "fields[a][b]"),
-            ("sort[x]=id", "sort[x]"),
-            ("filter=1", "filter"),
-            ("filter[status=valid", "filter[status"),
-            ("filter]status[=valid", "filter]status["),
-            ("filter[status]x=valid", "filter[status]x"),
-            ("Include=prospect", "Include"),
-            ("=x", ""),
-        ] {
-            rejects(raw, parameter);
-        }
-    }
-
-    #[test]
-    fn unknown_field_type_is_rejected() {
-        rejects("fields[unknownType]=a", "fields[unknownType]");
-    }
-
-    #[test]
-    fn percent_encoded_brackets_mean_the_same() {
-        let raw = only_filter("filter[status]=valid");
-        assert_eq!(only_filter("filter%5Bstatus%5D=valid"), raw);
-        assert_eq!(only_filter("filter%5bstatus%5d=valid"), raw);
-        assert_eq!(
-            raw,
-            Filter {
-                field: "status",
-                target: FilterTarget::Attribute,
-                op: FilterOp::AnyOf(vec![s("valid")])
-            }
-        );
-        rejects("filter%5Bnope%5D=1", "filter[nope]");
-        assert_eq!(
-            ok("fields%5BphoneNumber%5D=number").fields,
-            ok("fields[phoneNumber]=number").fields
-        );
-    }
-
-    #[test]
-    fn repeats_identical_count_once_and_different_are_rejected() {
-        assert_eq!(
-            ok("sort=id&sort=id&page[size]=10&page%5Bsize%5D=10"),
-            ok("sort=id&page[size]=10")
-        );
-        assert_eq!(
-            ok("filter[status]=valid&filter[status]=valid")
-                .filters
-                .len(),
-            1
-        );
-        rejects("sort=id&sort=-id", "sort");
-        rejects("include=prospect&include=", "include");
-        rejects("page[size]=10&page%5Bsize%5D=20", "page[size]");
-        rejects(
-            "filter[status]=valid&filter[status]=invalid",
-            "filter[status]",
-        );
-        rejects("count=true&count=false", "count");
-        rejects("fields[user]=name&fields[user]=email", "fields[user]");
-        rejects(
-            "newFilterSyntax=true&newFilterSyntax=false",
-            "newFilterSyntax",
-        );
-        // Legacy syntax does not know lists in brackets, repeated or not.
-        rejects(
-            "filter[status][]=valid&filter[status][]=invalid",
-            "filter[status][]",
-        );
-    }
-
-    #[test]
-    fn include_paths() {
-        assert_eq!(ok("include=").include, Some(vec![]));
-        assert_eq!(ok("include").include, Some(vec![]));
-        assert_eq!(ok("include=prospect").include, Some(vec![vec!["prospect"]]));
-        let both = Some(vec![vec!["prospect"], vec!["prospect", "owner"]]);
-        assert_eq!(ok("include=prospect.owner").include, both);
-        assert_eq!(
-            ok("include=prospect.owner,prospect,prospect.owner").include,
-            both
-        );
-        for raw in [
-            "include=prospect.nope",
-            "include=nope",
-            "include=prospect,",
-            "include=prospect,,prospect.owner",
-        ] {
-            rejects(raw, "include");
-        }
-        rejects("include=prospect..owner", "include");
-        rejects("include=owner", "include");
-        let q = parse_on(
-            "include=owner,phoneNumbers.prospect",
-            Endpoint::Collection,
-            &PROSPECT,
-        )
-        .unwrap();
-        assert_eq!(
-            q.include,
-            Some(vec![
-                vec!["owner"],
-                vec!["phoneNumbers"],
-                vec!["phoneNumbers", "prospect"]
-            ])
-        );
-        assert!(parse_on("include=owner", Endpoint::Collection, &USER).is_err());
-    }
-
-    #[test]
-    fn sparse_fieldsets() {
-        let q = ok("fields[phoneNumber]=number,prospect,status&fields[user]=");
-        assert_eq!(
-            q.fields["phoneNumber"],
-            BTreeSet::from(["number", "prospect", "status"])
-        );
-        assert_eq!(q.fields["user"], BTreeSet::new());
-        for raw in [
-            "fields[phoneNumber]=nope",
-            "fields[phoneNumber]=number,,status",
-            "fields[phoneNumber]=id",
-        ] {
-            rejects(raw, "fields[phoneNumber]");
-        }
-        rejects("fields[prospect]=number", "fields[prospect]");
-    }
-
-    #[test]
-    fn sort_keys() {
-        assert_eq!(
-            ok("sort=-updatedAt,id").sort,
-            vec![
-                SortKey {
-                    field: "updatedAt",
-                    descending: true
-                },
-                SortKey {
-                    field: "id",
-                    descending: false
-                }
-            ]
-        );
-        assert_eq!(
-            ok("sort=-id").sort,
-            vec![SortKey {
-                field: "id",
-                descending: true
-            }]
-        );
-        for raw in [
-            "sort=nope",
-            "sort=rawNumber",
-            "sort=countryCode",
-            "sort=prospect",
-            "sort=prospect.lastName",
-            "sort=+id",
-        ] {
-            let e = err(raw);
-            assert_eq!(
-                (e.parameter.as_str(), e.kind),
-                ("sort", QueryErrorKind::UnsupportedSort),
-                "{raw}"
-            );
-        }
-        for raw in [
-            "sort=",
-            "sort=id,",
-            "sort=id,,order",
-            "sort=-",
-            "sort=id,-id",
-            "sort=order,order",
-        ] {
-            rejects(raw, "sort");
-        }
-        assert!(parse_on("sort=name,-email", Endpoint::Collection, &USER).is_ok());
-        assert!(parse_on("sort=role", Endpoint::Collection, &USER).is_err());
-    }
-
-    #[test]
-    fn page_size() {
-        assert_eq!(ok("page[size]=1000").page.size, 1000);
-        assert_eq!(ok("page[size]=1").page.size, 1);
-        assert_eq!(ok("page[size]=007").page.size, 7);
-        for raw in [
-            "page[size]=0",
-            "page[size]=-1",
-            "page[size]=abc",
-            "page[size]=",
-            "page[size]=+5",
-            "page[size]=%2B5",
-            "page[size]=1.5",
-            "page[size]=000",
-        ] {
-            rejects(raw, "page[size]");
-        }
-        for raw in ["page[size]=1001", "page[size]=99999999999999999999999"] {
-            let e = err(raw);
-            assert_eq!(e.parameter, "page[size]");
-            assert_eq!(e.kind, QueryErrorKind::MaxPageSizeExceeded { max: 1000 });
-            assert!(e
-                .kind
-                .profile_error_type()
-                .is_some_and(|t| t.ends_with("/max-size-exceeded")));
-        }
-    }
-
-    #[test]
-    fn page_cursors() {
-        let q = ok("page[after]=abc_-1&page[size]=5");
-        assert_eq!(
-            q.page,
-            PageParams {
-                size: 5,
-                after: Some("abc_-1".into()),
-                before: None
-            }
-        );
-        assert_eq!(ok("page[before]=xyz").page.before.as_deref(), Some("xyz"));
-        rejects("page[after]=", "page[after]");
-        rejects("page[before]", "page[before]");
-        let e = err("page[before]=a&page[after]=b");
-        assert_eq!(
-            (e.parameter.as_str(), e.kind),
-            ("page[before]", QueryErrorKind::RangePaginationNotSupported)
-        );
-        assert!(e
-            .kind
-            .profile_error_type()
-            .is_some_and(|t| t.ends_with("/range-pagination-not-supported")));
-    }
-
-    #[test]
-    fn booleans() {
-        assert!(ok("count=true").count);
-        assert!(!ok("count=false").count);
-        assert!(ok("provideAuthorizationMeta=true").authorization_meta);
-        for (raw, parameter) in [
-            ("count=1", "count"),
-            ("count=", "count"),
-            ("count=TRUE", "count"),
-            ("provideAuthorizationMeta=yes", "provideAuthorizationMeta"),
-            ("newFilterSyntax=on", "newFilterSyntax"),
-        ] {
-            rejects(raw, parameter);
-        }
-    }
-
-    #[test]
-    fn bare_endpoint_allows_nothing() {
-        let bare = |raw: &str| parse_on(raw, Endpoint::Bare, &PHONE_NUMBER);
-        assert!(bare("").is_ok());
-        for (raw, parameter) in [
-            ("include=prospect", "include"),
-            ("fields[phoneNumber]=number", "fields[phoneNumber]"),
-            ("provideAuthorizationMeta=true", "provideAuthorizationMeta"),
-            ("sort=id", "sort"),
-        ] {
-            assert_eq!(
-                bare(raw).map_err(|e| e.parameter),
-                Err(parameter.to_owned()),
-                "{raw}"
-            );
-        }
-    }
-
-    #[test]
-    fn single_endpoint_allows_only_include_fields_and_meta() {
-        let single = |raw: &str| parse_on(raw, Endpoint::Single, &PHONE_NUMBER);
-        let q = single("include=prospect&fields[phoneNumber]=number&provideAuthorizationMeta=true")
-            .unwrap();
-        assert!(q.authorization_meta);
-        for (raw, parameter) in [
-            ("sort=id", "sort"),
-            ("page[size]=5", "page[size]"),
-            ("page[after]=x", "page[after]"),
-            ("filter[id]=1", "filter[id]"),
-            ("count=false", "count"),
-            ("newFilterSyntax=true", "newFilterSyntax"),
-            ("foo=1", "foo"),
-        ] {
-            assert_eq!(
-                single(raw).map_err(|e| e.parameter),
-                Err(parameter.to_owned()),
-                "{raw}"
-            );
-        }
-    }
-
-    #[test]
-    fn legacy_filter_values() {
-        assert_eq!(
-            op("filter[order]=3"),
-            FilterOp::AnyOf(vec![FilterValue::Int(3)])
-        );
-        assert_eq!(
-            op("filter[order]=-3"),
-            FilterOp::AnyOf(vec![FilterValue::Int(-3)])
-        );
-        assert_eq!(
-            op("filter[status]=valid,invalid,valid"),
-            FilterOp::AnyOf(vec![s("valid"), s("invalid")])
-        );
-        assert_eq!(
-            op("filter[order]=1..5"),
-            FilterOp::Range {
-                low: Some(FilterValue::Int(1)),
-                high: Some(FilterValue::Int(5))
-            }
-        );
-        assert_eq!(
-            op("filter[createdAt]=neginf..2026-01-01T00:00:00Z"),
-            FilterOp::Range {
-                low: None,
-                high: Some(t(2026, 1, 1, 0))
-            }
-        );
-        assert_eq!(
-            op("filter[updatedAt]=2026-01-01T02:00:00%2B02:00..inf"),
-            FilterOp::Range {
-                low: Some(t(2026, 1, 1, 0)),
-                high: None
-            }
-        );
-        assert_eq!(
-            op("filter[order]=neginf..inf"),
-            FilterOp::Range {
-                low: None,
-                high: None
-            }
-        );
-        assert_eq!(op("filter[source]=__null__"), FilterOp::IsNull);
-        assert_eq!(op("filter[status]=__notnull__"), FilterOp::IsNotNull);
-        assert_eq!(
-            op("filter[source]=web+form"),
-            FilterOp::AnyOf(vec![s("web form")])
-        );
-        assert_eq!(op("filter[source]=a%2Bb"), FilterOp::AnyOf(vec![s("a+b")]));
-        assert_eq!(op("filter[countryCode]=US"), FilterOp::AnyOf(vec![s("US")]));
-    }
-
-    #[test]
-    fn legacy_filter_errors() {
-        for (raw, parameter) in [
-            ("filter[status]=", "filter[status]"),
-            ("filter[status]=a,,b", "filter[status]"),
-            ("filter[status]=valid,,invalid", "filter[status]"),
-            ("filter[status]=valid,", "filter[status]"),
-            ("filter[status]=MOBILE", "filter[status]"),
-            ("filter[phoneType]=MOBILE", "filter[phoneType]"),
-            ("filter[source]=a..b", "filter[source]"),
-            ("filter[status]=valid..valid", "filter[status]"),
-            ("filter[number]=%2B1..%2B2", "filter[number]"),
-            ("filter[order]=1..", "filter[order]"),
-            ("filter[order]=..5", "filter[order]"),
-            ("filter[order]=inf..5", "filter[order]"),
-            ("filter[order]=1..neginf", "filter[order]"),
-            ("filter[order]=1..3,5", "filter[order]"),
-            ("filter[order]=x", "filter[order]"),
-            ("filter[order]=1.5", "filter[order]"),
-            ("filter[createdAt]=yesterday", "filter[createdAt]"),
-            ("filter[createdAt]=2026-01-01", "filter[createdAt]"),
-            ("filter[source]=a,__null__", "filter[source]"),
-            ("filter[order]=__null__..5", "filter[order]"),
-            ("filter[rawNumber]=1", "filter[rawNumber]"),
-            ("filter[extension]=1", "filter[extension]"),
-            ("filter[nope]=1", "filter[nope]"),
-            ("filter[status][gte]=valid", "filter[status][gte]"),
-            ("filter[order][gte]=1", "filter[order][gte]"),
-            ("filter[order][]=1", "filter[order][]"),
-            ("filter[status][foo]=valid", "filter[status][foo]"),
-            ("filter[id][id]=1", "filter[id][id]"),
-            ("filter[order][gte][x]=1", "filter[order][gte][x]"),
-        ] {
-            rejects(raw, parameter);
-        }
-    }
-
-    #[test]
-    fn id_filters() {
-        assert_eq!(
-            only_filter("filter[id]=1,2"),
-            Filter {
-                field: "id",
-                target: FilterTarget::Id,
-                op: FilterOp::AnyOf(vec![FilterValue::Int(1), FilterValue::Int(2)])
-            }
-        );
-        assert_eq!(
-            only_filter("filter[prospect][id]=1,2"),
-            Filter {
-                field: "prospect",
-                target: FilterTarget::RelationshipId,
-                op: FilterOp::AnyOf(vec![FilterValue::Int(1), FilterValue::Int(2)])
-            }
-        );
-        assert_eq!(
-            op("filter[id]=1..9"),
-            FilterOp::Range {
-                low: Some(FilterValue::Int(1)),
-                high: Some(FilterValue::Int(9))
-            }
-        );
-        for raw in [
-            "filter[id]=0",
-            "filter[id]=-1",
-            "filter[id]=abc",
-            "filter[id]=",
-            "filter[id]=99999999999999999999",
-            "filter[id]=%2B1",
-        ] {
-            rejects(raw, "filter[id]");
-        }
-        rejects("filter[prospect]=1", "filter[prospect]");
-        rejects("filter[prospect][name]=1", "filter[prospect][name]");
-        rejects("filter[prospect][id]=x", "filter[prospect][id]");
-        let on_prospects = |raw: &str| parse_on(raw, Endpoint::Collection, &PROSPECT);
-        assert_eq!(
-            on_prospects("filter[owner][id]=4").unwrap().filters[0].field,
-            "owner"
-        );
-        assert_eq!(
-            on_prospects("filter[phoneNumbers][id]=4")
-                .unwrap_err()
-                .parameter,
-            "filter[phoneNumbers][id]"
-        );
-        assert_eq!(
-            on_prospects("filter[homePhones]=x").unwrap_err().parameter,
-            "filter[homePhones]"
-        );
-        assert_eq!(
-            on_prospects("filter[firstName]=__null__").unwrap().filters[0].op,
-            FilterOp::IsNull
-        );
-    }
-
-    #[test]
-    fn phone_number_filters_are_normalised() {
-        let plus = FilterOp::AnyOf(vec![s("+18889387356")]);
-        for raw in [
-            "filter[number]=+18889387356",
-            "filter[number]=%2B18889387356",
-            "filter[number]=(888)%20938-7356",
-            "filter[number]=(888)+938-7356",
-            "filter[number]=8889387356",
-        ] {
-            assert_eq!(op(raw), plus, "{raw}");
-        }
-        // A literal leading `+` is restored per list item; non-NANP numbers need it.
-        assert_eq!(
-            op("filter[number]=+49301234567,+18889387356"),
-            FilterOp::AnyOf(vec![s("+49301234567"), s("+18889387356")])
-        );
-        // An encoded space is a space, not a plus.
-        rejects("filter[number]=%2049301234567", "filter[number]");
-        rejects("filter[number]=not-a-number", "filter[number]");
-        rejects("filter[number]=", "filter[number]");
-        assert_eq!(op("filter[number]=__null__"), FilterOp::IsNull);
-    }
-
-    #[test]
-    fn datetimes_accept_offsets_and_literal_plus() {
-        let expected = FilterOp::AnyOf(vec![t(2026, 1, 1, 0)]);
-        for raw in [
-            "filter[createdAt]=2026-01-01T00:00:00Z",
-            "filter[createdAt]=2026-01-01T00:00:00.000Z",
-            "filter[createdAt]=2026-01-01T02:00:00+02:00",
-            "filter[createdAt]=2026-01-01T02:00:00%2B02:00",
-            "filter[createdAt]=2025-12-31T19:00:00-05:00",
-        ] {
-            assert_eq!(op(raw), expected, "{raw}");
-        }
-    }
-
-    #[test]
-    fn new_filter_syntax() {
-        let list = op("filter[source][]=a,b&filter[source][]=c..d&newFilterSyntax=true");
-        assert_eq!(list, FilterOp::AnyOf(vec![s("a,b"), s("c..d")]));
-        assert_eq!(
-            op("newFilterSyntax=true&filter[source]=a,b"),
-            FilterOp::AnyOf(vec![s("a,b")])
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[source]=x..y"),
-            FilterOp::AnyOf(vec![s("x..y")])
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[source]=__null__"),
-            FilterOp::IsNull
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[source][]=__notnull__"),
-            FilterOp::IsNotNull
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[status][]=valid&filter[status][]=valid&filter[status][]=invalid"),
-            FilterOp::AnyOf(vec![s("valid"), s("invalid")])
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[prospect][id][]=1&filter[prospect][id][]=2"),
-            FilterOp::AnyOf(vec![FilterValue::Int(1), FilterValue::Int(2)])
-        );
-        let q = ok("filter[createdAt][gte]=2026-01-01T00:00:00Z&filter[createdAt][lt]=2026-02-01T00:00:00Z&newFilterSyntax=true");
-        assert_eq!(
-            q.filters
-                .iter()
-                .map(|f| (f.field, f.op.clone()))
-                .collect::<Vec<_>>(),
-            vec![
-                (
-                    "createdAt",
-                    FilterOp::Compare(CompareOp::Gte, t(2026, 1, 1, 0))
-                ),
-                (
-                    "createdAt",
-                    FilterOp::Compare(CompareOp::Lt, t(2026, 2, 1, 0))
-                ),
-            ]
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[order][gt]=2"),
-            FilterOp::Compare(CompareOp::Gt, FilterValue::Int(2))
-        );
-        assert_eq!(
-            op("newFilterSyntax=true&filter[id][lte]=2"),
-            FilterOp::Compare(CompareOp::Lte, FilterValue::Int(2))
-        );
-        assert_eq!(
-            op("newFilterSyntax=false&filter[order]=1..2"),
-            op("filter[order]=1..2")
-        );
-    }
-
-    #[test]
-    fn new_filter_syntax_errors() {
-        let nfs =
-            |raw: &str, parameter: &str| rejects(&format!("newFilterSyntax=true&{raw}"), parameter);
-        nfs("filter[source][gte]=a", "filter[source][gte]");
-        nfs("filter[status][lt]=valid", "filter[status][lt]");
-        nfs(
-            "filter[order][gte]=1&filter[order][gte]=2",
-            "filter[order][gte]",
-        );
-        nfs("filter[order][gte]=", "filter[order][gte]");
-        nfs("filter[order][gte]=__null__", "filter[order][gte]");
-        nfs("filter[order]=1..5", "filter[order]");
-        nfs("filter[order]=1,2", "filter[order]");
-        nfs("filter[order]=1&filter[order]=2", "filter[order]");
-        nfs(
-            "filter[status][]=valid&filter[status][]=",
-            "filter[status][]",
-        );
-        nfs("filter[status][]=MOBILE", "filter[status][]");
-        nfs(
-            "filter[source][]=a&filter[source][]=__null__",
-            "filter[source][]",
-        );
-        nfs("filter[order][between]=1", "filter[order][between]");
-        nfs("filter[rawNumber][]=x", "filter[rawNumber][]");
-    }
-
-    #[test]
-    fn filters_on_different_fields_and_together() {
-        let q = ok(
-            "filter[status]=valid&filter[phoneType]=mobile,work&filter[prospect][id]=3&count=true",
-        );
-        assert_eq!(
-            q.filters.iter().map(|f| f.field).collect::<Vec<_>>(),
-            ["status", "phoneType", "prospect"]
-        );
-        assert!(q.count);
-    }
-
-    #[test]
-    fn invalid_utf8_is_rejected() {
-        rejects("filter[source]=%FF", "filter[source]");
-        assert_eq!(err("%FF=1").kind, QueryErrorKind::Invalid);
-    }
-
-    #[test]
-    fn binding_is_canonical() {
-        let b = |raw: &str| ok(raw).binding("phoneNumber", None);
-        let base = b("sort=-order&filter[status]=valid,invalid&filter[order]=1..3");
-        assert_eq!(
-            base,
-            b("filter[order]=1..3&filter[status]=invalid,valid,valid&sort=-order")
-        );
-        assert_eq!(base, b("sort=-order&filter[status]=valid,invalid&filter[order]=1..3&page[size]=7&count=true&include=prospect&fields[user]=name"));
-        assert_ne!(
-            base,
-            b("sort=order&filter[status]=valid,invalid&filter[order]=1..3")
-        );
-        assert_ne!(
-            base,
-            b("sort=-order&filter[status]=valid&filter[order]=1..3")
-        );
-        assert_ne!(
-            base,
-            b("sort=-order&filter[status]=valid,invalid&filter[order]=1..4")
-        );
-        assert_ne!(
-            base,
-            ok("sort=-order&filter[status]=valid,invalid&filter[order]=1..3")
-                .binding("prospect", None)
-        );
-        let q = ok("");
-        assert_ne!(
-            q.binding("phoneNumber", Some(("prospect", 1))),
-            q.binding("phoneNumber", Some(("prospect", 2)))
-        );
-        assert_ne!(b("filter[source]=1"), b("filter[order]=1"));
-        assert_ne!(b("filter[order]=1"), b("filter[id]=1"));
-        assert_ne!(
-            b("filter[order]=1..inf"),
-            b("newFilterSyntax=true&filter[order][gte]=1")
-        );
-    }
-
-    #[test]
-    fn errors_display_and_profile_types() {
-        let e = err("sort=nope");
-        assert!(e.to_string().contains("`sort`"));
-        assert!(e.detail.contains("`updatedAt`"), "{}", e.detail);
-        assert!(e
-            .kind
-            .profile_error_type()
-            .is_some_and(|t| t.ends_with("/unsupported-sort")));
-        assert_eq!(QueryErrorKind::Invalid.profile_error_type(), None);
-    }
 }

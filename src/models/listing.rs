@@ -10,18 +10,19 @@ use diesel::sql_types::{Bool, Nullable};
 
 use crate::errors::ApiError;
 use crate::jsonapi::cursor::{Cursor, CursorValue};
-use crate::jsonapi::query::{CompareOp, FilterValue, SortKey};
+use crate::jsonapi::query::{CompareOp, Filter, FilterValue, SortKey};
+use crate::jsonapi::schema::Field;
 
 /// A boxed `WHERE` predicate on table (or join) `T` for backend `DB`.
 pub type Predicate<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Nullable<Bool>>>;
 
 /// Builds one column comparison for [`keyset`].
-pub type Compare<'a, T, DB> =
-    dyn Fn(&str, CompareOp, &FilterValue) -> Result<Predicate<T, DB>, ApiError> + 'a;
+pub type Compare<'a, F, T, DB> =
+    dyn Fn(F, CompareOp, &FilterValue) -> Result<Predicate<T, DB>, ApiError> + 'a;
 
-/// A row that can stand at a cursor position: its sort-key values and its id.
-pub trait Keyed {
-    fn sort_value(&self, field: &str) -> crate::jsonapi::cursor::CursorValue;
+/// A row that can stand at a cursor position: its values of `F`'s sort keys, and its id.
+pub trait Keyed<F> {
+    fn sort_value(&self, field: F) -> CursorValue;
     fn id(&self) -> i64;
 }
 
@@ -34,18 +35,18 @@ pub enum Direction {
     Backward,
 }
 
-/// Everything a model needs to list one page.
+/// Everything a model needs to list one page of `F`'s type.
 #[derive(Clone, Debug)]
-pub struct Listing {
-    pub filters: Vec<crate::jsonapi::query::Filter>,
+pub struct Listing<F: Field> {
+    pub filters: Vec<Filter<F>>,
     /// The client's sort keys followed by the `id` tie-break (unless `id` is already a key).
-    pub keys: Vec<SortKey>,
+    pub keys: Vec<SortKey<F>>,
     pub size: u32,
     pub cursor: Option<(Direction, Cursor)>,
     pub count: bool,
 }
 
-impl Listing {
+impl<F: Field> Listing<F> {
     pub fn direction(&self) -> Direction {
         self.cursor
             .as_ref()
@@ -53,11 +54,11 @@ impl Listing {
     }
 
     /// Sort keys with the `id` tie-break appended.
-    pub fn keys_with_tiebreak(sort: &[SortKey]) -> Vec<SortKey> {
+    pub fn keys_with_tiebreak(sort: &[SortKey<F>]) -> Vec<SortKey<F>> {
         let mut keys = sort.to_vec();
-        if !keys.iter().any(|key| key.field == "id") {
+        if !keys.iter().any(|key| key.field == F::ID) {
             keys.push(SortKey {
-                field: "id",
+                field: F::ID,
                 descending: false,
             });
         }
@@ -78,7 +79,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Trims the look-ahead row and restores the requested order.
-    pub fn from_rows(mut rows: Vec<T>, listing: &Listing, total: Option<i64>) -> Self {
+    pub fn from_rows<F: Field>(mut rows: Vec<T>, listing: &Listing<F>, total: Option<i64>) -> Self {
         let more = rows.len() > listing.size as usize;
         rows.truncate(listing.size as usize);
         let direction = listing.direction();
@@ -105,8 +106,8 @@ pub fn wrong_type(field: &str) -> ApiError {
 
 /// A sort key the model cannot order by: the parser admits only the spec's sortable fields, so
 /// reaching this is a mismatch between the query spec and the model, not a client error.
-pub fn unsortable(field: &str) -> ApiError {
-    ApiError::Internal(format!("the model cannot sort by `{field}`"))
+pub fn unsortable(field: impl Field) -> ApiError {
+    ApiError::Internal(format!("the model cannot sort by `{}`", field.name()))
 }
 
 pub fn as_i64(field: &str, value: &FilterValue) -> Result<i64, ApiError> {
@@ -276,11 +277,11 @@ macro_rules! order_by {
 /// `k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND ...)))`, with `>` turned into `<` for descending
 /// keys (and both flipped when reading backward); an inclusive cursor also matches its own row (the
 /// last key compares with `>=`). `compare(field, op, value)` builds one column comparison.
-pub fn keyset<T: 'static, DB: Backend + 'static>(
-    keys: &[SortKey],
+pub fn keyset<F: Field, T: 'static, DB: Backend + 'static>(
+    keys: &[SortKey<F>],
     cursor: &Cursor,
     direction: Direction,
-    compare: &Compare<'_, T, DB>,
+    compare: &Compare<'_, F, T, DB>,
 ) -> Result<Predicate<T, DB>, ApiError>
 where
     // What `k >= v AND (k > v OR rest)` needs to be boxed again; diesel implements it for every
@@ -292,7 +293,7 @@ where
     let mut values: Vec<FilterValue> = cursor.values.iter().map(cursor_as_filter).collect();
     values.resize(keys.len(), FilterValue::Int(cursor.id));
     // The id tie-break, when appended, takes the cursor's id.
-    if let Some(position) = keys.iter().position(|key| key.field == "id") {
+    if let Some(position) = keys.iter().position(|key| key.field == F::ID) {
         values[position] = FilterValue::Int(cursor.id);
     }
     let mut predicate: Option<Predicate<T, DB>> = None;

@@ -29,13 +29,15 @@ use super::listing::{
 };
 use super::prospect::RawProspect;
 use super::{last_insert_id, now, Prospect};
+use crate::db::schema::phone_numbers::{self, dsl as col};
+use crate::db::schema::prospects;
 use crate::db::{DbConnection, StoredTime};
 use crate::domain::{PhoneType, UnknownVariant};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
-use crate::schema::phone_numbers::{self, dsl as col};
-use crate::schema::prospects;
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::schema::{Field as _, Relationship as _};
+use crate::schema::PhoneNumberField as F;
 use crate::{nullable_predicate, order_by, predicate};
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
@@ -587,7 +589,7 @@ impl PhoneNumberRow {
     /// One page of numbers matching `listing`, optionally only those of one prospect.
     pub fn list(
         conn: &mut DbConnection,
-        listing: &Listing,
+        listing: &Listing<F>,
         prospect_id: Option<i64>,
     ) -> ApiResult<Page<Self>> {
         crate::by_backend!(conn, list(listing, prospect_id))
@@ -601,7 +603,7 @@ impl PhoneNumberRow {
     /// measurements.
     pub fn list_with_prospects(
         conn: &mut DbConnection,
-        listing: &Listing,
+        listing: &Listing<F>,
         prospect_id: Option<i64>,
     ) -> ApiResult<(Page<Self>, Vec<Prospect>)> {
         if let DbConnection::Pg(conn) = conn {
@@ -619,7 +621,7 @@ impl PhoneNumberRow {
 /// see [`PhoneNumberRow::list_with_prospects`]).
 fn list_joined(
     conn: &mut diesel::pg::PgConnection,
-    listing: &Listing,
+    listing: &Listing<F>,
     prospect_id: Option<i64>,
 ) -> ApiResult<Page<NumberWithProspect>> {
     let filtered = || pg::filtered(listing, prospect_id);
@@ -644,7 +646,7 @@ crate::per_backend! {
     /// One page of numbers matching `listing`, optionally only those of one prospect.
     pub(super) fn list(
         conn: &mut Conn,
-        listing: &Listing,
+        listing: &Listing<F>,
         prospect_id: Option<i64>,
     ) -> ApiResult<Page<PhoneNumberRow>> {
         let filtered = || filtered(listing, prospect_id);
@@ -653,7 +655,7 @@ crate::per_backend! {
 
     /// The listing's filtered query: numbers matching `listing`, optionally only those of one
     /// prospect.
-    pub(super) fn filtered(listing: &Listing, prospect_id: Option<i64>) -> ApiResult<Filtered> {
+    pub(super) fn filtered(listing: &Listing<F>, prospect_id: Option<i64>) -> ApiResult<Filtered> {
         let mut query = phone_numbers::table
             .left_join(prospects::table)
             .into_boxed();
@@ -661,65 +663,87 @@ crate::per_backend! {
             query = query.filter(col::prospect_id.eq(prospect_id));
         }
         for filter in &listing.filters {
-            query = query.filter(predicate(filter.field, &filter.op)?);
+            query = query.filter(predicate(filter.target, &filter.op)?);
         }
         Ok(query)
     }
 
     /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
     pub(super) fn sort_predicate(
-        field: &str,
+        field: F,
         op: CompareOp,
         value: &FilterValue,
     ) -> ApiResult<Predicate<ListSource, Db>> {
-        predicate(field, &FilterOp::Compare(op, value.clone()))
+        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<ListSource, Db>> {
+    fn predicate(
+        target: FilterTarget<F>,
+        op: &FilterOp,
+    ) -> ApiResult<Predicate<ListSource, Db>> {
+        use crate::schema::Relationship;
+        let field = match target {
+            FilterTarget::Field(field) => field,
+            FilterTarget::RelationshipId(Relationship::PhoneNumberProspect) => {
+                return Ok(predicate!(col::prospect_id, op, "prospect", as_i64))
+            }
+            FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
+        };
+        let name = field.name();
         Ok(match field {
-            "id" => predicate!(col::id, op, field, as_i64),
-            "prospect" => predicate!(col::prospect_id, op, field, as_i64),
-            "number" => predicate!(col::number, op, field, as_string),
-            "countryCode" => nullable_predicate!(col::country_code, op, field, as_string),
-            "phoneType" => predicate!(col::phone_type, op, field, as_string),
-            "order" => predicate!(col::position, op, field, as_i32),
-            "status" => predicate!(col::status, op, field, as_string),
-            "statusChangedAt" => predicate!(col::status_changed_at, op, field, as_time),
-            "source" => nullable_predicate!(col::source, op, field, as_string),
-            "lineType" => predicate!(col::line_type, op, field, as_string),
-            "createdAt" => predicate!(col::created_at, op, field, as_time),
-            "updatedAt" => predicate!(col::updated_at, op, field, as_time),
-            other => return Err(wrong_type(other)),
+            F::Id => predicate!(col::id, op, name, as_i64),
+            F::Number => predicate!(col::number, op, name, as_string),
+            F::CountryCode => nullable_predicate!(col::country_code, op, name, as_string),
+            F::PhoneType => predicate!(col::phone_type, op, name, as_string),
+            F::Order => predicate!(col::position, op, name, as_i32),
+            F::Status => predicate!(col::status, op, name, as_string),
+            F::StatusChangedAt => predicate!(col::status_changed_at, op, name, as_time),
+            F::Source => nullable_predicate!(col::source, op, name, as_string),
+            F::LineType => predicate!(col::line_type, op, name, as_string),
+            F::CreatedAt => predicate!(col::created_at, op, name, as_time),
+            F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
+            F::RawNumber | F::Extension | F::FormattedNumber => return Err(wrong_type(name)),
         })
     }
 
-    pub(super) fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
+    pub(super) fn order(query: Filtered, field: F, descending: bool) -> ApiResult<Filtered> {
         Ok(match field {
-            "id" => order_by!(query, col::id, descending),
-            "number" => order_by!(query, col::number, descending),
-            "phoneType" => order_by!(query, col::phone_type, descending),
-            "order" => order_by!(query, col::position, descending),
-            "status" => order_by!(query, col::status, descending),
-            "statusChangedAt" => order_by!(query, col::status_changed_at, descending),
-            "createdAt" => order_by!(query, col::created_at, descending),
-            "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(unsortable(other)),
+            F::Id => order_by!(query, col::id, descending),
+            F::Number => order_by!(query, col::number, descending),
+            F::PhoneType => order_by!(query, col::phone_type, descending),
+            F::Order => order_by!(query, col::position, descending),
+            F::Status => order_by!(query, col::status, descending),
+            F::StatusChangedAt => order_by!(query, col::status_changed_at, descending),
+            F::CreatedAt => order_by!(query, col::created_at, descending),
+            F::UpdatedAt => order_by!(query, col::updated_at, descending),
+            F::RawNumber
+            | F::CountryCode
+            | F::Extension
+            | F::Source
+            | F::FormattedNumber
+            | F::LineType => return Err(unsortable(field)),
         })
     }
 }
 
-impl super::listing::Keyed for PhoneNumberRow {
-    /// The value of a sort key of this row, for its cursor.
-    fn sort_value(&self, field: &str) -> CursorValue {
+impl super::listing::Keyed<F> for PhoneNumberRow {
+    /// The value of a sort key of this row, for its cursor (`Null` for fields that do not sort).
+    fn sort_value(&self, field: F) -> CursorValue {
         match field {
-            "number" => CursorValue::Str(self.number.clone()),
-            "phoneType" => CursorValue::Str(self.phone_type.clone()),
-            "order" => CursorValue::Int(i64::from(self.position)),
-            "status" => CursorValue::Str(self.status.clone()),
-            "statusChangedAt" => CursorValue::DateTime(self.status_changed_at),
-            "createdAt" => CursorValue::DateTime(self.created_at),
-            "updatedAt" => CursorValue::DateTime(self.updated_at),
-            _ => CursorValue::Int(self.id),
+            F::Id => CursorValue::Int(self.id),
+            F::Number => CursorValue::Str(self.number.clone()),
+            F::PhoneType => CursorValue::Str(self.phone_type.clone()),
+            F::Order => CursorValue::Int(i64::from(self.position)),
+            F::Status => CursorValue::Str(self.status.clone()),
+            F::StatusChangedAt => CursorValue::DateTime(self.status_changed_at),
+            F::CreatedAt => CursorValue::DateTime(self.created_at),
+            F::UpdatedAt => CursorValue::DateTime(self.updated_at),
+            F::RawNumber
+            | F::CountryCode
+            | F::Extension
+            | F::Source
+            | F::FormattedNumber
+            | F::LineType => CursorValue::Null,
         }
     }
     fn id(&self) -> i64 {

@@ -7,12 +7,14 @@ use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
 use super::{last_insert_id, now};
+use crate::db::schema::prospects::{self, dsl as col};
 use crate::db::{DbConnection, StoredTime};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::{PhoneNumberRow, ProspectPhone};
-use crate::schema::prospects::{self, dsl as col};
+use crate::schema::ProspectField as F;
 use crate::{nullable_predicate, order_by, predicate};
 
 diesel::define_sql_function! {
@@ -337,7 +339,7 @@ impl Prospect {
     }
 
     /// One page of prospects matching `listing`.
-    pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
+    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ApiResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))
     }
 }
@@ -346,73 +348,88 @@ crate::per_backend! {
     /// A filtered listing query, before its selection.
     type Filtered = prospects::BoxedQuery<'static, Db>;
 
-    pub(super) fn list(conn: &mut Conn, listing: &Listing) -> ApiResult<Page<Prospect>> {
+    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ApiResult<Page<Prospect>> {
         let filtered = || -> ApiResult<Filtered> {
             let mut query = prospects::table.into_boxed();
             for filter in &listing.filters {
-                query = query.filter(predicate(filter.field, &filter.op)?);
+                query = query.filter(predicate(filter.target, &filter.op)?);
             }
             Ok(query)
         };
         crate::list_page!(conn, listing, filtered, Prospect, order, sort_predicate)
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<prospects::table, Db>> {
+    fn predicate(
+        target: FilterTarget<F>,
+        op: &FilterOp,
+    ) -> ApiResult<Predicate<prospects::table, Db>> {
+        use crate::schema::Relationship;
+        let field = match target {
+            FilterTarget::Field(field) => field,
+            FilterTarget::RelationshipId(Relationship::ProspectOwner) => {
+                return Ok(predicate!(col::owner_id, op, "owner", as_i64))
+            }
+            FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
+        };
+        let name = field.name();
         Ok(match field {
-            "id" => predicate!(col::id, op, field, as_i64),
-            "owner" => predicate!(col::owner_id, op, field, as_i64),
-            "firstName" => nullable_predicate!(col::first_name, op, field, as_string),
-            "lastName" => nullable_predicate!(col::last_name, op, field, as_string),
-            "title" => nullable_predicate!(col::title, op, field, as_string),
-            "company" => nullable_predicate!(col::company, op, field, as_string),
-            "createdAt" => predicate!(col::created_at, op, field, as_time),
-            "updatedAt" => predicate!(col::updated_at, op, field, as_time),
-            other => return Err(wrong_type(other)),
+            F::Id => predicate!(col::id, op, name, as_i64),
+            F::FirstName => nullable_predicate!(col::first_name, op, name, as_string),
+            F::LastName => nullable_predicate!(col::last_name, op, name, as_string),
+            F::Title => nullable_predicate!(col::title, op, name, as_string),
+            F::Company => nullable_predicate!(col::company, op, name, as_string),
+            F::CreatedAt => predicate!(col::created_at, op, name, as_time),
+            F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
+            F::Phones(_) => return Err(wrong_type(name)),
         })
     }
 
     /// Comparisons on sort keys: nullable names compare as `COALESCE(name, '')`, like they sort.
     fn sort_predicate(
-        field: &str,
+        field: F,
         op: CompareOp,
         value: &FilterValue,
     ) -> ApiResult<Predicate<prospects::table, Db>> {
         let op = FilterOp::Compare(op, value.clone());
+        let name = field.name();
         Ok(match field {
-            "firstName" => predicate!(coalesce(col::first_name, ""), &op, field, as_string),
-            "lastName" => predicate!(coalesce(col::last_name, ""), &op, field, as_string),
-            "title" => predicate!(coalesce(col::title, ""), &op, field, as_string),
-            "company" => predicate!(coalesce(col::company, ""), &op, field, as_string),
-            other => return predicate(other, &op),
+            F::FirstName => predicate!(coalesce(col::first_name, ""), &op, name, as_string),
+            F::LastName => predicate!(coalesce(col::last_name, ""), &op, name, as_string),
+            F::Title => predicate!(coalesce(col::title, ""), &op, name, as_string),
+            F::Company => predicate!(coalesce(col::company, ""), &op, name, as_string),
+            F::Id | F::Phones(_) | F::CreatedAt | F::UpdatedAt => {
+                return predicate(FilterTarget::Field(field), &op)
+            }
         })
     }
 
-    fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
+    fn order(query: Filtered, field: F, descending: bool) -> ApiResult<Filtered> {
         Ok(match field {
-            "id" => order_by!(query, col::id, descending),
-            "firstName" => order_by!(query, coalesce(col::first_name, ""), descending),
-            "lastName" => order_by!(query, coalesce(col::last_name, ""), descending),
-            "title" => order_by!(query, coalesce(col::title, ""), descending),
-            "company" => order_by!(query, coalesce(col::company, ""), descending),
-            "createdAt" => order_by!(query, col::created_at, descending),
-            "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(unsortable(other)),
+            F::Id => order_by!(query, col::id, descending),
+            F::FirstName => order_by!(query, coalesce(col::first_name, ""), descending),
+            F::LastName => order_by!(query, coalesce(col::last_name, ""), descending),
+            F::Title => order_by!(query, coalesce(col::title, ""), descending),
+            F::Company => order_by!(query, coalesce(col::company, ""), descending),
+            F::CreatedAt => order_by!(query, col::created_at, descending),
+            F::UpdatedAt => order_by!(query, col::updated_at, descending),
+            F::Phones(_) => return Err(unsortable(field)),
         })
     }
 }
 
-impl super::listing::Keyed for Prospect {
-    /// The value of a sort key of this row, for its cursor.
-    fn sort_value(&self, field: &str) -> CursorValue {
+impl super::listing::Keyed<F> for Prospect {
+    /// The value of a sort key of this row, for its cursor (`Null` for fields that do not sort).
+    fn sort_value(&self, field: F) -> CursorValue {
         let text = |value: &Option<String>| CursorValue::Str(value.clone().unwrap_or_default());
         match field {
-            "firstName" => text(&self.first_name),
-            "lastName" => text(&self.last_name),
-            "title" => text(&self.title),
-            "company" => text(&self.company),
-            "createdAt" => CursorValue::DateTime(self.created_at),
-            "updatedAt" => CursorValue::DateTime(self.updated_at),
-            _ => CursorValue::Int(self.id),
+            F::Id => CursorValue::Int(self.id),
+            F::FirstName => text(&self.first_name),
+            F::LastName => text(&self.last_name),
+            F::Title => text(&self.title),
+            F::Company => text(&self.company),
+            F::CreatedAt => CursorValue::DateTime(self.created_at),
+            F::UpdatedAt => CursorValue::DateTime(self.updated_at),
+            F::Phones(_) => CursorValue::Null,
         }
     }
     fn id(&self) -> i64 {

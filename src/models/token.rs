@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::now;
+use crate::db::schema::{api_tokens, users};
 use crate::db::{DbConnection, StoredTime};
 use crate::permissions::{Principal, Role, Scopes};
-use crate::schema::{api_tokens, users};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]

@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::now;
+use crate::db::schema::users;
 use crate::db::{DbConnection, StoredTime};
 use crate::permissions::Role;
-use crate::schema::users;
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -91,15 +91,17 @@ impl User {
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
+use crate::db::schema::users::dsl as col;
 use crate::errors::ApiResult;
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterValue};
-use crate::schema::users::dsl as col;
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::schema::{Field as _, Relationship as _};
+use crate::schema::UserField as F;
 use crate::{order_by, predicate};
 
 impl User {
     /// One page of users matching `listing`.
-    pub fn list(conn: &mut DbConnection, listing: &Listing) -> ApiResult<Page<Self>> {
+    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ApiResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))
     }
 }
@@ -108,11 +110,11 @@ crate::per_backend! {
     /// A filtered listing query, before its selection.
     type Filtered = users::BoxedQuery<'static, Db>;
 
-    pub(super) fn list(conn: &mut Conn, listing: &Listing) -> ApiResult<Page<User>> {
+    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ApiResult<Page<User>> {
         let filtered = || -> ApiResult<Filtered> {
             let mut query = users::table.into_boxed();
             for filter in &listing.filters {
-                query = query.filter(predicate(filter.field, &filter.op)?);
+                query = query.filter(predicate(filter.target, &filter.op)?);
             }
             Ok(query)
         };
@@ -121,46 +123,51 @@ crate::per_backend! {
 
     /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
     fn sort_predicate(
-        field: &str,
+        field: F,
         op: CompareOp,
         value: &FilterValue,
     ) -> ApiResult<Predicate<users::table, Db>> {
-        predicate(field, &FilterOp::Compare(op, value.clone()))
+        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
     }
 
-    fn predicate(field: &str, op: &FilterOp) -> ApiResult<Predicate<users::table, Db>> {
+    fn predicate(target: FilterTarget<F>, op: &FilterOp) -> ApiResult<Predicate<users::table, Db>> {
+        let field = match target {
+            FilterTarget::Field(field) => field,
+            FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
+        };
+        let name = field.name();
         Ok(match field {
-            "id" => predicate!(col::id, op, field, as_i64),
-            "name" => predicate!(col::name, op, field, as_string),
-            "email" => predicate!(col::email, op, field, as_string),
-            "role" => predicate!(col::role, op, field, as_string),
-            "createdAt" => predicate!(col::created_at, op, field, as_time),
-            "updatedAt" => predicate!(col::updated_at, op, field, as_time),
-            other => return Err(wrong_type(other)),
+            F::Id => predicate!(col::id, op, name, as_i64),
+            F::Name => predicate!(col::name, op, name, as_string),
+            F::Email => predicate!(col::email, op, name, as_string),
+            F::Role => predicate!(col::role, op, name, as_string),
+            F::CreatedAt => predicate!(col::created_at, op, name, as_time),
+            F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
         })
     }
 
-    fn order(query: Filtered, field: &str, descending: bool) -> ApiResult<Filtered> {
+    fn order(query: Filtered, field: F, descending: bool) -> ApiResult<Filtered> {
         Ok(match field {
-            "id" => order_by!(query, col::id, descending),
-            "name" => order_by!(query, col::name, descending),
-            "email" => order_by!(query, col::email, descending),
-            "createdAt" => order_by!(query, col::created_at, descending),
-            "updatedAt" => order_by!(query, col::updated_at, descending),
-            other => return Err(unsortable(other)),
+            F::Id => order_by!(query, col::id, descending),
+            F::Name => order_by!(query, col::name, descending),
+            F::Email => order_by!(query, col::email, descending),
+            F::CreatedAt => order_by!(query, col::created_at, descending),
+            F::UpdatedAt => order_by!(query, col::updated_at, descending),
+            F::Role => return Err(unsortable(field)),
         })
     }
 }
 
-impl super::listing::Keyed for User {
-    /// The value of a sort key of this row, for its cursor.
-    fn sort_value(&self, field: &str) -> CursorValue {
+impl super::listing::Keyed<F> for User {
+    /// The value of a sort key of this row, for its cursor (`Null` for fields that do not sort).
+    fn sort_value(&self, field: F) -> CursorValue {
         match field {
-            "name" => CursorValue::Str(self.name.clone()),
-            "email" => CursorValue::Str(self.email.clone()),
-            "createdAt" => CursorValue::DateTime(self.created_at),
-            "updatedAt" => CursorValue::DateTime(self.updated_at),
-            _ => CursorValue::Int(self.id),
+            F::Id => CursorValue::Int(self.id),
+            F::Name => CursorValue::Str(self.name.clone()),
+            F::Email => CursorValue::Str(self.email.clone()),
+            F::CreatedAt => CursorValue::DateTime(self.created_at),
+            F::UpdatedAt => CursorValue::DateTime(self.updated_at),
+            F::Role => CursorValue::Null,
         }
     }
     fn id(&self) -> i64 {

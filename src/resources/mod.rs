@@ -6,7 +6,6 @@ pub mod entry;
 pub mod operations;
 pub mod phone_numbers;
 pub mod prospects;
-pub mod specs;
 pub mod users;
 pub mod view;
 
@@ -19,30 +18,25 @@ use actix_web::HttpResponse;
 use crate::auth::Caller;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::Cursor;
-use crate::jsonapi::document::{Applied, Data, Document, Resource};
-use crate::jsonapi::query::{self, Endpoint, Options, Query, QueryError, ResourceSpec};
+use crate::jsonapi::document::{Applied, Data, Document, Resource, ResourceType};
+use crate::jsonapi::query::{self, Endpoint, Options, Query, QueryError};
+use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::models::listing::{Direction, Keyed, Listing, Page};
-use crate::permissions::{self, Access, ResourceKind};
+use crate::permissions::{self, Access};
 use view::{Includes, View};
 
 /// What the cursors of one collection response are bound to ([`Query::binding`]), rendered on
 /// first use: most responses neither read nor write a cursor.
-pub struct CursorBinding<'q> {
-    query: &'q Query,
-    type_name: &'static str,
+pub struct CursorBinding<'q, F: Field> {
+    query: &'q Query<F>,
     parent: Option<(&'static str, i64)>,
     text: std::cell::OnceCell<String>,
 }
 
-impl<'q> CursorBinding<'q> {
-    pub fn new(
-        query: &'q Query,
-        type_name: &'static str,
-        parent: Option<(&'static str, i64)>,
-    ) -> Self {
+impl<'q, F: Field> CursorBinding<'q, F> {
+    pub fn new(query: &'q Query<F>, parent: Option<(&'static str, i64)>) -> Self {
         CursorBinding {
             query,
-            type_name,
             parent,
             text: std::cell::OnceCell::new(),
         }
@@ -50,72 +44,32 @@ impl<'q> CursorBinding<'q> {
 
     fn text(&self) -> &str {
         self.text
-            .get_or_init(|| self.query.binding(self.type_name, self.parent))
-    }
-}
-
-/// The scope family of a resource type (`phoneNumber` → `phoneNumbers.*`).
-fn kind_of(type_name: &str) -> ResourceKind {
-    match type_name {
-        "phoneNumber" => ResourceKind::PhoneNumbers,
-        "prospect" => ResourceKind::Prospects,
-        _ => ResourceKind::Users,
+            .get_or_init(|| self.query.binding(F::TYPE.name(), self.parent))
     }
 }
 
 impl Caller {
-    /// Parses the query string for an endpoint whose primary data is `spec` (400 on anything the
-    /// contract does not allow), then checks the scopes: `access` on the primary type and read on
-    /// every included type (403).
-    pub fn query(
-        &self,
-        spec: &'static ResourceSpec,
-        endpoint: Endpoint,
-        access: Access,
-    ) -> ApiResult<Query> {
+    /// Parses the query string for an endpoint whose primary data are of `F`'s type (400 on
+    /// anything the contract does not allow), then checks the scopes: `access` on the primary type
+    /// and read on every included type (403).
+    pub fn query<F: Field>(&self, endpoint: Endpoint, access: Access) -> ApiResult<Query<F>> {
         let region = self.state.config.default_region.clone();
         let normalize = move |value: &str| {
             crate::domain::phone_number::normalize_filter_value(value, &region)
                 .map_err(|error| error.detail)
         };
-        let query = query::parse(
+        let query = query::parse::<F>(
             &self.query,
             &Options {
                 endpoint,
-                resource: spec,
-                all: &specs::ALL,
+                members: &crate::schema::members,
                 normalize_phone: &normalize,
             },
         )?;
-        let supported = specs::supported_includes(spec.type_name);
-        for path in query.include.iter().flatten() {
-            if !supported.contains(&path.as_slice()) {
-                return Err(QueryError::invalid(
-                    "include",
-                    format!(
-                        "`{}` cannot be included in {} responses.",
-                        path.join("."),
-                        spec.type_name
-                    ),
-                )
-                .into());
-            }
-        }
-        self.require(kind_of(spec.type_name), access)?;
-        for path in query.include.iter().flatten() {
-            let mut current = spec;
-            for name in path {
-                let target = current
-                    .relationship(name)
-                    .map(|rel| rel.target)
-                    .unwrap_or_default();
-                self.require(kind_of(target), Access::Read)?;
-                current = specs::ALL
-                    .iter()
-                    .find(|spec| spec.type_name == target)
-                    .copied()
-                    .unwrap_or(current);
-            }
+        query::check_includes(&query)?;
+        self.require(F::TYPE, access)?;
+        for rel in query.include.iter().flatten().flatten() {
+            self.require(rel.spec().target, Access::Read)?;
         }
         Ok(query)
     }
@@ -126,22 +80,21 @@ impl Caller {
         let reject = |_: &str| Err(String::new());
         let options = Options {
             endpoint: Endpoint::Bare,
-            resource: &specs::USER,
-            all: &specs::ALL,
+            members: &crate::schema::members,
             normalize_phone: &reject,
         };
-        query::parse(&self.query, &options)
+        query::parse::<crate::schema::UserField>(&self.query, &options)
             .map(drop)
             .map_err(ApiError::from)
     }
 
     /// 403 `unauthorizedOauthScope` unless the token has the scope.
-    pub fn require(&self, kind: ResourceKind, access: Access) -> ApiResult<()> {
+    pub fn require(&self, kind: ResourceType, access: Access) -> ApiResult<()> {
         Ok(permissions::require_scope(&self.principal, kind, access)?)
     }
 
     /// The view of resources this query asks for.
-    pub fn view<'a>(&'a self, query: &'a Query) -> View<'a> {
+    pub fn view<'a, F: Field>(&'a self, query: &'a Query<F>) -> View<'a> {
         View {
             base: &self.base,
             fields: &query.fields,
@@ -150,7 +103,10 @@ impl Caller {
     }
 
     /// What a response to this query needs loaded besides its primary rows.
-    pub fn needs(&self, query: &Query) -> view::Needs {
+    pub fn needs<F: Field<Rel = crate::schema::Relationship>>(
+        &self,
+        query: &Query<F>,
+    ) -> view::Needs {
         self.view(query).needs(includes(query))
     }
 
@@ -189,7 +145,11 @@ impl Caller {
     }
 
     /// Reads the page parameters into a [`Listing`] (decoding and checking the cursor).
-    pub fn listing(&self, query: &Query, binding: &CursorBinding) -> ApiResult<Listing> {
+    pub fn listing<F: Field>(
+        &self,
+        query: &Query<F>,
+        binding: &CursorBinding<F>,
+    ) -> ApiResult<Listing<F>> {
         let decode = |text: &str, parameter: &str, direction| -> ApiResult<(Direction, Cursor)> {
             let cursor = self.state.cursors.decode(text, binding.text()).map_err(|_| {
                 QueryError::invalid(
@@ -268,11 +228,11 @@ impl Caller {
 
     /// A collection document for one page: `first`/`prev`/`next` links with cursors bound to this
     /// query, `meta.count` when asked for, the cursor-pagination profile applied.
-    pub fn collection<'r, T: Keyed>(
+    pub fn collection<'r, F: Field, T: Keyed<F>>(
         &self,
         page: &Page<T>,
-        listing: &Listing,
-        binding: &CursorBinding,
+        listing: &Listing<F>,
+        binding: &CursorBinding<F>,
         data: Vec<Resource<'r>>,
         included: Option<Vec<Resource<'r>>>,
     ) -> Document<'r> {
@@ -355,12 +315,13 @@ impl Caller {
 /// `related` links.
 pub fn relationship_document(
     caller: &Caller,
-    owner: crate::jsonapi::document::ResourceType,
+    relationship: crate::schema::Relationship,
     id: i64,
-    name: &str,
     linkage: crate::jsonapi::document::Linkage,
 ) -> Document<'static> {
-    let own = caller.base.url(format_args!("/{}/{id}", owner.path));
+    let spec = relationship.spec();
+    let (owner, name) = (spec.owner.collection(), spec.name);
+    let own = caller.base.url(format_args!("/{owner}/{id}"));
     let mut document = Document::new(
         Data::Linkage(linkage),
         format!("{own}/relationships/{name}"),
@@ -372,21 +333,21 @@ pub fn relationship_document(
 }
 
 /// A path id: anything but a positive integer names no record (404).
-pub fn path_id(raw: &str, type_name: &str) -> ApiResult<i64> {
+pub fn path_id(raw: &str, kind: ResourceType) -> ApiResult<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0 && !raw.starts_with('+'))
-        .ok_or_else(|| ApiError::not_found(type_name, raw))
+        .ok_or_else(|| ApiError::not_found(kind.name(), raw))
 }
 
 /// Which related rows a query includes.
-pub fn includes(query: &Query) -> Includes {
+pub fn includes<F: Field<Rel = crate::schema::Relationship>>(query: &Query<F>) -> Includes {
     Includes::from_paths(query.include.as_deref().unwrap_or_default())
 }
 
 /// `included` is present whenever `include` was given, even when empty.
-pub fn included_if_asked<'r>(
-    query: &Query,
+pub fn included_if_asked<'r, F: Field>(
+    query: &Query<F>,
     included: Vec<Resource<'r>>,
 ) -> Option<Vec<Resource<'r>>> {
     query.include.as_ref().map(|_| included)
@@ -473,7 +434,7 @@ pub fn single(
 
 /// 403 for the detach routes: a number always belongs to a prospect.
 pub async fn cannot_detach(caller: Caller) -> ApiResult<HttpResponse> {
-    caller.require(ResourceKind::Prospects, Access::Write)?;
+    caller.require(ResourceType::Prospect, Access::Write)?;
     Err(ApiError::Forbidden(
         "Phone numbers cannot be detached from their prospect: delete them, move them with \
          POST /prospects/{id}/relationships/phoneNumbers, or replace a list with /operations."

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Intent, Target};
-use crate::jsonapi::document::{AtomicResults, ResourceType, PHONE_NUMBER, PROSPECT};
+use crate::jsonapi::document::{AtomicResults, ResourceType};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{Access, Principal};
 
@@ -38,7 +38,7 @@ struct LocalIds {
 
 impl LocalIds {
     fn resolve(&self, kind: ResourceType, target: &Target, pointer: &str) -> ApiResult<i64> {
-        let lids = if kind == PROSPECT {
+        let lids = if kind == ResourceType::Prospect {
             &self.prospects
         } else {
             &self.phone_numbers
@@ -48,12 +48,11 @@ impl LocalIds {
 }
 
 fn kind_named(name: &str, pointer: &str) -> ApiResult<ResourceType> {
-    match name {
-        "phoneNumber" => Ok(PHONE_NUMBER),
-        "prospect" => Ok(PROSPECT),
-        other => Err(ApiError::bad_request(
+    match ResourceType::named(name) {
+        Some(kind @ (ResourceType::PhoneNumber | ResourceType::Prospect)) => Ok(kind),
+        Some(ResourceType::User) | None => Err(ApiError::bad_request(
             pointer,
-            format!("Atomic operations work on phoneNumber and prospect, not `{other}`."),
+            format!("Atomic operations work on phoneNumber and prospect, not `{name}`."),
         )),
     }
 }
@@ -111,8 +110,7 @@ fn apply(
     };
     let data = operation.get("data");
     let require = |kind: ResourceType, access: Access| -> ApiResult<()> {
-        crate::permissions::require_scope(principal, super::kind_of(kind.name), access)
-            .map_err(ApiError::from)
+        crate::permissions::require_scope(principal, kind, access).map_err(ApiError::from)
     };
     match op {
         "add" => {
@@ -125,17 +123,17 @@ fn apply(
             if let Some(href) = operation.get("href").and_then(Value::as_str) {
                 if !href
                     .trim_end_matches('/')
-                    .ends_with(&format!("/{}", kind.path))
+                    .ends_with(&format!("/{}", kind.collection()))
                 {
                     return Err(ApiError::bad_request(
                         "/href",
-                        format!("`href` must be the {} collection.", kind.path),
+                        format!("`href` must be the {} collection.", kind.collection()),
                     ));
                 }
             }
             require(kind, Access::Write)?;
             let input = body::resource_object(data, "/data", kind, Intent::Create)?;
-            if kind == PROSPECT {
+            if kind == ResourceType::Prospect {
                 let row = prospects::create(conn, principal, &input)?;
                 if let Some(lid) = &input.lid {
                     lids.prospects.insert(lid.clone(), row.id);
@@ -188,7 +186,7 @@ fn apply(
                 }
                 require(kind, Access::Delete)?;
                 let id = lids.resolve(kind, &target, pointer)?;
-                if kind == PROSPECT {
+                if kind == ResourceType::Prospect {
                     prospects::delete(conn, principal, id, &Precondition::None)?;
                 } else {
                     phone_numbers::delete(conn, principal, id, &Precondition::None)?;
@@ -200,21 +198,21 @@ fn apply(
                 .ok_or_else(|| ApiError::bad_request("", "An `update` operation needs `data`."))?;
             let id = lids.resolve(kind, &target, pointer)?;
             match relationship.as_deref() {
-                Some("prospect") if kind == PHONE_NUMBER => {
+                Some("prospect") if kind == ResourceType::PhoneNumber => {
                     if data.is_null() {
                         return Err(ApiError::invalid(
                             "/data",
                             "A phone number always belongs to a prospect; `data` may not be null.",
                         ));
                     }
-                    let target = body::identifier(data, "/data", PROSPECT)?;
-                    let prospect_id = lids.resolve(PROSPECT, &target, "/data")?;
+                    let target = body::identifier(data, "/data", ResourceType::Prospect)?;
+                    let prospect_id = lids.resolve(ResourceType::Prospect, &target, "/data")?;
                     phone_numbers::move_to(conn, principal, id, prospect_id, &Precondition::None)?;
                     Ok(Outcome::Nothing)
                 }
                 Some(other) => Err(ApiError::Forbidden(format!(
                     "The `{other}` relationship of {} cannot be updated with an operation.",
-                    kind.name
+                    kind.name()
                 ))),
                 None => {
                     let mut data = data.clone();
@@ -223,7 +221,7 @@ fn apply(
                         object.insert("id".into(), Value::String(id.to_string()));
                     }
                     let input = body::resource_object(&data, "/data", kind, Intent::Update { id })?;
-                    if kind == PROSPECT {
+                    if kind == ResourceType::Prospect {
                         prospects::update(conn, principal, id, &input, &Precondition::None)?;
                         Ok(Outcome::Prospect(id))
                     } else {

@@ -8,52 +8,36 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{included_if_asked, path_id, single, specs, CursorBinding, Precondition};
+use super::{included_if_asked, path_id, single, CursorBinding, Precondition};
 use crate::auth::Caller;
 use crate::db::DbConnection;
 use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
 use crate::domain::{PhoneType, Status};
 use crate::errors::{ApiError, ApiResult, FieldError};
-use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput};
-use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT};
+use crate::jsonapi::body::{self, Attributes, Body, Intent, ResourceInput, Sent};
+use crate::jsonapi::document::{Data, Document, Identifier, Linkage, ResourceType};
 use crate::jsonapi::query::{Endpoint, Query};
+use crate::jsonapi::schema::Relationship as _;
 use crate::models::phone_number::{
     NewPhoneNumber, ParsedColumns, PhoneNumberChanges, MOVE_POINTER,
 };
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Access, Action, Principal};
-
-const WRITABLE: &[&str] = &[
-    "number",
-    "rawNumber",
-    "countryCode",
-    "extension",
-    "phoneType",
-    "order",
-    "status",
-    "source",
-];
-const READ_ONLY: &[&str] = &[
-    "statusChangedAt",
-    "formattedNumber",
-    "lineType",
-    "createdAt",
-    "updatedAt",
-];
+use crate::schema::{PhoneNumberField, Relationship};
 
 /// Local ids (`lid`) of prospects created earlier in the same Atomic Operations request.
 pub type Lids = HashMap<String, i64>;
 
 /// Attribute values read from a write, not yet checked against the record.
 struct Draft {
-    number: Field<String>,
-    raw_number: Field<String>,
-    country_code: Field<String>,
-    extension: Field<String>,
-    phone_type: Field<PhoneType>,
-    status: Field<Status>,
-    source: Field<String>,
-    order: Field<i64>,
+    number: Sent<String>,
+    raw_number: Sent<String>,
+    country_code: Sent<String>,
+    extension: Sent<String>,
+    phone_type: Sent<PhoneType>,
+    status: Sent<Status>,
+    source: Sent<String>,
+    order: Sent<i64>,
     errors: Vec<FieldError>,
     /// The `prospect` relationship, when sent.
     prospect: Option<(serde_json::Value, String)>,
@@ -62,33 +46,33 @@ struct Draft {
 impl Draft {
     /// Reads every attribute, keeping the 422s for after the existence and permission checks.
     fn read(input: &ResourceInput) -> Draft {
-        let mut attributes = Attributes::new(input, WRITABLE, READ_ONLY);
+        use PhoneNumberField as F;
+        let mut attributes = Attributes::<F>::new(input);
         let mut draft = Draft {
-            number: attributes.required_string("number", 255),
-            raw_number: attributes.required_string("rawNumber", 255),
-            country_code: attributes.string("countryCode", 8),
-            extension: attributes.string("extension", 64),
-            phone_type: attributes.enumeration("phoneType", PhoneType::NAMES),
-            status: attributes.enumeration("status", Status::NAMES),
-            source: attributes.string("source", 255),
-            order: attributes.integer("order"),
+            number: attributes.required_string(F::Number, 255),
+            raw_number: attributes.required_string(F::RawNumber, 255),
+            country_code: attributes.string(F::CountryCode, 8),
+            extension: attributes.string(F::Extension, 64),
+            phone_type: attributes.enumeration(F::PhoneType, PhoneType::NAMES),
+            status: attributes.enumeration(F::Status, Status::NAMES),
+            source: attributes.string(F::Source, 255),
+            order: attributes.integer(F::Order),
             errors: Vec::new(),
             prospect: None,
         };
-        if matches!(draft.order, Field::Value(order) if order < 0) {
-            attributes.reject("order", "`order` must be 0 or greater.");
+        if matches!(draft.order, Sent::Value(order) if order < 0) {
+            attributes.reject(F::Order, "`order` must be 0 or greater.");
         }
-        draft.errors = match attributes.finish() {
-            Err(ApiError::Validation(errors)) => errors,
-            _ => Vec::new(),
-        };
+        draft.errors = attributes.into_errors();
         for (name, linkage) in &input.relationships {
             let pointer = format!(
                 "{}/relationships/{}",
                 input.pointer,
                 body::pointer_token(name)
             );
-            if name == "prospect" {
+            if Relationship::named(ResourceType::PhoneNumber, name)
+                == Some(Relationship::PhoneNumberProspect)
+            {
                 draft.prospect = Some((linkage.clone(), pointer));
             } else {
                 draft.errors.push(FieldError::new(
@@ -113,9 +97,9 @@ impl Draft {
             ));
             return Ok(None);
         }
-        let target = body::identifier(linkage, &format!("{pointer}/data"), PROSPECT)?;
+        let target = body::identifier(linkage, &format!("{pointer}/data"), ResourceType::Prospect)?;
         target
-            .resolve(PROSPECT, &format!("{pointer}/data"), lids)
+            .resolve(ResourceType::Prospect, &format!("{pointer}/data"), lids)
             .map(Some)
     }
 
@@ -157,11 +141,11 @@ fn parse(
         })
 }
 
-fn extension_input(field: &Field<String>) -> ExtensionInput<'_> {
+fn extension_input(field: &Sent<String>) -> ExtensionInput<'_> {
     match field {
-        Field::Absent => ExtensionInput::Absent,
-        Field::Null => ExtensionInput::Null,
-        Field::Value(extension) => ExtensionInput::Given(extension),
+        Sent::Absent => ExtensionInput::Absent,
+        Sent::Null => ExtensionInput::Null,
+        Sent::Value(extension) => ExtensionInput::Given(extension),
     }
 }
 
@@ -190,8 +174,8 @@ pub fn create(
     )?;
     let draft = draft.validated()?;
     let (text, attribute) = match (&draft.number, &draft.raw_number) {
-        (Field::Value(number), _) => (number.as_str(), "number"),
-        (_, Field::Value(raw)) => (raw.as_str(), "rawNumber"),
+        (Sent::Value(number), _) => (number.as_str(), "number"),
+        (_, Sent::Value(raw)) => (raw.as_str(), "rawNumber"),
         _ => {
             return Err(ApiError::invalid(
                 format!("{}/attributes/number", input.pointer),
@@ -258,8 +242,8 @@ pub fn update(
     .any(|field| field.is_present());
     let parsed = if reparse {
         let new_input = match (&draft.number, &draft.raw_number) {
-            (Field::Value(number), _) => Some((number.as_str(), "number")),
-            (_, Field::Value(raw)) => Some((raw.as_str(), "rawNumber")),
+            (Sent::Value(number), _) => Some((number.as_str(), "number")),
+            (_, Sent::Value(raw)) => Some((raw.as_str(), "rawNumber")),
             _ => None,
         };
         let (text, attribute) = new_input.unwrap_or((current.raw_number.as_str(), "rawNumber"));
@@ -269,17 +253,17 @@ pub fn update(
             .value()
             .unwrap_or_else(|| text.to_owned());
         let hint = match &draft.country_code {
-            Field::Absent => current.country_code.clone(),
+            Sent::Absent => current.country_code.clone(),
             other => other.clone().value(),
         };
         // API.md section 9: the PATCH's `extension` when present (null removes it), else the one
         // in the *new* input, else the stored one. The stored rawNumber is not new input: an
         // extension it carries was applied (or replaced) when it was stored.
         let extension = match (&draft.extension, current.extension(), new_input) {
-            (Field::Absent, stored, None) => ExtensionInput::Exactly(stored),
-            (Field::Null, _, None) => ExtensionInput::Exactly(None),
-            (Field::Value(given), _, None) => ExtensionInput::Exactly(Some(given)),
-            (Field::Absent, Some(stored), Some(_)) => ExtensionInput::Fallback(stored),
+            (Sent::Absent, stored, None) => ExtensionInput::Exactly(stored),
+            (Sent::Null, _, None) => ExtensionInput::Exactly(None),
+            (Sent::Value(given), _, None) => ExtensionInput::Exactly(Some(given)),
+            (Sent::Absent, Some(stored), Some(_)) => ExtensionInput::Fallback(stored),
             (field, _, _) => extension_input(field),
         };
         Some(parse(
@@ -398,7 +382,7 @@ pub fn delete(
 /// is loaded in the same database call.
 async fn respond_one<F>(
     caller: Caller,
-    query: Query,
+    query: Query<PhoneNumberField>,
     status: StatusCode,
     work: F,
 ) -> ApiResult<HttpResponse>
@@ -443,13 +427,9 @@ where
 /// `GET /phoneNumbers` and `GET /prospects/{id}/phoneNumbers` (`prospect`: the path id, resolved
 /// only after the query and scope checks, which come first).
 pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Collection, Access::Read)?;
+    let query = caller.query::<PhoneNumberField>(Endpoint::Collection, Access::Read)?;
     let prospect_id = prospect.transpose()?;
-    let binding = CursorBinding::new(
-        &query,
-        "phoneNumber",
-        prospect_id.map(|id| ("prospect", id)),
-    );
+    let binding = CursorBinding::new(&query, prospect_id.map(|id| ("prospect", id)));
     let listing = caller.listing(&query, &binding)?;
     let needs = caller.needs(&query);
     let db_listing = listing.clone();
@@ -485,8 +465,8 @@ pub async fn list_phone_numbers(caller: Caller) -> ApiResult<HttpResponse> {
 }
 
 pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, "phoneNumber")?;
+    let query = caller.query::<PhoneNumberField>(Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, ResourceType::PhoneNumber)?;
     respond_one(caller, query, StatusCode::OK, move |conn| {
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
     })
@@ -494,8 +474,12 @@ pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResul
 }
 
 pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.read().await?, PHONE_NUMBER, Intent::Create)?;
+    let query = caller.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
+    let input = body::resource_document(
+        &body.read().await?,
+        ResourceType::PhoneNumber,
+        Intent::Create,
+    )?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
@@ -511,9 +495,13 @@ pub async fn update_phone_number(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PHONE_NUMBER, Endpoint::Single, Access::Write)?;
-    let id = path_id(&id, "phoneNumber")?;
-    let input = body::resource_document(&body.read().await?, PHONE_NUMBER, Intent::Update { id })?;
+    let query = caller.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, ResourceType::PhoneNumber)?;
+    let input = body::resource_document(
+        &body.read().await?,
+        ResourceType::PhoneNumber,
+        Intent::Update { id },
+    )?;
     let (principal, region) = (
         caller.principal.clone(),
         caller.state.config.default_region.clone(),
@@ -534,8 +522,8 @@ pub async fn update_phone_number(
 }
 
 pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Delete)?;
-    let id = path_id(&id, "phoneNumber")?;
+    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Delete)?;
+    let id = path_id(&id, ResourceType::PhoneNumber)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
     caller
@@ -549,7 +537,7 @@ pub async fn get_phone_number_prospect(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    super::prospects::related_prospect(caller, path_id(&id, "phoneNumber")).await
+    super::prospects::related_prospect(caller, path_id(&id, ResourceType::PhoneNumber)).await
 }
 
 /// `GET /phoneNumbers/{id}/relationships/prospect`.
@@ -557,8 +545,8 @@ pub async fn get_phone_number_prospect_relationship(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Read)?;
-    let id = path_id(&id, "phoneNumber")?;
+    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Read)?;
+    let id = path_id(&id, ResourceType::PhoneNumber)?;
     let row = caller
         .database(move |conn| {
             PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
@@ -569,10 +557,10 @@ pub async fn get_phone_number_prospect_relationship(
 
 fn prospect_linkage(caller: &Caller, row: &PhoneNumberRow) -> Document<'static> {
     let linkage = Linkage::ToOne(Some(Identifier {
-        kind: "prospect",
+        kind: ResourceType::Prospect,
         id: row.prospect_id,
     }));
-    super::relationship_document(caller, PHONE_NUMBER, row.id, "prospect", linkage)
+    super::relationship_document(caller, Relationship::PhoneNumberProspect, row.id, linkage)
 }
 /// `PATCH /phoneNumbers/{id}/relationships/prospect`: moves the number (appended to the new list).
 pub async fn update_phone_number_prospect_relationship(
@@ -580,9 +568,9 @@ pub async fn update_phone_number_prospect_relationship(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Write)?;
-    let id = path_id(&id, "phoneNumber")?;
-    let target = body::to_one_linkage(&body.read().await?, "prospect", PROSPECT)?;
+    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Write)?;
+    let id = path_id(&id, ResourceType::PhoneNumber)?;
+    let target = body::to_one_linkage(&body.read().await?, "prospect", ResourceType::Prospect)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
     let row = caller
@@ -595,7 +583,7 @@ pub async fn update_phone_number_prospect_relationship(
                     "A phone number always belongs to a prospect; `data` may not be null.",
                 ));
             };
-            let prospect_id = target.resolve(PROSPECT, "/data", &Lids::new())?;
+            let prospect_id = target.resolve(ResourceType::Prospect, "/data", &Lids::new())?;
             move_to(conn, &principal, id, prospect_id, &precondition)
                 .map_err(|error| repoint_move_error(error, "/data"))
         })

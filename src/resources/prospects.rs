@@ -4,36 +4,25 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
 use super::view::Graph;
-use super::{
-    included_if_asked, path_id, phone_numbers, single, specs, CursorBinding, Precondition,
-};
+use super::{included_if_asked, path_id, phone_numbers, single, CursorBinding, Precondition};
 use crate::auth::Caller;
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult, FieldError};
-use crate::jsonapi::body::{self, Attributes, Body, Field, Intent, ResourceInput, Target};
-use crate::jsonapi::document::{Data, Document, Identifier, Linkage, PHONE_NUMBER, PROSPECT, USER};
+use crate::jsonapi::body::{self, Attributes, Body, Intent, ResourceInput, Sent, Target};
+use crate::jsonapi::document::{Data, Document, Identifier, Linkage, ResourceType};
 use crate::jsonapi::query::{Endpoint, Query};
+use crate::jsonapi::schema::Relationship as _;
 use crate::models::prospect::{NewProspect, ProspectChanges};
 use crate::models::{now, PhoneNumberRow, Prospect, User};
 use crate::permissions::{authorize, Access, Action, Principal};
-
-const WRITABLE: &[&str] = &["firstName", "lastName", "title", "company"];
-const READ_ONLY: &[&str] = &[
-    "homePhones",
-    "mobilePhones",
-    "workPhones",
-    "voipPhones",
-    "otherPhones",
-    "createdAt",
-    "updatedAt",
-];
+use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
 
 /// The attributes and owner of a prospect write.
 struct Draft {
-    first_name: Field<String>,
-    last_name: Field<String>,
-    title: Field<String>,
-    company: Field<String>,
+    first_name: Sent<String>,
+    last_name: Sent<String>,
+    title: Sent<String>,
+    company: Sent<String>,
     owner: Option<i64>,
     attributes: Result<(), ApiError>,
 }
@@ -43,12 +32,13 @@ impl Draft {
     /// answered now (they decide which records the write touches); validation problems (422:
     /// attributes, unknown relationships, a null owner) are kept for after the permission check.
     fn read(input: &ResourceInput) -> ApiResult<Draft> {
-        let mut attributes = Attributes::new(input, WRITABLE, READ_ONLY);
+        use ProspectField as F;
+        let mut attributes = Attributes::<F>::new(input);
         let (first_name, last_name, title, company) = (
-            attributes.string("firstName", 255),
-            attributes.string("lastName", 255),
-            attributes.string("title", 255),
-            attributes.string("company", 255),
+            attributes.string(F::FirstName, 255),
+            attributes.string(F::LastName, 255),
+            attributes.string(F::Title, 255),
+            attributes.string(F::Company, 255),
         );
         let (mut owner, mut invalid) = (None, Vec::new());
         for (name, linkage) in &input.relationships {
@@ -57,14 +47,20 @@ impl Draft {
                 input.pointer,
                 body::pointer_token(name)
             );
-            match name.as_str() {
-                "owner" if linkage.is_null() => invalid.push(FieldError::new(
-                    pointer,
-                    "A prospect always has an owner; `owner` may not be null.",
-                )),
-                "owner" => {
+            match Relationship::named(ResourceType::Prospect, name) {
+                Some(Relationship::ProspectOwner) if linkage.is_null() => {
+                    invalid.push(FieldError::new(
+                        pointer,
+                        "A prospect always has an owner; `owner` may not be null.",
+                    ))
+                }
+                Some(Relationship::ProspectOwner) => {
                     owner = Some(
-                        match body::identifier(linkage, &format!("{pointer}/data"), USER)? {
+                        match body::identifier(
+                            linkage,
+                            &format!("{pointer}/data"),
+                            ResourceType::User,
+                        )? {
                             Target::Id(id) => id,
                             Target::Missing(raw) => {
                                 return Err(ApiError::not_found("user", raw.trim_matches('"')))
@@ -79,17 +75,14 @@ impl Draft {
                     )
                 }
                 // Read-only here, like `*Phones`: clients such as Ember Data send it back as they got it.
-                "phoneNumbers" => {}
-                _ => invalid.push(FieldError::new(
+                Some(Relationship::ProspectPhoneNumbers) => {}
+                Some(Relationship::PhoneNumberProspect) | None => invalid.push(FieldError::new(
                     pointer,
                     format!("`{name}` is not a relationship of prospect."),
                 )),
             }
         }
-        let mut errors = match attributes.finish() {
-            Err(ApiError::Validation(errors)) => errors,
-            _ => Vec::new(),
-        };
+        let mut errors = attributes.into_errors();
         errors.extend(invalid);
         Ok(Draft {
             first_name,
@@ -195,7 +188,7 @@ pub fn delete(
 /// includes is loaded in the same database call.
 async fn respond_one<F>(
     caller: &Caller,
-    query: &Query,
+    query: &Query<ProspectField>,
     status: StatusCode,
     work: F,
 ) -> ApiResult<HttpResponse>
@@ -240,8 +233,8 @@ where
 }
 
 pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PROSPECT, Endpoint::Collection, Access::Read)?;
-    let binding = CursorBinding::new(&query, "prospect", None);
+    let query = caller.query::<ProspectField>(Endpoint::Collection, Access::Read)?;
+    let binding = CursorBinding::new(&query, None);
     let listing = caller.listing(&query, &binding)?;
     let needs = caller.needs(&query);
     let db_listing = listing.clone();
@@ -263,8 +256,8 @@ pub async fn list_prospects(caller: Caller) -> ApiResult<HttpResponse> {
 }
 
 pub async fn get_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, "prospect")?;
+    let query = caller.query::<ProspectField>(Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
     respond_one(&caller, &query, StatusCode::OK, move |conn| {
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
     })
@@ -277,7 +270,7 @@ pub async fn related_prospect(
     caller: Caller,
     phone_number_id: ApiResult<i64>,
 ) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Read)?;
+    let query = caller.query::<ProspectField>(Endpoint::Single, Access::Read)?;
     let phone_number_id = phone_number_id?;
     respond_one(&caller, &query, StatusCode::OK, move |conn| {
         let number = PhoneNumberRow::find(conn, phone_number_id)?
@@ -289,8 +282,9 @@ pub async fn related_prospect(
 }
 
 pub async fn create_prospect(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Create)?;
+    let query = caller.query::<ProspectField>(Endpoint::Single, Access::Write)?;
+    let input =
+        body::resource_document(&body.read().await?, ResourceType::Prospect, Intent::Create)?;
     let principal = caller.principal.clone();
     respond_one(&caller, &query, StatusCode::CREATED, move |conn| {
         create(conn, &principal, &input)
@@ -303,9 +297,13 @@ pub async fn update_prospect(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::PROSPECT, Endpoint::Single, Access::Write)?;
-    let id = path_id(&id, "prospect")?;
-    let input = body::resource_document(&body.read().await?, PROSPECT, Intent::Update { id })?;
+    let query = caller.query::<ProspectField>(Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
+    let input = body::resource_document(
+        &body.read().await?,
+        ResourceType::Prospect,
+        Intent::Update { id },
+    )?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
     respond_one(&caller, &query, StatusCode::OK, move |conn| {
@@ -315,8 +313,8 @@ pub async fn update_prospect(
 }
 
 pub async fn delete_prospect(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Delete)?;
-    let id = path_id(&id, "prospect")?;
+    caller.query::<ProspectField>(Endpoint::Bare, Access::Delete)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
     caller
@@ -330,15 +328,15 @@ pub async fn list_prospect_phone_numbers(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    phone_numbers::list(caller, Some(path_id(&id, "prospect"))).await
+    phone_numbers::list(caller, Some(path_id(&id, ResourceType::Prospect))).await
 }
 
 /// `GET /prospects/{id}/owner`.
 pub async fn get_prospect_owner(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
     // Like every related endpoint, this needs the read scope of what it returns (API.md
     // section 9: every resource in a response needs the read scope of its type).
-    let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, "prospect")?;
+    let query = caller.query::<UserField>(Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
     let user = caller
         .database(move |conn| {
             let prospect =
@@ -358,8 +356,8 @@ pub async fn get_prospect_phone_numbers_relationship(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
-    let id = path_id(&id, "prospect")?;
+    caller.query::<ProspectField>(Endpoint::Bare, Access::Read)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
     let prospect = caller
         .database(move |conn| {
             Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
@@ -370,13 +368,13 @@ pub async fn get_prospect_phone_numbers_relationship(
             .phones
             .iter()
             .map(|row| Identifier {
-                kind: "phoneNumber",
+                kind: ResourceType::PhoneNumber,
                 id: row.id,
             })
             .collect(),
     );
     Ok(
-        super::relationship_document(&caller, PROSPECT, id, "phoneNumbers", linkage)
+        super::relationship_document(&caller, Relationship::ProspectPhoneNumbers, id, linkage)
             .respond(StatusCode::OK),
     )
 }
@@ -390,8 +388,8 @@ pub async fn add_prospect_phone_numbers(
 ) -> ApiResult<HttpResponse> {
     // A move needs `phoneNumbers.write` only (API.md section 9); the record rule then asks
     // whether the caller may write both prospects.
-    caller.query(&specs::PHONE_NUMBER, Endpoint::Bare, Access::Write)?;
-    let id = path_id(&id, "prospect")?;
+    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Write)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
     let linkage = body::linkage_document(&body.read().await?)?;
     let items = linkage.as_array().ok_or_else(|| {
         ApiError::bad_request(
@@ -402,7 +400,9 @@ pub async fn add_prospect_phone_numbers(
     let targets = items
         .iter()
         .enumerate()
-        .map(|(index, item)| body::identifier(item, &format!("/data/{index}"), PHONE_NUMBER))
+        .map(|(index, item)| {
+            body::identifier(item, &format!("/data/{index}"), ResourceType::PhoneNumber)
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     let principal = caller.principal.clone();
     caller
@@ -452,19 +452,19 @@ pub async fn get_prospect_owner_relationship(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Read)?;
-    let id = path_id(&id, "prospect")?;
+    caller.query::<ProspectField>(Endpoint::Bare, Access::Read)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
     let row = caller
         .database(move |conn| {
             Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))
         })
         .await?;
     let linkage = Linkage::ToOne(Some(Identifier {
-        kind: "user",
+        kind: ResourceType::User,
         id: row.owner_id,
     }));
     Ok(
-        super::relationship_document(&caller, PROSPECT, id, "owner", linkage)
+        super::relationship_document(&caller, Relationship::ProspectOwner, id, linkage)
             .respond(StatusCode::OK),
     )
 }
@@ -475,9 +475,9 @@ pub async fn update_prospect_owner_relationship(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    caller.query(&specs::PROSPECT, Endpoint::Bare, Access::Write)?;
-    let id = path_id(&id, "prospect")?;
-    let target = body::to_one_linkage(&body.read().await?, "owner", USER)?;
+    caller.query::<ProspectField>(Endpoint::Bare, Access::Write)?;
+    let id = path_id(&id, ResourceType::Prospect)?;
+    let target = body::to_one_linkage(&body.read().await?, "owner", ResourceType::User)?;
     let principal = caller.principal.clone();
     let precondition = Precondition::from_headers(caller.headers());
     let row = caller
@@ -517,10 +517,10 @@ pub async fn update_prospect_owner_relationship(
         })
         .await?;
     let linkage = Linkage::ToOne(Some(Identifier {
-        kind: "user",
+        kind: ResourceType::User,
         id: row.owner_id,
     }));
-    let document = super::relationship_document(&caller, PROSPECT, id, "owner", linkage);
+    let document = super::relationship_document(&caller, Relationship::ProspectOwner, id, linkage);
     Ok(single(
         &caller,
         StatusCode::OK,

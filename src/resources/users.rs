@@ -4,17 +4,19 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::path_id;
-use super::{included_if_asked, specs, CursorBinding};
+use super::{included_if_asked, CursorBinding};
 use crate::auth::Caller;
 use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::document::{Data, Document};
 use crate::jsonapi::query::Endpoint;
 use crate::models::User;
 use crate::permissions::Access;
+use crate::schema::UserField;
 
 pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::USER, Endpoint::Collection, Access::Read)?;
-    let binding = CursorBinding::new(&query, "user", None);
+    let query = caller.query::<UserField>(Endpoint::Collection, Access::Read)?;
+    let binding = CursorBinding::new(&query, None);
     let listing = caller.listing(&query, &binding)?;
     let db_listing = listing.clone();
     let page = caller
@@ -28,8 +30,8 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
 }
 
 pub async fn get_user(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = caller.query(&specs::USER, Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, "user")?;
+    let query = caller.query::<UserField>(Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, ResourceType::User)?;
     let user = caller
         .database(move |conn| User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id)))
         .await?;

@@ -7,27 +7,123 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::db::DbConnection;
-use crate::domain::PhoneType;
 use crate::jsonapi::document::{
-    Attr, Identifier, LinkBase, Linkage, Resource, PHONE_NUMBER, PROSPECT, USER,
+    Attr, AuthorizationMeta, Identifier, LinkBase, Linkage, Resource, ResourceType,
 };
+use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::models::{in_order, unique, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{self, Principal};
+use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
 
 /// How resources are shown in one response.
 pub struct View<'a> {
     pub base: &'a LinkBase,
     /// `fields[TYPE]`: a type absent from the map shows every field.
-    pub fields: &'a BTreeMap<&'static str, BTreeSet<&'static str>>,
+    pub fields: &'a BTreeMap<ResourceType, BTreeSet<&'static str>>,
     /// Set when the client asked for authorization meta.
     pub meta_for: Option<&'a Principal>,
 }
 
+/// A row's value of each of its attributes (`None` for the id): one exhaustive match per type.
+trait Attributes<'r, F: Field>: Copy {
+    fn attr(self, field: F) -> Option<Attr<'r>>;
+}
+
+impl<'r> Attributes<'r, PhoneNumberField> for &'r PhoneNumberRow {
+    fn attr(self, field: PhoneNumberField) -> Option<Attr<'r>> {
+        use PhoneNumberField as F;
+        Some(match field {
+            F::Id => return None,
+            F::Number => Attr::Str(&self.number),
+            F::RawNumber => Attr::Str(&self.raw_number),
+            F::CountryCode => Attr::OptStr(self.country_code.as_deref()),
+            F::Extension => Attr::OptStr(self.extension()),
+            F::PhoneType => Attr::Str(&self.phone_type),
+            F::Order => Attr::Int(i64::from(self.position)),
+            F::Status => Attr::Str(&self.status),
+            F::StatusChangedAt => Attr::Time(self.status_changed_at),
+            F::Source => Attr::OptStr(self.source.as_deref()),
+            F::FormattedNumber => Attr::Str(&self.formatted_number),
+            F::LineType => Attr::Str(&self.line_type),
+            F::CreatedAt => Attr::Time(self.created_at),
+            F::UpdatedAt => Attr::Time(self.updated_at),
+        })
+    }
+}
+
+/// A prospect with the numbers it shows (all of them, in `order`).
+impl<'r> Attributes<'r, ProspectField> for (&'r Prospect, &'r [ProspectPhone]) {
+    fn attr(self, field: ProspectField) -> Option<Attr<'r>> {
+        use ProspectField as F;
+        let (row, numbers) = self;
+        Some(match field {
+            F::Id => return None,
+            F::FirstName => Attr::OptStr(row.first_name.as_deref()),
+            F::LastName => Attr::OptStr(row.last_name.as_deref()),
+            F::Title => Attr::OptStr(row.title.as_deref()),
+            F::Company => Attr::OptStr(row.company.as_deref()),
+            F::Phones(phone_type) => Attr::List(
+                numbers
+                    .iter()
+                    .filter(|number| number.phone_type == phone_type)
+                    .map(ProspectPhone::array_entry)
+                    .collect(),
+            ),
+            F::CreatedAt => Attr::Time(row.created_at),
+            F::UpdatedAt => Attr::Time(row.updated_at),
+        })
+    }
+}
+
+impl<'r> Attributes<'r, UserField> for &'r User {
+    fn attr(self, field: UserField) -> Option<Attr<'r>> {
+        use UserField as F;
+        Some(match field {
+            F::Id => return None,
+            F::Name => Attr::Str(&self.name),
+            F::Email => Attr::Str(&self.email),
+            F::Role => Attr::Str(&self.role),
+            F::CreatedAt => Attr::Time(self.created_at),
+            F::UpdatedAt => Attr::Time(self.updated_at),
+        })
+    }
+}
+
+fn authorization(meta: permissions::AuthorizationMeta) -> AuthorizationMeta {
+    AuthorizationMeta {
+        can_write: meta.can_write,
+        can_delete: meta.can_delete,
+    }
+}
+
 impl<'a> View<'a> {
-    fn wants(&self, type_name: &str, field: &str) -> bool {
+    fn wants(&self, kind: ResourceType, member: &str) -> bool {
         self.fields
-            .get(type_name)
-            .is_none_or(|set| set.contains(field))
+            .get(&kind)
+            .is_none_or(|set| set.contains(member))
+    }
+
+    /// The attributes of `row` that the fieldset of `F`'s type asks for, in declaration order.
+    fn attributes<'r, F: Field>(
+        &self,
+        row: impl Attributes<'r, F>,
+    ) -> Vec<(&'static str, Attr<'r>)> {
+        F::attributes()
+            .filter(|field| self.wants(F::TYPE, field.name()))
+            .filter_map(|field| Some((field.name(), row.attr(field)?)))
+            .collect()
+    }
+
+    /// The relationships of `F`'s type that the fieldset asks for, with their linkage.
+    fn relationships(
+        &self,
+        kind: ResourceType,
+        linkage: impl Fn(Relationship) -> Linkage,
+    ) -> Vec<(&'static str, Linkage)> {
+        Relationship::of(kind)
+            .filter(|rel| self.wants(kind, rel.name()))
+            .map(|rel| (rel.name(), linkage(rel)))
+            .collect()
     }
 
     pub fn phone_number<'r>(
@@ -38,45 +134,23 @@ impl<'a> View<'a> {
     where
         'a: 'r,
     {
-        let wants = |name| self.wants("phoneNumber", name);
-        let mut attributes = Vec::with_capacity(13);
-        let mut add = |name: &'static str, make: &dyn Fn() -> Attr<'r>| {
-            if wants(name) {
-                attributes.push((name, make()));
-            }
-        };
-        add("number", &|| Attr::Str(&row.number));
-        add("rawNumber", &|| Attr::Str(&row.raw_number));
-        add("countryCode", &|| Attr::OptStr(row.country_code.as_deref()));
-        add("extension", &|| Attr::OptStr(row.extension()));
-        add("phoneType", &|| Attr::Str(&row.phone_type));
-        add("order", &|| Attr::Int(i64::from(row.position)));
-        add("status", &|| Attr::Str(&row.status));
-        add("statusChangedAt", &|| Attr::Time(row.status_changed_at));
-        add("source", &|| Attr::OptStr(row.source.as_deref()));
-        add("formattedNumber", &|| Attr::Str(&row.formatted_number));
-        add("lineType", &|| Attr::Str(&row.line_type));
-        add("createdAt", &|| Attr::Time(row.created_at));
-        add("updatedAt", &|| Attr::Time(row.updated_at));
-        let mut relationships = Vec::with_capacity(1);
-        if self.wants("phoneNumber", "prospect") {
-            relationships.push((
-                "prospect",
-                Linkage::ToOne(Some(Identifier {
-                    kind: "prospect",
+        let kind = ResourceType::PhoneNumber;
+        Resource {
+            kind,
+            id: row.id,
+            attributes: self.attributes::<PhoneNumberField>(row),
+            relationships: self.relationships(kind, |rel| match rel {
+                Relationship::PhoneNumberProspect => Linkage::ToOne(Some(Identifier {
+                    kind: ResourceType::Prospect,
                     id: row.prospect_id,
                 })),
-            ));
-        }
-        Resource {
-            kind: PHONE_NUMBER,
-            id: row.id,
-            attributes,
-            relationships,
-            meta: self
-                .meta_for
-                .zip(prospect_owner)
-                .map(|(principal, owner)| permissions::phone_number_meta(principal, owner)),
+                Relationship::ProspectPhoneNumbers | Relationship::ProspectOwner => {
+                    unreachable!("not a relationship of phoneNumber")
+                }
+            }),
+            meta: self.meta_for.zip(prospect_owner).map(|(principal, owner)| {
+                authorization(permissions::phone_number_meta(principal, owner))
+            }),
             base: self.base,
         }
     }
@@ -86,75 +160,30 @@ impl<'a> View<'a> {
     where
         'a: 'r,
     {
-        let text = |value: &'r Option<String>| Attr::OptStr(value.as_deref());
-        let phones = |phone_type: PhoneType| {
-            Attr::List(
-                numbers
-                    .iter()
-                    .filter(|number| number.phone_type == phone_type)
-                    .map(ProspectPhone::array_entry)
-                    .collect(),
-            )
-        };
-        let mut attributes = Vec::with_capacity(11);
-        for (name, value) in [
-            ("firstName", &row.first_name),
-            ("lastName", &row.last_name),
-            ("title", &row.title),
-            ("company", &row.company),
-        ] {
-            if self.wants("prospect", name) {
-                attributes.push((name, text(value)));
-            }
-        }
-        for (name, phone_type) in [
-            ("homePhones", PhoneType::Home),
-            ("mobilePhones", PhoneType::Mobile),
-            ("workPhones", PhoneType::Work),
-            ("voipPhones", PhoneType::Voip),
-            ("otherPhones", PhoneType::Other),
-        ] {
-            if self.wants("prospect", name) {
-                attributes.push((name, phones(phone_type)));
-            }
-        }
-        for (name, time) in [("createdAt", row.created_at), ("updatedAt", row.updated_at)] {
-            if self.wants("prospect", name) {
-                attributes.push((name, Attr::Time(time)));
-            }
-        }
-        let mut relationships = Vec::with_capacity(2);
-        if self.wants("prospect", "phoneNumbers") {
-            relationships.push((
-                "phoneNumbers",
-                Linkage::ToMany(
+        let kind = ResourceType::Prospect;
+        Resource {
+            kind,
+            id: row.id,
+            attributes: self.attributes::<ProspectField>((row, numbers)),
+            relationships: self.relationships(kind, |rel| match rel {
+                Relationship::ProspectPhoneNumbers => Linkage::ToMany(
                     numbers
                         .iter()
                         .map(|number| Identifier {
-                            kind: "phoneNumber",
+                            kind: ResourceType::PhoneNumber,
                             id: number.id,
                         })
                         .collect(),
                 ),
-            ));
-        }
-        if self.wants("prospect", "owner") {
-            relationships.push((
-                "owner",
-                Linkage::ToOne(Some(Identifier {
-                    kind: "user",
+                Relationship::ProspectOwner => Linkage::ToOne(Some(Identifier {
+                    kind: ResourceType::User,
                     id: row.owner_id,
                 })),
-            ));
-        }
-        Resource {
-            kind: PROSPECT,
-            id: row.id,
-            attributes,
-            relationships,
-            meta: self
-                .meta_for
-                .map(|principal| permissions::prospect_meta(principal, row.owner_id)),
+                Relationship::PhoneNumberProspect => unreachable!("not a relationship of prospect"),
+            }),
+            meta: self.meta_for.map(|principal| {
+                authorization(permissions::prospect_meta(principal, row.owner_id))
+            }),
             base: self.base,
         }
     }
@@ -163,24 +192,14 @@ impl<'a> View<'a> {
     where
         'a: 'r,
     {
-        let mut attributes = Vec::with_capacity(5);
-        for (name, value) in [
-            ("name", Attr::Str(&row.name)),
-            ("email", Attr::Str(&row.email)),
-            ("role", Attr::Str(&row.role)),
-            ("createdAt", Attr::Time(row.created_at)),
-            ("updatedAt", Attr::Time(row.updated_at)),
-        ] {
-            if self.wants("user", name) {
-                attributes.push((name, value));
-            }
-        }
         Resource {
-            kind: USER,
+            kind: ResourceType::User,
             id: row.id,
-            attributes,
+            attributes: self.attributes::<UserField>(row),
             relationships: Vec::new(),
-            meta: self.meta_for.map(permissions::user_meta),
+            meta: self
+                .meta_for
+                .map(|principal| authorization(permissions::user_meta(principal))),
             base: self.base,
         }
     }
@@ -235,13 +254,15 @@ pub struct Includes {
 }
 
 impl Includes {
-    pub fn from_paths(paths: &[Vec<&'static str>]) -> Self {
-        let has = |path: &[&str]| paths.iter().any(|candidate| candidate.as_slice() == path);
+    pub fn from_paths(paths: &[Vec<Relationship>]) -> Self {
+        use Relationship::{PhoneNumberProspect, ProspectOwner, ProspectPhoneNumbers};
+        let has =
+            |path: &[Relationship]| paths.iter().any(|candidate| candidate.as_slice() == path);
         Includes {
-            prospect: has(&["prospect"]) || has(&["prospect", "owner"]),
-            prospect_owner: has(&["prospect", "owner"]),
-            phone_numbers: has(&["phoneNumbers"]),
-            owner: has(&["owner"]),
+            prospect: has(&[PhoneNumberProspect]) || has(&[PhoneNumberProspect, ProspectOwner]),
+            prospect_owner: has(&[PhoneNumberProspect, ProspectOwner]),
+            phone_numbers: has(&[ProspectPhoneNumbers]),
+            owner: has(&[ProspectOwner]),
         }
     }
 }

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::helpers::{Response, TestApp};
+use phonebook::db::schema::api_tokens;
 use phonebook::models::ApiToken;
 use phonebook::permissions::Role;
-use phonebook::schema::api_tokens;
 
 /// What `token create` gives a token without `--scopes`.
 const DEFAULT_SCOPES: &str = "prospects.all phoneNumbers.all users.read";
@@ -1398,7 +1398,7 @@ fn rate_limit_setting() {
 impl TestApp {
     /// Prospects in the database, counted directly (no request, so no rate limit).
     fn conn_prospect_count(&self) -> i64 {
-        phonebook::schema::prospects::table
+        phonebook::db::schema::prospects::table
             .count()
             .get_result(&mut *self.conn())
             .expect("count")

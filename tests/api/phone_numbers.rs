@@ -1099,9 +1099,9 @@ backend_tests! {
         };
         let text_of_ada = || -> String {
             use diesel::prelude::*;
-            phonebook::schema::prospects::table
+            phonebook::db::schema::prospects::table
                 .find(ids[0])
-                .select(phonebook::schema::prospects::phones)
+                .select(phonebook::db::schema::prospects::phones)
                 .first(&mut *app.conn())
                 .expect("the stored list")
         };

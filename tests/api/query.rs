@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
+use phonebook::db::schema::prospects;
 use phonebook::models::Prospect;
 use phonebook::permissions::Role;
-use phonebook::schema::prospects;
 
 use crate::backend_tests;
 use crate::helpers::{Response, TestApp};

@@ -1,0 +1,157 @@
+//! What the toolkit needs to know of a resource type, as traits that the service's typed
+//! declarations implement (`crate::schema`): each type's fields are one enum implementing
+//! [`Field`], and every relationship of the service is a variant of one enum implementing
+//! [`Relationship`]. The query parser, the request-body reader and the views read a field's wire
+//! name, kind and capabilities from [`Field::spec`], never from a string table of their own.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::domain::ResourceType;
+
+/// The type of a field's values, which decides how filter values are parsed and how the OpenAPI
+/// document describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A resource id: a positive `i64`, a string on the wire.
+    Id,
+    /// An `i64`.
+    Int,
+    /// An RFC 3339 timestamp, compared in UTC.
+    DateTime,
+    /// A string, matched exactly and case-sensitively.
+    Str,
+    /// A string out of a fixed set of names (exact case).
+    Enum(&'static [&'static str]),
+    /// A phone number; filter values go through the normaliser and compare as E.164.
+    PhoneNumber,
+    /// A list of strings (read-only).
+    StrList,
+}
+
+impl FieldKind {
+    /// Whether ranges and comparisons apply (`Id`, `Int`, `DateTime`).
+    pub fn is_ordered(self) -> bool {
+        matches!(self, Self::Id | Self::Int | Self::DateTime)
+    }
+}
+
+/// Everything the toolkit knows of one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The field's name on the wire (`id` for the id, which is not an attribute).
+    pub name: &'static str,
+    pub kind: FieldKind,
+    /// Whether `filter[name]` is allowed.
+    pub filterable: bool,
+    /// Whether `sort=name` is allowed.
+    pub sortable: bool,
+    /// Whether the value may be null.
+    pub nullable: bool,
+    /// Whether a create or update may set it; other attributes are read-only (ignored in writes).
+    pub writable: bool,
+}
+
+impl FieldSpec {
+    /// A read-only field that is neither filterable nor sortable; the builders below add to it.
+    pub const fn read_only(name: &'static str, kind: FieldKind) -> Self {
+        FieldSpec {
+            name,
+            kind,
+            filterable: false,
+            sortable: false,
+            nullable: false,
+            writable: false,
+        }
+    }
+
+    pub const fn filterable(mut self) -> Self {
+        self.filterable = true;
+        self
+    }
+
+    pub const fn sortable(mut self) -> Self {
+        self.sortable = true;
+        self
+    }
+
+    pub const fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+
+    pub const fn writable(mut self) -> Self {
+        self.writable = true;
+        self
+    }
+}
+
+/// The fields of one resource type, `id` included: an enum whose [`Field::spec`] is an exhaustive
+/// match, so a new variant cannot be forgotten there.
+pub trait Field: Copy + Eq + Ord + Hash + Debug + Send + Sync + 'static {
+    /// The service's relationship enum.
+    type Rel: Relationship;
+    /// The resource type these are the fields of.
+    const TYPE: ResourceType;
+    /// Every field, `id` first, in the order resource objects show them.
+    const ALL: &'static [Self];
+    /// The id.
+    const ID: Self;
+    /// The include paths responses of this type support (API.md section 4); others are 400.
+    const INCLUDES: &'static [&'static [Self::Rel]];
+
+    fn spec(self) -> FieldSpec;
+
+    fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The field called `name` on the wire, `id` included.
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|field| field.name() == name)
+    }
+
+    /// Every attribute (every field but the id).
+    fn attributes() -> impl Iterator<Item = Self> {
+        Self::ALL.iter().copied().filter(|field| *field != Self::ID)
+    }
+}
+
+/// Everything the toolkit knows of one relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelSpec {
+    /// The relationship's name on the wire.
+    pub name: &'static str,
+    /// The type that has it.
+    pub owner: ResourceType,
+    /// The type it points at.
+    pub target: ResourceType,
+    pub to_many: bool,
+    /// Whether `filter[name][id]` is allowed.
+    pub filterable_by_id: bool,
+}
+
+/// Every relationship of the service: one enum, whose [`Relationship::spec`] is an exhaustive
+/// match.
+pub trait Relationship: Copy + Eq + Ord + Hash + Debug + Send + Sync + 'static {
+    const ALL: &'static [Self];
+
+    fn spec(self) -> RelSpec;
+
+    fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The relationships of `owner`, in declaration order.
+    fn of(owner: ResourceType) -> impl Iterator<Item = Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(move |rel| rel.spec().owner == owner)
+    }
+
+    /// The relationship of `owner` called `name`.
+    fn named(owner: ResourceType, name: &str) -> Option<Self> {
+        Self::of(owner).find(|rel| rel.name() == name)
+    }
+}
