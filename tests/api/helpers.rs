@@ -32,28 +32,45 @@ use phonebook::permissions::Role;
 pub const JSONAPI: &str = "application/vnd.api+json";
 pub const ATOMIC: &str = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
 
-/// Runs each test body once per backend: `mod name { fn sqlite(); fn postgres(); }`.
+/// Runs top-level test functions once per backend. For each `name` listed,
+/// `backend_tests!(name, ...)` generates `mod name { fn sqlite(); fn postgres(); }`, each test
+/// calling `async fn name(app: TestApp)` of the invoking module with a fresh app; the PostgreSQL
+/// test is skipped (or fails, see the module doc) when the server is unreachable.
+///
+/// `backend_tests!(with adjust; name, ...)` first passes each app's configuration to the
+/// invoking module's `fn adjust(config: &mut Config)` (rate limit, body size, region...).
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($app:ident: $app_type:ty) $body:block)*) => {$(
+    (with $adjust:ident; $($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn run($app: $app_type) $body
-
             #[actix_web::test]
             async fn sqlite() {
-                run($crate::helpers::TestApp::sqlite().await).await
+                super::$name($crate::helpers::TestApp::sqlite_with(super::$adjust).await).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::postgres_with(super::$adjust).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )+};
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::TestApp::sqlite().await).await
             }
 
             #[actix_web::test]
             async fn postgres() {
                 if let Some(app) = $crate::helpers::TestApp::postgres().await {
-                    run(app).await
+                    super::$name(app).await
                 }
             }
         }
-    )*};
+    )+};
 }
 
 fn schema() -> &'static jsonschema::Validator {
