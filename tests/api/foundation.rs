@@ -7,47 +7,103 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::helpers::TestApp;
 
-backend_tests!(entry_point_describes_caller_and_collections, prospect_and_number_round_trip, requests_without_a_valid_token_are_401, unknown_routes_and_methods);
+backend_tests!(
+    entry_point_describes_caller_and_collections,
+    prospect_and_number_round_trip,
+    requests_without_a_valid_token_are_401,
+    unknown_routes_and_methods
+);
 
 async fn entry_point_describes_caller_and_collections(app: TestApp) {
     let response = app.get("/api/v2").await.expect(200);
     assert_eq!(response.body["jsonapi"]["version"], "1.1");
     assert_eq!(response.body["meta"]["user"]["role"], "admin");
     assert!(response.body["meta"]["user"]["id"].is_string());
-    assert!(response.body["links"]["describedby"].as_str().unwrap().ends_with("/api/v2/openapi.json"));
-    assert!(response.body["meta"]["collections"]["phoneNumbers"].as_str().unwrap().ends_with("/api/v2/phoneNumbers"));
+    assert!(response.body["links"]["describedby"]
+        .as_str()
+        .unwrap()
+        .ends_with("/api/v2/openapi.json"));
+    assert!(response.body["meta"]["collections"]["phoneNumbers"]
+        .as_str()
+        .unwrap()
+        .ends_with("/api/v2/phoneNumbers"));
     assert_eq!(response.header("vary"), Some("Accept"));
     assert!(response.header("x-request-id").is_some());
 }
 
 async fn prospect_and_number_round_trip(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let created = app.number(&prospect, json!({"number": "(888) 938-7356", "phoneType": "work"})).await.expect(201);
+    let created = app
+        .number(
+            &prospect,
+            json!({"number": "(888) 938-7356", "phoneType": "work"}),
+        )
+        .await
+        .expect(201);
     let id = created.id();
-    assert!(created.header("location").unwrap().ends_with(&format!("/api/v2/phoneNumbers/{id}")));
+    assert!(created
+        .header("location")
+        .unwrap()
+        .ends_with(&format!("/api/v2/phoneNumbers/{id}")));
     assert!(created.header("etag").is_some());
     assert_eq!(created.attr("number"), "+18889387356");
     assert_eq!(created.attr("rawNumber"), "(888) 938-7356");
-    let listed = app.get(&format!("/api/v2/phoneNumbers?filter[prospect][id]={prospect}")).await.expect(200);
+    let listed = app
+        .get(&format!(
+            "/api/v2/phoneNumbers?filter[prospect][id]={prospect}"
+        ))
+        .await
+        .expect(200);
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(listed.body["data"][0]["id"], id.as_str());
-    let shown = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
+    let shown = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
     assert_eq!(shown.attr("workPhones"), &json!(["+18889387356"]));
-    app.delete(&format!("/api/v2/prospects/{prospect}")).await.expect(204);
-    app.get(&format!("/api/v2/phoneNumbers/{id}")).await.expect(404);
+    app.delete(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(204);
+    app.get(&format!("/api/v2/phoneNumbers/{id}"))
+        .await
+        .expect(404);
 }
 
 async fn requests_without_a_valid_token_are_401(app: TestApp) {
-    let missing = app.send(Method::GET, "/api/v2/prospects", None, None, &[]).await.expect(401);
+    let missing = app
+        .send(Method::GET, "/api/v2/prospects", None, None, &[])
+        .await
+        .expect(401);
     assert_eq!(missing.error_code(), "unauthorized");
-    assert_eq!(missing.header("www-authenticate"), Some(r#"Bearer realm="phonebook""#));
-    let unknown = app.send(Method::GET, "/api/v2/prospects", Some("nope"), None, &[]).await.expect(401);
-    assert_eq!(unknown.header("www-authenticate"), Some(r#"Bearer realm="phonebook", error="invalid_token""#));
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some(r#"Bearer realm="phonebook""#)
+    );
+    let unknown = app
+        .send(Method::GET, "/api/v2/prospects", Some("nope"), None, &[])
+        .await
+        .expect(401);
+    assert_eq!(
+        unknown.header("www-authenticate"),
+        Some(r#"Bearer realm="phonebook", error="invalid_token""#)
+    );
 }
 
 async fn unknown_routes_and_methods(app: TestApp) {
-    assert_eq!(app.get("/api/v2/nothing").await.expect(404).error_code(), "resourceNotFound");
-    let response = app.send(Method::PUT, "/api/v2/phoneNumbers", Some(&app.admin_token), None, &[]).await.expect(405);
+    assert_eq!(
+        app.get("/api/v2/nothing").await.expect(404).error_code(),
+        "resourceNotFound"
+    );
+    let response = app
+        .send(
+            Method::PUT,
+            "/api/v2/phoneNumbers",
+            Some(&app.admin_token),
+            None,
+            &[],
+        )
+        .await
+        .expect(405);
     assert_eq!(response.header("allow"), Some("GET, POST"));
 }
 
@@ -247,7 +303,11 @@ fn assert_links_absolute(value: &Value) {
 // ---------------------------------------------------------------------------------------------
 // Content negotiation (API.md sections 1 and 9).
 
-backend_tests!(request_content_types_other_than_plain_jsonapi_are_415, operations_need_the_atomic_extension_in_content_type, accept_with_only_unsupported_jsonapi_parameters_is_406);
+backend_tests!(
+    request_content_types_other_than_plain_jsonapi_are_415,
+    operations_need_the_atomic_extension_in_content_type,
+    accept_with_only_unsupported_jsonapi_parameters_is_406
+);
 
 async fn request_content_types_other_than_plain_jsonapi_are_415(app: TestApp) {
     let document = prospect_doc(json!({"firstName": "Ada"}));
@@ -260,33 +320,103 @@ async fn request_content_types_other_than_plain_jsonapi_are_415(app: TestApp) {
         Some("application/vnd.api+json; version=1.1"),
         None,
     ] {
-        let response = write_as(&app, Method::POST, "/api/v2/prospects", content_type, &document).await.expect(415);
-        assert_eq!(response.error_code(), "unsupportedMediaType", "{content_type:?}");
-        assert_eq!(response.body["errors"][0]["source"]["header"], "Content-Type");
+        let response = write_as(
+            &app,
+            Method::POST,
+            "/api/v2/prospects",
+            content_type,
+            &document,
+        )
+        .await
+        .expect(415);
+        assert_eq!(
+            response.error_code(),
+            "unsupportedMediaType",
+            "{content_type:?}"
+        );
+        assert_eq!(
+            response.body["errors"][0]["source"]["header"],
+            "Content-Type"
+        );
     }
     let prospect = app.prospect("Ada").await;
-    let patch = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "B"}}});
-    write_as(&app, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), None, &patch).await.expect(415);
-    write_as(&app, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), Some("application/json"), &patch).await.expect(415);
+    let patch =
+        json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "B"}}});
+    write_as(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        None,
+        &patch,
+    )
+    .await
+    .expect(415);
+    write_as(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        Some("application/json"),
+        &patch,
+    )
+    .await
+    .expect(415);
     // Nothing was created or changed by the refused requests.
     let listed = app.get("/api/v2/prospects").await.expect(200);
     assert_eq!(ids(&listed), vec![prospect.clone()]);
     assert_eq!(listed.body["data"][0]["attributes"]["firstName"], "Ada");
     // `profile` is allowed, as is the bare type in any case.
-    write_as(&app, Method::POST, "/api/v2/prospects",
-        Some("application/vnd.api+json; profile=\"https://example.com/profile\""), &document).await.expect(201);
-    write_as(&app, Method::POST, "/api/v2/prospects", Some("Application/Vnd.Api+JSON"), &document).await.expect(201);
+    write_as(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some("application/vnd.api+json; profile=\"https://example.com/profile\""),
+        &document,
+    )
+    .await
+    .expect(201);
+    write_as(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some("Application/Vnd.Api+JSON"),
+        &document,
+    )
+    .await
+    .expect(201);
 }
 
 async fn operations_need_the_atomic_extension_in_content_type(app: TestApp) {
     let document = json!({"atomic:operations": [{"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "A"}}}]});
-    for content_type in [Some(JSONAPI), Some("application/json"), None,
-        Some("application/vnd.api+json; ext=\"https://example.com/other\"")] {
-        let response = write_as(&app, Method::POST, "/api/v2/operations", content_type, &document).await.expect(415);
+    for content_type in [
+        Some(JSONAPI),
+        Some("application/json"),
+        None,
+        Some("application/vnd.api+json; ext=\"https://example.com/other\""),
+    ] {
+        let response = write_as(
+            &app,
+            Method::POST,
+            "/api/v2/operations",
+            content_type,
+            &document,
+        )
+        .await
+        .expect(415);
         assert_eq!(response.error_code(), "unsupportedMediaType");
     }
-    assert_eq!(ids(&app.get("/api/v2/prospects").await.expect(200)), Vec::<String>::new());
-    write_as(&app, Method::POST, "/api/v2/operations", Some(ATOMIC), &document).await.expect(200);
+    assert_eq!(
+        ids(&app.get("/api/v2/prospects").await.expect(200)),
+        Vec::<String>::new()
+    );
+    write_as(
+        &app,
+        Method::POST,
+        "/api/v2/operations",
+        Some(ATOMIC),
+        &document,
+    )
+    .await
+    .expect(200);
 }
 
 async fn accept_with_only_unsupported_jsonapi_parameters_is_406(app: TestApp) {
@@ -297,7 +427,9 @@ async fn accept_with_only_unsupported_jsonapi_parameters_is_406(app: TestApp) {
         "application/vnd.api+json; charset=utf-8; q=0.9",
         ATOMIC,
     ] {
-        let response = get_accepting(&app, "/api/v2/prospects", accept).await.expect(406);
+        let response = get_accepting(&app, "/api/v2/prospects", accept)
+            .await
+            .expect(406);
         assert_eq!(response.error_code(), "notAcceptable", "{accept}");
         assert_eq!(response.header("content-type"), Some(JSONAPI));
     }
@@ -310,63 +442,151 @@ async fn accept_with_only_unsupported_jsonapi_parameters_is_406(app: TestApp) {
         "application/*",
         "application/json, */*;q=0.1",
     ] {
-        get_accepting(&app, "/api/v2/prospects", accept).await.expect(200);
+        get_accepting(&app, "/api/v2/prospects", accept)
+            .await
+            .expect(200);
     }
     // The atomic extension is acceptable where it is spoken.
     let document = json!({"atomic:operations": [{"op": "add", "data": {"type": "prospect", "attributes": {}}}]});
-    raw(&app, Method::POST, "/api/v2/operations", Some(&app.admin_token),
-        &[("Content-Type", ATOMIC), ("Accept", ATOMIC)], Some(document.to_string().as_bytes())).await.expect(200);
+    raw(
+        &app,
+        Method::POST,
+        "/api/v2/operations",
+        Some(&app.admin_token),
+        &[("Content-Type", ATOMIC), ("Accept", ATOMIC)],
+        Some(document.to_string().as_bytes()),
+    )
+    .await
+    .expect(200);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The order of checks (API.md section 9), one test per observable adjacent pair.
 
-backend_tests!(unknown_route_and_method_come_before_negotiation, negotiation_comes_before_authentication, authentication_comes_before_query_scope_and_body, query_parameters_come_before_scope, scope_comes_before_body_shape, body_shape_comes_before_existence, existence_comes_before_record_permission, record_permission_comes_before_validation, existence_comes_before_validation, validation_comes_before_precondition);
+backend_tests!(
+    unknown_route_and_method_come_before_negotiation,
+    negotiation_comes_before_authentication,
+    authentication_comes_before_query_scope_and_body,
+    query_parameters_come_before_scope,
+    scope_comes_before_body_shape,
+    body_shape_comes_before_existence,
+    existence_comes_before_record_permission,
+    record_permission_comes_before_validation,
+    existence_comes_before_validation,
+    validation_comes_before_precondition
+);
 
 async fn unknown_route_and_method_come_before_negotiation(app: TestApp) {
     let body = b"{}";
-    let response = raw(&app, Method::POST, "/api/v2/nothing", None,
-        &[("Content-Type", "application/json"), ("Accept", "application/vnd.api+json; charset=utf-8")], Some(body)).await.expect(404);
+    let response = raw(
+        &app,
+        Method::POST,
+        "/api/v2/nothing",
+        None,
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/vnd.api+json; charset=utf-8"),
+        ],
+        Some(body),
+    )
+    .await
+    .expect(404);
     assert_eq!(response.error_code(), "resourceNotFound");
-    let response = raw(&app, Method::PUT, "/api/v2/prospects", None,
-        &[("Content-Type", "application/json"), ("Accept", "application/vnd.api+json; charset=utf-8")], Some(body)).await.expect(405);
+    let response = raw(
+        &app,
+        Method::PUT,
+        "/api/v2/prospects",
+        None,
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/vnd.api+json; charset=utf-8"),
+        ],
+        Some(body),
+    )
+    .await
+    .expect(405);
     assert_eq!(response.error_code(), "methodNotAllowed");
     assert_eq!(response.header("allow"), Some("GET, POST"));
-    let response = raw(&app, Method::DELETE, "/api/v2/users/1", None, &[], None).await.expect(405);
+    let response = raw(&app, Method::DELETE, "/api/v2/users/1", None, &[], None)
+        .await
+        .expect(405);
     assert_eq!(response.header("allow"), Some("GET"));
-    let response = raw(&app, Method::GET, "/api/v2/operations", None, &[], None).await.expect(405);
+    let response = raw(&app, Method::GET, "/api/v2/operations", None, &[], None)
+        .await
+        .expect(405);
     assert_eq!(response.header("allow"), Some("POST"));
 }
 
 async fn negotiation_comes_before_authentication(app: TestApp) {
     let body = prospect_doc(json!({})).to_string();
-    let response = raw(&app, Method::POST, "/api/v2/prospects", None,
-        &[("Content-Type", "application/json")], Some(body.as_bytes())).await.expect(415);
+    let response = raw(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        None,
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    )
+    .await
+    .expect(415);
     assert_eq!(response.error_code(), "unsupportedMediaType");
-    let response = raw(&app, Method::GET, "/api/v2/prospects", Some("not-a-token"),
-        &[("Accept", "application/vnd.api+json; charset=utf-8")], None).await.expect(406);
+    let response = raw(
+        &app,
+        Method::GET,
+        "/api/v2/prospects",
+        Some("not-a-token"),
+        &[("Accept", "application/vnd.api+json; charset=utf-8")],
+        None,
+    )
+    .await
+    .expect(406);
     assert_eq!(response.error_code(), "notAcceptable");
 }
 
 async fn authentication_comes_before_query_scope_and_body(app: TestApp) {
-    let response = raw(&app, Method::GET, "/api/v2/prospects?foo=1", None, &[], None).await.expect(401);
+    let response = raw(
+        &app,
+        Method::GET,
+        "/api/v2/prospects?foo=1",
+        None,
+        &[],
+        None,
+    )
+    .await
+    .expect(401);
     assert_eq!(response.error_code(), "unauthorized");
-    let response = raw(&app, Method::POST, "/api/v2/prospects", Some("wrong"),
-        &[("Content-Type", JSONAPI)], Some(b"not json")).await.expect(401);
+    let response = raw(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some("wrong"),
+        &[("Content-Type", JSONAPI)],
+        Some(b"not json"),
+    )
+    .await
+    .expect(401);
     assert_eq!(response.error_code(), "unauthorized");
 }
 
 async fn query_parameters_come_before_scope(app: TestApp) {
     let (_, token) = app.user("numbers@example.com", Role::Admin, "phoneNumbers.read");
-    let response = as_user(&app, Method::GET, "/api/v2/prospects?foo=1", &token, None).await.expect(400);
+    let response = as_user(&app, Method::GET, "/api/v2/prospects?foo=1", &token, None)
+        .await
+        .expect(400);
     assert_eq!(response.error_code(), "invalidQueryParameter");
     assert_eq!(response.body["errors"][0]["source"]["parameter"], "foo");
-    let response = as_user(&app, Method::GET, "/api/v2/prospects", &token, None).await.expect(403);
+    let response = as_user(&app, Method::GET, "/api/v2/prospects", &token, None)
+        .await
+        .expect(403);
     assert_eq!(response.error_code(), "unauthorizedOauthScope");
     // Related endpoints too: the query is read before any scope is checked.
     let (_, none) = app.user("none@example.com", Role::Admin, "phoneNumbers.write");
     let prospect = app.prospect("Ada").await;
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     for path in [
         format!("/api/v2/phoneNumbers/{number}/prospect?foo=1"),
         format!("/api/v2/prospects/{prospect}/owner?foo=1"),
@@ -375,78 +595,227 @@ async fn query_parameters_come_before_scope(app: TestApp) {
         format!("/api/v2/prospects/{prospect}/relationships/owner?foo=1"),
         format!("/api/v2/prospects/{prospect}/relationships/phoneNumbers?foo=1"),
     ] {
-        as_user(&app, Method::GET, &path, &none, None).await.expect(400);
-        as_user(&app, Method::GET, path.trim_end_matches("?foo=1"), &none, None).await.expect(403);
+        as_user(&app, Method::GET, &path, &none, None)
+            .await
+            .expect(400);
+        as_user(
+            &app,
+            Method::GET,
+            path.trim_end_matches("?foo=1"),
+            &none,
+            None,
+        )
+        .await
+        .expect(403);
     }
 }
 
 async fn scope_comes_before_body_shape(app: TestApp) {
-    let (_, token) = app.user("reader@example.com", Role::Admin, "prospects.read phoneNumbers.read");
-    let response = raw(&app, Method::POST, "/api/v2/prospects", Some(&token),
-        &[("Content-Type", JSONAPI)], Some(b"{not json")).await.expect(403);
+    let (_, token) = app.user(
+        "reader@example.com",
+        Role::Admin,
+        "prospects.read phoneNumbers.read",
+    );
+    let response = raw(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(&token),
+        &[("Content-Type", JSONAPI)],
+        Some(b"{not json"),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedOauthScope");
-    let response = as_user(&app, Method::POST, "/api/v2/phoneNumbers", &token, Some(&json!({}))).await.expect(403);
+    let response = as_user(
+        &app,
+        Method::POST,
+        "/api/v2/phoneNumbers",
+        &token,
+        Some(&json!({})),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedOauthScope");
 }
 
 async fn body_shape_comes_before_existence(app: TestApp) {
-    let response = app.patch("/api/v2/prospects/999999", json!({"data": {"id": "999999"}})).await.expect(400);
+    let response = app
+        .patch(
+            "/api/v2/prospects/999999",
+            json!({"data": {"id": "999999"}}),
+        )
+        .await
+        .expect(400);
     assert_eq!(response.error_code(), "badRequest");
-    let response = app.patch("/api/v2/phoneNumbers/999999", json!({})).await.expect(400);
+    let response = app
+        .patch("/api/v2/phoneNumbers/999999", json!({}))
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "");
-    let response = app.patch("/api/v2/phoneNumbers/999999/relationships/prospect", json!({"meta": {}})).await.expect(400);
+    let response = app
+        .patch(
+            "/api/v2/phoneNumbers/999999/relationships/prospect",
+            json!({"meta": {}}),
+        )
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "");
-    let response = app.post("/api/v2/prospects/999999/relationships/phoneNumbers", json!({"data": {"type": "phoneNumber"}})).await.expect(400);
+    let response = app
+        .post(
+            "/api/v2/prospects/999999/relationships/phoneNumbers",
+            json!({"data": {"type": "phoneNumber"}}),
+        )
+        .await
+        .expect(400);
     assert_eq!(response.error_code(), "badRequest");
 }
 
 async fn existence_comes_before_record_permission(app: TestApp) {
-    let (_, viewer) = app.user("viewer@example.com", Role::Viewer, "prospects.all phoneNumbers.all");
-    let patch = json!({"data": {"type": "prospect", "id": "999999", "attributes": {"firstName": "X"}}});
-    let response = as_user(&app, Method::PATCH, "/api/v2/prospects/999999", &viewer, Some(&patch)).await.expect(404);
+    let (_, viewer) = app.user(
+        "viewer@example.com",
+        Role::Viewer,
+        "prospects.all phoneNumbers.all",
+    );
+    let patch =
+        json!({"data": {"type": "prospect", "id": "999999", "attributes": {"firstName": "X"}}});
+    let response = as_user(
+        &app,
+        Method::PATCH,
+        "/api/v2/prospects/999999",
+        &viewer,
+        Some(&patch),
+    )
+    .await
+    .expect(404);
     assert_eq!(response.error_code(), "resourceNotFound");
-    as_user(&app, Method::DELETE, "/api/v2/prospects/999999", &viewer, None).await.expect(404);
-    as_user(&app, Method::DELETE, "/api/v2/phoneNumbers/999999", &viewer, None).await.expect(404);
+    as_user(
+        &app,
+        Method::DELETE,
+        "/api/v2/prospects/999999",
+        &viewer,
+        None,
+    )
+    .await
+    .expect(404);
+    as_user(
+        &app,
+        Method::DELETE,
+        "/api/v2/phoneNumbers/999999",
+        &viewer,
+        None,
+    )
+    .await
+    .expect(404);
     let prospect = app.prospect("Ada").await;
-    let patch = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "X"}}});
-    let response = as_user(&app, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), &viewer, Some(&patch)).await.expect(403);
+    let patch =
+        json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "X"}}});
+    let response = as_user(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        &viewer,
+        Some(&patch),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
     // A number created on a prospect that does not exist: 404, not 403.
-    let response = as_user(&app, Method::POST, "/api/v2/phoneNumbers", &viewer,
-        Some(&number_doc("999999", json!({"number": "+18889387356"})))).await.expect(404);
+    let response = as_user(
+        &app,
+        Method::POST,
+        "/api/v2/phoneNumbers",
+        &viewer,
+        Some(&number_doc("999999", json!({"number": "+18889387356"}))),
+    )
+    .await
+    .expect(404);
     assert_eq!(response.error_code(), "resourceNotFound");
 }
 
 async fn record_permission_comes_before_validation(app: TestApp) {
-    let (_, viewer) = app.user("viewer@example.com", Role::Viewer, "prospects.all phoneNumbers.all");
+    let (_, viewer) = app.user(
+        "viewer@example.com",
+        Role::Viewer,
+        "prospects.all phoneNumbers.all",
+    );
     let prospect = app.prospect("Ada").await;
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     let patch = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": 5, "nickname": "x"},
         "relationships": {"friends": {"data": []}}}});
-    let response = as_user(&app, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), &viewer, Some(&patch)).await.expect(403);
+    let response = as_user(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        &viewer,
+        Some(&patch),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
     let patch = json!({"data": {"type": "phoneNumber", "id": number, "attributes": {"order": "x"},
         "relationships": {"prospect": {"data": null}}}});
-    let response = as_user(&app, Method::PATCH, &format!("/api/v2/phoneNumbers/{number}"), &viewer, Some(&patch)).await.expect(403);
+    let response = as_user(
+        &app,
+        Method::PATCH,
+        &format!("/api/v2/phoneNumbers/{number}"),
+        &viewer,
+        Some(&patch),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
-    let response = as_user(&app, Method::POST, "/api/v2/phoneNumbers", &viewer,
-        Some(&number_doc(&prospect, json!({"number": "not a number"})))).await.expect(403);
+    let response = as_user(
+        &app,
+        Method::POST,
+        "/api/v2/phoneNumbers",
+        &viewer,
+        Some(&number_doc(&prospect, json!({"number": "not a number"}))),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
-    let response = as_user(&app, Method::POST, "/api/v2/prospects", &viewer,
-        Some(&prospect_doc(json!({"firstName": 1})))).await.expect(403);
+    let response = as_user(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        &viewer,
+        Some(&prospect_doc(json!({"firstName": 1}))),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
 }
 
 async fn existence_comes_before_validation(app: TestApp) {
     let patch = json!({"data": {"type": "prospect", "id": "999999", "attributes": {"firstName": 5},
         "relationships": {"friends": {"data": []}}}});
-    app.patch("/api/v2/prospects/999999", patch).await.expect(404);
+    app.patch("/api/v2/prospects/999999", patch)
+        .await
+        .expect(404);
     let patch = json!({"data": {"type": "phoneNumber", "id": "999999", "attributes": {"order": "x"},
         "relationships": {"prospect": {"data": null}}}});
-    app.patch("/api/v2/phoneNumbers/999999", patch).await.expect(404);
-    let response = app.patch("/api/v2/phoneNumbers/999999/relationships/prospect", json!({"data": null})).await.expect(404);
+    app.patch("/api/v2/phoneNumbers/999999", patch)
+        .await
+        .expect(404);
+    let response = app
+        .patch(
+            "/api/v2/phoneNumbers/999999/relationships/prospect",
+            json!({"data": null}),
+        )
+        .await
+        .expect(404);
     assert_eq!(response.error_code(), "resourceNotFound");
-    app.patch("/api/v2/prospects/999999/relationships/owner", json!({"data": null})).await.expect(404);
+    app.patch(
+        "/api/v2/prospects/999999/relationships/owner",
+        json!({"data": null}),
+    )
+    .await
+    .expect(404);
 }
 
 async fn validation_comes_before_precondition(app: TestApp) {
@@ -454,15 +823,46 @@ async fn validation_comes_before_precondition(app: TestApp) {
     let path = format!("/api/v2/prospects/{prospect}");
     let bad = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": 5}}});
     let stale = [("If-Match", "\"stale\"")];
-    let response = app.send(Method::PATCH, &path, Some(&app.admin_token), Some(&bad), &stale).await.expect(422);
+    let response = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&app.admin_token),
+            Some(&bad),
+            &stale,
+        )
+        .await
+        .expect(422);
     assert_eq!(response.error_code(), "validationError");
-    let good = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "B"}}});
-    let response = app.send(Method::PATCH, &path, Some(&app.admin_token), Some(&good), &stale).await.expect(412);
+    let good =
+        json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "B"}}});
+    let response = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&app.admin_token),
+            Some(&good),
+            &stale,
+        )
+        .await
+        .expect(412);
     assert_eq!(response.error_code(), "preconditionFailed");
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     let path = format!("/api/v2/phoneNumbers/{number}");
     let bad = json!({"data": {"type": "phoneNumber", "id": number, "attributes": {"order": -1}}});
-    app.send(Method::PATCH, &path, Some(&app.admin_token), Some(&bad), &stale).await.expect(422);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&app.admin_token),
+        Some(&bad),
+        &stale,
+    )
+    .await
+    .expect(422);
 }
 
 backend_tests!(with rate_limit_of_3; authentication_then_rate_limit_then_query);
@@ -473,73 +873,190 @@ async fn authentication_then_rate_limit_then_query(app: TestApp) {
         assert!(response.header("x-ratelimit-remaining").is_some());
     }
     // 401s come first and are not counted.
-    let response = raw(&app, Method::GET, "/api/v2/prospects?foo=1", Some("unknown"), &[], None).await.expect(401);
+    let response = raw(
+        &app,
+        Method::GET,
+        "/api/v2/prospects?foo=1",
+        Some("unknown"),
+        &[],
+        None,
+    )
+    .await
+    .expect(401);
     assert!(response.header("x-ratelimit-limit").is_none());
     let response = app.get("/api/v2/prospects?foo=1").await.expect(429);
     assert_eq!(response.error_code(), "rateLimitExceeded");
-    assert!(response.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        response
+            .header("retry-after")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     // Negotiation still comes before the limit.
-    get_accepting(&app, "/api/v2/prospects", "application/vnd.api+json; charset=utf-8").await.expect(406);
+    get_accepting(
+        &app,
+        "/api/v2/prospects",
+        "application/vnd.api+json; charset=utf-8",
+    )
+    .await
+    .expect(406);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Request bodies (API.md section 9, "Bodies", "Text", "Ids in request documents").
 
-backend_tests!(bodies_that_are_not_documents_are_400, client_ids_type_and_id_mismatches, integer_ids_are_accepted, attribute_errors_are_422_at_their_pointers, pointers_escape_member_names, read_only_attributes_are_ignored, prospect_relationship_of_a_new_number, nul_and_invalid_utf8_are_422_at_their_pointer, unicode_round_trips_exactly);
+backend_tests!(
+    bodies_that_are_not_documents_are_400,
+    client_ids_type_and_id_mismatches,
+    integer_ids_are_accepted,
+    attribute_errors_are_422_at_their_pointers,
+    pointers_escape_member_names,
+    read_only_attributes_are_ignored,
+    prospect_relationship_of_a_new_number,
+    nul_and_invalid_utf8_are_422_at_their_pointer,
+    unicode_round_trips_exactly
+);
 
 async fn bodies_that_are_not_documents_are_400(app: TestApp) {
-    let response = raw(&app, Method::POST, "/api/v2/prospects", Some(&app.admin_token),
-        &[("Content-Type", JSONAPI)], Some(b"{\"data\": ")).await.expect(400);
+    let response = raw(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(&app.admin_token),
+        &[("Content-Type", JSONAPI)],
+        Some(b"{\"data\": "),
+    )
+    .await
+    .expect(400);
     assert_eq!(response.error_code(), "badRequest");
-    raw(&app, Method::POST, "/api/v2/prospects", Some(&app.admin_token),
-        &[("Content-Type", JSONAPI)], Some(b"")).await.expect(400);
-    let response = app.post("/api/v2/prospects", json!({"meta": {}})).await.expect(400);
+    raw(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(&app.admin_token),
+        &[("Content-Type", JSONAPI)],
+        Some(b""),
+    )
+    .await
+    .expect(400);
+    let response = app
+        .post("/api/v2/prospects", json!({"meta": {}}))
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "");
-    let response = app.post("/api/v2/prospects", json!([1, 2])).await.expect(400);
+    let response = app
+        .post("/api/v2/prospects", json!([1, 2]))
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "");
-    let response = app.post("/api/v2/prospects", json!({"data": {"attributes": {"firstName": "A"}}})).await.expect(400);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            json!({"data": {"attributes": {"firstName": "A"}}}),
+        )
+        .await
+        .expect(400);
     assert_eq!(response.error_code(), "badRequest");
     assert_eq!(pointer(&response), "/data");
-    let response = app.post("/api/v2/prospects", json!({"data": [{"type": "prospect"}]})).await.expect(400);
+    let response = app
+        .post("/api/v2/prospects", json!({"data": [{"type": "prospect"}]}))
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "/data");
-    let response = app.post("/api/v2/prospects", json!({"data": null})).await.expect(400);
+    let response = app
+        .post("/api/v2/prospects", json!({"data": null}))
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "/data");
     let prospect = app.prospect("Ada").await;
     let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
         "attributes": {"number": "+18889387356"}, "relationships": {"prospect": {"links": {"related": "x"}}}}})).await.expect(400);
     assert_eq!(pointer(&response), "/data/relationships/prospect");
-    let response = app.patch(&format!("/api/v2/prospects/{prospect}"),
-        json!({"data": {"type": "prospect", "attributes": {"firstName": "B"}}})).await.expect(400);
+    let response = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}"),
+            json!({"data": {"type": "prospect", "attributes": {"firstName": "B"}}}),
+        )
+        .await
+        .expect(400);
     assert_eq!(response.error_code(), "badRequest");
     assert_eq!(pointer(&response), "/data");
-    assert_eq!(app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200).attr("firstName"), "Ada");
+    assert_eq!(
+        app.get(&format!("/api/v2/prospects/{prospect}"))
+            .await
+            .expect(200)
+            .attr("firstName"),
+        "Ada"
+    );
 }
 
 async fn client_ids_type_and_id_mismatches(app: TestApp) {
-    let response = app.post("/api/v2/prospects", json!({"data": {"type": "prospect", "id": "77", "attributes": {}}})).await.expect(403);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            json!({"data": {"type": "prospect", "id": "77", "attributes": {}}}),
+        )
+        .await
+        .expect(403);
     assert_eq!(response.error_code(), "forbidden");
     let prospect = app.prospect("Ada").await;
-    let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber", "id": 5,
+    let response = app
+        .post(
+            "/api/v2/phoneNumbers",
+            json!({"data": {"type": "phoneNumber", "id": 5,
         "attributes": {"number": "+18889387356"},
-        "relationships": {"prospect": {"data": {"type": "prospect", "id": prospect}}}}})).await.expect(403);
+        "relationships": {"prospect": {"data": {"type": "prospect", "id": prospect}}}}}),
+        )
+        .await
+        .expect(403);
     assert_eq!(response.error_code(), "forbidden");
-    let response = app.post("/api/v2/prospects", json!({"data": {"type": "phoneNumber", "attributes": {}}})).await.expect(409);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            json!({"data": {"type": "phoneNumber", "attributes": {}}}),
+        )
+        .await
+        .expect(409);
     assert_eq!(response.error_code(), "conflict");
     assert_eq!(pointer(&response), "/data/type");
-    let response = app.patch(&format!("/api/v2/prospects/{prospect}"),
-        json!({"data": {"type": "prospects", "id": prospect, "attributes": {}}})).await.expect(409);
+    let response = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}"),
+            json!({"data": {"type": "prospects", "id": prospect, "attributes": {}}}),
+        )
+        .await
+        .expect(409);
     assert_eq!(response.error_code(), "conflict");
     let other = app.prospect("Bob").await;
-    let response = app.patch(&format!("/api/v2/prospects/{prospect}"),
-        json!({"data": {"type": "prospect", "id": other, "attributes": {"firstName": "X"}}})).await.expect(409);
+    let response = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}"),
+            json!({"data": {"type": "prospect", "id": other, "attributes": {"firstName": "X"}}}),
+        )
+        .await
+        .expect(409);
     assert_eq!(response.error_code(), "conflict");
     assert_eq!(pointer(&response), "/data/id");
-    let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
+    let response = app
+        .post(
+            "/api/v2/phoneNumbers",
+            json!({"data": {"type": "phoneNumber",
         "attributes": {"number": "+18889387356"},
-        "relationships": {"prospect": {"data": {"type": "user", "id": prospect}}}}})).await.expect(409);
+        "relationships": {"prospect": {"data": {"type": "user", "id": prospect}}}}}),
+        )
+        .await
+        .expect(409);
     assert_eq!(response.error_code(), "conflict");
     for id in [&prospect, &other] {
-        assert_ne!(app.get(&format!("/api/v2/prospects/{id}")).await.expect(200).attr("firstName"), "X");
+        assert_ne!(
+            app.get(&format!("/api/v2/prospects/{id}"))
+                .await
+                .expect(200)
+                .attr("firstName"),
+            "X"
+        );
     }
 }
 
@@ -549,59 +1066,132 @@ async fn integer_ids_are_accepted(app: TestApp) {
     let updated = app.patch(&format!("/api/v2/prospects/{prospect}"),
         json!({"data": {"type": "prospect", "id": numeric, "attributes": {"lastName": "Lovelace"}}})).await.expect(200);
     assert_eq!(updated.body["data"]["id"], prospect.as_str());
-    let created = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
+    let created = app
+        .post(
+            "/api/v2/phoneNumbers",
+            json!({"data": {"type": "phoneNumber",
         "attributes": {"number": "+18889387356"},
-        "relationships": {"prospect": {"data": {"type": "prospect", "id": numeric}}}}})).await.expect(201);
-    assert_eq!(created.body["data"]["relationships"]["prospect"]["data"]["id"], prospect.as_str());
+        "relationships": {"prospect": {"data": {"type": "prospect", "id": numeric}}}}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        created.body["data"]["relationships"]["prospect"]["data"]["id"],
+        prospect.as_str()
+    );
 }
 
 async fn attribute_errors_are_422_at_their_pointers(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let response = app.number(&prospect, json!({"number": "+18889387356", "order": "x"})).await.expect(422);
+    let response = app
+        .number(&prospect, json!({"number": "+18889387356", "order": "x"}))
+        .await
+        .expect(422);
     assert_eq!(response.error_code(), "validationError");
     assert_eq!(pointers(&response), vec!["/data/attributes/order"]);
-    let response = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": ["A"], "nickname": "Al", "company": 3}))).await.expect(422);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": ["A"], "nickname": "Al", "company": 3})),
+        )
+        .await
+        .expect(422);
     let mut found = pointers(&response);
     found.sort();
-    assert_eq!(found, vec!["/data/attributes/company", "/data/attributes/firstName", "/data/attributes/nickname"]);
-    let response = app.post("/api/v2/prospects", json!({"data": {"type": "prospect", "attributes": {},
-        "relationships": {"friends": {"data": []}}}})).await.expect(422);
+    assert_eq!(
+        found,
+        vec![
+            "/data/attributes/company",
+            "/data/attributes/firstName",
+            "/data/attributes/nickname"
+        ]
+    );
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            json!({"data": {"type": "prospect", "attributes": {},
+        "relationships": {"friends": {"data": []}}}}),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/relationships/friends"]);
     let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
         "attributes": {"number": "+18889387356"},
         "relationships": {"prospect": {"data": {"type": "prospect", "id": prospect}}, "owner": {"data": null}}}})).await.expect(422);
     assert_eq!(pointers(&response), vec!["/data/relationships/owner"]);
-    let response = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "x".repeat(256)}))).await.expect(422);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "x".repeat(256)})),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/attributes/firstName"]);
-    let response = app.number(&prospect, json!({"number": "+18889387356", "phoneType": "pager", "status": "VALID"})).await.expect(422);
+    let response = app
+        .number(
+            &prospect,
+            json!({"number": "+18889387356", "phoneType": "pager", "status": "VALID"}),
+        )
+        .await
+        .expect(422);
     let mut found = pointers(&response);
     found.sort();
-    assert_eq!(found, vec!["/data/attributes/phoneType", "/data/attributes/status"]);
+    assert_eq!(
+        found,
+        vec!["/data/attributes/phoneType", "/data/attributes/status"]
+    );
     // Nothing was written.
-    assert_eq!(ids(&app.get("/api/v2/prospects").await.expect(200)), vec![prospect.clone()]);
-    assert_eq!(ids(&app.get("/api/v2/phoneNumbers").await.expect(200)), Vec::<String>::new());
+    assert_eq!(
+        ids(&app.get("/api/v2/prospects").await.expect(200)),
+        vec![prospect.clone()]
+    );
+    assert_eq!(
+        ids(&app.get("/api/v2/phoneNumbers").await.expect(200)),
+        Vec::<String>::new()
+    );
 }
 
 async fn pointers_escape_member_names(app: TestApp) {
-    let response = app.post("/api/v2/prospects", prospect_doc(json!({"a/b~c": 1}))).await.expect(422);
+    let response = app
+        .post("/api/v2/prospects", prospect_doc(json!({"a/b~c": 1})))
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/attributes/a~1b~0c"]);
-    let response = app.post("/api/v2/prospects", json!({"data": {"type": "prospect",
-        "relationships": {"x/y": {"data": null}}}})).await.expect(422);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            json!({"data": {"type": "prospect",
+        "relationships": {"x/y": {"data": null}}}}),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/relationships/x~1y"]);
     let prospect = app.prospect("Ada").await;
     let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
         "attributes": {"number": "+18889387356"},
         "relationships": {"prospect": {"data": {"type": "prospect", "id": prospect}}, "~": {"data": null}}}})).await.expect(422);
     assert_eq!(pointers(&response), vec!["/data/relationships/~0"]);
-    let response = app.post("/api/v2/prospects", json!({"data": {"type": "prospect",
-        "relationships": {"a/b": {"meta": {}}}}})).await.expect(400);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            json!({"data": {"type": "prospect",
+        "relationships": {"a/b": {"meta": {}}}}}),
+        )
+        .await
+        .expect(400);
     assert_eq!(pointer(&response), "/data/relationships/a~1b");
 }
 
 async fn read_only_attributes_are_ignored(app: TestApp) {
-    let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Ada",
+    let created = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "Ada",
         "createdAt": "1999-01-01T00:00:00.000Z", "updatedAt": "1999-01-01T00:00:00.000Z",
-        "workPhones": ["+15555555555"]}))).await.expect(201);
+        "workPhones": ["+15555555555"]})),
+        )
+        .await
+        .expect(201);
     assert_ne!(created.attr("createdAt"), "1999-01-01T00:00:00.000Z");
     assert_eq!(created.attr("workPhones"), &json!([]));
     let prospect = created.id();
@@ -610,60 +1200,139 @@ async fn read_only_attributes_are_ignored(app: TestApp) {
     record["attributes"]["firstName"] = json!("Augusta");
     record["relationships"]["phoneNumbers"] = json!({"data": []});
     record.as_object_mut().unwrap().remove("links");
-    let updated = app.patch(&format!("/api/v2/prospects/{prospect}"), json!({"data": record})).await.expect(200);
+    let updated = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}"),
+            json!({"data": record}),
+        )
+        .await
+        .expect(200);
     assert_eq!(updated.attr("firstName"), "Augusta");
-    let number = app.number(&prospect, json!({"number": "+18889387356", "lineType": "pager",
-        "formattedNumber": "nonsense", "statusChangedAt": "1999-01-01T00:00:00.000Z"})).await.expect(201);
+    let number = app
+        .number(
+            &prospect,
+            json!({"number": "+18889387356", "lineType": "pager",
+        "formattedNumber": "nonsense", "statusChangedAt": "1999-01-01T00:00:00.000Z"}),
+        )
+        .await
+        .expect(201);
     assert_ne!(number.attr("formattedNumber"), "nonsense");
     assert_ne!(number.attr("statusChangedAt"), "1999-01-01T00:00:00.000Z");
 }
 
 async fn prospect_relationship_of_a_new_number(app: TestApp) {
-    let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
-        "attributes": {"number": "+18889387356"}}})).await.expect(422);
+    let response = app
+        .post(
+            "/api/v2/phoneNumbers",
+            json!({"data": {"type": "phoneNumber",
+        "attributes": {"number": "+18889387356"}}}),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/relationships/prospect"]);
-    let response = app.post("/api/v2/phoneNumbers", json!({"data": {"type": "phoneNumber",
-        "attributes": {"number": "+18889387356"}, "relationships": {"prospect": {"data": null}}}})).await.expect(422);
+    let response = app
+        .post(
+            "/api/v2/phoneNumbers",
+            json!({"data": {"type": "phoneNumber",
+        "attributes": {"number": "+18889387356"}, "relationships": {"prospect": {"data": null}}}}),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/relationships/prospect"]);
     for missing in ["999999", "abc", "0", "-1"] {
-        let response = app.number(missing, json!({"number": "+18889387356"})).await.expect(404);
+        let response = app
+            .number(missing, json!({"number": "+18889387356"}))
+            .await
+            .expect(404);
         assert_eq!(response.error_code(), "resourceNotFound");
     }
 }
 
 async fn nul_and_invalid_utf8_are_422_at_their_pointer(app: TestApp) {
-    let response = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "A\u{0}B"}))).await.expect(422);
+    let response = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "A\u{0}B"})),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/attributes/firstName"]);
     let prospect = app.prospect("Ada").await;
-    let response = app.number(&prospect, json!({"number": "+18889387356", "source": "web\u{0}"})).await.expect(422);
+    let response = app
+        .number(
+            &prospect,
+            json!({"number": "+18889387356", "source": "web\u{0}"}),
+        )
+        .await
+        .expect(422);
     assert_eq!(pointers(&response), vec!["/data/attributes/source"]);
-    let mut body = br#"{"data": {"type": "prospect", "attributes": {"firstName": "Ada", "company": "Ac"#.to_vec();
+    let mut body =
+        br#"{"data": {"type": "prospect", "attributes": {"firstName": "Ada", "company": "Ac"#
+            .to_vec();
     body.extend_from_slice(&[0xff, 0xfe, b'm', 0xc3]);
     body.extend_from_slice(br#"e"}}}"#);
-    let response = raw(&app, Method::POST, "/api/v2/prospects", Some(&app.admin_token),
-        &[("Content-Type", JSONAPI)], Some(&body)).await.expect(422);
+    let response = raw(
+        &app,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(&app.admin_token),
+        &[("Content-Type", JSONAPI)],
+        Some(&body),
+    )
+    .await
+    .expect(422);
     assert_eq!(response.error_code(), "validationError");
     assert_eq!(pointers(&response), vec!["/data/attributes/company"]);
-    assert_eq!(ids(&app.get("/api/v2/prospects").await.expect(200)), vec![prospect]);
+    assert_eq!(
+        ids(&app.get("/api/v2/prospects").await.expect(200)),
+        vec![prospect]
+    );
 }
 
 async fn unicode_round_trips_exactly(app: TestApp) {
     // Including U+FFFD and the noncharacters U+FFFE/U+FFFF, which are valid text.
-    let texts = ["Zoë Ωμέγα 中文 עברית", "👩🏽‍💻 e\u{301} \u{200b}", "\u{fffd}\u{ffff}\u{fffe}", "  spaces  ", "\"quoted\" \\ /"];
+    let texts = [
+        "Zoë Ωμέγα 中文 עברית",
+        "👩🏽‍💻 e\u{301} \u{200b}",
+        "\u{fffd}\u{ffff}\u{fffe}",
+        "  spaces  ",
+        "\"quoted\" \\ /",
+    ];
     for text in texts {
-        let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": text, "company": text}))).await.expect(201);
+        let created = app
+            .post(
+                "/api/v2/prospects",
+                prospect_doc(json!({"firstName": text, "company": text})),
+            )
+            .await
+            .expect(201);
         assert_eq!(created.attr("firstName"), text);
-        let shown = app.get(&format!("/api/v2/prospects/{}", created.id())).await.expect(200);
+        let shown = app
+            .get(&format!("/api/v2/prospects/{}", created.id()))
+            .await
+            .expect(200);
         assert_eq!(shown.attr("firstName"), text);
         assert_eq!(shown.attr("company"), text);
     }
     let prospect = app.prospect("Ada").await;
-    let number = app.number(&prospect, json!({"number": "+18889387356", "source": "Formulaire « web » 🌐"})).await.expect(201);
-    let shown = app.get(&format!("/api/v2/phoneNumbers/{}", number.id())).await.expect(200);
+    let number = app
+        .number(
+            &prospect,
+            json!({"number": "+18889387356", "source": "Formulaire « web » 🌐"}),
+        )
+        .await
+        .expect(201);
+    let shown = app
+        .get(&format!("/api/v2/phoneNumbers/{}", number.id()))
+        .await
+        .expect(200);
     assert_eq!(shown.attr("source"), "Formulaire « web » 🌐");
     // 255 characters (not bytes) are allowed.
     let long = "é".repeat(255);
-    let created = app.post("/api/v2/prospects", prospect_doc(json!({"lastName": long}))).await.expect(201);
+    let created = app
+        .post("/api/v2/prospects", prospect_doc(json!({"lastName": long})))
+        .await
+        .expect(201);
     assert_eq!(created.attr("lastName"), long.as_str());
 }
 
@@ -674,36 +1343,89 @@ async fn bodies_over_the_limit_are_413(app: TestApp) {
     let response = app.post("/api/v2/prospects", big.clone()).await.expect(413);
     assert_eq!(response.error_code(), "payloadTooLarge");
     let prospect = app.prospect("Ada").await;
-    app.patch(&format!("/api/v2/prospects/{prospect}"), json!({"data": {"type": "prospect", "id": prospect,
-        "attributes": {"firstName": "x".repeat(200)}}})).await.expect(413);
-    app.post("/api/v2/operations", json!({"atomic:operations": [{"op": "add", "data": big["data"]}]})).await.expect(413);
+    app.patch(
+        &format!("/api/v2/prospects/{prospect}"),
+        json!({"data": {"type": "prospect", "id": prospect,
+        "attributes": {"firstName": "x".repeat(200)}}}),
+    )
+    .await
+    .expect(413);
+    app.post(
+        "/api/v2/operations",
+        json!({"atomic:operations": [{"op": "add", "data": big["data"]}]}),
+    )
+    .await
+    .expect(413);
     // Authentication still comes first, also when it needs the database.
     for token in [None, Some("unknown-token")] {
-        let response = raw(&app, Method::POST, "/api/v2/prospects", token,
-            &[("Content-Type", JSONAPI)], Some(big.to_string().as_bytes())).await.expect(401);
+        let response = raw(
+            &app,
+            Method::POST,
+            "/api/v2/prospects",
+            token,
+            &[("Content-Type", JSONAPI)],
+            Some(big.to_string().as_bytes()),
+        )
+        .await
+        .expect(401);
         assert_eq!(response.error_code(), "unauthorized");
     }
-    assert_eq!(ids(&app.get("/api/v2/prospects").await.expect(200)), vec![prospect]);
+    assert_eq!(
+        ids(&app.get("/api/v2/prospects").await.expect(200)),
+        vec![prospect]
+    );
     // Small bodies pass.
-    app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Bo"}))).await.expect(201);
+    app.post(
+        "/api/v2/prospects",
+        prospect_doc(json!({"firstName": "Bo"})),
+    )
+    .await
+    .expect(201);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Every endpoint of API.md section 3.
 
-backend_tests!(prospect_crud_with_partial_patch, number_crud_and_delete_cascade, related_endpoints, phone_number_prospect_relationship, prospect_phone_numbers_relationship, prospect_owner_relationship, users_are_read_only, every_link_is_absolute);
+backend_tests!(
+    prospect_crud_with_partial_patch,
+    number_crud_and_delete_cascade,
+    related_endpoints,
+    phone_number_prospect_relationship,
+    prospect_phone_numbers_relationship,
+    prospect_owner_relationship,
+    users_are_read_only,
+    every_link_is_absolute
+);
 
 async fn prospect_crud_with_partial_patch(app: TestApp) {
-    let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Ada", "lastName": "Byron",
-        "title": "Countess", "company": "Analytical"}))).await.expect(201);
+    let created = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "Ada", "lastName": "Byron",
+        "title": "Countess", "company": "Analytical"})),
+        )
+        .await
+        .expect(201);
     let id = created.id();
     let own = format!("/api/v2/prospects/{id}");
     assert!(created.header("location").unwrap().ends_with(&own));
     assert!(created.header("location").unwrap().starts_with("http"));
     assert_eq!(created.header("content-type"), Some(JSONAPI));
-    assert_eq!(created.body["data"]["relationships"]["owner"]["data"]["type"], "user");
-    assert_eq!(created.body["data"]["relationships"]["phoneNumbers"]["data"], json!([]));
-    for name in ["homePhones", "mobilePhones", "workPhones", "voipPhones", "otherPhones"] {
+    assert_eq!(
+        created.body["data"]["relationships"]["owner"]["data"]["type"],
+        "user"
+    );
+    assert_eq!(
+        created.body["data"]["relationships"]["phoneNumbers"]["data"],
+        json!([])
+    );
+    for name in [
+        "homePhones",
+        "mobilePhones",
+        "workPhones",
+        "voipPhones",
+        "otherPhones",
+    ] {
         assert_eq!(created.attr(name), &json!([]), "{name}");
     }
     let created_at = created.attr("createdAt").as_str().unwrap().to_owned();
@@ -720,7 +1442,10 @@ async fn prospect_crud_with_partial_patch(app: TestApp) {
     assert_eq!(updated.attr("company"), "Analytical");
     assert_eq!(updated.attr("createdAt"), created_at.as_str());
     // A PATCH with nothing in it changes nothing.
-    let same = app.patch(&own, json!({"data": {"type": "prospect", "id": id}})).await.expect(200);
+    let same = app
+        .patch(&own, json!({"data": {"type": "prospect", "id": id}}))
+        .await
+        .expect(200);
     let without_updated_at = |response: &Response| {
         let mut attributes = response.body["data"]["attributes"].clone();
         attributes.as_object_mut().unwrap().remove("updatedAt");
@@ -737,17 +1462,41 @@ async fn prospect_crud_with_partial_patch(app: TestApp) {
     assert!(deleted.text.is_empty());
     app.get(&own).await.expect(404);
     app.delete(&own).await.expect(404);
-    app.patch(&own, json!({"data": {"type": "prospect", "id": id, "attributes": {}}})).await.expect(404);
-    for missing in ["/api/v2/prospects/abc", "/api/v2/prospects/0", "/api/v2/prospects/-3", "/api/v2/phoneNumbers/1.5",
-                    "/api/v2/users/999999", "/api/v2/phoneNumbers/99999999999999999999"] {
-        assert_eq!(app.get(missing).await.expect(404).error_code(), "resourceNotFound", "{missing}");
+    app.patch(
+        &own,
+        json!({"data": {"type": "prospect", "id": id, "attributes": {}}}),
+    )
+    .await
+    .expect(404);
+    for missing in [
+        "/api/v2/prospects/abc",
+        "/api/v2/prospects/0",
+        "/api/v2/prospects/-3",
+        "/api/v2/phoneNumbers/1.5",
+        "/api/v2/users/999999",
+        "/api/v2/phoneNumbers/99999999999999999999",
+    ] {
+        assert_eq!(
+            app.get(missing).await.expect(404).error_code(),
+            "resourceNotFound",
+            "{missing}"
+        );
     }
 }
 
 async fn number_crud_and_delete_cascade(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let first = app.number(&prospect, json!({"number": "+18889387356", "phoneType": "mobile", "source": "import"})).await.expect(201);
-    let second = app.number(&prospect, json!({"number": "+14155552671"})).await.expect(201);
+    let first = app
+        .number(
+            &prospect,
+            json!({"number": "+18889387356", "phoneType": "mobile", "source": "import"}),
+        )
+        .await
+        .expect(201);
+    let second = app
+        .number(&prospect, json!({"number": "+14155552671"}))
+        .await
+        .expect(201);
     assert_eq!(first.attr("order"), 0);
     assert_eq!(second.attr("order"), 1);
     let path = format!("/api/v2/phoneNumbers/{}", first.id());
@@ -758,139 +1507,351 @@ async fn number_crud_and_delete_cascade(app: TestApp) {
     assert_eq!(updated.attr("number"), "+18889387356");
     app.delete(&path).await.expect(204);
     app.get(&path).await.expect(404);
-    let remaining = app.get(&format!("/api/v2/phoneNumbers/{}", second.id())).await.expect(200);
+    let remaining = app
+        .get(&format!("/api/v2/phoneNumbers/{}", second.id()))
+        .await
+        .expect(200);
     assert_eq!(remaining.attr("order"), 0);
-    let third = app.number(&prospect, json!({"number": "+12025550123"})).await.expect(201);
-    app.delete(&format!("/api/v2/prospects/{prospect}")).await.expect(204);
+    let third = app
+        .number(&prospect, json!({"number": "+12025550123"}))
+        .await
+        .expect(201);
+    app.delete(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(204);
     for number in [second.id(), third.id()] {
-        app.get(&format!("/api/v2/phoneNumbers/{number}")).await.expect(404);
+        app.get(&format!("/api/v2/phoneNumbers/{number}"))
+            .await
+            .expect(404);
     }
-    assert_eq!(ids(&app.get("/api/v2/phoneNumbers").await.expect(200)), Vec::<String>::new());
+    assert_eq!(
+        ids(&app.get("/api/v2/phoneNumbers").await.expect(200)),
+        Vec::<String>::new()
+    );
 }
 
 async fn related_endpoints(app: TestApp) {
     let prospect = app.prospect("Ada").await;
     let other = app.prospect("Bob").await;
-    let a = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
-    let b = app.number(&prospect, json!({"number": "+14155552671"})).await.expect(201).id();
-    app.number(&other, json!({"number": "+12025550123"})).await.expect(201);
+    let a = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
+    let b = app
+        .number(&prospect, json!({"number": "+14155552671"}))
+        .await
+        .expect(201)
+        .id();
+    app.number(&other, json!({"number": "+12025550123"}))
+        .await
+        .expect(201);
 
-    let related = app.get(&format!("/api/v2/phoneNumbers/{a}/prospect")).await.expect(200);
+    let related = app
+        .get(&format!("/api/v2/phoneNumbers/{a}/prospect"))
+        .await
+        .expect(200);
     assert_eq!(related.body["data"]["type"], "prospect");
     assert_eq!(related.id(), prospect);
-    assert!(related.body["links"]["self"].as_str().unwrap().ends_with(&format!("/phoneNumbers/{a}/prospect")));
-    assert!(related.body["data"]["links"]["self"].as_str().unwrap().ends_with(&format!("/prospects/{prospect}")));
+    assert!(related.body["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/phoneNumbers/{a}/prospect")));
+    assert!(related.body["data"]["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/prospects/{prospect}")));
 
-    let owner = app.get(&format!("/api/v2/prospects/{prospect}/owner")).await.expect(200);
+    let owner = app
+        .get(&format!("/api/v2/prospects/{prospect}/owner"))
+        .await
+        .expect(200);
     assert_eq!(owner.body["data"]["type"], "user");
     assert_eq!(owner.attr("role"), "admin");
     let entry = app.get("/api/v2").await.expect(200);
     assert_eq!(owner.body["data"]["id"], entry.body["meta"]["user"]["id"]);
 
-    let numbers = app.get(&format!("/api/v2/prospects/{prospect}/phoneNumbers")).await.expect(200);
+    let numbers = app
+        .get(&format!("/api/v2/prospects/{prospect}/phoneNumbers"))
+        .await
+        .expect(200);
     assert_eq!(ids(&numbers), vec![a.clone(), b.clone()]);
-    assert!(numbers.body["links"]["self"].as_str().unwrap().ends_with(&format!("/prospects/{prospect}/phoneNumbers")));
+    assert!(numbers.body["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/prospects/{prospect}/phoneNumbers")));
     assert!(numbers.header("content-type").unwrap().contains("profile="));
-    let sorted = app.get(&format!("/api/v2/prospects/{prospect}/phoneNumbers?sort=-order&page[size]=1")).await.expect(200);
+    let sorted = app
+        .get(&format!(
+            "/api/v2/prospects/{prospect}/phoneNumbers?sort=-order&page[size]=1"
+        ))
+        .await
+        .expect(200);
     assert_eq!(ids(&sorted), vec![b.clone()]);
     assert!(sorted.body["links"]["next"].is_string());
 
-    app.get("/api/v2/phoneNumbers/999999/prospect").await.expect(404);
+    app.get("/api/v2/phoneNumbers/999999/prospect")
+        .await
+        .expect(404);
     app.get("/api/v2/prospects/999999/owner").await.expect(404);
-    app.get("/api/v2/prospects/999999/phoneNumbers").await.expect(404);
-    app.get("/api/v2/prospects/abc/phoneNumbers").await.expect(404);
+    app.get("/api/v2/prospects/999999/phoneNumbers")
+        .await
+        .expect(404);
+    app.get("/api/v2/prospects/abc/phoneNumbers")
+        .await
+        .expect(404);
 }
 
 async fn phone_number_prospect_relationship(app: TestApp) {
     let prospect = app.prospect("Ada").await;
     let other = app.prospect("Bob").await;
-    app.number(&other, json!({"number": "+12025550123"})).await.expect(201);
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    app.number(&other, json!({"number": "+12025550123"}))
+        .await
+        .expect(201);
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     let path = format!("/api/v2/phoneNumbers/{number}/relationships/prospect");
     let shown = app.get(&path).await.expect(200);
-    assert_eq!(shown.body["data"], json!({"type": "prospect", "id": prospect}));
-    assert!(shown.body["links"]["self"].as_str().unwrap().ends_with(&path));
-    assert!(shown.body["links"]["related"].as_str().unwrap().ends_with(&format!("/phoneNumbers/{number}/prospect")));
+    assert_eq!(
+        shown.body["data"],
+        json!({"type": "prospect", "id": prospect})
+    );
+    assert!(shown.body["links"]["self"]
+        .as_str()
+        .unwrap()
+        .ends_with(&path));
+    assert!(shown.body["links"]["related"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/phoneNumbers/{number}/prospect")));
     assert_eq!(shown.header("content-type"), Some(JSONAPI));
 
-    let moved = app.patch(&path, json!({"data": {"type": "prospect", "id": other}})).await.expect(200);
+    let moved = app
+        .patch(&path, json!({"data": {"type": "prospect", "id": other}}))
+        .await
+        .expect(200);
     assert_eq!(moved.body["data"], json!({"type": "prospect", "id": other}));
-    let number_now = app.get(&format!("/api/v2/phoneNumbers/{number}")).await.expect(200);
-    assert_eq!(number_now.body["data"]["relationships"]["prospect"]["data"]["id"], other.as_str());
+    let number_now = app
+        .get(&format!("/api/v2/phoneNumbers/{number}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        number_now.body["data"]["relationships"]["prospect"]["data"]["id"],
+        other.as_str()
+    );
     assert_eq!(number_now.attr("order"), 1, "appended to the new list");
 
     let response = app.patch(&path, json!({"data": null})).await.expect(422);
     assert_eq!(response.error_code(), "validationError");
     assert_eq!(pointers(&response), vec!["/data"]);
-    let response = app.patch(&path, json!({"data": {"type": "prospect", "id": "999999"}})).await.expect(404);
+    let response = app
+        .patch(&path, json!({"data": {"type": "prospect", "id": "999999"}}))
+        .await
+        .expect(404);
     assert_eq!(response.error_code(), "resourceNotFound");
-    app.patch(&path, json!({"data": {"type": "user", "id": prospect}})).await.expect(409);
-    app.patch(&path, json!({"data": [{"type": "prospect", "id": prospect}]})).await.expect(400);
-    app.patch(&path, json!({"data": {"type": "prospect"}})).await.expect(400);
-    assert_eq!(app.get(&path).await.expect(200).body["data"]["id"], other.as_str());
-    app.get("/api/v2/phoneNumbers/999999/relationships/prospect").await.expect(404);
+    app.patch(&path, json!({"data": {"type": "user", "id": prospect}}))
+        .await
+        .expect(409);
+    app.patch(
+        &path,
+        json!({"data": [{"type": "prospect", "id": prospect}]}),
+    )
+    .await
+    .expect(400);
+    app.patch(&path, json!({"data": {"type": "prospect"}}))
+        .await
+        .expect(400);
+    assert_eq!(
+        app.get(&path).await.expect(200).body["data"]["id"],
+        other.as_str()
+    );
+    app.get("/api/v2/phoneNumbers/999999/relationships/prospect")
+        .await
+        .expect(404);
 }
 
 async fn prospect_phone_numbers_relationship(app: TestApp) {
     let prospect = app.prospect("Ada").await;
     let other = app.prospect("Bob").await;
-    let a = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
-    let b = app.number(&prospect, json!({"number": "+14155552671"})).await.expect(201).id();
-    let c = app.number(&prospect, json!({"number": "+12025550123", "order": 0})).await.expect(201).id();
+    let a = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
+    let b = app
+        .number(&prospect, json!({"number": "+14155552671"}))
+        .await
+        .expect(201)
+        .id();
+    let c = app
+        .number(&prospect, json!({"number": "+12025550123", "order": 0}))
+        .await
+        .expect(201)
+        .id();
     let path = format!("/api/v2/prospects/{prospect}/relationships/phoneNumbers");
     let shown = app.get(&path).await.expect(200);
-    assert_eq!(shown.body["data"], json!([
-        {"type": "phoneNumber", "id": c}, {"type": "phoneNumber", "id": a}, {"type": "phoneNumber", "id": b}]));
+    assert_eq!(
+        shown.body["data"],
+        json!([
+        {"type": "phoneNumber", "id": c}, {"type": "phoneNumber", "id": a}, {"type": "phoneNumber", "id": b}])
+    );
     assert_eq!(shown.header("content-type"), Some(JSONAPI), "not paginated");
-    assert!(shown.body["links"]["related"].as_str().unwrap().ends_with(&format!("/prospects/{prospect}/phoneNumbers")));
-    let resource = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
-    assert_eq!(resource.body["data"]["relationships"]["phoneNumbers"]["data"], shown.body["data"]);
+    assert!(shown.body["links"]["related"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/prospects/{prospect}/phoneNumbers")));
+    let resource = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        resource.body["data"]["relationships"]["phoneNumbers"]["data"],
+        shown.body["data"]
+    );
 
     // POST moves the listed numbers here (appended); the ones already here stay.
-    let x = app.number(&other, json!({"number": "+16175550123"})).await.expect(201).id();
+    let x = app
+        .number(&other, json!({"number": "+16175550123"}))
+        .await
+        .expect(201)
+        .id();
     let other_path = format!("/api/v2/prospects/{other}/relationships/phoneNumbers");
-    let response = app.post(&other_path, json!({"data": [{"type": "phoneNumber", "id": a}, {"type": "phoneNumber", "id": x}]})).await.expect(204);
+    let response = app
+        .post(
+            &other_path,
+            json!({"data": [{"type": "phoneNumber", "id": a}, {"type": "phoneNumber", "id": x}]}),
+        )
+        .await
+        .expect(204);
     assert!(response.text.is_empty());
-    assert_eq!(app.get(&other_path).await.expect(200).body["data"], json!([
-        {"type": "phoneNumber", "id": x}, {"type": "phoneNumber", "id": a}]));
-    assert_eq!(app.get(&path).await.expect(200).body["data"], json!([
-        {"type": "phoneNumber", "id": c}, {"type": "phoneNumber", "id": b}]));
+    assert_eq!(
+        app.get(&other_path).await.expect(200).body["data"],
+        json!([
+        {"type": "phoneNumber", "id": x}, {"type": "phoneNumber", "id": a}])
+    );
+    assert_eq!(
+        app.get(&path).await.expect(200).body["data"],
+        json!([
+        {"type": "phoneNumber", "id": c}, {"type": "phoneNumber", "id": b}])
+    );
     // All or nothing: one missing number moves none.
     app.post(&other_path, json!({"data": [{"type": "phoneNumber", "id": b}, {"type": "phoneNumber", "id": "999999"}]})).await.expect(404);
-    assert_eq!(app.get(&path).await.expect(200).body["data"].as_array().unwrap().len(), 2);
-    app.post(&other_path, json!({"data": {"type": "phoneNumber", "id": b}})).await.expect(400);
-    app.post("/api/v2/prospects/999999/relationships/phoneNumbers", json!({"data": []})).await.expect(404);
+    assert_eq!(
+        app.get(&path).await.expect(200).body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    app.post(
+        &other_path,
+        json!({"data": {"type": "phoneNumber", "id": b}}),
+    )
+    .await
+    .expect(400);
+    app.post(
+        "/api/v2/prospects/999999/relationships/phoneNumbers",
+        json!({"data": []}),
+    )
+    .await
+    .expect(404);
 
     for method in [Method::PATCH, Method::DELETE] {
-        let response = app.send(method, &path, Some(&app.admin_token), Some(&json!({"data": []})), &[]).await.expect(403);
+        let response = app
+            .send(
+                method,
+                &path,
+                Some(&app.admin_token),
+                Some(&json!({"data": []})),
+                &[],
+            )
+            .await
+            .expect(403);
         assert_eq!(response.error_code(), "forbidden");
     }
-    assert_eq!(app.get(&path).await.expect(200).body["data"].as_array().unwrap().len(), 2);
-    app.get("/api/v2/prospects/999999/relationships/phoneNumbers").await.expect(404);
+    assert_eq!(
+        app.get(&path).await.expect(200).body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    app.get("/api/v2/prospects/999999/relationships/phoneNumbers")
+        .await
+        .expect(404);
 }
 
 async fn prospect_owner_relationship(app: TestApp) {
-    let (member_id, member) = app.user("member@example.com", Role::Member, "prospects.all phoneNumbers.all users.read");
+    let (member_id, member) = app.user(
+        "member@example.com",
+        Role::Member,
+        "prospects.all phoneNumbers.all users.read",
+    );
     let prospect = app.prospect("Ada").await;
     let path = format!("/api/v2/prospects/{prospect}/relationships/owner");
     let shown = app.get(&path).await.expect(200);
     assert_eq!(shown.body["data"]["type"], "user");
-    assert!(shown.body["links"]["related"].as_str().unwrap().ends_with(&format!("/prospects/{prospect}/owner")));
-    let changed = app.patch(&path, json!({"data": {"type": "user", "id": member_id.to_string()}})).await.expect(200);
-    assert_eq!(changed.body["data"], json!({"type": "user", "id": member_id.to_string()}));
-    let resource = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
-    assert_eq!(resource.body["data"]["relationships"]["owner"]["data"]["id"], member_id.to_string());
+    assert!(shown.body["links"]["related"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/prospects/{prospect}/owner")));
+    let changed = app
+        .patch(
+            &path,
+            json!({"data": {"type": "user", "id": member_id.to_string()}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        changed.body["data"],
+        json!({"type": "user", "id": member_id.to_string()})
+    );
+    let resource = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        resource.body["data"]["relationships"]["owner"]["data"]["id"],
+        member_id.to_string()
+    );
     // Only admins change owners, even the owner itself.
-    let response = as_user(&app, Method::PATCH, &path, &member, Some(&json!({"data": {"type": "user", "id": member_id}}))).await.expect(403);
+    let response = as_user(
+        &app,
+        Method::PATCH,
+        &path,
+        &member,
+        Some(&json!({"data": {"type": "user", "id": member_id}})),
+    )
+    .await
+    .expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
     app.patch(&path, json!({"data": null})).await.expect(422);
-    app.patch(&path, json!({"data": {"type": "user", "id": "999999"}})).await.expect(404);
-    app.patch(&path, json!({"data": {"type": "prospect", "id": prospect}})).await.expect(409);
+    app.patch(&path, json!({"data": {"type": "user", "id": "999999"}}))
+        .await
+        .expect(404);
+    app.patch(&path, json!({"data": {"type": "prospect", "id": prospect}}))
+        .await
+        .expect(409);
     // Owner through the resource itself.
-    let admin_id = app.get("/api/v2").await.expect(200).body["meta"]["user"]["id"].as_str().unwrap().to_owned();
-    let back = app.patch(&format!("/api/v2/prospects/{prospect}"), json!({"data": {"type": "prospect", "id": prospect,
-        "relationships": {"owner": {"data": {"type": "user", "id": admin_id}}}}})).await.expect(200);
-    assert_eq!(back.body["data"]["relationships"]["owner"]["data"]["id"], admin_id.as_str());
+    let admin_id = app.get("/api/v2").await.expect(200).body["meta"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let back = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}"),
+            json!({"data": {"type": "prospect", "id": prospect,
+        "relationships": {"owner": {"data": {"type": "user", "id": admin_id}}}}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        back.body["data"]["relationships"]["owner"]["data"]["id"],
+        admin_id.as_str()
+    );
 }
 
 async fn users_are_read_only(app: TestApp) {
@@ -898,19 +1859,40 @@ async fn users_are_read_only(app: TestApp) {
     let listed = app.get("/api/v2/users").await.expect(200);
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
     assert!(listed.header("content-type").unwrap().contains("profile="));
-    let shown = app.get(&format!("/api/v2/users/{member_id}")).await.expect(200);
+    let shown = app
+        .get(&format!("/api/v2/users/{member_id}"))
+        .await
+        .expect(200);
     assert_eq!(shown.attr("email"), "member@example.com");
     assert_eq!(shown.attr("role"), "member");
     assert!(shown.body["data"]["attributes"].get("password").is_none());
     app.get("/api/v2/users/999999").await.expect(404);
-    let response = app.post("/api/v2/users", json!({"data": {"type": "user", "attributes": {}}})).await.expect(405);
+    let response = app
+        .post(
+            "/api/v2/users",
+            json!({"data": {"type": "user", "attributes": {}}}),
+        )
+        .await
+        .expect(405);
     assert_eq!(response.header("allow"), Some("GET"));
-    app.send(Method::PATCH, &format!("/api/v2/users/{member_id}"), Some(&app.admin_token), Some(&json!({})), &[]).await.expect(405);
+    app.send(
+        Method::PATCH,
+        &format!("/api/v2/users/{member_id}"),
+        Some(&app.admin_token),
+        Some(&json!({})),
+        &[],
+    )
+    .await
+    .expect(405);
 }
 
 async fn every_link_is_absolute(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     for path in [
         "/api/v2".to_owned(),
         "/api/v2/prospects?include=phoneNumbers,owner".to_owned(),
@@ -933,38 +1915,88 @@ async fn every_link_is_absolute(app: TestApp) {
     for name in ["self", "first", "prev", "next"] {
         assert!(collection.body["links"].get(name).is_some(), "{name}");
     }
-    let resource = app.get(&format!("/api/v2/phoneNumbers/{number}")).await.expect(200);
+    let resource = app
+        .get(&format!("/api/v2/phoneNumbers/{number}"))
+        .await
+        .expect(200);
     let relationship = &resource.body["data"]["relationships"]["prospect"];
-    assert!(relationship["links"]["self"].as_str().unwrap().starts_with("http"));
-    assert!(relationship["links"]["related"].as_str().unwrap().starts_with("http"));
+    assert!(relationship["links"]["self"]
+        .as_str()
+        .unwrap()
+        .starts_with("http"));
+    assert!(relationship["links"]["related"]
+        .as_str()
+        .unwrap()
+        .starts_with("http"));
 }
 
 // ---------------------------------------------------------------------------------------------
 // ETags and preconditions (API.md sections 6 and 9).
 
-backend_tests!(etags_name_one_version_of_a_record, if_match_guards_writes, if_match_guards_numbers_and_their_moves, if_none_match_answers_304_on_reads_only);
+backend_tests!(
+    etags_name_one_version_of_a_record,
+    if_match_guards_writes,
+    if_match_guards_numbers_and_their_moves,
+    if_none_match_answers_304_on_reads_only
+);
 
 async fn etags_name_one_version_of_a_record(app: TestApp) {
-    let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Ada"}))).await.expect(201);
+    let created = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "Ada"})),
+        )
+        .await
+        .expect(201);
     let prospect = created.id();
     let path = format!("/api/v2/prospects/{prospect}");
     let v1 = etag_of(&created);
     assert_eq!(etag_of(&app.get(&path).await.expect(200)), v1);
-    assert_eq!(etag_of(&app.get(&format!("{path}?fields[prospect]=firstName")).await.expect(200)), v1);
-    assert_eq!(etag_of(&app.get(&format!("{path}?include=phoneNumbers")).await.expect(200)), v1);
-    let updated = app.patch(&path, json!({"data": {"type": "prospect", "id": prospect, "attributes": {"lastName": "L"}}})).await.expect(200);
+    assert_eq!(
+        etag_of(
+            &app.get(&format!("{path}?fields[prospect]=firstName"))
+                .await
+                .expect(200)
+        ),
+        v1
+    );
+    assert_eq!(
+        etag_of(
+            &app.get(&format!("{path}?include=phoneNumbers"))
+                .await
+                .expect(200)
+        ),
+        v1
+    );
+    let updated = app
+        .patch(
+            &path,
+            json!({"data": {"type": "prospect", "id": prospect, "attributes": {"lastName": "L"}}}),
+        )
+        .await
+        .expect(200);
     let v2 = etag_of(&updated);
     assert_ne!(v2, v1);
     assert_eq!(etag_of(&app.get(&path).await.expect(200)), v2);
 
     // The prospect's version changes with its numbers (its *Phones arrays do).
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201);
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201);
     let number_path = format!("/api/v2/phoneNumbers/{}", number.id());
     let n1 = etag_of(&number);
     assert_eq!(etag_of(&app.get(&number_path).await.expect(200)), n1);
     let v3 = etag_of(&app.get(&path).await.expect(200));
     assert_ne!(v3, v2);
-    assert_eq!(etag_of(&app.get(&format!("/api/v2/phoneNumbers/{}/prospect", number.id())).await.expect(200)), v3);
+    assert_eq!(
+        etag_of(
+            &app.get(&format!("/api/v2/phoneNumbers/{}/prospect", number.id()))
+                .await
+                .expect(200)
+        ),
+        v3
+    );
     let changed = app.patch(&number_path, json!({"data": {"type": "phoneNumber", "id": number.id(), "attributes": {"phoneType": "work"}}})).await.expect(200);
     let n2 = etag_of(&changed);
     assert_ne!(n2, n1);
@@ -975,7 +2007,13 @@ async fn etags_name_one_version_of_a_record(app: TestApp) {
 }
 
 async fn if_match_guards_writes(app: TestApp) {
-    let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Ada"}))).await.expect(201);
+    let created = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "Ada"})),
+        )
+        .await
+        .expect(201);
     let prospect = created.id();
     let path = format!("/api/v2/prospects/{prospect}");
     let tag = etag_of(&created);
@@ -983,80 +2021,277 @@ async fn if_match_guards_writes(app: TestApp) {
     let token = app.admin_token.clone();
     let weak = format!("W/{tag}");
     for stale in ["\"1-999\"", weak.as_str(), "\"nope\", \"other\"", "garbage"] {
-        let response = app.send(Method::PATCH, &path, Some(&token), Some(&patch("Changed")), &[("If-Match", stale)]).await.expect(412);
+        let response = app
+            .send(
+                Method::PATCH,
+                &path,
+                Some(&token),
+                Some(&patch("Changed")),
+                &[("If-Match", stale)],
+            )
+            .await
+            .expect(412);
         assert_eq!(response.error_code(), "preconditionFailed", "{stale}");
-        app.send(Method::DELETE, &path, Some(&token), None, &[("If-Match", stale)]).await.expect(412);
+        app.send(
+            Method::DELETE,
+            &path,
+            Some(&token),
+            None,
+            &[("If-Match", stale)],
+        )
+        .await
+        .expect(412);
     }
     let shown = app.get(&path).await.expect(200);
     assert_eq!(shown.attr("firstName"), "Ada");
     assert_eq!(etag_of(&shown), tag);
 
     let list = format!("\"nope\", {tag}");
-    let updated = app.send(Method::PATCH, &path, Some(&token), Some(&patch("B")), &[("If-Match", list.as_str())]).await.expect(200);
+    let updated = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&patch("B")),
+            &[("If-Match", list.as_str())],
+        )
+        .await
+        .expect(200);
     let tag2 = etag_of(&updated);
-    app.send(Method::PATCH, &path, Some(&token), Some(&patch("C")), &[("If-Match", tag.as_str())]).await.expect(412);
-    app.send(Method::PATCH, &path, Some(&token), Some(&patch("C")), &[("If-Match", "*")]).await.expect(200);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(&patch("C")),
+        &[("If-Match", tag.as_str())],
+    )
+    .await
+    .expect(412);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(&patch("C")),
+        &[("If-Match", "*")],
+    )
+    .await
+    .expect(200);
     assert_eq!(app.get(&path).await.expect(200).attr("firstName"), "C");
-    app.send(Method::DELETE, &path, Some(&token), None, &[("If-Match", tag2.as_str())]).await.expect(412);
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&token),
+        None,
+        &[("If-Match", tag2.as_str())],
+    )
+    .await
+    .expect(412);
     let current = etag_of(&app.get(&path).await.expect(200));
-    app.send(Method::DELETE, &path, Some(&token), None, &[("If-Match", current.as_str())]).await.expect(204);
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&token),
+        None,
+        &[("If-Match", current.as_str())],
+    )
+    .await
+    .expect(204);
     // On a missing resource If-Match is 404, whatever it says.
-    app.send(Method::DELETE, &path, Some(&token), None, &[("If-Match", "*")]).await.expect(404);
-    app.send(Method::PATCH, &path, Some(&token), Some(&patch("D")), &[("If-Match", current.as_str())]).await.expect(404);
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&token),
+        None,
+        &[("If-Match", "*")],
+    )
+    .await
+    .expect(404);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(&patch("D")),
+        &[("If-Match", current.as_str())],
+    )
+    .await
+    .expect(404);
 }
 
 async fn if_match_guards_numbers_and_their_moves(app: TestApp) {
     let prospect = app.prospect("Ada").await;
     let other = app.prospect("Bob").await;
-    let created = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201);
+    let created = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201);
     let number = created.id();
     let tag = etag_of(&created);
     let token = app.admin_token.clone();
     let path = format!("/api/v2/phoneNumbers/{number}");
     let relationship = format!("{path}/relationships/prospect");
     let move_to = json!({"data": {"type": "prospect", "id": other}});
-    let response = app.send(Method::PATCH, &relationship, Some(&token), Some(&move_to), &[("If-Match", "\"0-0\"")]).await.expect(412);
+    let response = app
+        .send(
+            Method::PATCH,
+            &relationship,
+            Some(&token),
+            Some(&move_to),
+            &[("If-Match", "\"0-0\"")],
+        )
+        .await
+        .expect(412);
     assert_eq!(response.error_code(), "preconditionFailed");
-    assert_eq!(app.get(&relationship).await.expect(200).body["data"]["id"], prospect.as_str());
-    let patch = json!({"data": {"type": "phoneNumber", "id": number, "attributes": {"status": "valid"}}});
-    app.send(Method::PATCH, &path, Some(&token), Some(&patch), &[("If-Match", "\"0-0\"")]).await.expect(412);
-    app.send(Method::DELETE, &path, Some(&token), None, &[("If-Match", "\"0-0\"")]).await.expect(412);
-    assert_eq!(app.get(&path).await.expect(200).attr("status"), "unverified");
-    let moved = app.send(Method::PATCH, &relationship, Some(&token), Some(&move_to), &[("If-Match", tag.as_str())]).await.expect(200);
+    assert_eq!(
+        app.get(&relationship).await.expect(200).body["data"]["id"],
+        prospect.as_str()
+    );
+    let patch =
+        json!({"data": {"type": "phoneNumber", "id": number, "attributes": {"status": "valid"}}});
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(&patch),
+        &[("If-Match", "\"0-0\"")],
+    )
+    .await
+    .expect(412);
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&token),
+        None,
+        &[("If-Match", "\"0-0\"")],
+    )
+    .await
+    .expect(412);
+    assert_eq!(
+        app.get(&path).await.expect(200).attr("status"),
+        "unverified"
+    );
+    let moved = app
+        .send(
+            Method::PATCH,
+            &relationship,
+            Some(&token),
+            Some(&move_to),
+            &[("If-Match", tag.as_str())],
+        )
+        .await
+        .expect(200);
     assert_eq!(moved.body["data"]["id"], other.as_str());
     let after = etag_of(&app.get(&path).await.expect(200));
     assert_ne!(after, tag);
-    app.send(Method::PATCH, &path, Some(&token), Some(&patch), &[("If-Match", tag.as_str())]).await.expect(412);
-    app.send(Method::PATCH, &path, Some(&token), Some(&patch), &[("If-Match", after.as_str())]).await.expect(200);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(&patch),
+        &[("If-Match", tag.as_str())],
+    )
+    .await
+    .expect(412);
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(&patch),
+        &[("If-Match", after.as_str())],
+    )
+    .await
+    .expect(200);
 }
 
 async fn if_none_match_answers_304_on_reads_only(app: TestApp) {
-    let created = app.post("/api/v2/prospects", prospect_doc(json!({"firstName": "Ada"}))).await.expect(201);
+    let created = app
+        .post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": "Ada"})),
+        )
+        .await
+        .expect(201);
     let prospect = created.id();
     let path = format!("/api/v2/prospects/{prospect}");
     let tag = etag_of(&created);
     let token = app.admin_token.clone();
-    let response = app.send(Method::GET, &path, Some(&token), None, &[("If-None-Match", tag.as_str())]).await.expect(304);
+    let response = app
+        .send(
+            Method::GET,
+            &path,
+            Some(&token),
+            None,
+            &[("If-None-Match", tag.as_str())],
+        )
+        .await
+        .expect(304);
     assert!(response.text.is_empty());
     assert_eq!(response.header("etag"), Some(tag.as_str()));
     let weak = format!("W/{tag}");
-    app.send(Method::GET, &path, Some(&token), None, &[("If-None-Match", weak.as_str())]).await.expect(304);
-    app.send(Method::GET, &path, Some(&token), None, &[("If-None-Match", "\"other\"")]).await.expect(200);
+    app.send(
+        Method::GET,
+        &path,
+        Some(&token),
+        None,
+        &[("If-None-Match", weak.as_str())],
+    )
+    .await
+    .expect(304);
+    app.send(
+        Method::GET,
+        &path,
+        Some(&token),
+        None,
+        &[("If-None-Match", "\"other\"")],
+    )
+    .await
+    .expect(200);
     // A write with If-None-Match is applied and answered in full, never 304.
-    let patch = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "B"}}});
-    let response = app.send(Method::PATCH, &path, Some(&token), Some(&patch), &[("If-None-Match", "*")]).await;
+    let patch =
+        json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "B"}}});
+    let response = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(&patch),
+            &[("If-None-Match", "*")],
+        )
+        .await;
     assert_ne!(response.status, 304, "{}", response.text);
     let now = app.get(&path).await.expect(200);
     if response.status == 200 {
         assert_eq!(now.attr("firstName"), "B");
     } else {
-        assert_eq!(now.attr("firstName"), "Ada", "a refused write changes nothing");
+        assert_eq!(
+            now.attr("firstName"),
+            "Ada",
+            "a refused write changes nothing"
+        );
     }
     let current = etag_of(&now);
-    app.send(Method::GET, &path, Some(&token), None, &[("If-None-Match", tag.as_str())]).await.expect(if current == tag { 304 } else { 200 });
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201);
+    app.send(
+        Method::GET,
+        &path,
+        Some(&token),
+        None,
+        &[("If-None-Match", tag.as_str())],
+    )
+    .await
+    .expect(if current == tag { 304 } else { 200 });
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201);
     let tag = etag_of(&number);
-    app.send(Method::GET, &format!("/api/v2/phoneNumbers/{}", number.id()), Some(&token), None, &[("If-None-Match", tag.as_str())]).await.expect(304);
+    app.send(
+        Method::GET,
+        &format!("/api/v2/phoneNumbers/{}", number.id()),
+        Some(&token),
+        None,
+        &[("If-None-Match", tag.as_str())],
+    )
+    .await
+    .expect(304);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1072,7 +2307,13 @@ async fn count(app: &TestApp, collection: &str) -> usize {
         .len()
 }
 
-backend_tests!(operations_create_a_prospect_and_its_numbers_with_lids, operations_update_remove_and_move, operations_replace_a_list_in_one_request, a_failing_operation_rolls_everything_back, malformed_operations_are_400);
+backend_tests!(
+    operations_create_a_prospect_and_its_numbers_with_lids,
+    operations_update_remove_and_move,
+    operations_replace_a_list_in_one_request,
+    a_failing_operation_rolls_everything_back,
+    malformed_operations_are_400
+);
 
 async fn operations_create_a_prospect_and_its_numbers_with_lids(app: TestApp) {
     let response = app.post("/api/v2/operations", json!({"atomic:operations": [
@@ -1084,26 +2325,46 @@ async fn operations_create_a_prospect_and_its_numbers_with_lids(app: TestApp) {
         {"op": "update", "ref": {"type": "phoneNumber", "lid": "n"}, "data": {"type": "phoneNumber", "lid": "n", "attributes": {"status": "valid"}}},
     ]})).await.expect(200);
     assert_eq!(response.header("content-type"), Some(ATOMIC));
-    assert_eq!(response.body["jsonapi"]["ext"], json!(["https://jsonapi.org/ext/atomic"]));
+    assert_eq!(
+        response.body["jsonapi"]["ext"],
+        json!(["https://jsonapi.org/ext/atomic"])
+    );
     let results = response.body["atomic:results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     let prospect = results[0]["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(results[0]["data"]["type"], "prospect");
-    assert_eq!(results[0]["data"]["attributes"]["workPhones"], json!(["+14155552671"]));
+    assert_eq!(
+        results[0]["data"]["attributes"]["workPhones"],
+        json!(["+14155552671"])
+    );
     assert_links_absolute(&response.body);
     for result in &results[1..] {
-        assert_eq!(result["data"]["relationships"]["prospect"]["data"]["id"], prospect.as_str());
+        assert_eq!(
+            result["data"]["relationships"]["prospect"]["data"]["id"],
+            prospect.as_str()
+        );
     }
     assert_eq!(results[3]["data"]["attributes"]["status"], "valid");
-    let listed = app.get(&format!("/api/v2/prospects/{prospect}/phoneNumbers")).await.expect(200);
+    let listed = app
+        .get(&format!("/api/v2/prospects/{prospect}/phoneNumbers"))
+        .await
+        .expect(200);
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
 }
 
 async fn operations_update_remove_and_move(app: TestApp) {
     let prospect = app.prospect("Ada").await;
     let other = app.prospect("Bob").await;
-    let a = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
-    let b = app.number(&prospect, json!({"number": "+14155552671"})).await.expect(201).id();
+    let a = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
+    let b = app
+        .number(&prospect, json!({"number": "+14155552671"}))
+        .await
+        .expect(201)
+        .id();
     let response = app.post("/api/v2/operations", json!({"atomic:operations": [
         {"op": "update", "ref": {"type": "prospect", "id": prospect}, "data": {"type": "prospect", "id": prospect, "attributes": {"lastName": "Lovelace"}}},
         {"op": "update", "data": {"type": "prospect", "id": other, "attributes": {"lastName": "Babbage"}}},
@@ -1115,17 +2376,36 @@ async fn operations_update_remove_and_move(app: TestApp) {
     assert_eq!(results[0]["data"]["attributes"]["firstName"], "Ada");
     assert_eq!(results[1]["data"]["attributes"]["lastName"], "Babbage");
     assert_eq!(results[3], json!({}));
-    app.get(&format!("/api/v2/phoneNumbers/{a}")).await.expect(404);
-    let moved = app.get(&format!("/api/v2/phoneNumbers/{b}")).await.expect(200);
-    assert_eq!(moved.body["data"]["relationships"]["prospect"]["data"]["id"], other.as_str());
+    app.get(&format!("/api/v2/phoneNumbers/{a}"))
+        .await
+        .expect(404);
+    let moved = app
+        .get(&format!("/api/v2/phoneNumbers/{b}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        moved.body["data"]["relationships"]["prospect"]["data"]["id"],
+        other.as_str()
+    );
     assert_eq!(moved.attr("order"), 0);
-    app.post("/api/v2/operations", json!({"atomic:operations": [{"op": "remove", "ref": {"type": "prospect", "id": other}}]})).await.expect(200);
-    app.get(&format!("/api/v2/phoneNumbers/{b}")).await.expect(404);
+    app.post(
+        "/api/v2/operations",
+        json!({"atomic:operations": [{"op": "remove", "ref": {"type": "prospect", "id": other}}]}),
+    )
+    .await
+    .expect(200);
+    app.get(&format!("/api/v2/phoneNumbers/{b}"))
+        .await
+        .expect(404);
 }
 
 async fn operations_replace_a_list_in_one_request(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let a = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let a = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     let response = app.post("/api/v2/operations", json!({"atomic:operations": [
         {"op": "remove", "ref": {"type": "phoneNumber", "id": a}},
         {"op": "add", "data": {"type": "phoneNumber", "attributes": {"number": "+18889387356"},
@@ -1135,14 +2415,27 @@ async fn operations_replace_a_list_in_one_request(app: TestApp) {
     ]})).await.expect(200);
     let results = response.body["atomic:results"].as_array().unwrap();
     assert_eq!(results[0], json!({}));
-    let shown = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
-    assert_eq!(shown.attr("otherPhones"), &json!(["+18889387356", "+14155552671"]));
+    let shown = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        shown.attr("otherPhones"),
+        &json!(["+18889387356", "+14155552671"])
+    );
 }
 
 async fn a_failing_operation_rolls_everything_back(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let a = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
-    let before = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
+    let a = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
+    let before = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
     let response = app.post("/api/v2/operations", json!({"atomic:operations": [
         {"op": "add", "data": {"type": "prospect", "lid": "p", "attributes": {"firstName": "New"}}},
         {"op": "update", "ref": {"type": "prospect", "id": prospect}, "data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "Changed"}}},
@@ -1152,36 +2445,68 @@ async fn a_failing_operation_rolls_everything_back(app: TestApp) {
     ]})).await.expect(422);
     assert_eq!(response.header("content-type"), Some(ATOMIC));
     assert_eq!(response.error_code(), "validationError");
-    assert_eq!(pointer(&response), "/atomic:operations/3/data/attributes/order");
+    assert_eq!(
+        pointer(&response),
+        "/atomic:operations/3/data/attributes/order"
+    );
     assert_eq!(count(&app, "prospects").await, 1);
-    let after = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
+    let after = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
     assert_eq!(after.body["data"], before.body["data"]);
     assert_eq!(etag_of(&after), etag_of(&before));
-    app.get(&format!("/api/v2/phoneNumbers/{a}")).await.expect(200);
+    app.get(&format!("/api/v2/phoneNumbers/{a}"))
+        .await
+        .expect(200);
 
     let response = app.post("/api/v2/operations", json!({"atomic:operations": [
         {"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "New"}}},
         {"op": "update", "ref": {"type": "prospect", "id": "999999"}, "data": {"type": "prospect", "id": "999999", "attributes": {}}},
     ]})).await.expect(404);
     assert_eq!(response.error_code(), "resourceNotFound");
-    assert!(pointer(&response).starts_with("/atomic:operations/1"), "{}", pointer(&response));
-    let response = app.post("/api/v2/operations", json!({"atomic:operations": [
-        {"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "New"}}},
-        {"op": "add", "data": {"type": "prospect", "id": "5", "attributes": {}}},
-    ]})).await.expect(403);
+    assert!(
+        pointer(&response).starts_with("/atomic:operations/1"),
+        "{}",
+        pointer(&response)
+    );
+    let response = app
+        .post(
+            "/api/v2/operations",
+            json!({"atomic:operations": [
+                {"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "New"}}},
+                {"op": "add", "data": {"type": "prospect", "id": "5", "attributes": {}}},
+            ]}),
+        )
+        .await
+        .expect(403);
     assert_eq!(response.error_code(), "forbidden");
-    assert!(pointer(&response).starts_with("/atomic:operations/1"), "{}", pointer(&response));
+    assert!(
+        pointer(&response).starts_with("/atomic:operations/1"),
+        "{}",
+        pointer(&response)
+    );
     let response = app.post("/api/v2/operations", json!({"atomic:operations": [
         {"op": "update", "ref": {"type": "prospect", "id": prospect}, "data": {"type": "prospect", "id": "1234", "attributes": {}}},
     ]})).await.expect(409);
     assert!(pointer(&response).starts_with("/atomic:operations/0"));
-    let (_, viewer) = app.user("viewer@example.com", Role::Viewer, "prospects.all phoneNumbers.all");
+    let (_, viewer) = app.user(
+        "viewer@example.com",
+        Role::Viewer,
+        "prospects.all phoneNumbers.all",
+    );
     let response = as_user(&app, Method::POST, "/api/v2/operations", &viewer, Some(&json!({"atomic:operations": [
         {"op": "update", "ref": {"type": "prospect", "id": prospect}, "data": {"type": "prospect", "id": prospect, "attributes": {"firstName": "V"}}},
     ]}))).await.expect(403);
     assert_eq!(response.error_code(), "unauthorizedRequest");
     assert_eq!(count(&app, "prospects").await, 1);
-    assert_eq!(app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200).attr("firstName"), "Ada");
+    assert_eq!(
+        app.get(&format!("/api/v2/prospects/{prospect}"))
+            .await
+            .expect(200)
+            .attr("firstName"),
+        "Ada"
+    );
 }
 
 async fn malformed_operations_are_400(app: TestApp) {
@@ -1191,66 +2516,178 @@ async fn malformed_operations_are_400(app: TestApp) {
             "relationships": {"prospect": {"data": {"type": "prospect", "lid": "nobody"}}}}},
     ]})).await.expect(400);
     assert_eq!(response.error_code(), "badRequest");
-    assert_eq!(pointer(&response), "/atomic:operations/1/data/relationships/prospect/data");
-    let response = app.post("/api/v2/operations", json!({"atomic:operations": [
-        {"op": "remove", "ref": {"type": "phoneNumber", "lid": "nobody"}},
-    ]})).await.expect(400);
+    assert_eq!(
+        pointer(&response),
+        "/atomic:operations/1/data/relationships/prospect/data"
+    );
+    let response = app
+        .post(
+            "/api/v2/operations",
+            json!({"atomic:operations": [
+                {"op": "remove", "ref": {"type": "phoneNumber", "lid": "nobody"}},
+            ]}),
+        )
+        .await
+        .expect(400);
     assert!(pointer(&response).starts_with("/atomic:operations/0/ref"));
-    for document in [json!({}), json!({"atomic:operations": {}}), json!({"atomic:operations": [{"op": "frobnicate"}]}),
-                     json!({"atomic:operations": [{"op": "add"}]}), json!({"atomic:operations": [1]})] {
-        let response = app.post("/api/v2/operations", document.clone()).await.expect(400);
+    for document in [
+        json!({}),
+        json!({"atomic:operations": {}}),
+        json!({"atomic:operations": [{"op": "frobnicate"}]}),
+        json!({"atomic:operations": [{"op": "add"}]}),
+        json!({"atomic:operations": [1]}),
+    ] {
+        let response = app
+            .post("/api/v2/operations", document.clone())
+            .await
+            .expect(400);
         assert_eq!(response.error_code(), "badRequest", "{document}");
     }
-    let add = json!({"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Many"}}});
-    let response = app.post("/api/v2/operations", json!({"atomic:operations": vec![add.clone(); 1001]})).await.expect(400);
+    let add =
+        json!({"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Many"}}});
+    let response = app
+        .post(
+            "/api/v2/operations",
+            json!({"atomic:operations": vec![add.clone(); 1001]}),
+        )
+        .await
+        .expect(400);
     assert_eq!(response.error_code(), "badRequest");
     assert_eq!(count(&app, "prospects").await, 0);
-    app.post("/api/v2/operations", json!({"atomic:operations": vec![add; 1000]})).await.expect(200);
+    app.post(
+        "/api/v2/operations",
+        json!({"atomic:operations": vec![add; 1000]}),
+    )
+    .await
+    .expect(200);
     assert_eq!(count(&app, "prospects").await, 1000);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Request ids, /health and the OpenAPI document.
 
-backend_tests!(request_ids_are_echoed_when_sane, health_and_openapi_are_plain_json);
+backend_tests!(
+    request_ids_are_echoed_when_sane,
+    health_and_openapi_are_plain_json
+);
 
 async fn request_ids_are_echoed_when_sane(app: TestApp) {
     let sane = "abc-DEF_123.x";
     let max = "a".repeat(64);
     for id in [sane, max.as_str()] {
-        let response = raw(&app, Method::GET, "/api/v2/prospects", Some(&app.admin_token), &[("X-Request-Id", id)], None).await.expect(200);
+        let response = raw(
+            &app,
+            Method::GET,
+            "/api/v2/prospects",
+            Some(&app.admin_token),
+            &[("X-Request-Id", id)],
+            None,
+        )
+        .await
+        .expect(200);
         assert_eq!(response.header("x-request-id"), Some(id));
     }
     let long = "a".repeat(65);
-    for insane in ["has space", "semi;colon", long.as_str(), "quote\"d", "slash/"] {
-        let response = raw(&app, Method::GET, "/api/v2/prospects", Some(&app.admin_token), &[("X-Request-Id", insane)], None).await.expect(200);
+    for insane in [
+        "has space",
+        "semi;colon",
+        long.as_str(),
+        "quote\"d",
+        "slash/",
+    ] {
+        let response = raw(
+            &app,
+            Method::GET,
+            "/api/v2/prospects",
+            Some(&app.admin_token),
+            &[("X-Request-Id", insane)],
+            None,
+        )
+        .await
+        .expect(200);
         let generated = response.header("x-request-id").expect("generated id");
         assert_ne!(generated, insane);
         assert!(!generated.is_empty() && generated.len() <= 64);
     }
-    let a = raw(&app, Method::GET, "/api/v2/nothing", None, &[], None).await.expect(404);
-    let b = raw(&app, Method::GET, "/api/v2/prospects", None, &[], None).await.expect(401);
-    let (a, b) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    let a = raw(&app, Method::GET, "/api/v2/nothing", None, &[], None)
+        .await
+        .expect(404);
+    let b = raw(&app, Method::GET, "/api/v2/prospects", None, &[], None)
+        .await
+        .expect(401);
+    let (a, b) = (
+        a.header("x-request-id").unwrap(),
+        b.header("x-request-id").unwrap(),
+    );
     assert_ne!(a, b, "each request gets its own id");
-    let response = raw(&app, Method::GET, "/health", None, &[("X-Request-Id", sane)], None).await.expect(200);
+    let response = raw(
+        &app,
+        Method::GET,
+        "/health",
+        None,
+        &[("X-Request-Id", sane)],
+        None,
+    )
+    .await
+    .expect(200);
     assert_eq!(response.header("x-request-id"), Some(sane));
 }
 
 async fn health_and_openapi_are_plain_json(app: TestApp) {
-    let health = raw(&app, Method::GET, "/health", None, &[("Accept", JSONAPI)], None).await.expect(200);
-    assert!(health.header("content-type").unwrap().starts_with("application/json"));
-    for accept in [None, Some(JSONAPI), Some("application/vnd.api+json; charset=utf-8"), Some("text/html")] {
+    let health = raw(
+        &app,
+        Method::GET,
+        "/health",
+        None,
+        &[("Accept", JSONAPI)],
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(health
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    for accept in [
+        None,
+        Some(JSONAPI),
+        Some("application/vnd.api+json; charset=utf-8"),
+        Some("text/html"),
+    ] {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
-        let response = raw(&app, Method::GET, "/api/v2/openapi.json", None, &headers, None).await.expect(200);
-        assert!(response.header("content-type").unwrap().starts_with("application/json"), "{accept:?}");
-        assert!(response.body["openapi"].as_str().unwrap().starts_with("3.1"));
-        assert!(response.body["paths"]["/phoneNumbers"].is_object() || response.body["paths"]["/api/v2/phoneNumbers"].is_object());
+        let response = raw(
+            &app,
+            Method::GET,
+            "/api/v2/openapi.json",
+            None,
+            &headers,
+            None,
+        )
+        .await
+        .expect(200);
+        assert!(
+            response
+                .header("content-type")
+                .unwrap()
+                .starts_with("application/json"),
+            "{accept:?}"
+        );
+        assert!(response.body["openapi"]
+            .as_str()
+            .unwrap()
+            .starts_with("3.1"));
+        assert!(
+            response.body["paths"]["/phoneNumbers"].is_object()
+                || response.body["paths"]["/api/v2/phoneNumbers"].is_object()
+        );
     }
     let entry = app.get("/api/v2").await.expect(200);
     let describedby = entry.body["links"]["describedby"].as_str().unwrap();
     let path = describedby.split_once("://").unwrap().1;
     let path = &path[path.find('/').unwrap()..];
-    raw(&app, Method::GET, path, None, &[], None).await.expect(200);
+    raw(&app, Method::GET, path, None, &[], None)
+        .await
+        .expect(200);
     app.get("/api/v2?foo=1").await.expect(400);
 }
 
@@ -1724,64 +3161,157 @@ mod cli {
     }
 }
 
-backend_tests!(related_endpoints_need_the_read_scope_of_what_they_return, reads_ignore_a_content_type_they_carry_no_body_for, crossing_atomic_requests_never_fail_with_a_server_error, deletes_and_relationship_endpoints_take_no_query_parameters, a_patch_that_changes_nothing_keeps_the_version, entry_point_and_operations_reject_query_parameters_by_decoded_name);
+backend_tests!(
+    related_endpoints_need_the_read_scope_of_what_they_return,
+    reads_ignore_a_content_type_they_carry_no_body_for,
+    crossing_atomic_requests_never_fail_with_a_server_error,
+    deletes_and_relationship_endpoints_take_no_query_parameters,
+    a_patch_that_changes_nothing_keeps_the_version,
+    entry_point_and_operations_reject_query_parameters_by_decoded_name
+);
 
 async fn related_endpoints_need_the_read_scope_of_what_they_return(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     let (_, prospects_only) = app.user("p@example.com", Role::Viewer, "prospects.read");
     let (_, users_only) = app.user("u@example.com", Role::Viewer, "users.read");
-    let shown = as_user(&app, Method::GET, &format!("/api/v2/phoneNumbers/{number}/prospect"), &prospects_only, None).await.expect(200);
+    let shown = as_user(
+        &app,
+        Method::GET,
+        &format!("/api/v2/phoneNumbers/{number}/prospect"),
+        &prospects_only,
+        None,
+    )
+    .await
+    .expect(200);
     assert_eq!(shown.id(), prospect);
-    let refused = as_user(&app, Method::GET, &format!("/api/v2/prospects/{prospect}/phoneNumbers"), &prospects_only, None).await.expect(403);
-    assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("phoneNumbers.read"));
-    let owner = as_user(&app, Method::GET, &format!("/api/v2/prospects/{prospect}/owner"), &users_only, None).await.expect(200);
+    let refused = as_user(
+        &app,
+        Method::GET,
+        &format!("/api/v2/prospects/{prospect}/phoneNumbers"),
+        &prospects_only,
+        None,
+    )
+    .await
+    .expect(403);
+    assert!(refused.body["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("phoneNumbers.read"));
+    let owner = as_user(
+        &app,
+        Method::GET,
+        &format!("/api/v2/prospects/{prospect}/owner"),
+        &users_only,
+        None,
+    )
+    .await
+    .expect(200);
     assert_eq!(owner.body["data"]["type"], "user");
-    as_user(&app, Method::GET, &format!("/api/v2/phoneNumbers/{number}/prospect"), &users_only, None).await.expect(403);
+    as_user(
+        &app,
+        Method::GET,
+        &format!("/api/v2/phoneNumbers/{number}/prospect"),
+        &users_only,
+        None,
+    )
+    .await
+    .expect(403);
 }
 
 async fn reads_ignore_a_content_type_they_carry_no_body_for(app: TestApp) {
     let token = app.admin_token.clone();
-    let response = app.send(Method::GET, "/api/v2/prospects", Some(&token), None, &[("Content-Type", "application/json")]).await;
+    let response = app
+        .send(
+            Method::GET,
+            "/api/v2/prospects",
+            Some(&token),
+            None,
+            &[("Content-Type", "application/json")],
+        )
+        .await;
     response.expect(200);
     let prospect = app.prospect("Ada").await;
     let path = format!("/api/v2/prospects/{prospect}");
-    app.send(Method::DELETE, &path, Some(&token), None, &[("Content-Type", "application/json")]).await.expect(204);
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&token),
+        None,
+        &[("Content-Type", "application/json")],
+    )
+    .await
+    .expect(204);
 }
 
 async fn crossing_atomic_requests_never_fail_with_a_server_error(app: TestApp) {
     // Two requests update the same two prospects in opposite orders: on PostgreSQL one of
     // them may be picked as a deadlock victim; it is retried, so both succeed.
     let (a, b) = (app.prospect("A").await, app.prospect("B").await);
-    let update = |id: &str, name: String| json!({"op": "update", "ref": {"type": "prospect", "id": id},
-        "data": {"type": "prospect", "id": id, "attributes": {"title": name}}});
+    let update = |id: &str, name: String| {
+        json!({"op": "update", "ref": {"type": "prospect", "id": id},
+        "data": {"type": "prospect", "id": id, "attributes": {"title": name}}})
+    };
     for round in 0..6 {
         let forward = json!({"atomic:operations": [update(&a, format!("f{round}")), update(&b, format!("f{round}"))]});
         let backward = json!({"atomic:operations": [update(&b, format!("b{round}")), update(&a, format!("b{round}"))]});
         let token = app.admin_token.clone();
         let (first, second) = futures_util::future::join(
-            app.send(Method::POST, "/api/v2/operations", Some(&token), Some(&forward), &[]),
-            app.send(Method::POST, "/api/v2/operations", Some(&token), Some(&backward), &[]),
+            app.send(
+                Method::POST,
+                "/api/v2/operations",
+                Some(&token),
+                Some(&forward),
+                &[],
+            ),
+            app.send(
+                Method::POST,
+                "/api/v2/operations",
+                Some(&token),
+                Some(&backward),
+                &[],
+            ),
         )
         .await;
-        assert_eq!((first.status, second.status), (200, 200), "{} / {}", first.text, second.text);
+        assert_eq!(
+            (first.status, second.status),
+            (200, 200),
+            "{} / {}",
+            first.text,
+            second.text
+        );
     }
 }
 
 async fn deletes_and_relationship_endpoints_take_no_query_parameters(app: TestApp) {
     let prospect = app.prospect("Ada").await;
-    let number = app.number(&prospect, json!({"number": "+18889387356"})).await.expect(201).id();
+    let number = app
+        .number(&prospect, json!({"number": "+18889387356"}))
+        .await
+        .expect(201)
+        .id();
     for path in [
         format!("/api/v2/phoneNumbers/{number}/relationships/prospect?include=prospect"),
-        format!("/api/v2/prospects/{prospect}/relationships/phoneNumbers?fields[phoneNumber]=number"),
+        format!(
+            "/api/v2/prospects/{prospect}/relationships/phoneNumbers?fields[phoneNumber]=number"
+        ),
         format!("/api/v2/prospects/{prospect}/relationships/owner?provideAuthorizationMeta=true"),
     ] {
         let response = app.get(&path).await.expect(400);
         assert_eq!(response.error_code(), "invalidQueryParameter");
     }
-    let refused = app.delete(&format!("/api/v2/phoneNumbers/{number}?include=prospect")).await.expect(400);
+    let refused = app
+        .delete(&format!("/api/v2/phoneNumbers/{number}?include=prospect"))
+        .await
+        .expect(400);
     assert_eq!(refused.body["errors"][0]["source"]["parameter"], "include");
-    app.get(&format!("/api/v2/phoneNumbers/{number}")).await.expect(200);
+    app.get(&format!("/api/v2/phoneNumbers/{number}"))
+        .await
+        .expect(200);
 }
 
 async fn a_patch_that_changes_nothing_keeps_the_version(app: TestApp) {
@@ -1792,16 +3322,29 @@ async fn a_patch_that_changes_nothing_keeps_the_version(app: TestApp) {
     let after = app.patch(&path, body).await.expect(200);
     assert_eq!(after.header("etag"), before.header("etag"));
     assert_eq!(after.attr("updatedAt"), before.attr("updatedAt"));
-    let body = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"title": "Countess"}}});
+    let body =
+        json!({"data": {"type": "prospect", "id": prospect, "attributes": {"title": "Countess"}}});
     let changed = app.patch(&path, body).await.expect(200);
     assert_ne!(changed.header("etag"), before.header("etag"));
 }
 
 async fn entry_point_and_operations_reject_query_parameters_by_decoded_name(app: TestApp) {
     let response = app.get("/api/v2?include%5Bx%5D=1").await.expect(400);
-    assert_eq!(response.body["errors"][0]["source"]["parameter"], "include[x]");
+    assert_eq!(
+        response.body["errors"][0]["source"]["parameter"],
+        "include[x]"
+    );
     let body = json!({"atomic:operations": [{"op": "add", "data": {"type": "prospect", "attributes": {}}}]});
-    let response = app.post("/api/v2/operations?include=prospect", body).await.expect(400);
+    let response = app
+        .post("/api/v2/operations?include=prospect", body)
+        .await
+        .expect(400);
     assert_eq!(response.body["errors"][0]["source"]["parameter"], "include");
-    assert_eq!(app.get("/api/v2/prospects?count=true").await.expect(200).body["meta"]["count"], 0);
+    assert_eq!(
+        app.get("/api/v2/prospects?count=true")
+            .await
+            .expect(200)
+            .body["meta"]["count"],
+        0
+    );
 }
