@@ -1978,7 +1978,11 @@ fn rate(response: &Response) -> (u32, u32, u64) {
 /// 3 per hour: one request comes back every 1200 s.
 const INTERVAL: u64 = 1200;
 
-backend_tests!(with rate_limit_of_3; rate_limit_headers_exhaustion_and_retry_after, rate_limit_is_per_user_across_tokens);
+backend_tests!(
+    with rate_limit_of_3;
+    rate_limit_headers_exhaustion_and_retry_after,
+    rate_limit_is_per_user_across_tokens,
+);
 
 async fn rate_limit_headers_exhaustion_and_retry_after(app: TestApp) {
     let token = app.admin_token.clone();
@@ -2152,7 +2156,10 @@ fn body_limit_of_100_and_rate_limit_of_1(config: &mut Config) {
     config.rate_limit_per_hour = 1;
 }
 
-backend_tests!(with body_limit_of_100_and_rate_limit_of_1; auth_and_rate_limit_come_before_the_body);
+backend_tests!(
+    with body_limit_of_100_and_rate_limit_of_1;
+    auth_and_rate_limit_come_before_the_body,
+);
 
 /// Authentication and the rate limit come before the body is read: a body over the size limit
 /// is 401 without a valid token and 429 past the limit, and 413 only for a caller let in.
