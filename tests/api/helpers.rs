@@ -21,7 +21,7 @@ use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use futures_util::future::LocalBoxFuture;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use phonebook::app::{self, AppState};
 use phonebook::config::Config;
@@ -32,28 +32,45 @@ use phonebook::permissions::Role;
 pub const JSONAPI: &str = "application/vnd.api+json";
 pub const ATOMIC: &str = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
 
-/// Runs each test body once per backend: `mod name { fn sqlite(); fn postgres(); }`.
+/// Runs top-level test functions once per backend. For each `name` listed,
+/// `backend_tests!(name, ...)` generates `mod name { fn sqlite(); fn postgres(); }`, each test
+/// calling `async fn name(app: TestApp)` of the invoking module with a fresh app; the PostgreSQL
+/// test is skipped (or fails, see the module doc) when the server is unreachable.
+///
+/// `backend_tests!(with adjust; name, ...)` first passes each app's configuration to the
+/// invoking module's `fn adjust(config: &mut Config)` (rate limit, body size, region...).
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($app:ident: $app_type:ty) $body:block)*) => {$(
+    (with $adjust:ident; $($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn run($app: $app_type) $body
-
             #[actix_web::test]
             async fn sqlite() {
-                run($crate::helpers::TestApp::sqlite().await).await
+                super::$name($crate::helpers::TestApp::sqlite_with(super::$adjust).await).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::postgres_with(super::$adjust).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )+};
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::TestApp::sqlite().await).await
             }
 
             #[actix_web::test]
             async fn postgres() {
                 if let Some(app) = $crate::helpers::TestApp::postgres().await {
-                    run(app).await
+                    super::$name(app).await
                 }
             }
         }
-    )*};
+    )+};
 }
 
 fn schema() -> &'static jsonschema::Validator {
@@ -454,4 +471,122 @@ fn path_is_plain(headers: &HeaderMap) -> bool {
         .get("content-type")
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and documents several test files use.
+
+/// Sends a request with exactly the given headers and raw body.
+pub async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let mut request = TestRequest::default().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    if let Some(body) = body {
+        request = request.set_payload(body.to_vec());
+    }
+    app.send_request(request.to_request()).await
+}
+
+/// A GET with the given `Accept`.
+pub async fn get_accepting(app: &TestApp, path: &str, accept: &str) -> Response {
+    raw(
+        app,
+        Method::GET,
+        path,
+        Some(&app.admin_token),
+        &[("Accept", accept)],
+        None,
+    )
+    .await
+}
+
+/// A request as `token` with a JSON:API body.
+pub async fn as_user(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Response {
+    app.send(method, path, Some(token), body, &[]).await
+}
+
+pub fn pointer(response: &Response) -> &str {
+    response.body["errors"][0]["source"]["pointer"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+pub fn pointers(response: &Response) -> Vec<String> {
+    response.body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|error| error["source"]["pointer"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn prospect_doc(attributes: Value) -> Value {
+    json!({"data": {"type": "prospect", "attributes": attributes}})
+}
+
+pub fn ids(response: &Response) -> Vec<String> {
+    response.body["data"]
+        .as_array()
+        .expect("data array")
+        .iter()
+        .map(|item| item["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+pub fn etag_of(response: &Response) -> String {
+    let tag = response.header("etag").expect("ETag").to_owned();
+    assert!(!tag.starts_with("W/"), "ETags are strong: {tag}");
+    tag
+}
+
+/// Asserts that every `links` member in `value`, at any depth, holds an absolute URL (or null).
+pub fn assert_links_absolute(value: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, member) in map {
+                if name == "links" {
+                    for (link_name, link) in member.as_object().expect("links object") {
+                        if link_name == "type" {
+                            continue;
+                        }
+                        if let Some(href) = link.as_str() {
+                            assert!(
+                                href.starts_with("http://") || href.starts_with("https://"),
+                                "relative link {link_name}: {href}"
+                            );
+                        } else {
+                            assert!(
+                                link.is_null(),
+                                "link {link_name} is neither a string nor null: {link}"
+                            );
+                        }
+                    }
+                } else {
+                    assert_links_absolute(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(assert_links_absolute),
+        _ => {}
+    }
 }

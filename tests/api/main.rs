@@ -3,7 +3,17 @@
 
 mod helpers;
 
-mod foundation;
+mod bodies;
+mod check_order;
+mod cli;
+mod entry_point;
+mod etags;
+mod negotiation;
+mod openapi;
+mod operations;
 mod permissions;
 mod phone_numbers;
 mod query;
+mod relationships;
+mod resources;
+mod unreachable;

@@ -15,7 +15,11 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::helpers::{Response, TestApp};
+<<<<<<< HEAD
 use phonebook::db::schema::api_tokens;
+=======
+use phonebook::config::Config;
+>>>>>>> wt-tests
 use phonebook::models::ApiToken;
 use phonebook::permissions::Role;
 
@@ -468,46 +472,161 @@ async fn meta_matches_outcomes(app: &TestApp, kind: &Kind, owners: &[i64]) {
     );
 }
 
-backend_tests! {
-    async fn authorization_meta_is_what_patch_and_delete_answer(app: TestApp) {
-        let admin = admin_id(&app).await;
-        let (member, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let (member2, member2_token) = app.user("member2@example.com", Role::Member, DEFAULT_SCOPES);
-        let (viewer, viewer_token) = app.user("viewer@example.com", Role::Viewer, DEFAULT_SCOPES);
-        let kinds = [
-            Kind { label: "admin", user: admin, role: Role::Admin, scopes: "prospects.all phoneNumbers.all users.all", token: app.admin_token.clone() },
-            Kind { label: "member", user: member, role: Role::Member, scopes: DEFAULT_SCOPES, token: member_token },
-            Kind { label: "second member", user: member2, role: Role::Member, scopes: DEFAULT_SCOPES, token: member2_token },
-            Kind { label: "viewer", user: viewer, role: Role::Viewer, scopes: DEFAULT_SCOPES, token: viewer_token },
-            Kind { label: "admin phoneNumbers.read", user: admin, role: Role::Admin, scopes: "phoneNumbers.read", token: extra_token(&app, admin, "phoneNumbers.read") },
-            Kind { label: "member prospects.write", user: member, role: Role::Member, scopes: "prospects.write", token: extra_token(&app, member, "prospects.write") },
-            Kind { label: "member phoneNumbers.all prospects.read", user: member, role: Role::Member, scopes: "phoneNumbers.all prospects.read", token: extra_token(&app, member, "phoneNumbers.all prospects.read") },
-            Kind { label: "admin phoneNumbers.all prospects.read", user: admin, role: Role::Admin, scopes: "phoneNumbers.all prospects.read", token: extra_token(&app, admin, "phoneNumbers.all prospects.read") },
-            Kind { label: "member prospects.all phoneNumbers.read phoneNumbers.delete", user: member, role: Role::Member, scopes: "prospects.all phoneNumbers.read phoneNumbers.delete", token: extra_token(&app, member, "prospects.all phoneNumbers.read phoneNumbers.delete") },
-            Kind { label: "admin prospects.delete phoneNumbers.write", user: admin, role: Role::Admin, scopes: "prospects.delete phoneNumbers.write", token: extra_token(&app, admin, "prospects.delete phoneNumbers.write") },
-            Kind { label: "viewer prospects.read users.read", user: viewer, role: Role::Viewer, scopes: "prospects.read users.read", token: extra_token(&app, viewer, "prospects.read users.read") },
-        ];
-        for kind in &kinds {
-            meta_matches_outcomes(&app, kind, &[admin, member, member2]).await;
-        }
-    }
+backend_tests!(
+    authorization_meta_is_what_patch_and_delete_answer,
+    authorization_meta_only_when_asked
+);
 
-    async fn authorization_meta_only_when_asked(app: TestApp) {
-        let prospect = app.prospect("Ada").await;
-        number_on(&app, &prospect, 1).await;
-        let plain = app.get("/api/v2/phoneNumbers?include=prospect").await.expect(200);
-        assert!(plain.body["data"][0].get("meta").is_none(), "{}", plain.text);
-        assert!(plain.body["included"][0].get("meta").is_none(), "{}", plain.text);
-        let off = app.get("/api/v2/prospects?provideAuthorizationMeta=false").await.expect(200);
-        assert!(off.body["data"][0].get("meta").is_none(), "{}", off.text);
-        let (_, viewer) = app.user("viewer@example.com", Role::Viewer, DEFAULT_SCOPES);
-        let on = call(&app, &viewer, Method::GET, &format!("/api/v2/prospects/{prospect}/owner?{META}"), None).await.expect(200);
-        assert_eq!(on.body["data"]["meta"], json!({"canWrite": false, "canDelete": false}));
-        let related = call(&app, &viewer, Method::GET, &format!("/api/v2/prospects/{prospect}/phoneNumbers?{META}"), None).await.expect(200);
-        assert_eq!(related.body["data"][0]["meta"], json!({"canWrite": false, "canDelete": false}));
-        let admin = app.get(&format!("/api/v2/prospects/{prospect}/phoneNumbers?{META}")).await.expect(200);
-        assert_eq!(admin.body["data"][0]["meta"], json!({"canWrite": true, "canDelete": true}));
+async fn authorization_meta_is_what_patch_and_delete_answer(app: TestApp) {
+    let admin = admin_id(&app).await;
+    let (member, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let (member2, member2_token) = app.user("member2@example.com", Role::Member, DEFAULT_SCOPES);
+    let (viewer, viewer_token) = app.user("viewer@example.com", Role::Viewer, DEFAULT_SCOPES);
+    let kinds = [
+        Kind {
+            label: "admin",
+            user: admin,
+            role: Role::Admin,
+            scopes: "prospects.all phoneNumbers.all users.all",
+            token: app.admin_token.clone(),
+        },
+        Kind {
+            label: "member",
+            user: member,
+            role: Role::Member,
+            scopes: DEFAULT_SCOPES,
+            token: member_token,
+        },
+        Kind {
+            label: "second member",
+            user: member2,
+            role: Role::Member,
+            scopes: DEFAULT_SCOPES,
+            token: member2_token,
+        },
+        Kind {
+            label: "viewer",
+            user: viewer,
+            role: Role::Viewer,
+            scopes: DEFAULT_SCOPES,
+            token: viewer_token,
+        },
+        Kind {
+            label: "admin phoneNumbers.read",
+            user: admin,
+            role: Role::Admin,
+            scopes: "phoneNumbers.read",
+            token: extra_token(&app, admin, "phoneNumbers.read"),
+        },
+        Kind {
+            label: "member prospects.write",
+            user: member,
+            role: Role::Member,
+            scopes: "prospects.write",
+            token: extra_token(&app, member, "prospects.write"),
+        },
+        Kind {
+            label: "member phoneNumbers.all prospects.read",
+            user: member,
+            role: Role::Member,
+            scopes: "phoneNumbers.all prospects.read",
+            token: extra_token(&app, member, "phoneNumbers.all prospects.read"),
+        },
+        Kind {
+            label: "admin phoneNumbers.all prospects.read",
+            user: admin,
+            role: Role::Admin,
+            scopes: "phoneNumbers.all prospects.read",
+            token: extra_token(&app, admin, "phoneNumbers.all prospects.read"),
+        },
+        Kind {
+            label: "member prospects.all phoneNumbers.read phoneNumbers.delete",
+            user: member,
+            role: Role::Member,
+            scopes: "prospects.all phoneNumbers.read phoneNumbers.delete",
+            token: extra_token(
+                &app,
+                member,
+                "prospects.all phoneNumbers.read phoneNumbers.delete",
+            ),
+        },
+        Kind {
+            label: "admin prospects.delete phoneNumbers.write",
+            user: admin,
+            role: Role::Admin,
+            scopes: "prospects.delete phoneNumbers.write",
+            token: extra_token(&app, admin, "prospects.delete phoneNumbers.write"),
+        },
+        Kind {
+            label: "viewer prospects.read users.read",
+            user: viewer,
+            role: Role::Viewer,
+            scopes: "prospects.read users.read",
+            token: extra_token(&app, viewer, "prospects.read users.read"),
+        },
+    ];
+    for kind in &kinds {
+        meta_matches_outcomes(&app, kind, &[admin, member, member2]).await;
     }
+}
+
+async fn authorization_meta_only_when_asked(app: TestApp) {
+    let prospect = app.prospect("Ada").await;
+    number_on(&app, &prospect, 1).await;
+    let plain = app
+        .get("/api/v2/phoneNumbers?include=prospect")
+        .await
+        .expect(200);
+    assert!(
+        plain.body["data"][0].get("meta").is_none(),
+        "{}",
+        plain.text
+    );
+    assert!(
+        plain.body["included"][0].get("meta").is_none(),
+        "{}",
+        plain.text
+    );
+    let off = app
+        .get("/api/v2/prospects?provideAuthorizationMeta=false")
+        .await
+        .expect(200);
+    assert!(off.body["data"][0].get("meta").is_none(), "{}", off.text);
+    let (_, viewer) = app.user("viewer@example.com", Role::Viewer, DEFAULT_SCOPES);
+    let on = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("/api/v2/prospects/{prospect}/owner?{META}"),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        on.body["data"]["meta"],
+        json!({"canWrite": false, "canDelete": false})
+    );
+    let related = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("/api/v2/prospects/{prospect}/phoneNumbers?{META}"),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        related.body["data"][0]["meta"],
+        json!({"canWrite": false, "canDelete": false})
+    );
+    let admin = app
+        .get(&format!("/api/v2/prospects/{prospect}/phoneNumbers?{META}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        admin.body["data"][0]["meta"],
+        json!({"canWrite": true, "canDelete": true})
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,372 +647,958 @@ fn assert_unauthorized(response: &Response, challenge: &str, what: &str) {
     );
 }
 
-backend_tests! {
-    async fn unauthenticated_requests_are_401_with_the_right_challenge(app: TestApp) {
-        let prospect = app.prospect("Ada").await;
-        let create = json!({"data": {"type": "prospect", "attributes": {"firstName": "Eve"}}});
-        for (method, path, body) in [
-            (Method::GET, "/api/v2".to_owned(), None),
-            (Method::GET, "/api/v2/prospects".to_owned(), None),
-            (Method::GET, "/api/v2/prospects?bogus=1".to_owned(), None),
-            (Method::POST, "/api/v2/prospects".to_owned(), Some(&create)),
-            (Method::DELETE, format!("/api/v2/prospects/{prospect}"), None),
-            (Method::GET, "/api/v2/users".to_owned(), None),
-        ] {
-            let what = format!("{method} {path}");
-            let missing = app.send(method.clone(), &path, None, body, &[]).await;
-            assert_unauthorized(&missing, CHALLENGE, &what);
-            let unknown = app.send(method.clone(), &path, Some("pb_not-a-real-token"), body, &[]).await;
-            assert_unauthorized(&unknown, INVALID_TOKEN, &what);
-        }
-        let operations = app.send(Method::POST, "/api/v2/operations", None, Some(&json!({"atomic:operations": []})), &[]).await;
-        assert_unauthorized(&operations, CHALLENGE, "operations");
-        // Tokens in the query string are not accepted.
-        let admin_token = app.admin_token.clone();
-        for parameter in ["access_token", "token", "api_key"] {
-            let query = app.send(Method::GET, &format!("/api/v2/prospects?{parameter}={admin_token}"), None, None, &[]).await;
-            assert_unauthorized(&query, CHALLENGE, parameter);
-        }
-        // Other schemes and an empty bearer are not a token.
-        for value in [format!("Basic {admin_token}"), "Bearer".to_owned(), "Bearer ".to_owned(), admin_token.clone()] {
-            let response = app.send(Method::GET, "/api/v2/prospects", None, None, &[("Authorization", value.as_str())]).await;
-            assert_eq!(response.status, 401, "{value}");
-        }
-        // Nothing was written.
-        assert_eq!(app.get("/api/v2/prospects").await.expect(200).body["data"].as_array().unwrap().len(), 1);
+backend_tests!(
+    unauthenticated_requests_are_401_with_the_right_challenge,
+    expired_and_revoked_tokens_stop_working_at_once,
+    a_tokens_repeated_reads_skip_its_lookup_until_a_token_may_have_been_revoked,
+    a_token_revoked_by_the_command_line_is_refused_on_its_next_read,
+    missing_scopes_are_named,
+    scope_is_checked_before_role_and_existence_before_role,
+    members_cannot_reach_other_users_records_in_any_write_route,
+    only_admins_change_owners
+);
+
+async fn unauthenticated_requests_are_401_with_the_right_challenge(app: TestApp) {
+    let prospect = app.prospect("Ada").await;
+    let create = json!({"data": {"type": "prospect", "attributes": {"firstName": "Eve"}}});
+    for (method, path, body) in [
+        (Method::GET, "/api/v2".to_owned(), None),
+        (Method::GET, "/api/v2/prospects".to_owned(), None),
+        (Method::GET, "/api/v2/prospects?bogus=1".to_owned(), None),
+        (Method::POST, "/api/v2/prospects".to_owned(), Some(&create)),
+        (
+            Method::DELETE,
+            format!("/api/v2/prospects/{prospect}"),
+            None,
+        ),
+        (Method::GET, "/api/v2/users".to_owned(), None),
+    ] {
+        let what = format!("{method} {path}");
+        let missing = app.send(method.clone(), &path, None, body, &[]).await;
+        assert_unauthorized(&missing, CHALLENGE, &what);
+        let unknown = app
+            .send(
+                method.clone(),
+                &path,
+                Some("pb_not-a-real-token"),
+                body,
+                &[],
+            )
+            .await;
+        assert_unauthorized(&unknown, INVALID_TOKEN, &what);
     }
-
-    async fn expired_and_revoked_tokens_stop_working_at_once(app: TestApp) {
-        let (user, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let second = extra_token(&app, user, "prospects.read");
-        let now = phonebook::models::now();
-        let expired = phonebook::auth::generate_token();
-        let lasting = phonebook::auth::generate_token();
-        for (plain, expires_at) in [
-            (&expired, now - chrono::Duration::seconds(1)),
-            (&lasting, now + chrono::Duration::days(1)),
-        ] {
-            ApiToken::create(&mut app.conn(), user, &phonebook::auth::hash_token(plain), DEFAULT_SCOPES, Some(expires_at)).unwrap();
-        }
-        let expired_response = call(&app, &expired, Method::GET, "/api/v2", None).await;
-        assert_unauthorized(&expired_response, INVALID_TOKEN, "expired");
-        call(&app, &lasting, Method::GET, "/api/v2", None).await.expect(200);
-        call(&app, &token, Method::GET, "/api/v2", None).await.expect(200);
-        call(&app, &second, Method::GET, "/api/v2/prospects", None).await.expect(200);
-
-        // `phonebook token revoke` calls this: every token of the user, honoured on the very
-        // next request.
-        let revoked = ApiToken::revoke_all(&mut app.conn(), user).unwrap();
-        assert_eq!(revoked, 4);
-        // A request refused before it reaches the database (400) sees the revocation too: 401
-        // comes first. (On PostgreSQL the revocation reaches the server's idle connections as soon
-        // as their backends run; `phonebook token revoke` takes longer than this to exit.)
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let response = call(&app, &second, Method::GET, "/api/v2/prospects?foo=1", None).await;
-        assert_unauthorized(&response, INVALID_TOKEN, "second, with a bad query");
-        for (label, plain) in [("default", &token), ("second", &second), ("lasting", &lasting)] {
-            let response = call(&app, plain, Method::GET, "/api/v2/prospects", None).await;
-            assert_unauthorized(&response, INVALID_TOKEN, label);
-        }
-        // Other users are untouched; a new token for the same user works.
-        app.get("/api/v2").await.expect(200);
-        let fresh = extra_token(&app, user, DEFAULT_SCOPES);
-        call(&app, &fresh, Method::GET, "/api/v2", None).await.expect(200);
+    let operations = app
+        .send(
+            Method::POST,
+            "/api/v2/operations",
+            None,
+            Some(&json!({"atomic:operations": []})),
+            &[],
+        )
+        .await;
+    assert_unauthorized(&operations, CHALLENGE, "operations");
+    // Tokens in the query string are not accepted.
+    let admin_token = app.admin_token.clone();
+    for parameter in ["access_token", "token", "api_key"] {
+        let query = app
+            .send(
+                Method::GET,
+                &format!("/api/v2/prospects?{parameter}={admin_token}"),
+                None,
+                None,
+                &[],
+            )
+            .await;
+        assert_unauthorized(&query, CHALLENGE, parameter);
     }
-
-    async fn a_tokens_repeated_reads_skip_its_lookup_until_a_token_may_have_been_revoked(app: TestApp) {
-        let (_, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let statements = || {
-            let (app, token) = (&app, &token);
-            async move {
-                let before = app.statement_count();
-                let response = call(app, token, Method::GET, "/api/v2", None).await;
-                assert_eq!(response.status, 200, "{}", response.body);
-                app.statement_count() - before
-            }
-        };
-        // The first read looks the token up; the next ones take it from the credential cache.
-        let first = statements().await;
-        let cached = statements().await;
-        assert_eq!(first, cached + 1, "the token's lookup is one statement");
-        assert_eq!(statements().await, cached);
-        // SQLite cannot tell a revocation from any other commit, so every commit costs the next
-        // read a lookup; PostgreSQL is told of revocations alone.
-        app.execute("UPDATE users SET name = 'Renamed' WHERE id = 1");
-        let after_write = statements().await;
-        if app.database_url.starts_with("sqlite") {
-            assert_eq!(after_write, cached + 1, "the first read after a commit");
-        } else {
-            assert_eq!(after_write, cached, "a commit that revokes nothing");
-        }
-        assert_eq!(statements().await, cached);
-        // Another user's revocation empties the cache on both: one lookup, then cached again.
-        let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
-        statements().await;
-        ApiToken::revoke_all(&mut app.conn(), other).unwrap();
-        // (As above: the notification reaches PostgreSQL's idle sessions as soon as they run.)
-        std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(statements().await, cached + 1, "the first read after a revocation");
-        assert_eq!(statements().await, cached);
+    // Other schemes and an empty bearer are not a token.
+    for value in [
+        format!("Basic {admin_token}"),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        admin_token.clone(),
+    ] {
+        let response = app
+            .send(
+                Method::GET,
+                "/api/v2/prospects",
+                None,
+                None,
+                &[("Authorization", value.as_str())],
+            )
+            .await;
+        assert_eq!(response.status, 401, "{value}");
     }
+    // Nothing was written.
+    assert_eq!(
+        app.get("/api/v2/prospects").await.expect(200).body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
 
-    async fn a_token_revoked_by_the_command_line_is_refused_on_its_next_read(app: TestApp) {
-        let (_, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        // The second read takes the credential from the cache.
-        for _ in 0..2 {
-            call(&app, &token, Method::GET, "/api/v2/prospects", None).await.expect(200);
-        }
-        // `phonebook token revoke` is another process, with its own connection.
-        let revoke = Command::new(env!("CARGO_BIN_EXE_phonebook"))
-            .args(["token", "revoke", "--email", "member@example.com"])
-            .env("DATABASE_URL", &app.database_url)
-            .env_remove("PHONEBOOK_BOOTSTRAP_TOKEN")
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run phonebook");
-        assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
-        let response = call(&app, &token, Method::GET, "/api/v2/prospects", None).await;
-        assert_unauthorized(&response, INVALID_TOKEN, "the next read after the revocation");
-        // Only that user's tokens went.
-        app.get("/api/v2/prospects").await.expect(200);
+async fn expired_and_revoked_tokens_stop_working_at_once(app: TestApp) {
+    let (user, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let second = extra_token(&app, user, "prospects.read");
+    let now = phonebook::models::now();
+    let expired = phonebook::auth::generate_token();
+    let lasting = phonebook::auth::generate_token();
+    for (plain, expires_at) in [
+        (&expired, now - chrono::Duration::seconds(1)),
+        (&lasting, now + chrono::Duration::days(1)),
+    ] {
+        ApiToken::create(
+            &mut app.conn(),
+            user,
+            &phonebook::auth::hash_token(plain),
+            DEFAULT_SCOPES,
+            Some(expires_at),
+        )
+        .unwrap();
     }
+    let expired_response = call(&app, &expired, Method::GET, "/api/v2", None).await;
+    assert_unauthorized(&expired_response, INVALID_TOKEN, "expired");
+    call(&app, &lasting, Method::GET, "/api/v2", None)
+        .await
+        .expect(200);
+    call(&app, &token, Method::GET, "/api/v2", None)
+        .await
+        .expect(200);
+    call(&app, &second, Method::GET, "/api/v2/prospects", None)
+        .await
+        .expect(200);
 
-    async fn missing_scopes_are_named(app: TestApp) {
-        let (member, _) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let mine = prospect_of(&app, "Mine", member).await;
-        let number = number_on(&app, &mine, 1).await;
-        let numbers_read = extra_token(&app, member, "phoneNumbers.read");
-        let prospects_read = extra_token(&app, member, "prospects.read");
-        let both_read = extra_token(&app, member, "phoneNumbers.read prospects.read");
-        let prospects_write = extra_token(&app, member, "prospects.write");
-        let prospects_all = extra_token(&app, member, "prospects.all users.read");
-        let new_number = json!({"data": {"type": "phoneNumber", "attributes": {"number": "+1 888 938 7390"},
-            "relationships": {"prospect": {"data": {"type": "prospect", "id": mine}}}}});
-        let cases: Vec<(&String, Method, String, Option<Value>, &str)> = vec![
-            (&numbers_read, Method::GET, "/api/v2/prospects".into(), None, "prospects.read"),
-            (&numbers_read, Method::GET, format!("/api/v2/prospects/{mine}"), None, "prospects.read"),
-            (&numbers_read, Method::GET, "/api/v2/users".into(), None, "users.read"),
-            (&numbers_read, Method::GET, "/api/v2/phoneNumbers?include=prospect".into(), None, "prospects.read"),
-            (&numbers_read, Method::GET, format!("/api/v2/phoneNumbers/{number}?include=prospect"), None, "prospects.read"),
-            (&numbers_read, Method::GET, format!("/api/v2/phoneNumbers/{number}/prospect"), None, "prospects.read"),
-            (&numbers_read, Method::POST, "/api/v2/phoneNumbers".into(), Some(new_number.clone()), "phoneNumbers.write"),
-            (&numbers_read, Method::PATCH, format!("/api/v2/phoneNumbers/{number}"), Some(patch_number_body(&number)), "phoneNumbers.write"),
-            (&numbers_read, Method::DELETE, format!("/api/v2/phoneNumbers/{number}"), None, "phoneNumbers.delete"),
-            (&prospects_read, Method::GET, "/api/v2/prospects?include=phoneNumbers".into(), None, "phoneNumbers.read"),
-            (&prospects_read, Method::GET, "/api/v2/prospects?include=owner".into(), None, "users.read"),
-            (&prospects_read, Method::GET, format!("/api/v2/prospects/{mine}/owner"), None, "users.read"),
-            (&prospects_read, Method::GET, "/api/v2/phoneNumbers".into(), None, "phoneNumbers.read"),
-            (&both_read, Method::GET, "/api/v2/phoneNumbers?include=prospect.owner".into(), None, "users.read"),
-            (&both_read, Method::GET, format!("/api/v2/phoneNumbers/{number}?include=prospect.owner"), None, "users.read"),
-            // `write` does not grant `read`, nor `delete`.
-            (&prospects_write, Method::GET, format!("/api/v2/prospects/{mine}"), None, "prospects.read"),
-            (&prospects_write, Method::DELETE, format!("/api/v2/prospects/{mine}"), None, "prospects.delete"),
-            // `prospects.all` grants nothing on numbers.
-            (&prospects_all, Method::POST, "/api/v2/phoneNumbers".into(), Some(new_number.clone()), "phoneNumbers.write"),
-            (&prospects_all, Method::GET, format!("/api/v2/prospects/{mine}?include=phoneNumbers"), None, "phoneNumbers.read"),
-            // Scope comes before the body's shape and before the record's existence.
-            (&numbers_read, Method::POST, "/api/v2/phoneNumbers".into(), Some(json!({})), "phoneNumbers.write"),
-            (&numbers_read, Method::DELETE, "/api/v2/phoneNumbers/999999".into(), None, "phoneNumbers.delete"),
-            (&prospects_read, Method::PATCH, "/api/v2/prospects/999999".into(), Some(patch_prospect_body("999999")), "prospects.write"),
-        ];
+    // `phonebook token revoke` calls this: every token of the user, honoured on the very
+    // next request.
+    let revoked = ApiToken::revoke_all(&mut app.conn(), user).unwrap();
+    assert_eq!(revoked, 4);
+    // A request refused before it reaches the database (400) sees the revocation too: 401
+    // comes first. (On PostgreSQL the revocation reaches the server's idle connections as soon
+    // as their backends run; `phonebook token revoke` takes longer than this to exit.)
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let response = call(&app, &second, Method::GET, "/api/v2/prospects?foo=1", None).await;
+    assert_unauthorized(&response, INVALID_TOKEN, "second, with a bad query");
+    for (label, plain) in [
+        ("default", &token),
+        ("second", &second),
+        ("lasting", &lasting),
+    ] {
+        let response = call(&app, plain, Method::GET, "/api/v2/prospects", None).await;
+        assert_unauthorized(&response, INVALID_TOKEN, label);
+    }
+    // Other users are untouched; a new token for the same user works.
+    app.get("/api/v2").await.expect(200);
+    let fresh = extra_token(&app, user, DEFAULT_SCOPES);
+    call(&app, &fresh, Method::GET, "/api/v2", None)
+        .await
+        .expect(200);
+}
+
+async fn a_tokens_repeated_reads_skip_its_lookup_until_a_token_may_have_been_revoked(app: TestApp) {
+    let (_, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let statements = || {
+        let (app, token) = (&app, &token);
+        async move {
+            let before = app.statement_count();
+            let response = call(app, token, Method::GET, "/api/v2", None).await;
+            assert_eq!(response.status, 200, "{}", response.body);
+            app.statement_count() - before
+        }
+    };
+    // The first read looks the token up; the next ones take it from the credential cache.
+    let first = statements().await;
+    let cached = statements().await;
+    assert_eq!(first, cached + 1, "the token's lookup is one statement");
+    assert_eq!(statements().await, cached);
+    // SQLite cannot tell a revocation from any other commit, so every commit costs the next
+    // read a lookup; PostgreSQL is told of revocations alone.
+    app.execute("UPDATE users SET name = 'Renamed' WHERE id = 1");
+    let after_write = statements().await;
+    if app.database_url.starts_with("sqlite") {
+        assert_eq!(after_write, cached + 1, "the first read after a commit");
+    } else {
+        assert_eq!(after_write, cached, "a commit that revokes nothing");
+    }
+    assert_eq!(statements().await, cached);
+    // Another user's revocation empties the cache on both: one lookup, then cached again.
+    let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
+    statements().await;
+    ApiToken::revoke_all(&mut app.conn(), other).unwrap();
+    // (As above: the notification reaches PostgreSQL's idle sessions as soon as they run.)
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        statements().await,
+        cached + 1,
+        "the first read after a revocation"
+    );
+    assert_eq!(statements().await, cached);
+}
+
+async fn a_token_revoked_by_the_command_line_is_refused_on_its_next_read(app: TestApp) {
+    let (_, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    // The second read takes the credential from the cache.
+    for _ in 0..2 {
+        call(&app, &token, Method::GET, "/api/v2/prospects", None)
+            .await
+            .expect(200);
+    }
+    // `phonebook token revoke` is another process, with its own connection.
+    let revoke = Command::new(env!("CARGO_BIN_EXE_phonebook"))
+        .args(["token", "revoke", "--email", "member@example.com"])
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("PHONEBOOK_BOOTSTRAP_TOKEN")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run phonebook");
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let response = call(&app, &token, Method::GET, "/api/v2/prospects", None).await;
+    assert_unauthorized(
+        &response,
+        INVALID_TOKEN,
+        "the next read after the revocation",
+    );
+    // Only that user's tokens went.
+    app.get("/api/v2/prospects").await.expect(200);
+}
+
+async fn missing_scopes_are_named(app: TestApp) {
+    let (member, _) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let mine = prospect_of(&app, "Mine", member).await;
+    let number = number_on(&app, &mine, 1).await;
+    let numbers_read = extra_token(&app, member, "phoneNumbers.read");
+    let prospects_read = extra_token(&app, member, "prospects.read");
+    let both_read = extra_token(&app, member, "phoneNumbers.read prospects.read");
+    let prospects_write = extra_token(&app, member, "prospects.write");
+    let prospects_all = extra_token(&app, member, "prospects.all users.read");
+    let new_number = json!({"data": {"type": "phoneNumber", "attributes": {"number": "+1 888 938 7390"},
+        "relationships": {"prospect": {"data": {"type": "prospect", "id": mine}}}}});
+    let cases: Vec<(&String, Method, String, Option<Value>, &str)> = vec![
+        (
+            &numbers_read,
+            Method::GET,
+            "/api/v2/prospects".into(),
+            None,
+            "prospects.read",
+        ),
+        (
+            &numbers_read,
+            Method::GET,
+            format!("/api/v2/prospects/{mine}"),
+            None,
+            "prospects.read",
+        ),
+        (
+            &numbers_read,
+            Method::GET,
+            "/api/v2/users".into(),
+            None,
+            "users.read",
+        ),
+        (
+            &numbers_read,
+            Method::GET,
+            "/api/v2/phoneNumbers?include=prospect".into(),
+            None,
+            "prospects.read",
+        ),
+        (
+            &numbers_read,
+            Method::GET,
+            format!("/api/v2/phoneNumbers/{number}?include=prospect"),
+            None,
+            "prospects.read",
+        ),
+        (
+            &numbers_read,
+            Method::GET,
+            format!("/api/v2/phoneNumbers/{number}/prospect"),
+            None,
+            "prospects.read",
+        ),
+        (
+            &numbers_read,
+            Method::POST,
+            "/api/v2/phoneNumbers".into(),
+            Some(new_number.clone()),
+            "phoneNumbers.write",
+        ),
+        (
+            &numbers_read,
+            Method::PATCH,
+            format!("/api/v2/phoneNumbers/{number}"),
+            Some(patch_number_body(&number)),
+            "phoneNumbers.write",
+        ),
+        (
+            &numbers_read,
+            Method::DELETE,
+            format!("/api/v2/phoneNumbers/{number}"),
+            None,
+            "phoneNumbers.delete",
+        ),
+        (
+            &prospects_read,
+            Method::GET,
+            "/api/v2/prospects?include=phoneNumbers".into(),
+            None,
+            "phoneNumbers.read",
+        ),
+        (
+            &prospects_read,
+            Method::GET,
+            "/api/v2/prospects?include=owner".into(),
+            None,
+            "users.read",
+        ),
+        (
+            &prospects_read,
+            Method::GET,
+            format!("/api/v2/prospects/{mine}/owner"),
+            None,
+            "users.read",
+        ),
+        (
+            &prospects_read,
+            Method::GET,
+            "/api/v2/phoneNumbers".into(),
+            None,
+            "phoneNumbers.read",
+        ),
+        (
+            &both_read,
+            Method::GET,
+            "/api/v2/phoneNumbers?include=prospect.owner".into(),
+            None,
+            "users.read",
+        ),
+        (
+            &both_read,
+            Method::GET,
+            format!("/api/v2/phoneNumbers/{number}?include=prospect.owner"),
+            None,
+            "users.read",
+        ),
+        // `write` does not grant `read`, nor `delete`.
+        (
+            &prospects_write,
+            Method::GET,
+            format!("/api/v2/prospects/{mine}"),
+            None,
+            "prospects.read",
+        ),
+        (
+            &prospects_write,
+            Method::DELETE,
+            format!("/api/v2/prospects/{mine}"),
+            None,
+            "prospects.delete",
+        ),
+        // `prospects.all` grants nothing on numbers.
+        (
+            &prospects_all,
+            Method::POST,
+            "/api/v2/phoneNumbers".into(),
+            Some(new_number.clone()),
+            "phoneNumbers.write",
+        ),
+        (
+            &prospects_all,
+            Method::GET,
+            format!("/api/v2/prospects/{mine}?include=phoneNumbers"),
+            None,
+            "phoneNumbers.read",
+        ),
+        // Scope comes before the body's shape and before the record's existence.
+        (
+            &numbers_read,
+            Method::POST,
+            "/api/v2/phoneNumbers".into(),
+            Some(json!({})),
+            "phoneNumbers.write",
+        ),
+        (
+            &numbers_read,
+            Method::DELETE,
+            "/api/v2/phoneNumbers/999999".into(),
+            None,
+            "phoneNumbers.delete",
+        ),
+        (
+            &prospects_read,
+            Method::PATCH,
+            "/api/v2/prospects/999999".into(),
+            Some(patch_prospect_body("999999")),
+            "prospects.write",
+        ),
+    ];
+    let before = snapshot(&app).await;
+    for (token, method, path, body, scope) in cases {
+        let what = format!("{method} {path}");
+        let response = call(&app, token, method, &path, body).await;
+        assert_eq!(response.status, 403, "{what}: {}", response.text);
+        assert_missing_scope(&response, scope);
+    }
+    // Atomic operations check the scope of each operation.
+    let numbers_all = extra_token(&app, member, "phoneNumbers.all");
+    let ops = json!({"atomic:operations": [
+        {"op": "update", "data": patch_number_body(&number)["data"]},
+        {"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Eve"}}},
+    ]});
+    let response = call(
+        &app,
+        &numbers_all,
+        Method::POST,
+        "/api/v2/operations",
+        Some(ops),
+    )
+    .await;
+    assert_missing_scope(&response, "prospects.write");
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused request changed data"
+    );
+    // With the scopes, the same requests go through.
+    call(
+        &app,
+        &prospects_write,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{mine}"),
+        Some(patch_prospect_body(&mine)),
+    )
+    .await
+    .expect(200);
+    call(
+        &app,
+        &prospects_all,
+        Method::GET,
+        &format!("/api/v2/prospects/{mine}?include=owner"),
+        None,
+    )
+    .await
+    .expect(200);
+    call(
+        &app,
+        &both_read,
+        Method::GET,
+        &format!("/api/v2/phoneNumbers/{number}?include=prospect"),
+        None,
+    )
+    .await
+    .expect(200);
+}
+
+async fn scope_is_checked_before_role_and_existence_before_role(app: TestApp) {
+    let prospect = app.prospect("Ada").await;
+    let (viewer, viewer_token) = app.user("viewer@example.com", Role::Viewer, DEFAULT_SCOPES);
+    let viewer_read = extra_token(&app, viewer, "prospects.read");
+    let response = call(
+        &app,
+        &viewer_read,
+        Method::DELETE,
+        &format!("/api/v2/prospects/{prospect}"),
+        None,
+    )
+    .await;
+    assert_missing_scope(&response, "prospects.delete");
+    let response = call(
+        &app,
+        &viewer_token,
+        Method::DELETE,
+        &format!("/api/v2/prospects/{prospect}"),
+        None,
+    )
+    .await;
+    assert_role_denied(&response, "viewer delete");
+    // scope 403 → 404 → role 403
+    let response = call(
+        &app,
+        &viewer_read,
+        Method::DELETE,
+        "/api/v2/prospects/999999",
+        None,
+    )
+    .await;
+    assert_missing_scope(&response, "prospects.delete");
+    call(
+        &app,
+        &viewer_token,
+        Method::DELETE,
+        "/api/v2/prospects/999999",
+        None,
+    )
+    .await
+    .expect(404);
+    let (member, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let member_read = extra_token(&app, member, "prospects.read phoneNumbers.read");
+    let response = call(
+        &app,
+        &member_read,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        Some(patch_prospect_body(&prospect)),
+    )
+    .await;
+    assert_missing_scope(&response, "prospects.write");
+    let response = call(
+        &app,
+        &member_token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        Some(patch_prospect_body(&prospect)),
+    )
+    .await;
+    assert_role_denied(&response, "member patch");
+    // Role comes before validation: an invalid write on someone else's record is 403.
+    let invalid =
+        json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": 7}}});
+    let response = call(
+        &app,
+        &member_token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}"),
+        Some(invalid.clone()),
+    )
+    .await;
+    assert_role_denied(&response, "member invalid patch");
+    app.patch(&format!("/api/v2/prospects/{prospect}"), invalid)
+        .await
+        .expect(422);
+    // A viewer creates nothing, even with every scope.
+    let create = json!({"data": {"type": "prospect", "attributes": {"firstName": "Eve"}}});
+    let response = call(
+        &app,
+        &viewer_token,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(create),
+    )
+    .await;
+    assert_role_denied(&response, "viewer create");
+    let ops = json!({"atomic:operations": [{"op": "remove", "ref": {"type": "prospect", "id": prospect}}]});
+    let response = call(
+        &app,
+        &viewer_token,
+        Method::POST,
+        "/api/v2/operations",
+        Some(ops),
+    )
+    .await;
+    assert_role_denied(&response, "viewer remove operation");
+    app.get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
+}
+
+async fn members_cannot_reach_other_users_records_in_any_write_route(app: TestApp) {
+    let admin = admin_id(&app).await;
+    let (member, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
+    let mine = prospect_of(&app, "Mine", member).await;
+    let my_number = number_on(&app, &mine, 1).await;
+    let mine2 = prospect_of(&app, "Mine too", member).await;
+    let my_number2 = number_on(&app, &mine2, 2).await;
+    for owner in [other, admin] {
+        let theirs = prospect_of(&app, "Theirs", owner).await;
+        let their_number = number_on(&app, &theirs, 3).await;
         let before = snapshot(&app).await;
-        for (token, method, path, body, scope) in cases {
-            let what = format!("{method} {path}");
-            let response = call(&app, token, method, &path, body).await;
-            assert_eq!(response.status, 403, "{what}: {}", response.text);
-            assert_missing_scope(&response, scope);
+        let number_on_theirs = json!({"data": {"type": "phoneNumber", "attributes": {"number": "+1 888 938 7391"},
+            "relationships": {"prospect": {"data": {"type": "prospect", "id": theirs}}}}});
+        let prospect_link = |id: &str| json!({"data": {"type": "prospect", "id": id}});
+        let numbers_link = |id: &str| json!({"data": [{"type": "phoneNumber", "id": id}]});
+        let attempts: Vec<(&str, Method, String, Option<Value>)> = vec![
+            (
+                "PATCH their prospect",
+                Method::PATCH,
+                format!("/api/v2/prospects/{theirs}"),
+                Some(patch_prospect_body(&theirs)),
+            ),
+            (
+                "DELETE their prospect",
+                Method::DELETE,
+                format!("/api/v2/prospects/{theirs}"),
+                None,
+            ),
+            (
+                "PATCH their number",
+                Method::PATCH,
+                format!("/api/v2/phoneNumbers/{their_number}"),
+                Some(patch_number_body(&their_number)),
+            ),
+            (
+                "DELETE their number",
+                Method::DELETE,
+                format!("/api/v2/phoneNumbers/{their_number}"),
+                None,
+            ),
+            (
+                "POST a number on their prospect",
+                Method::POST,
+                "/api/v2/phoneNumbers".into(),
+                Some(number_on_theirs.clone()),
+            ),
+            (
+                "move my number to them",
+                Method::PATCH,
+                format!("/api/v2/phoneNumbers/{my_number}"),
+                Some(move_body(&my_number, &theirs)),
+            ),
+            (
+                "move their number to me",
+                Method::PATCH,
+                format!("/api/v2/phoneNumbers/{their_number}"),
+                Some(move_body(&their_number, &mine)),
+            ),
+            (
+                "relationship: my number to them",
+                Method::PATCH,
+                format!("/api/v2/phoneNumbers/{my_number}/relationships/prospect"),
+                Some(prospect_link(&theirs)),
+            ),
+            (
+                "relationship: their number to me",
+                Method::PATCH,
+                format!("/api/v2/phoneNumbers/{their_number}/relationships/prospect"),
+                Some(prospect_link(&mine)),
+            ),
+            (
+                "add their number to my prospect",
+                Method::POST,
+                format!("/api/v2/prospects/{mine}/relationships/phoneNumbers"),
+                Some(numbers_link(&their_number)),
+            ),
+            (
+                "add my number to their prospect",
+                Method::POST,
+                format!("/api/v2/prospects/{theirs}/relationships/phoneNumbers"),
+                Some(numbers_link(&my_number)),
+            ),
+            (
+                "give my prospect away",
+                Method::PATCH,
+                format!("/api/v2/prospects/{mine}"),
+                Some(owner_body(&mine, owner)),
+            ),
+            (
+                "take their prospect",
+                Method::PATCH,
+                format!("/api/v2/prospects/{theirs}"),
+                Some(owner_body(&theirs, member)),
+            ),
+            (
+                "give my prospect away (relationship)",
+                Method::PATCH,
+                format!("/api/v2/prospects/{mine}/relationships/owner"),
+                Some(user_linkage(owner)),
+            ),
+            (
+                "take their prospect (relationship)",
+                Method::PATCH,
+                format!("/api/v2/prospects/{theirs}/relationships/owner"),
+                Some(user_linkage(member)),
+            ),
+            (
+                "create a prospect for them",
+                Method::POST,
+                "/api/v2/prospects".into(),
+                Some(
+                    json!({"data": {"type": "prospect", "attributes": {"firstName": "Gift"},
+                    "relationships": {"owner": {"data": {"type": "user", "id": owner.to_string()}}}}}),
+                ),
+            ),
+        ];
+        for (what, method, path, body) in attempts {
+            let response = call(&app, &token, method, &path, body).await;
+            assert_role_denied(&response, what);
         }
-        // Atomic operations check the scope of each operation.
-        let numbers_all = extra_token(&app, member, "phoneNumbers.all");
-        let ops = json!({"atomic:operations": [
-            {"op": "update", "data": patch_number_body(&number)["data"]},
-            {"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Eve"}}},
-        ]});
-        let response = call(&app, &numbers_all, Method::POST, "/api/v2/operations", Some(ops)).await;
-        assert_missing_scope(&response, "prospects.write");
-        assert_eq!(snapshot(&app).await, before, "a refused request changed data");
-        // With the scopes, the same requests go through.
-        call(&app, &prospects_write, Method::PATCH, &format!("/api/v2/prospects/{mine}"), Some(patch_prospect_body(&mine))).await.expect(200);
-        call(&app, &prospects_all, Method::GET, &format!("/api/v2/prospects/{mine}?include=owner"), None).await.expect(200);
-        call(&app, &both_read, Method::GET, &format!("/api/v2/phoneNumbers/{number}?include=prospect"), None).await.expect(200);
-    }
-
-    async fn scope_is_checked_before_role_and_existence_before_role(app: TestApp) {
-        let prospect = app.prospect("Ada").await;
-        let (viewer, viewer_token) = app.user("viewer@example.com", Role::Viewer, DEFAULT_SCOPES);
-        let viewer_read = extra_token(&app, viewer, "prospects.read");
-        let response = call(&app, &viewer_read, Method::DELETE, &format!("/api/v2/prospects/{prospect}"), None).await;
-        assert_missing_scope(&response, "prospects.delete");
-        let response = call(&app, &viewer_token, Method::DELETE, &format!("/api/v2/prospects/{prospect}"), None).await;
-        assert_role_denied(&response, "viewer delete");
-        // scope 403 → 404 → role 403
-        let response = call(&app, &viewer_read, Method::DELETE, "/api/v2/prospects/999999", None).await;
-        assert_missing_scope(&response, "prospects.delete");
-        call(&app, &viewer_token, Method::DELETE, "/api/v2/prospects/999999", None).await.expect(404);
-        let (member, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let member_read = extra_token(&app, member, "prospects.read phoneNumbers.read");
-        let response = call(&app, &member_read, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), Some(patch_prospect_body(&prospect))).await;
-        assert_missing_scope(&response, "prospects.write");
-        let response = call(&app, &member_token, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), Some(patch_prospect_body(&prospect))).await;
-        assert_role_denied(&response, "member patch");
-        // Role comes before validation: an invalid write on someone else's record is 403.
-        let invalid = json!({"data": {"type": "prospect", "id": prospect, "attributes": {"firstName": 7}}});
-        let response = call(&app, &member_token, Method::PATCH, &format!("/api/v2/prospects/{prospect}"), Some(invalid.clone())).await;
-        assert_role_denied(&response, "member invalid patch");
-        app.patch(&format!("/api/v2/prospects/{prospect}"), invalid).await.expect(422);
-        // A viewer creates nothing, even with every scope.
-        let create = json!({"data": {"type": "prospect", "attributes": {"firstName": "Eve"}}});
-        let response = call(&app, &viewer_token, Method::POST, "/api/v2/prospects", Some(create)).await;
-        assert_role_denied(&response, "viewer create");
-        let ops = json!({"atomic:operations": [{"op": "remove", "ref": {"type": "prospect", "id": prospect}}]});
-        let response = call(&app, &viewer_token, Method::POST, "/api/v2/operations", Some(ops)).await;
-        assert_role_denied(&response, "viewer remove operation");
-        app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
-    }
-
-    async fn members_cannot_reach_other_users_records_in_any_write_route(app: TestApp) {
-        let admin = admin_id(&app).await;
-        let (member, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
-        let mine = prospect_of(&app, "Mine", member).await;
-        let my_number = number_on(&app, &mine, 1).await;
-        let mine2 = prospect_of(&app, "Mine too", member).await;
-        let my_number2 = number_on(&app, &mine2, 2).await;
-        for owner in [other, admin] {
-            let theirs = prospect_of(&app, "Theirs", owner).await;
-            let their_number = number_on(&app, &theirs, 3).await;
-            let before = snapshot(&app).await;
-            let number_on_theirs = json!({"data": {"type": "phoneNumber", "attributes": {"number": "+1 888 938 7391"},
-                "relationships": {"prospect": {"data": {"type": "prospect", "id": theirs}}}}});
-            let prospect_link = |id: &str| json!({"data": {"type": "prospect", "id": id}});
-            let numbers_link = |id: &str| json!({"data": [{"type": "phoneNumber", "id": id}]});
-            let attempts: Vec<(&str, Method, String, Option<Value>)> = vec![
-                ("PATCH their prospect", Method::PATCH, format!("/api/v2/prospects/{theirs}"), Some(patch_prospect_body(&theirs))),
-                ("DELETE their prospect", Method::DELETE, format!("/api/v2/prospects/{theirs}"), None),
-                ("PATCH their number", Method::PATCH, format!("/api/v2/phoneNumbers/{their_number}"), Some(patch_number_body(&their_number))),
-                ("DELETE their number", Method::DELETE, format!("/api/v2/phoneNumbers/{their_number}"), None),
-                ("POST a number on their prospect", Method::POST, "/api/v2/phoneNumbers".into(), Some(number_on_theirs.clone())),
-                ("move my number to them", Method::PATCH, format!("/api/v2/phoneNumbers/{my_number}"), Some(move_body(&my_number, &theirs))),
-                ("move their number to me", Method::PATCH, format!("/api/v2/phoneNumbers/{their_number}"), Some(move_body(&their_number, &mine))),
-                ("relationship: my number to them", Method::PATCH, format!("/api/v2/phoneNumbers/{my_number}/relationships/prospect"), Some(prospect_link(&theirs))),
-                ("relationship: their number to me", Method::PATCH, format!("/api/v2/phoneNumbers/{their_number}/relationships/prospect"), Some(prospect_link(&mine))),
-                ("add their number to my prospect", Method::POST, format!("/api/v2/prospects/{mine}/relationships/phoneNumbers"), Some(numbers_link(&their_number))),
-                ("add my number to their prospect", Method::POST, format!("/api/v2/prospects/{theirs}/relationships/phoneNumbers"), Some(numbers_link(&my_number))),
-                ("give my prospect away", Method::PATCH, format!("/api/v2/prospects/{mine}"), Some(owner_body(&mine, owner))),
-                ("take their prospect", Method::PATCH, format!("/api/v2/prospects/{theirs}"), Some(owner_body(&theirs, member))),
-                ("give my prospect away (relationship)", Method::PATCH, format!("/api/v2/prospects/{mine}/relationships/owner"), Some(user_linkage(owner))),
-                ("take their prospect (relationship)", Method::PATCH, format!("/api/v2/prospects/{theirs}/relationships/owner"), Some(user_linkage(member))),
-                ("create a prospect for them", Method::POST, "/api/v2/prospects".into(),
-                    Some(json!({"data": {"type": "prospect", "attributes": {"firstName": "Gift"},
-                        "relationships": {"owner": {"data": {"type": "user", "id": owner.to_string()}}}}}))),
-            ];
-            for (what, method, path, body) in attempts {
-                let response = call(&app, &token, method, &path, body).await;
-                assert_role_denied(&response, what);
-            }
-            let operations: Vec<(&str, Value)> = vec![
-                ("add a number on their prospect", json!([{"op": "add", "data": number_on_theirs["data"]}])),
-                ("update their number", json!([{"op": "update", "data": patch_number_body(&their_number)["data"]}])),
-                ("update their prospect", json!([{"op": "update", "ref": {"type": "prospect", "id": theirs}, "data": patch_prospect_body(&theirs)["data"]}])),
-                ("remove their number", json!([{"op": "remove", "ref": {"type": "phoneNumber", "id": their_number}}])),
-                ("remove their prospect", json!([{"op": "remove", "ref": {"type": "prospect", "id": theirs}}])),
-                ("move my number to them", json!([{"op": "update", "ref": {"type": "phoneNumber", "id": my_number, "relationship": "prospect"}, "data": {"type": "prospect", "id": theirs}}])),
-                ("move their number to me", json!([{"op": "update", "data": move_body(&their_number, &mine)["data"]}])),
-                ("give my prospect away", json!([{"op": "update", "data": owner_body(&mine, owner)["data"]}])),
-                ("add a prospect for them", json!([{"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Gift"},
-                    "relationships": {"owner": {"data": {"type": "user", "id": owner.to_string()}}}}}])),
-                // An allowed operation first: the refusal rolls it back.
-                ("allowed, then refused", json!([
+        let operations: Vec<(&str, Value)> = vec![
+            (
+                "add a number on their prospect",
+                json!([{"op": "add", "data": number_on_theirs["data"]}]),
+            ),
+            (
+                "update their number",
+                json!([{"op": "update", "data": patch_number_body(&their_number)["data"]}]),
+            ),
+            (
+                "update their prospect",
+                json!([{"op": "update", "ref": {"type": "prospect", "id": theirs}, "data": patch_prospect_body(&theirs)["data"]}]),
+            ),
+            (
+                "remove their number",
+                json!([{"op": "remove", "ref": {"type": "phoneNumber", "id": their_number}}]),
+            ),
+            (
+                "remove their prospect",
+                json!([{"op": "remove", "ref": {"type": "prospect", "id": theirs}}]),
+            ),
+            (
+                "move my number to them",
+                json!([{"op": "update", "ref": {"type": "phoneNumber", "id": my_number, "relationship": "prospect"}, "data": {"type": "prospect", "id": theirs}}]),
+            ),
+            (
+                "move their number to me",
+                json!([{"op": "update", "data": move_body(&their_number, &mine)["data"]}]),
+            ),
+            (
+                "give my prospect away",
+                json!([{"op": "update", "data": owner_body(&mine, owner)["data"]}]),
+            ),
+            (
+                "add a prospect for them",
+                json!([{"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Gift"},
+                "relationships": {"owner": {"data": {"type": "user", "id": owner.to_string()}}}}}]),
+            ),
+            // An allowed operation first: the refusal rolls it back.
+            (
+                "allowed, then refused",
+                json!([
                     {"op": "update", "data": patch_number_body(&my_number)["data"]},
                     {"op": "add", "data": {"type": "prospect", "lid": "p", "attributes": {"firstName": "Mine 3"}}},
                     {"op": "remove", "ref": {"type": "phoneNumber", "id": their_number}},
-                ])),
-            ];
-            for (what, ops) in operations {
-                let count = ops.as_array().unwrap().len();
-                let response = call(&app, &token, Method::POST, "/api/v2/operations", Some(json!({"atomic:operations": ops}))).await;
-                assert_role_denied(&response, what);
-                let pointer = response.body["errors"][0]["source"]["pointer"].as_str().unwrap_or_default();
-                assert!(pointer.starts_with(&format!("/atomic:operations/{}", count - 1)), "{what}: {pointer}");
-            }
-            assert_eq!(snapshot(&app).await, before, "refused writes changed data (owner {owner})");
+                ]),
+            ),
+        ];
+        for (what, ops) in operations {
+            let count = ops.as_array().unwrap().len();
+            let response = call(
+                &app,
+                &token,
+                Method::POST,
+                "/api/v2/operations",
+                Some(json!({"atomic:operations": ops})),
+            )
+            .await;
+            assert_role_denied(&response, what);
+            let pointer = response.body["errors"][0]["source"]["pointer"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                pointer.starts_with(&format!("/atomic:operations/{}", count - 1)),
+                "{what}: {pointer}"
+            );
         }
-        // The same member may do all of it on its own records, with no prospects scope for
-        // creating and moving numbers.
-        let numbers_only = extra_token(&app, member, "phoneNumbers.write");
-        let created = json!({"data": {"type": "phoneNumber", "attributes": {"number": "+1 888 938 7392"},
-            "relationships": {"prospect": {"data": {"type": "prospect", "id": mine}}}}});
-        let created = call(&app, &numbers_only, Method::POST, "/api/v2/phoneNumbers", Some(created)).await.expect(201).id();
-        call(&app, &numbers_only, Method::PATCH, &format!("/api/v2/phoneNumbers/{my_number}"), Some(move_body(&my_number, &mine2))).await.expect(200);
-        call(&app, &numbers_only, Method::PATCH, &format!("/api/v2/phoneNumbers/{my_number}/relationships/prospect"), Some(json!({"data": {"type": "prospect", "id": mine}}))).await.expect(200);
-        call(&app, &numbers_only, Method::POST, &format!("/api/v2/prospects/{mine2}/relationships/phoneNumbers"),
-            Some(json!({"data": [{"type": "phoneNumber", "id": my_number}, {"type": "phoneNumber", "id": created}]}))).await.expect(204);
-        let moved = app.get(&format!("/api/v2/prospects/{mine2}/relationships/phoneNumbers")).await.expect(200);
-        let ids: Vec<&str> = moved.body["data"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, [my_number2.as_str(), my_number.as_str(), created.as_str()]);
-        call(&app, &token, Method::PATCH, &format!("/api/v2/prospects/{mine}"), Some(patch_prospect_body(&mine))).await.expect(200);
-        // Re-sending its own owner is not a change of owner.
-        call(&app, &token, Method::PATCH, &format!("/api/v2/prospects/{mine}"), Some(owner_body(&mine, member))).await.expect(200);
-        let own = json!({"data": {"type": "prospect", "attributes": {"firstName": "Self"},
-            "relationships": {"owner": {"data": {"type": "user", "id": member.to_string()}}}}});
-        let own = call(&app, &token, Method::POST, "/api/v2/prospects?include=owner", Some(own)).await.expect(201);
-        assert_eq!(own.body["data"]["relationships"]["owner"]["data"]["id"], member.to_string());
-        let implicit = json!({"data": {"type": "prospect", "attributes": {"firstName": "Implicit"}}});
-        let implicit = call(&app, &token, Method::POST, "/api/v2/prospects", Some(implicit)).await.expect(201);
-        assert_eq!(implicit.body["data"]["relationships"]["owner"]["data"]["id"], member.to_string());
-        call(&app, &token, Method::DELETE, &format!("/api/v2/prospects/{mine}"), None).await.expect(204);
+        assert_eq!(
+            snapshot(&app).await,
+            before,
+            "refused writes changed data (owner {owner})"
+        );
     }
+    // The same member may do all of it on its own records, with no prospects scope for
+    // creating and moving numbers.
+    let numbers_only = extra_token(&app, member, "phoneNumbers.write");
+    let created = json!({"data": {"type": "phoneNumber", "attributes": {"number": "+1 888 938 7392"},
+        "relationships": {"prospect": {"data": {"type": "prospect", "id": mine}}}}});
+    let created = call(
+        &app,
+        &numbers_only,
+        Method::POST,
+        "/api/v2/phoneNumbers",
+        Some(created),
+    )
+    .await
+    .expect(201)
+    .id();
+    call(
+        &app,
+        &numbers_only,
+        Method::PATCH,
+        &format!("/api/v2/phoneNumbers/{my_number}"),
+        Some(move_body(&my_number, &mine2)),
+    )
+    .await
+    .expect(200);
+    call(
+        &app,
+        &numbers_only,
+        Method::PATCH,
+        &format!("/api/v2/phoneNumbers/{my_number}/relationships/prospect"),
+        Some(json!({"data": {"type": "prospect", "id": mine}})),
+    )
+    .await
+    .expect(200);
+    call(&app, &numbers_only, Method::POST, &format!("/api/v2/prospects/{mine2}/relationships/phoneNumbers"),
+        Some(json!({"data": [{"type": "phoneNumber", "id": my_number}, {"type": "phoneNumber", "id": created}]}))).await.expect(204);
+    let moved = app
+        .get(&format!(
+            "/api/v2/prospects/{mine2}/relationships/phoneNumbers"
+        ))
+        .await
+        .expect(200);
+    let ids: Vec<&str> = moved.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [my_number2.as_str(), my_number.as_str(), created.as_str()]
+    );
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{mine}"),
+        Some(patch_prospect_body(&mine)),
+    )
+    .await
+    .expect(200);
+    // Re-sending its own owner is not a change of owner.
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{mine}"),
+        Some(owner_body(&mine, member)),
+    )
+    .await
+    .expect(200);
+    let own = json!({"data": {"type": "prospect", "attributes": {"firstName": "Self"},
+        "relationships": {"owner": {"data": {"type": "user", "id": member.to_string()}}}}});
+    let own = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v2/prospects?include=owner",
+        Some(own),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        own.body["data"]["relationships"]["owner"]["data"]["id"],
+        member.to_string()
+    );
+    let implicit = json!({"data": {"type": "prospect", "attributes": {"firstName": "Implicit"}}});
+    let implicit = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(implicit),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        implicit.body["data"]["relationships"]["owner"]["data"]["id"],
+        member.to_string()
+    );
+    call(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/api/v2/prospects/{mine}"),
+        None,
+    )
+    .await
+    .expect(204);
+}
 
-    async fn only_admins_change_owners(app: TestApp) {
-        let (member, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
-        let prospect = prospect_of(&app, "Ada", member).await;
-        let owner_of = |response: &Response| response.body["data"]["relationships"]["owner"]["data"]["id"].as_str().unwrap().to_owned();
-        let response = call(&app, &member_token, Method::PATCH, &format!("/api/v2/prospects/{prospect}/relationships/owner"), Some(user_linkage(other))).await;
-        assert_role_denied(&response, "member owner relationship");
-        let changed = app.patch(&format!("/api/v2/prospects/{prospect}"), owner_body(&prospect, other)).await.expect(200);
-        assert_eq!(owner_of(&changed), other.to_string());
-        let relationship = app.patch(&format!("/api/v2/prospects/{prospect}/relationships/owner"), user_linkage(member)).await.expect(200);
-        assert_eq!(relationship.body["data"]["id"], member.to_string());
-        let shown = app.get(&format!("/api/v2/prospects/{prospect}")).await.expect(200);
-        assert_eq!(owner_of(&shown), member.to_string());
-        // The admin may create a prospect for someone else, and the owner's rights follow.
-        let gift = json!({"data": {"type": "prospect", "attributes": {"firstName": "Gift"},
-            "relationships": {"owner": {"data": {"type": "user", "id": member.to_string()}}}}});
-        let gift = app.post("/api/v2/prospects", gift).await.expect(201).id();
-        call(&app, &member_token, Method::PATCH, &format!("/api/v2/prospects/{gift}"), Some(patch_prospect_body(&gift))).await.expect(200);
-        app.patch(&format!("/api/v2/prospects/{gift}/relationships/owner"), user_linkage(other)).await.expect(200);
-        let response = call(&app, &member_token, Method::PATCH, &format!("/api/v2/prospects/{gift}"), Some(patch_prospect_body(&gift))).await;
-        assert_role_denied(&response, "after the owner changed");
-    }
+async fn only_admins_change_owners(app: TestApp) {
+    let (member, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let (other, _) = app.user("other@example.com", Role::Member, DEFAULT_SCOPES);
+    let prospect = prospect_of(&app, "Ada", member).await;
+    let owner_of = |response: &Response| {
+        response.body["data"]["relationships"]["owner"]["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let response = call(
+        &app,
+        &member_token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{prospect}/relationships/owner"),
+        Some(user_linkage(other)),
+    )
+    .await;
+    assert_role_denied(&response, "member owner relationship");
+    let changed = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}"),
+            owner_body(&prospect, other),
+        )
+        .await
+        .expect(200);
+    assert_eq!(owner_of(&changed), other.to_string());
+    let relationship = app
+        .patch(
+            &format!("/api/v2/prospects/{prospect}/relationships/owner"),
+            user_linkage(member),
+        )
+        .await
+        .expect(200);
+    assert_eq!(relationship.body["data"]["id"], member.to_string());
+    let shown = app
+        .get(&format!("/api/v2/prospects/{prospect}"))
+        .await
+        .expect(200);
+    assert_eq!(owner_of(&shown), member.to_string());
+    // The admin may create a prospect for someone else, and the owner's rights follow.
+    let gift = json!({"data": {"type": "prospect", "attributes": {"firstName": "Gift"},
+        "relationships": {"owner": {"data": {"type": "user", "id": member.to_string()}}}}});
+    let gift = app.post("/api/v2/prospects", gift).await.expect(201).id();
+    call(
+        &app,
+        &member_token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{gift}"),
+        Some(patch_prospect_body(&gift)),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/api/v2/prospects/{gift}/relationships/owner"),
+        user_linkage(other),
+    )
+    .await
+    .expect(200);
+    let response = call(
+        &app,
+        &member_token,
+        Method::PATCH,
+        &format!("/api/v2/prospects/{gift}"),
+        Some(patch_prospect_body(&gift)),
+    )
+    .await;
+    assert_role_denied(&response, "after the owner changed");
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3. Tokens at rest and in logs
 // ---------------------------------------------------------------------------------------------
 
-backend_tests! {
-    async fn tokens_are_stored_only_as_hashes(app: TestApp) {
-        let (_, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let rows: Vec<ApiToken> = api_tokens::table
-            .select(ApiToken::as_select())
-            .load(&mut *app.conn())
-            .expect("tokens");
-        assert_eq!(rows.len(), 2);
-        for plain in [&app.admin_token, &member_token] {
-            let hash = phonebook::auth::hash_token(plain);
-            assert!(rows.iter().any(|row| row.token_hash == hash));
-            for row in &rows {
-                let stored = format!("{row:?}");
-                assert!(!stored.contains(plain.as_str()), "plaintext token stored: {stored}");
-                let secret = plain.trim_start_matches("pb_");
-                assert!(!stored.contains(secret), "token body stored: {stored}");
-            }
-        }
+backend_tests!(tokens_are_stored_only_as_hashes);
+
+async fn tokens_are_stored_only_as_hashes(app: TestApp) {
+    let (_, member_token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let rows: Vec<ApiToken> = api_tokens::table
+        .select(ApiToken::as_select())
+        .load(&mut *app.conn())
+        .expect("tokens");
+    assert_eq!(rows.len(), 2);
+    for plain in [&app.admin_token, &member_token] {
+        let hash = phonebook::auth::hash_token(plain);
+        assert!(rows.iter().any(|row| row.token_hash == hash));
         for row in &rows {
-            assert_eq!(row.token_hash.len(), 64);
-            assert!(row.token_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+            let stored = format!("{row:?}");
+            assert!(
+                !stored.contains(plain.as_str()),
+                "plaintext token stored: {stored}"
+            );
+            let secret = plain.trim_start_matches("pb_");
+            assert!(!stored.contains(secret), "token body stored: {stored}");
         }
+    }
+    for row in &rows {
+        assert_eq!(row.token_hash.len(), 64);
+        assert!(row.token_hash.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 }
 
@@ -1244,27 +1949,9 @@ async fn token_create_expires_in() {
 // 5. Rate limit
 // ---------------------------------------------------------------------------------------------
 
-/// Like `backend_tests!`, for apps with a rate limit of 3 per hour.
-macro_rules! rate_limited_tests {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn run($app: TestApp) $body
-
-            #[actix_web::test]
-            async fn sqlite() {
-                run(TestApp::sqlite_with(|config| config.rate_limit_per_hour = 3).await).await
-            }
-
-            #[actix_web::test]
-            async fn postgres() {
-                if let Some(app) = TestApp::postgres_with(|config| config.rate_limit_per_hour = 3).await {
-                    run(app).await
-                }
-            }
-        }
-    )*};
+/// Apps with a rate limit of 3 per hour.
+fn rate_limit_of_3(config: &mut Config) {
+    config.rate_limit_per_hour = 3;
 }
 
 fn unix_now() -> u64 {
@@ -1294,82 +1981,143 @@ fn rate(response: &Response) -> (u32, u32, u64) {
 /// 3 per hour: one request comes back every 1200 s.
 const INTERVAL: u64 = 1200;
 
-rate_limited_tests! {
-    async fn rate_limit_headers_exhaustion_and_retry_after(app: TestApp) {
-        let token = app.admin_token.clone();
-        // 401s are not counted and carry no rate headers.
-        for _ in 0..5 {
-            let response = call(&app, "pb_unknown", Method::GET, "/api/v2", None).await.expect(401);
-            assert!(response.header("x-ratelimit-limit").is_none());
-            let response = app.send(Method::GET, "/api/v2", None, None, &[]).await.expect(401);
-            assert!(response.header("x-ratelimit-remaining").is_none());
-        }
-        // Every authenticated response carries the headers, whatever its status.
-        let start = unix_now();
-        let first = call(&app, &token, Method::GET, "/api/v2", None).await.expect(200);
-        let second = call(&app, &token, Method::GET, "/api/v2/prospects/999999", None).await.expect(404);
-        let third = call(&app, &token, Method::GET, "/api/v2/prospects?bogus=1", None).await.expect(400);
-        let end = unix_now();
-        for (used, response) in [(1, &first), (2, &second), (3, &third)] {
-            let (limit, remaining, reset) = rate(response);
-            assert_eq!(limit, 3);
-            assert_eq!(remaining, 3 - used);
-            // Back at 3 once the `used` requests have come back, one per 1200 s.
-            assert!(reset >= start + used as u64 * INTERVAL - 1 && reset <= end + used as u64 * INTERVAL + 1,
-                "request {used}: reset {reset}, now {start}..{end}");
-        }
-        let limited = call(&app, &token, Method::GET, "/api/v2", None).await.expect(429);
-        assert_eq!(limited.error_code(), "rateLimitExceeded");
-        let retry_after = limited.header("retry-after").expect("Retry-After");
-        assert!(retry_after.bytes().all(|b| b.is_ascii_digit()), "whole seconds: {retry_after}");
-        let retry_after: u64 = retry_after.parse().unwrap();
-        assert!((1..=INTERVAL).contains(&retry_after) && retry_after >= INTERVAL - 5, "{retry_after}");
-        let (limit, remaining, reset) = rate(&limited);
-        assert_eq!((limit, remaining), (3, 0));
-        // Full again when the awaited request and the two after it have come back.
-        let now = unix_now();
-        assert!(reset + 2 >= now + retry_after + 2 * INTERVAL && reset <= now + retry_after + 2 * INTERVAL + 2,
-            "reset {reset}, retry after {retry_after}, now {now}");
-        assert!(reset <= start + 3 * INTERVAL + 2);
-        // Still limited, whatever the route or method (and nothing is written).
-        let create = json!({"data": {"type": "prospect", "attributes": {"firstName": "Eve"}}});
-        let refused = call(&app, &token, Method::POST, "/api/v2/prospects", Some(create)).await.expect(429);
-        assert_eq!(refused.error_code(), "rateLimitExceeded");
-        assert!(refused.header("retry-after").is_some());
-        assert_eq!(app.conn_prospect_count(), 0);
-    }
+backend_tests!(
+    with rate_limit_of_3;
+    rate_limit_headers_exhaustion_and_retry_after,
+    rate_limit_is_per_user_across_tokens,
+);
 
-    async fn rate_limit_is_per_user_across_tokens(app: TestApp) {
-        let admin = admin_id(&app).await; // 1 of 3
-        let second = extra_token(&app, admin, "prospects.read");
-        let third = extra_token(&app, admin, "phoneNumbers.read");
-        let (_, member) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
-        let response = call(&app, &second, Method::GET, "/api/v2/prospects", None).await.expect(200);
-        assert_eq!(rate(&response).1, 1);
-        // A scope refusal is authenticated too: it counts and shows the headers.
-        let response = call(&app, &third, Method::GET, "/api/v2/prospects", None).await.expect(403);
-        assert_eq!(rate(&response).1, 0);
-        for token in [&app.admin_token, &second, &third] {
-            let response = call(&app, token, Method::GET, "/api/v2", None).await.expect(429);
-            assert_eq!(response.error_code(), "rateLimitExceeded");
-        }
-        // Another user has a budget of its own.
-        let response = call(&app, &member, Method::GET, "/api/v2", None).await.expect(200);
-        assert_eq!(rate(&response).0, 3);
-        assert_eq!(rate(&response).1, 2);
-        let response = call(&app, &member, Method::DELETE, "/api/v2/prospects/999999", None).await.expect(404);
-        assert_eq!(rate(&response).1, 1);
+async fn rate_limit_headers_exhaustion_and_retry_after(app: TestApp) {
+    let token = app.admin_token.clone();
+    // 401s are not counted and carry no rate headers.
+    for _ in 0..5 {
+        let response = call(&app, "pb_unknown", Method::GET, "/api/v2", None)
+            .await
+            .expect(401);
+        assert!(response.header("x-ratelimit-limit").is_none());
+        let response = app
+            .send(Method::GET, "/api/v2", None, None, &[])
+            .await
+            .expect(401);
+        assert!(response.header("x-ratelimit-remaining").is_none());
     }
+    // Every authenticated response carries the headers, whatever its status.
+    let start = unix_now();
+    let first = call(&app, &token, Method::GET, "/api/v2", None)
+        .await
+        .expect(200);
+    let second = call(&app, &token, Method::GET, "/api/v2/prospects/999999", None)
+        .await
+        .expect(404);
+    let third = call(&app, &token, Method::GET, "/api/v2/prospects?bogus=1", None)
+        .await
+        .expect(400);
+    let end = unix_now();
+    for (used, response) in [(1, &first), (2, &second), (3, &third)] {
+        let (limit, remaining, reset) = rate(response);
+        assert_eq!(limit, 3);
+        assert_eq!(remaining, 3 - used);
+        // Back at 3 once the `used` requests have come back, one per 1200 s.
+        assert!(
+            reset >= start + used as u64 * INTERVAL - 1
+                && reset <= end + used as u64 * INTERVAL + 1,
+            "request {used}: reset {reset}, now {start}..{end}"
+        );
+    }
+    let limited = call(&app, &token, Method::GET, "/api/v2", None)
+        .await
+        .expect(429);
+    assert_eq!(limited.error_code(), "rateLimitExceeded");
+    let retry_after = limited.header("retry-after").expect("Retry-After");
+    assert!(
+        retry_after.bytes().all(|b| b.is_ascii_digit()),
+        "whole seconds: {retry_after}"
+    );
+    let retry_after: u64 = retry_after.parse().unwrap();
+    assert!(
+        (1..=INTERVAL).contains(&retry_after) && retry_after >= INTERVAL - 5,
+        "{retry_after}"
+    );
+    let (limit, remaining, reset) = rate(&limited);
+    assert_eq!((limit, remaining), (3, 0));
+    // Full again when the awaited request and the two after it have come back.
+    let now = unix_now();
+    assert!(
+        reset + 2 >= now + retry_after + 2 * INTERVAL
+            && reset <= now + retry_after + 2 * INTERVAL + 2,
+        "reset {reset}, retry after {retry_after}, now {now}"
+    );
+    assert!(reset <= start + 3 * INTERVAL + 2);
+    // Still limited, whatever the route or method (and nothing is written).
+    let create = json!({"data": {"type": "prospect", "attributes": {"firstName": "Eve"}}});
+    let refused = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v2/prospects",
+        Some(create),
+    )
+    .await
+    .expect(429);
+    assert_eq!(refused.error_code(), "rateLimitExceeded");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(app.conn_prospect_count(), 0);
 }
 
-backend_tests! {
-    async fn no_rate_limit_headers_when_the_limiter_is_off(app: TestApp) {
-        assert_eq!(app.state.config.rate_limit_per_hour, 0);
-        for _ in 0..20 {
-            let response = app.get("/api/v2/prospects").await.expect(200);
-            for name in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"] {
-                assert!(response.header(name).is_none(), "{name} sent with the limiter off");
-            }
+async fn rate_limit_is_per_user_across_tokens(app: TestApp) {
+    let admin = admin_id(&app).await; // 1 of 3
+    let second = extra_token(&app, admin, "prospects.read");
+    let third = extra_token(&app, admin, "phoneNumbers.read");
+    let (_, member) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
+    let response = call(&app, &second, Method::GET, "/api/v2/prospects", None)
+        .await
+        .expect(200);
+    assert_eq!(rate(&response).1, 1);
+    // A scope refusal is authenticated too: it counts and shows the headers.
+    let response = call(&app, &third, Method::GET, "/api/v2/prospects", None)
+        .await
+        .expect(403);
+    assert_eq!(rate(&response).1, 0);
+    for token in [&app.admin_token, &second, &third] {
+        let response = call(&app, token, Method::GET, "/api/v2", None)
+            .await
+            .expect(429);
+        assert_eq!(response.error_code(), "rateLimitExceeded");
+    }
+    // Another user has a budget of its own.
+    let response = call(&app, &member, Method::GET, "/api/v2", None)
+        .await
+        .expect(200);
+    assert_eq!(rate(&response).0, 3);
+    assert_eq!(rate(&response).1, 2);
+    let response = call(
+        &app,
+        &member,
+        Method::DELETE,
+        "/api/v2/prospects/999999",
+        None,
+    )
+    .await
+    .expect(404);
+    assert_eq!(rate(&response).1, 1);
+}
+
+backend_tests!(no_rate_limit_headers_when_the_limiter_is_off);
+
+async fn no_rate_limit_headers_when_the_limiter_is_off(app: TestApp) {
+    assert_eq!(app.state.config.rate_limit_per_hour, 0);
+    for _ in 0..20 {
+        let response = app.get("/api/v2/prospects").await.expect(200);
+        for name in [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "retry-after",
+        ] {
+            assert!(
+                response.header(name).is_none(),
+                "{name} sent with the limiter off"
+            );
         }
     }
 }
@@ -1404,6 +2152,17 @@ impl TestApp {
             .expect("count")
     }
 }
+
+/// A body limit of 100 bytes and a rate limit of 1 per hour.
+fn body_limit_of_100_and_rate_limit_of_1(config: &mut Config) {
+    config.max_body_bytes = 100;
+    config.rate_limit_per_hour = 1;
+}
+
+backend_tests!(
+    with body_limit_of_100_and_rate_limit_of_1;
+    auth_and_rate_limit_come_before_the_body,
+);
 
 /// Authentication and the rate limit come before the body is read: a body over the size limit
 /// is 401 without a valid token and 429 past the limit, and 413 only for a caller let in.
@@ -1457,24 +2216,4 @@ async fn auth_and_rate_limit_come_before_the_body(app: TestApp) {
         .await
         .expect(429);
     assert_eq!(limited.error_code(), "rateLimitExceeded");
-}
-
-#[actix_web::test]
-async fn auth_and_rate_limit_come_before_the_body_sqlite() {
-    let adjust = |config: &mut phonebook::config::Config| {
-        config.max_body_bytes = 100;
-        config.rate_limit_per_hour = 1;
-    };
-    auth_and_rate_limit_come_before_the_body(TestApp::sqlite_with(adjust).await).await;
-}
-
-#[actix_web::test]
-async fn auth_and_rate_limit_come_before_the_body_postgres() {
-    let adjust = |config: &mut phonebook::config::Config| {
-        config.max_body_bytes = 100;
-        config.rate_limit_per_hour = 1;
-    };
-    if let Some(app) = TestApp::postgres_with(adjust).await {
-        auth_and_rate_limit_come_before_the_body(app).await;
-    }
 }
