@@ -15,11 +15,8 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::helpers::{Response, TestApp};
-<<<<<<< HEAD
-use phonebook::db::schema::api_tokens;
-=======
 use phonebook::config::Config;
->>>>>>> wt-tests
+use phonebook::db::schema::api_tokens;
 use phonebook::models::ApiToken;
 use phonebook::permissions::Role;
 
