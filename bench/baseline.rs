@@ -194,8 +194,10 @@ async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpR
     } = *params;
     let size = size.unwrap_or(DEFAULT_SIZE).clamp(1, 100);
     let include = include.as_deref() == Some("prospect");
-    let (rows, prospects) =
-        db::run(&pool, move |conn| Ok(page(conn, prospect, size, include)?)).await?;
+    let (rows, prospects) = db::run(&pool, move |conn| {
+        Ok::<_, ApiError>(page(conn, prospect, size, include)?)
+    })
+    .await?;
     let data: Vec<Number> = rows
         .into_iter()
         .take(size as usize)
@@ -208,7 +210,7 @@ async fn list(pool: web::Data<Pool>, params: web::Query<Params>) -> Result<HttpR
 async fn one(pool: web::Data<Pool>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let row = db::run(&pool, move |conn| {
-        Ok(phonebook::on_backend!(conn, |conn| col::phone_numbers
+        Ok::<_, ApiError>(phonebook::on_backend!(conn, |conn| col::phone_numbers
             .find(id)
             .select(PhoneNumberRow::as_select())
             .first(conn)
@@ -233,6 +235,7 @@ fn main() -> Result<(), Failure> {
             size: config.pool_size,
             timeout: Duration::from_millis(config.pool_timeout_ms),
             statement_counter: None,
+            on_connect: None,
         },
     )?;
     let pool = web::Data::new(pool);

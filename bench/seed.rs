@@ -302,6 +302,7 @@ fn main() -> Result<(), Failure> {
             size: 1,
             timeout: Duration::from_secs(30),
             statement_counter: None,
+            on_connect: None,
         },
     )?;
     let mut pooled = pool.get()?;

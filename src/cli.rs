@@ -6,12 +6,14 @@ use std::time::Duration;
 use actix_web::{web, HttpServer};
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, AppState};
 use crate::auth::{generate_token, hash_token};
+use crate::clock::now;
 use crate::config::Config;
 use crate::db::{self, DatabaseUrl, PoolOptions};
-use crate::models::{now, ApiToken, User};
+use crate::models::{ApiToken, User};
 use crate::permissions::{Role, Scopes};
+use crate::router;
+use crate::state::AppState;
 
 /// Every scope, for the bootstrap admin token.
 const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all";
@@ -109,6 +111,7 @@ fn open_pool(config: &Config, size: u32) -> Result<db::Pool, Failure> {
             size,
             timeout: Duration::from_secs(10),
             statement_counter: None,
+            on_connect: Some(crate::auth::credentials::listen_for_revocations),
         },
     )?;
     db::migrate(&mut *pool.get()?)?;
@@ -215,6 +218,7 @@ fn serve(config: Config) -> Result<(), Failure> {
             size: config.pool_size,
             timeout: Duration::from_millis(config.pool_timeout_ms),
             statement_counter: None,
+            on_connect: Some(crate::auth::credentials::listen_for_revocations),
         },
     )?;
     {
@@ -245,7 +249,7 @@ fn serve(config: Config) -> Result<(), Failure> {
         url.backend
     );
     actix_web::rt::System::new().block_on(async move {
-        let server = HttpServer::new(move || app::build(state.clone()))
+        let server = HttpServer::new(move || router::build(state.clone()))
             .shutdown_timeout(30)
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)

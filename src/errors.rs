@@ -1,6 +1,9 @@
 //! [`ApiError`], the one error type of the HTTP layer, and the one place where it becomes a JSON:API
 //! error document with its status, stable `code` and headers. Handlers return `Result<_, ApiError>`
-//! and never build an error response themselves.
+//! and never build an error response themselves. The layers below have errors of their own
+//! (`ModelError`, `DbError`, the toolkit's `RequestError` and `QueryError`, the permission
+//! module's `Denial`); each becomes an `ApiError` in one `From` impl here, and every error kind's
+//! status, code and title sit in one table ([`ApiError::describe`]).
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
@@ -9,26 +12,15 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::db::DbError;
+use crate::jsonapi::error::RequestError;
 use crate::jsonapi::media;
 use crate::jsonapi::query::{QueryError, QueryErrorKind};
+use crate::models::{DuplicateCause, ModelError};
 use crate::permissions::{Denial, Scope};
 use crate::rate_limit::RateInfo;
 
-/// One invalid member of a request document: 422 `validationError` at `pointer`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub pointer: String,
-    pub detail: String,
-}
-
-impl FieldError {
-    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }
-    }
-}
+pub use crate::jsonapi::error::FieldError;
 
 /// Everything a request can fail with.
 #[derive(Debug, Error)]
@@ -121,154 +113,175 @@ impl ApiError {
         }
     }
 
-    /// The error objects of the response document.
-    fn objects(&self) -> Vec<ErrorObject> {
-        let status = self.status_code();
-        let one = |code: &'static str, title: &'static str, detail: String| ErrorObject {
-            status: status.as_str().to_owned(),
-            code,
-            title,
-            detail,
-            source: None,
-            links: None,
-            meta: None,
-        };
+    /// The one table of every error kind's status, stable `code` and `title`.
+    fn describe(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self.root() {
+            ApiError::BadRequest { .. } => (S::BAD_REQUEST, "badRequest", "Bad request"),
+            ApiError::Query(_) => (
+                S::BAD_REQUEST,
+                "invalidQueryParameter",
+                "Invalid query parameter",
+            ),
+            ApiError::Unauthorized { .. } => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::MissingScope(_) => (
+                S::FORBIDDEN,
+                "unauthorizedOauthScope",
+                "Missing OAuth scope",
+            ),
+            ApiError::RoleDenied => (S::FORBIDDEN, "unauthorizedRequest", "Not allowed"),
+            ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::NotFound(_) => (S::NOT_FOUND, "resourceNotFound", "Not found"),
+            ApiError::MethodNotAllowed { .. } => (
+                S::METHOD_NOT_ALLOWED,
+                "methodNotAllowed",
+                "Method not allowed",
+            ),
+            ApiError::NotAcceptable(_) => (S::NOT_ACCEPTABLE, "notAcceptable", "Not acceptable"),
+            ApiError::UnsupportedMediaType(_) => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupportedMediaType",
+                "Unsupported media type",
+            ),
+            ApiError::Conflict { .. } => (S::CONFLICT, "conflict", "Conflict"),
+            ApiError::PreconditionFailed => (
+                S::PRECONDITION_FAILED,
+                "preconditionFailed",
+                "Precondition failed",
+            ),
+            ApiError::PayloadTooLarge { .. } => {
+                (S::PAYLOAD_TOO_LARGE, "payloadTooLarge", "Payload too large")
+            }
+            ApiError::Validation(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "validationError",
+                "Invalid attribute",
+            ),
+            ApiError::RateLimited { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "rateLimitExceeded",
+                "Rate limit exceeded",
+            ),
+            ApiError::Unavailable(_) | ApiError::Contention(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "serviceUnavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internalError", "Internal error"),
+            ApiError::InOperation { .. } => unreachable!("root() unwraps operations"),
+        }
+    }
+
+    /// What each error object of this error says: its `detail` and where it points.
+    fn details(&self) -> Vec<(String, Option<Source>)> {
+        let one = |detail: String, source: Option<Source>| vec![(detail, source)];
+        let at = |pointer: &Option<String>| pointer.clone().map(Source::pointer);
         match self {
-            ApiError::BadRequest { detail, pointer } => {
-                vec![one("badRequest", "Bad request", detail.clone()).at_pointer(pointer.clone())]
+            ApiError::BadRequest { detail, pointer } | ApiError::Conflict { detail, pointer } => {
+                one(detail.clone(), at(pointer))
             }
-            ApiError::Query(error) => {
-                let mut object = one(
-                    "invalidQueryParameter",
-                    "Invalid query parameter",
-                    error.detail.clone(),
-                );
-                object.source = Some(Source::parameter(&error.parameter));
-                match error.kind {
-                    QueryErrorKind::Invalid => {}
-                    QueryErrorKind::UnsupportedSort => {
-                        object.links = Some(ErrorLinks {
-                            r#type: media::UNSUPPORTED_SORT,
-                        });
-                    }
-                    QueryErrorKind::MaxPageSizeExceeded { max } => {
-                        object.links = Some(ErrorLinks {
-                            r#type: media::MAX_SIZE_EXCEEDED,
-                        });
-                        object.meta = Some(serde_json::json!({ "page": { "maxSize": max } }));
-                    }
-                    QueryErrorKind::RangePaginationNotSupported => {
-                        object.links = Some(ErrorLinks {
-                            r#type: media::RANGE_NOT_SUPPORTED,
-                        });
-                    }
-                }
-                vec![object]
-            }
-            ApiError::Unauthorized { token_sent } => vec![one(
-                "unauthorized",
-                "Unauthorized",
+            ApiError::Query(error) => one(
+                error.detail.clone(),
+                Some(Source::parameter(&error.parameter)),
+            ),
+            ApiError::Unauthorized { token_sent } => one(
                 if *token_sent {
                     "The bearer token is unknown, expired or revoked.".into()
                 } else {
                     "This request needs an `Authorization: Bearer <token>` header.".into()
                 },
-            )
-            .at_header("Authorization")],
-            ApiError::MissingScope(scope) => vec![one(
-                "unauthorizedOauthScope",
-                "Missing OAuth scope",
+                Some(Source::header("Authorization")),
+            ),
+            ApiError::MissingScope(scope) => one(
                 format!("This request needs the `{scope}` scope, which the token does not have."),
-            )],
-            ApiError::RoleDenied => vec![one(
-                "unauthorizedRequest",
-                "Not allowed",
+                None,
+            ),
+            ApiError::RoleDenied => one(
                 "Your role does not allow this request on this record.".into(),
-            )],
-            ApiError::Forbidden(detail) => vec![one("forbidden", "Forbidden", detail.clone())],
-            ApiError::NotFound(detail) => {
-                vec![one("resourceNotFound", "Not found", detail.clone())]
+                None,
+            ),
+            ApiError::Forbidden(detail) | ApiError::NotFound(detail) => one(detail.clone(), None),
+            ApiError::MethodNotAllowed { allow } => {
+                one(format!("This route allows {allow}."), None)
             }
-            ApiError::MethodNotAllowed { allow } => vec![one(
-                "methodNotAllowed",
-                "Method not allowed",
-                format!("This route allows {allow}."),
-            )],
-            ApiError::NotAcceptable(detail) => {
-                vec![one("notAcceptable", "Not acceptable", detail.clone()).at_header("Accept")]
+            ApiError::NotAcceptable(detail) => one(detail.clone(), Some(Source::header("Accept"))),
+            ApiError::UnsupportedMediaType(detail) => {
+                one(detail.clone(), Some(Source::header("Content-Type")))
             }
-            ApiError::UnsupportedMediaType(detail) => vec![one(
-                "unsupportedMediaType",
-                "Unsupported media type",
-                detail.clone(),
-            )
-            .at_header("Content-Type")],
-            ApiError::Conflict { detail, pointer } => {
-                vec![one("conflict", "Conflict", detail.clone()).at_pointer(pointer.clone())]
-            }
-            ApiError::PreconditionFailed => vec![one(
-                "preconditionFailed",
-                "Precondition failed",
+            ApiError::PreconditionFailed => one(
                 "The resource has changed since the version named in If-Match.".into(),
-            )
-            .at_header("If-Match")],
-            ApiError::PayloadTooLarge { limit } => vec![one(
-                "payloadTooLarge",
-                "Payload too large",
+                Some(Source::header("If-Match")),
+            ),
+            ApiError::PayloadTooLarge { limit } => one(
                 format!("Request bodies may be at most {limit} bytes."),
-            )],
+                None,
+            ),
             ApiError::Validation(fields) => fields
                 .iter()
                 .map(|field| {
-                    one("validationError", "Invalid attribute", field.detail.clone())
-                        .at_pointer(Some(field.pointer.clone()))
+                    (
+                        field.detail.clone(),
+                        Some(Source::pointer(field.pointer.clone())),
+                    )
                 })
                 .collect(),
             ApiError::RateLimited {
                 retry_after_secs, ..
-            } => vec![one(
-                "rateLimitExceeded",
-                "Rate limit exceeded",
+            } => one(
                 format!("Too many requests; try again in {retry_after_secs} s."),
-            )],
-            ApiError::Contention(_) => vec![one(
-                "serviceUnavailable",
-                "Service unavailable",
+                None,
+            ),
+            ApiError::Contention(_) => one(
                 "Too many concurrent writes to the same records; try again.".into(),
-            )],
-            ApiError::Unavailable(_) => vec![one(
-                "serviceUnavailable",
-                "Service unavailable",
+                None,
+            ),
+            ApiError::Unavailable(_) => one(
                 "The database is unavailable; try again shortly.".into(),
-            )],
-            ApiError::Internal(_) => vec![one(
-                "internalError",
-                "Internal error",
+                None,
+            ),
+            ApiError::Internal(_) => one(
                 "Something went wrong on our side; the request id identifies it in our logs."
                     .into(),
-            )],
+                None,
+            ),
             ApiError::InOperation { index, error } => error
-                .objects()
+                .details()
                 .into_iter()
-                .map(|mut object| {
-                    let prefix = format!("/atomic:operations/{index}");
-                    object.source = Some(match object.source.take() {
-                        Some(Source {
-                            pointer: Some(pointer),
-                            ..
-                        }) => Source::pointer(prefix + &pointer),
-                        Some(other)
-                            if other.pointer.is_none()
-                                && (other.parameter.is_some() || other.header.is_some()) =>
-                        {
-                            other
-                        }
-                        _ => Source::pointer(prefix),
-                    });
-                    object
-                })
+                .map(|(detail, source)| (detail, Some(Source::in_operation(*index, source))))
                 .collect(),
         }
+    }
+
+    /// The error objects of the response document.
+    fn objects(&self) -> Vec<ErrorObject> {
+        let (status, code, title) = self.describe();
+        let (links, meta) = match self.root() {
+            ApiError::Query(error) => (
+                error
+                    .kind
+                    .profile_error_type()
+                    .map(|r#type| ErrorLinks { r#type }),
+                match error.kind {
+                    QueryErrorKind::MaxPageSizeExceeded { max } => {
+                        Some(serde_json::json!({ "page": { "maxSize": max } }))
+                    }
+                    _ => None,
+                },
+            ),
+            _ => (None, None),
+        };
+        self.details()
+            .into_iter()
+            .map(|(detail, source)| ErrorObject {
+                status: status.as_str().to_owned(),
+                code,
+                title,
+                detail,
+                source,
+                links: links.clone(),
+                meta: meta.clone(),
+            })
+            .collect()
     }
 }
 
@@ -298,9 +311,30 @@ impl Source {
             header: None,
         }
     }
+    fn header(header: &str) -> Self {
+        Self {
+            pointer: None,
+            parameter: None,
+            header: Some(header.to_owned()),
+        }
+    }
+
+    /// Where an error of operation `index` points: its pointer re-rooted at the operation; a
+    /// parameter or header as it is; anything else at the operation itself.
+    fn in_operation(index: usize, source: Option<Source>) -> Self {
+        let prefix = format!("/atomic:operations/{index}");
+        match source {
+            Some(Source {
+                pointer: Some(pointer),
+                ..
+            }) => Source::pointer(prefix + &pointer),
+            Some(other) if other.parameter.is_some() || other.header.is_some() => other,
+            _ => Source::pointer(prefix),
+        }
+    }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 struct ErrorLinks {
     /// JSON:API 1.1 error `links.type`: identifies the type of error (here: the cursor profile's).
     #[serde(rename = "type")]
@@ -321,44 +355,9 @@ struct ErrorObject {
     meta: Option<serde_json::Value>,
 }
 
-impl ErrorObject {
-    fn at_pointer(mut self, pointer: Option<String>) -> Self {
-        if let Some(pointer) = pointer {
-            self.source = Some(Source::pointer(pointer));
-        }
-        self
-    }
-    fn at_header(mut self, header: &str) -> Self {
-        self.source = Some(Source {
-            pointer: None,
-            parameter: None,
-            header: Some(header.to_owned()),
-        });
-        self
-    }
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self.root() {
-            ApiError::BadRequest { .. } | ApiError::Query(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::MissingScope(_) | ApiError::RoleDenied | ApiError::Forbidden(_) => {
-                StatusCode::FORBIDDEN
-            }
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::InOperation { .. } => unreachable!("root() unwraps operations"),
-        }
+        self.describe().0
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -431,33 +430,104 @@ impl From<DieselError> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => ApiError::Unavailable(info.message().to_owned()),
-            // Transient contention between writers: PostgreSQL picked this transaction as a
-            // deadlock victim or could not serialize it; SQLite's busy timeout ran out. The
-            // outermost write transaction retries these (`db::write_transaction`); what is left
-            // is 503, which clients retry, never a 500.
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-                ApiError::Contention(info.message().to_owned())
-            }
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("deadlock detected")
-                    || info.message().contains("database is locked") =>
-            {
-                ApiError::Contention(info.message().to_owned())
-            }
+            // Transient contention between writers (`db::is_contention`): the outermost write
+            // transaction retries these (`db::write_transaction`); what is left is 503, which
+            // clients retry, never a 500.
+            error if crate::db::is_contention(&error) => ApiError::Contention(error.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(error: r2d2::Error) -> Self {
-        ApiError::Unavailable(error.to_string())
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(error) => ApiError::Unavailable(error.to_string()),
+            DbError::Interrupted(error) => ApiError::Internal(error),
+        }
     }
 }
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(error: actix_web::error::BlockingError) -> Self {
-        ApiError::Internal(error.to_string())
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::BadRequest { detail, pointer } => {
+                ApiError::BadRequest { detail, pointer }
+            }
+            RequestError::Conflict { detail, pointer } => ApiError::Conflict {
+                detail,
+                pointer: Some(pointer),
+            },
+            RequestError::Forbidden(detail) => ApiError::Forbidden(detail),
+            RequestError::Invalid(fields) => ApiError::Validation(fields),
+            RequestError::NotFound { kind, id } => ApiError::not_found(kind.name(), id),
+            RequestError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge { limit },
+            RequestError::UnsupportedMediaType(detail) => ApiError::UnsupportedMediaType(detail),
+            RequestError::NotAcceptable(detail) => ApiError::NotAcceptable(detail),
+        }
+    }
+}
+
+/// Where a duplicate number points in a resource object: the attribute that made it, or the
+/// relationship that moved it. Relationship endpoints point at their own linkage instead
+/// ([`ApiError::duplicate_at`]).
+const NUMBER_POINTER: &str = "/data/attributes/number";
+const MOVE_POINTER: &str = "/data/relationships/prospect";
+
+impl From<ModelError> for ApiError {
+    fn from(error: ModelError) -> Self {
+        match error {
+            ModelError::NotFound { kind, id } => ApiError::not_found(kind.name(), id),
+            ModelError::Duplicate {
+                ref number,
+                ref extension,
+                cause,
+            } => {
+                let pointer = match cause {
+                    DuplicateCause::Number => NUMBER_POINTER,
+                    DuplicateCause::Move => MOVE_POINTER,
+                };
+                ApiError::invalid(pointer, duplicate_detail(number, extension))
+            }
+            ModelError::VersionMismatch => ApiError::PreconditionFailed,
+            ModelError::KeptMoving => ApiError::Conflict {
+                detail: "The number kept moving between prospects; try again.".into(),
+                pointer: None,
+            },
+            ModelError::KeptChanging { .. } => ApiError::Contention(error.to_string()),
+            ModelError::Unsupported(_) => ApiError::Internal(error.to_string()),
+            ModelError::Database(error) => error.into(),
+        }
+    }
+}
+
+fn duplicate_detail(number: &str, extension: &str) -> String {
+    let shown = if extension.is_empty() {
+        number.to_owned()
+    } else {
+        format!("{number} ext. {extension}")
+    };
+    format!("{shown} is a duplicate: the prospect already has this number.")
+}
+
+impl ApiError {
+    /// A model error of a write whose document is a linkage (`/data`, `/data/3`): a duplicate made
+    /// by a move points there.
+    pub fn duplicate_at(pointer: &str) -> impl Fn(ModelError) -> ApiError + '_ {
+        move |error| match error {
+            ModelError::Duplicate {
+                number,
+                extension,
+                cause: DuplicateCause::Move,
+            } => ApiError::invalid(pointer, duplicate_detail(&number, &extension)),
+            other => other.into(),
+        }
+    }
+}
+
+impl crate::db::TransactionError for ApiError {
+    fn is_contention(&self) -> bool {
+        ApiError::is_contention(self)
     }
 }
 

@@ -13,16 +13,19 @@
 //!   rows and their queries; [`domain`] value types such as the parsed phone number; [`db`] the
 //!   two-backend connection, pool and migrations.
 
-pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod errors;
 pub mod jsonapi;
+pub mod middleware;
 pub mod models;
 pub mod permissions;
 pub mod rate_limit;
 pub mod resources;
+pub mod router;
 pub mod schema;
+pub mod state;

@@ -41,6 +41,17 @@ pub struct RateInfo {
     pub reset_unix: u64,
 }
 
+impl RateInfo {
+    /// The response headers that tell the client its limit.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("x-ratelimit-limit", self.limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", self.reset_unix.to_string()),
+        ]
+    }
+}
+
 /// The answer of [`RateLimiter::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

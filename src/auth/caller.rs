@@ -8,14 +8,15 @@ use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use crate::app::AppState;
-use crate::db::{Backend, CredentialCheck};
+use crate::auth::credentials::CredentialCheck;
+use crate::db::Backend;
 use crate::errors::ApiError;
 use crate::jsonapi::document::LinkBase;
 use crate::jsonapi::media::{self, Dialect};
 use crate::models::ApiToken;
 use crate::permissions::Principal;
-use crate::rate_limit::{Decision, RateInfo};
+use crate::rate_limit::Decision;
+use crate::state::AppState;
 
 /// The authenticated caller of a request, with what handlers need from the request itself.
 pub struct Caller {
@@ -98,7 +99,7 @@ impl FromRequest for Caller {
                     let generation = state.credentials.generation();
                     let lookup = hash.clone();
                     let found = crate::db::read(&state.pool, move |conn| {
-                        Ok(ApiToken::authenticate(conn, &lookup)?)
+                        ApiToken::authenticate(conn, &lookup).map_err(ApiError::from)
                     })
                     .await?;
                     let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
@@ -146,14 +147,14 @@ impl FromRequest for Caller {
 }
 
 /// A GET's credential from the cache, unless a token may have been revoked since the cache was
-/// last checked ([`crate::db::check_credentials`]): then the cache is emptied first. Other methods
+/// last checked ([`crate::auth::credentials::check_credentials`]): then the cache is emptied first. Other methods
 /// always authenticate with a query: a write must never run on a credential that might have been
 /// revoked.
 fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> Option<Principal> {
     if req.method() != Method::GET {
         return None;
     }
-    match crate::db::check_credentials(&state.pool, state.backend) {
+    match crate::auth::credentials::check_credentials(&state.pool, state.backend) {
         CredentialCheck::Current => state.credentials.get(hash),
         CredentialCheck::Stale => {
             state.credentials.clear();
@@ -161,13 +162,4 @@ fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> O
         }
         CredentialCheck::Unknown => None,
     }
-}
-
-/// Rate-limit headers for a response, from what [`Caller`] recorded.
-pub fn rate_limit_headers(info: &RateInfo) -> [(&'static str, String); 3] {
-    [
-        ("x-ratelimit-limit", info.limit.to_string()),
-        ("x-ratelimit-remaining", info.remaining.to_string()),
-        ("x-ratelimit-reset", info.reset_unix.to_string()),
-    ]
 }

@@ -6,9 +6,10 @@
 //! What a credential holds (user, role, scopes, expiry) never changes for a token; only revocation
 //! ends it early, and revocation happens in another process (`phonebook token revoke`) or, in the
 //! tests, on a pooled connection of this one. Before a GET trusts the cache, an idle pooled
-//! connection is asked whether anything may have been revoked since ([`crate::db::check_credentials`]):
+//! connection is asked whether anything may have been revoked since ([`check_credentials`]):
 //!
-//! - **PostgreSQL**: every pooled connection `LISTEN`s on [`REVOCATIONS`] and
+//! - **PostgreSQL**: every pooled connection `LISTEN`s on [`REVOCATIONS`] ([`listen_for_revocations`],
+//!   the pool's connect hook) and
 //!   `ApiToken::revoke_all` notifies that channel in the revoking transaction. A request served
 //!   from the cache looks at the notifications that reached a pooled connection, before its
 //!   handler runs and again on the handler's own connection after its statements
@@ -33,11 +34,61 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::NaiveDateTime;
 
-use crate::models::now;
+use diesel::connection::SimpleConnection;
+
+use crate::clock::now;
+use crate::db::{Backend, DbConnection, Pool};
+pub use crate::models::token::REVOCATIONS;
 use crate::permissions::Principal;
 
-/// The channel revocations are announced on (PostgreSQL).
-pub const REVOCATIONS: &str = "phonebook_token_revocations";
+/// The pool's connect hook: a PostgreSQL connection listens for revocations.
+pub fn listen_for_revocations(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Pg(conn) => conn.batch_execute(&format!("LISTEN {REVOCATIONS}")),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+/// Whether a revocation was announced to this connection since it last looked (PostgreSQL; a
+/// connection that cannot tell answers yes, so the caller authenticates with a query).
+pub fn revocations_arrived(conn: &mut DbConnection) -> bool {
+    crate::db::notified(conn)
+}
+
+/// What an idle pooled connection can tell of the credentials cached before now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialCheck {
+    /// Nothing that could revoke a token has happened since a connection was last asked.
+    Current,
+    /// Something may have: the cache must be emptied before it is used again.
+    Stale,
+    /// No connection was idle to ask (SQLite): look the token up this time.
+    Unknown,
+}
+
+/// Asks an idle pooled connection, on the calling thread, whether a token may have been revoked
+/// since a pooled connection was last asked. Never waits. PostgreSQL reads the notifications that
+/// have arrived ([`revocations_arrived`]); with no connection idle it answers
+/// [`CredentialCheck::Current`], since the handler's own connection looks again after its
+/// statements. SQLite asks whether anything was written since this connection last looked
+/// ([`crate::db::written_since_last_look`]), which is exact at the moment it answers.
+pub fn check_credentials(pool: &Pool, backend: Backend) -> CredentialCheck {
+    let Some(mut conn) = pool.try_get() else {
+        return match backend {
+            Backend::Postgres => CredentialCheck::Current,
+            Backend::Sqlite => CredentialCheck::Unknown,
+        };
+    };
+    let changed = match *conn {
+        DbConnection::Pg(_) => revocations_arrived(&mut conn),
+        DbConnection::Sqlite(_) => crate::db::written_since_last_look(&mut conn),
+    };
+    if changed {
+        CredentialCheck::Stale
+    } else {
+        CredentialCheck::Current
+    }
+}
 
 /// At most this many credentials are kept; a full cache starts over (one query per token again).
 const CAPACITY: usize = 10_000;
@@ -188,5 +239,67 @@ mod tests {
         cache.insert(generation, "new".into(), principal(), None);
         assert!(cache.get("0").is_none());
         assert!(cache.get("new").is_some());
+    }
+
+    #[test]
+    fn sqlite_tells_of_every_write_since_a_pooled_connection_last_looked() {
+        use crate::db::{pool, DatabaseUrl, PoolOptions};
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = BigInt)]
+            value: i64,
+        }
+        let value = |conn: &mut DbConnection| {
+            diesel::sql_query("SELECT value FROM counter")
+                .get_result::<Value>(conn)
+                .unwrap()
+                .value
+        };
+        let bump = |conn: &mut DbConnection| {
+            conn.batch_execute("UPDATE counter SET value = value + 1")
+                .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("marks.db").display());
+        let url = DatabaseUrl::parse(&url).unwrap();
+        let options = |size| PoolOptions {
+            size,
+            timeout: std::time::Duration::from_secs(5),
+            statement_counter: None,
+            on_connect: None,
+        };
+        let others = pool(&url, options(1)).unwrap();
+        let mut elsewhere = others.get().unwrap();
+        elsewhere
+            .batch_execute(
+                "CREATE TABLE counter (value BIGINT NOT NULL); INSERT INTO counter VALUES (1);",
+            )
+            .unwrap();
+        // One connection, so that every look is this connection's.
+        let pool = pool(&url, options(1)).unwrap();
+        let check = || check_credentials(&pool, Backend::Sqlite);
+        assert_eq!(
+            check(),
+            CredentialCheck::Stale,
+            "a connection that never looked"
+        );
+        assert_eq!(check(), CredentialCheck::Current);
+        // Another connection's commit (another process's would be the same to SQLite) ...
+        bump(&mut elsewhere);
+        assert_eq!(check(), CredentialCheck::Stale, "a commit elsewhere");
+        assert_eq!(check(), CredentialCheck::Current);
+        // ... and one made on the very connection that looks next.
+        bump(&mut pool.get().unwrap());
+        assert_eq!(check(), CredentialCheck::Stale, "its own commit");
+        assert_eq!(check(), CredentialCheck::Current);
+        // Reads change nothing; with no connection idle, nothing can be told.
+        value(&mut pool.get().unwrap());
+        assert_eq!(check(), CredentialCheck::Current);
+        let busy = pool.get().unwrap();
+        assert_eq!(check(), CredentialCheck::Unknown);
+        drop(busy);
     }
 }

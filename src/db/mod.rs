@@ -21,8 +21,6 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub mod schema;
 mod timestamp;
 
-use crate::errors::ApiError;
-
 pub use timestamp::StoredTime;
 
 /// A connection to either backend. Model code is written once against it.
@@ -149,7 +147,11 @@ impl DatabaseUrl {
 pub struct Manager {
     url: DatabaseUrl,
     statements: Option<Arc<AtomicU64>>,
+    on_connect: Option<ConnectHook>,
 }
+
+/// Run on every new connection after its session settings (the credential cache's `LISTEN`).
+pub type ConnectHook = fn(&mut DbConnection) -> diesel::QueryResult<()>;
 
 impl Manager {
     /// Opens one connection, with the session settings every connection needs.
@@ -164,14 +166,11 @@ impl Manager {
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 DbConnection::Sqlite(conn)
             }
-            Backend::Postgres => {
-                let mut conn = PgConnection::establish(&self.url.target)?;
-                // Revocations reach every pooled connection (see `auth::credentials`).
-                conn.batch_execute(&format!("LISTEN {}", crate::auth::credentials::REVOCATIONS))
-                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-                DbConnection::Pg(conn)
-            }
+            Backend::Postgres => DbConnection::Pg(PgConnection::establish(&self.url.target)?),
         };
+        if let Some(setup) = self.on_connect {
+            setup(&mut conn).map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+        }
         if let Some(counter) = &self.statements {
             conn.set_instrumentation(StatementCounter(counter.clone()));
         }
@@ -202,10 +201,10 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// Whether a token revocation was announced to this connection since it last looked (PostgreSQL;
-/// see `auth::credentials`). Reads only what has already arrived: never waits, never sends. A
-/// connection that cannot tell (it broke) answers yes, so the caller authenticates with a query.
-pub fn revocations_arrived(conn: &mut DbConnection) -> bool {
+/// Whether a notification reached this PostgreSQL connection since it last looked (SQLite: never).
+/// Reads only what has already arrived: never waits, never sends. A connection that cannot tell
+/// (it broke) answers yes.
+pub fn notified(conn: &mut DbConnection) -> bool {
     let DbConnection::Pg(conn) = conn else {
         return false;
     };
@@ -219,44 +218,11 @@ pub fn revocations_arrived(conn: &mut DbConnection) -> bool {
     arrived
 }
 
-/// What an idle pooled connection can tell of the credentials cached before now (see
-/// `auth::credentials`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CredentialCheck {
-    /// Nothing that could revoke a token has happened since a connection was last asked.
-    Current,
-    /// Something may have: the cache must be emptied before it is used again.
-    Stale,
-    /// No connection was idle to ask (SQLite): look the token up this time.
-    Unknown,
-}
-
-/// Asks an idle pooled connection, on the calling thread, whether a token may have been revoked
-/// since a pooled connection was last asked. Never waits. PostgreSQL reads the notifications that
-/// have arrived ([`revocations_arrived`]); with no connection idle it answers
-/// [`CredentialCheck::Current`], since the handler's own connection looks again after its
-/// statements. SQLite asks whether anything was written since this connection last looked
-/// ([`writes::since_last_look`]), which is exact at the moment it answers.
-pub fn check_credentials(pool: &Pool, backend: Backend) -> CredentialCheck {
-    let Some(mut conn) = pool.try_get() else {
-        return match backend {
-            Backend::Postgres => CredentialCheck::Current,
-            Backend::Sqlite => CredentialCheck::Unknown,
-        };
-    };
-    let changed = match *conn {
-        DbConnection::Pg(_) => revocations_arrived(&mut conn),
-        DbConnection::Sqlite(_) => writes::since_last_look(&mut conn),
-    };
-    if changed {
-        CredentialCheck::Stale
-    } else {
-        CredentialCheck::Current
-    }
-}
+pub use writes::since_last_look as written_since_last_look;
 
 /// Statements without binds, cached by their type like any static diesel query; one with a
 /// `-> SqlType` returns rows of that type.
+#[macro_export]
 macro_rules! fixed_statements {
     ($($name:ident => $sql:literal $(-> $sql_type:ty)?),* $(,)?) => {$(
         #[derive(Debug, Clone, Copy, ::diesel::query_builder::QueryId)]
@@ -289,7 +255,7 @@ mod writes {
 
     // Two statements, each prepared once: the one-statement form (`pragma_data_version`, a
     // virtual table) compiles the pragma again on every execution, at four times the cost.
-    fixed_statements! {
+    crate::fixed_statements! {
         // Changes when another connection, of any process, commits.
         DataVersion => "PRAGMA data_version" -> BigInt,
         // This connection's own inserted, updated and deleted rows.
@@ -345,6 +311,8 @@ pub struct PoolOptions {
     pub timeout: Duration,
     /// When set, every statement on every pooled connection increments it.
     pub statement_counter: Option<Arc<AtomicU64>>,
+    /// Run on every new connection (see [`ConnectHook`]).
+    pub on_connect: Option<ConnectHook>,
 }
 
 /// Builds the pool. Connections are not tested on checkout (that would cost a round trip per
@@ -353,6 +321,7 @@ pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error
     let manager = Manager {
         url: url.clone(),
         statements: options.statement_counter,
+        on_connect: options.on_connect,
     };
     r2d2::Pool::builder()
         .max_size(options.size)
@@ -370,20 +339,60 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error 
     }
 }
 
+/// Why [`run`] or [`read`] could not run their work.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection within the pool's timeout: the database is down or overloaded.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[from] r2d2::Error),
+    /// The blocking task was cancelled or panicked.
+    #[error("database task failed: {0}")]
+    Interrupted(String),
+}
+
+/// Whether a failed statement lost to another writer, so that running its transaction again can
+/// succeed: PostgreSQL picked it as a deadlock victim or could not serialize it; SQLite's busy
+/// timeout ran out.
+pub fn is_contention(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            info.message().contains("deadlock detected")
+                || info.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+/// What a write transaction's work may fail with: diesel's error, or one that wraps it.
+pub trait TransactionError: From<diesel::result::Error> {
+    /// Whether running the transaction again can succeed (see [`is_contention`]).
+    fn is_contention(&self) -> bool;
+}
+
+impl TransactionError for diesel::result::Error {
+    fn is_contention(&self) -> bool {
+        is_contention(self)
+    }
+}
+
 /// Runs `work` on a pooled connection on the blocking thread pool, so that database calls never
 /// stall an HTTP worker. The connection is taken inside the blocking task: waiting for it must not
 /// block the async runtime either.
-pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
+pub async fn run<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<DbError> + Send + 'static,
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get()?;
+        let mut conn = pool.get().map_err(DbError::from)?;
         work(&mut conn)
     })
-    .await?
+    .await
+    .map_err(|error| DbError::Interrupted(error.to_string()))?
 }
 
 /// Runs a read-only `work`. On SQLite it runs right here on the HTTP worker when a connection is
@@ -392,10 +401,11 @@ where
 /// about a fifth of a small GET's cost, measured in bench/) would cost more than the read itself.
 /// Writes (which may wait on the busy timeout), PostgreSQL (a network round trip) and an exhausted
 /// pool go through [`run`].
-pub async fn read<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
+pub async fn read<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<DbError> + Send + 'static,
 {
     if let Some(mut conn) = pool.try_get() {
         if matches!(*conn, DbConnection::Sqlite(_)) {
@@ -407,8 +417,15 @@ where
 
 /// Whether the database answers a trivial query (for `/health`).
 pub async fn is_healthy(pool: &Pool) -> bool {
-    run(pool, |conn| {
-        conn.batch_execute("SELECT 1").map_err(ApiError::from)
+    #[derive(Debug)]
+    struct Unhealthy;
+    impl From<DbError> for Unhealthy {
+        fn from(_: DbError) -> Self {
+            Unhealthy
+        }
+    }
+    run::<(), Unhealthy, _>(pool, |conn| {
+        conn.batch_execute("SELECT 1").map_err(|_| Unhealthy)
     })
     .await
     .is_ok()
@@ -421,10 +438,10 @@ pub async fn is_healthy(pool: &Pool) -> bool {
 /// prepares `BEGIN` and `COMMIT` again on every call, which cost ~6,000 instructions, a ninth of
 /// what `include=prospect` adds to a listing (bench/README.md). `work` only reads and opens no
 /// transaction of its own (SQLite would refuse the nested `BEGIN`).
-pub fn read_snapshot<T>(
+pub fn read_snapshot<T, E: From<diesel::result::Error>>(
     conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
     if matches!(conn, DbConnection::Pg(_)) {
         return work(conn);
     }
@@ -443,7 +460,7 @@ mod snapshot {
 
     use super::DbConnection;
 
-    fixed_statements! {
+    crate::fixed_statements! {
         Begin => "BEGIN",
         Commit => "COMMIT",
     }
@@ -508,10 +525,10 @@ const WRITE_ATTEMPTS: usize = 3;
 /// [`WRITE_ATTEMPTS`] times) when the server aborts it as a deadlock victim, which can happen when
 /// two Atomic Operations requests touch the same prospects in different orders. Nested calls
 /// become savepoints on both backends.
-pub fn write_transaction<T>(
+pub fn write_transaction<T, E: TransactionError>(
     conn: &mut DbConnection,
-    mut work: impl FnMut(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    mut work: impl FnMut(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let outermost = match conn {
         DbConnection::Sqlite(inner) => {
@@ -567,19 +584,18 @@ pub fn write_transaction<T>(
 #[cfg(test)]
 mod tests {
     use diesel::connection::SimpleConnection;
+    use diesel::result::Error;
     use diesel::sql_types::BigInt;
     use diesel::RunQueryDsl;
 
     use super::{read_snapshot, write_transaction, DatabaseUrl, DbConnection, Manager};
-    use crate::errors::ApiError;
-
     #[derive(diesel::QueryableByName)]
     struct Value {
         #[diesel(sql_type = BigInt)]
         value: i64,
     }
 
-    fn value(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    fn value(conn: &mut DbConnection) -> Result<i64, Error> {
         let rows: Vec<Value> = diesel::sql_query("SELECT value FROM counter").load(conn)?;
         Ok(rows[0].value)
     }
@@ -590,6 +606,7 @@ mod tests {
         let manager = Manager {
             url: DatabaseUrl::parse(&url).unwrap(),
             statements: None,
+            on_connect: None,
         };
         let mut reader = manager.connect().unwrap();
         reader
@@ -602,8 +619,7 @@ mod tests {
 
     fn bump(conn: &mut DbConnection) {
         write_transaction(conn, |conn| {
-            conn.batch_execute("UPDATE counter SET value = value + 1")?;
-            Ok(())
+            conn.batch_execute("UPDATE counter SET value = value + 1")
         })
         .unwrap();
     }
@@ -615,7 +631,7 @@ mod tests {
         let (before, after) = read_snapshot(&mut reader, |conn| {
             let before = value(conn)?;
             bump(&mut writer);
-            Ok((before, value(conn)?))
+            Ok::<_, Error>((before, value(conn)?))
         })
         .unwrap();
         assert_eq!((before, after), (1, 1));
@@ -630,13 +646,13 @@ mod tests {
     fn a_snapshot_ends_when_its_work_fails_or_panics() {
         let dir = tempfile::tempdir().unwrap();
         let (mut reader, mut writer) = connections(&dir);
-        let failed: Result<i64, ApiError> = read_snapshot(&mut reader, |conn| {
+        let failed: Result<i64, Error> = read_snapshot(&mut reader, |conn| {
             value(conn)?;
-            Err(ApiError::not_found("prospect", 1))
+            Err(Error::NotFound)
         });
-        assert!(matches!(failed, Err(ApiError::NotFound(_))), "{failed:?}");
+        assert!(matches!(failed, Err(Error::NotFound)), "{failed:?}");
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_snapshot(&mut reader, |conn| -> Result<(), ApiError> {
+            read_snapshot(&mut reader, |conn| -> Result<(), Error> {
                 value(conn)?;
                 panic!("a bug in the work");
             })
@@ -647,45 +663,5 @@ mod tests {
         assert_eq!(value(&mut reader).unwrap(), 2);
         bump(&mut reader);
         assert_eq!(value(&mut writer).unwrap(), 3);
-    }
-
-    #[test]
-    fn sqlite_tells_of_every_write_since_a_pooled_connection_last_looked() {
-        use super::{check_credentials, pool, Backend, CredentialCheck, PoolOptions};
-
-        let dir = tempfile::tempdir().unwrap();
-        let (_, mut elsewhere) = connections(&dir);
-        let url = format!("sqlite://{}", dir.path().join("snapshot.db").display());
-        // One connection, so that every look is this connection's.
-        let pool = pool(
-            &DatabaseUrl::parse(&url).unwrap(),
-            PoolOptions {
-                size: 1,
-                timeout: std::time::Duration::from_secs(5),
-                statement_counter: None,
-            },
-        )
-        .unwrap();
-        let check = || check_credentials(&pool, Backend::Sqlite);
-        assert_eq!(
-            check(),
-            CredentialCheck::Stale,
-            "a connection that never looked"
-        );
-        assert_eq!(check(), CredentialCheck::Current);
-        // Another connection's commit (another process's would be the same to SQLite) ...
-        bump(&mut elsewhere);
-        assert_eq!(check(), CredentialCheck::Stale, "a commit elsewhere");
-        assert_eq!(check(), CredentialCheck::Current);
-        // ... and one made on the very connection that looks next.
-        bump(&mut pool.get().unwrap());
-        assert_eq!(check(), CredentialCheck::Stale, "its own commit");
-        assert_eq!(check(), CredentialCheck::Current);
-        // Reads change nothing; with no connection idle, nothing can be told.
-        value(&mut pool.get().unwrap()).unwrap();
-        assert_eq!(check(), CredentialCheck::Current);
-        let busy = pool.get().unwrap();
-        assert_eq!(check(), CredentialCheck::Unknown);
-        drop(busy);
     }
 }

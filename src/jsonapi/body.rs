@@ -7,10 +7,10 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
+pub use super::error::FieldError;
+use super::error::RequestError;
 use super::schema::Field;
-use crate::app::AppState;
 use crate::domain::ResourceType;
-use crate::errors::{ApiError, FieldError};
 
 /// Stands in for bytes that are not UTF-8, so that the string holding them can be reported as a
 /// 422 at its pointer instead of failing the whole document. Only bodies that hold invalid UTF-8
@@ -18,9 +18,17 @@ use crate::errors::{ApiError, FieldError};
 /// is valid Unicode and round-trips).
 const INVALID_UTF8: &str = "\u{FFFF}\u{FDD0}\u{FFFE}\u{FDEF}";
 
+/// The most bytes a request body may have (app data; [`BodyLimit::DEFAULT`] when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    pub const DEFAULT: BodyLimit = BodyLimit(1 << 20);
+}
+
 /// The request body, read up to `PHONEBOOK_MAX_BODY_BYTES` (413 beyond) when the handler asks for
 /// it with [`Body::read`]. Extracting it reads nothing: actix polls a handler's extractors together,
-/// so a body read here could answer 413 before [`crate::auth::Caller`] has answered 401, and would
+/// so a body read here could answer 413 before the caller extractor has answered 401, and would
 /// read bodies of requests that are refused anyway. Handlers read it after the query and scope
 /// checks, in the order of API.md section 9.
 pub struct Body {
@@ -30,13 +38,13 @@ pub struct Body {
 }
 
 impl FromRequest for Body {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(1 << 20, |state| state.config.max_body_bytes);
+            .app_data::<BodyLimit>()
+            .map_or(BodyLimit::DEFAULT.0, |limit| limit.0);
         let declared = req
             .headers()
             .get(actix_web::http::header::CONTENT_LENGTH)
@@ -51,19 +59,19 @@ impl FromRequest for Body {
 
 impl Body {
     /// Reads the whole body: 413 `payloadTooLarge` past the limit.
-    pub async fn read(mut self) -> Result<web::Bytes, ApiError> {
+    pub async fn read(mut self) -> Result<web::Bytes, RequestError> {
         let limit = self.limit;
         if self.declared.is_some_and(|length| length > limit) {
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(RequestError::PayloadTooLarge { limit });
         }
         let mut body = web::BytesMut::new();
         while let Some(chunk) = self.payload.next().await {
-            let chunk = chunk.map_err(|error| ApiError::BadRequest {
+            let chunk = chunk.map_err(|error| RequestError::BadRequest {
                 detail: format!("The request body could not be read: {error}"),
                 pointer: None,
             })?;
             if body.len() + chunk.len() > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
+                return Err(RequestError::PayloadTooLarge { limit });
             }
             body.extend_from_slice(&chunk);
         }
@@ -73,7 +81,7 @@ impl Body {
 
 /// Parses a body as JSON. Invalid UTF-8 inside strings is kept as a marker that
 /// [`Attributes::string`] reports as 422.
-pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn parse_json(bytes: &[u8]) -> Result<Value, RequestError> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => {
@@ -89,12 +97,12 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
         }
     };
     if text.trim().is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(RequestError::bad_request(
             "",
             "The request body is empty; it must be a JSON:API document.",
         ));
     }
-    serde_json::from_str(&text).map_err(|error| ApiError::BadRequest {
+    serde_json::from_str(&text).map_err(|error| RequestError::BadRequest {
         detail: format!("The request body is not valid JSON: {error}."),
         pointer: Some(String::new()),
     })
@@ -132,10 +140,10 @@ fn object<'a>(
     value: &'a Value,
     pointer: &str,
     what: &str,
-) -> Result<&'a Map<String, Value>, ApiError> {
+) -> Result<&'a Map<String, Value>, RequestError> {
     value
         .as_object()
-        .ok_or_else(|| ApiError::bad_request(pointer, format!("{what} must be a JSON object.")))
+        .ok_or_else(|| RequestError::bad_request(pointer, format!("{what} must be a JSON object.")))
 }
 
 /// Reads an id (a string of digits; a JSON integer is accepted as its decimal string, since clients
@@ -151,10 +159,10 @@ pub fn read_id(value: &Value) -> Option<i64> {
     }
 }
 
-fn check_id_type(value: &Value, pointer: &str) -> Result<(), ApiError> {
+fn check_id_type(value: &Value, pointer: &str) -> Result<(), RequestError> {
     match value {
         Value::String(_) | Value::Number(_) => Ok(()),
-        _ => Err(ApiError::bad_request(pointer, "`id` must be a string.")),
+        _ => Err(RequestError::bad_request(pointer, "`id` must be a string.")),
     }
 }
 
@@ -164,25 +172,25 @@ pub fn resource_object(
     pointer: &str,
     kind: ResourceType,
     intent: Intent,
-) -> Result<ResourceInput, ApiError> {
+) -> Result<ResourceInput, RequestError> {
     let data = object(value, pointer, "`data`")?;
     let type_name = match data.get("type") {
         Some(Value::String(name)) => name,
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(RequestError::bad_request(
                 format!("{pointer}/type"),
                 "`type` must be a string.",
             ))
         }
         None => {
-            return Err(ApiError::bad_request(
+            return Err(RequestError::bad_request(
                 pointer,
                 "The resource object has no `type`.",
             ))
         }
     };
     if type_name != kind.name() {
-        return Err(ApiError::conflict(
+        return Err(RequestError::conflict(
             format!("{pointer}/type"),
             format!(
                 "This endpoint takes `{}` resources, not `{type_name}`.",
@@ -193,13 +201,13 @@ pub fn resource_object(
     match (intent, data.get("id")) {
         (Intent::Create, Some(Value::Null) | None) => {}
         (Intent::Create, Some(_)) => {
-            return Err(ApiError::Forbidden(format!(
+            return Err(RequestError::Forbidden(format!(
                 "Client-generated ids are not supported; send the {} without `id` (or with `lid`).",
                 kind.name()
             )))
         }
         (Intent::Update { .. }, None | Some(Value::Null)) => {
-            return Err(ApiError::bad_request(
+            return Err(RequestError::bad_request(
                 pointer,
                 "An update needs `id` in its resource object.",
             ))
@@ -207,7 +215,7 @@ pub fn resource_object(
         (Intent::Update { id }, Some(given)) => {
             check_id_type(given, &format!("{pointer}/id"))?;
             if read_id(given) != Some(id) {
-                return Err(ApiError::conflict(
+                return Err(RequestError::conflict(
                     format!("{pointer}/id"),
                     format!("The id in the document does not match the URL ({id})."),
                 ));
@@ -218,7 +226,7 @@ pub fn resource_object(
         None | Some(Value::Null) => None,
         Some(Value::String(lid)) if !lid.is_empty() => Some(lid.clone()),
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(RequestError::bad_request(
                 format!("{pointer}/lid"),
                 "`lid` must be a non-empty string.",
             ))
@@ -238,7 +246,7 @@ pub fn resource_object(
             let at = format!("{pointer}/relationships/{}", pointer_token(name));
             let relationship = object(relationship, &at, "A relationship")?;
             let linkage = relationship.get("data").ok_or_else(|| {
-                ApiError::bad_request(&at, "A relationship in a request needs `data`.")
+                RequestError::bad_request(&at, "A relationship in a request needs `data`.")
             })?;
             relationships.insert(name.clone(), linkage.clone());
         }
@@ -256,12 +264,12 @@ pub fn resource_document(
     bytes: &[u8],
     kind: ResourceType,
     intent: Intent,
-) -> Result<ResourceInput, ApiError> {
+) -> Result<ResourceInput, RequestError> {
     let document = parse_json(bytes)?;
     let top = object(&document, "", "The document")?;
     let data = top
         .get("data")
-        .ok_or_else(|| ApiError::bad_request("", "The document has no `data`."))?;
+        .ok_or_else(|| RequestError::bad_request("", "The document has no `data`."))?;
     resource_object(data, "/data", kind, intent)
 }
 
@@ -284,12 +292,15 @@ impl Target {
         kind: ResourceType,
         pointer: &str,
         lids: &std::collections::HashMap<String, i64>,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, RequestError> {
         match self {
             Target::Id(id) => Ok(*id),
-            Target::Missing(raw) => Err(ApiError::not_found(kind.name(), raw.trim_matches('"'))),
+            Target::Missing(raw) => Err(RequestError::NotFound {
+                kind,
+                id: raw.trim_matches('"').to_owned(),
+            }),
             Target::Lid(lid) => lids.get(lid).copied().ok_or_else(|| {
-                ApiError::bad_request(
+                RequestError::bad_request(
                     pointer,
                     format!("No resource with lid `{lid}` was created earlier in this request."),
                 )
@@ -299,12 +310,16 @@ impl Target {
 }
 
 /// Reads one resource identifier object at `pointer`, which must name `kind`.
-pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Target, ApiError> {
+pub fn identifier(
+    value: &Value,
+    pointer: &str,
+    kind: ResourceType,
+) -> Result<Target, RequestError> {
     let object = object(value, pointer, "A resource identifier")?;
     match object.get("type") {
         Some(Value::String(name)) if name == kind.name() => {}
         Some(Value::String(name)) => {
-            return Err(ApiError::conflict(
+            return Err(RequestError::conflict(
                 format!("{pointer}/type"),
                 format!(
                     "This relationship takes `{}` resources, not `{name}`.",
@@ -313,7 +328,7 @@ pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Ta
             ))
         }
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(RequestError::bad_request(
                 pointer,
                 "A resource identifier needs a string `type`.",
             ))
@@ -325,7 +340,7 @@ pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Ta
             Ok(read_id(id).map_or_else(|| Target::Missing(id.to_string()), Target::Id))
         }
         (_, Some(Value::String(lid))) => Ok(Target::Lid(lid.clone())),
-        _ => Err(ApiError::bad_request(
+        _ => Err(RequestError::bad_request(
             pointer,
             "A resource identifier needs `id`.",
         )),
@@ -333,12 +348,12 @@ pub fn identifier(value: &Value, pointer: &str, kind: ResourceType) -> Result<Ta
 }
 
 /// Reads the `data` of a relationship request document (`/relationships/...` endpoints).
-pub fn linkage_document(bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn linkage_document(bytes: &[u8]) -> Result<Value, RequestError> {
     let document = parse_json(bytes)?;
     let top = object(&document, "", "The document")?;
     top.get("data")
         .cloned()
-        .ok_or_else(|| ApiError::bad_request("", "The document has no `data`."))
+        .ok_or_else(|| RequestError::bad_request("", "The document has no `data`."))
 }
 
 /// Reads the `data` of a to-one relationship request document: `None` for `null`; 400 for an
@@ -347,10 +362,10 @@ pub fn to_one_linkage(
     bytes: &[u8],
     name: &str,
     kind: ResourceType,
-) -> Result<Option<Target>, ApiError> {
+) -> Result<Option<Target>, RequestError> {
     let linkage = linkage_document(bytes)?;
     if linkage.is_array() {
-        return Err(ApiError::bad_request(
+        return Err(RequestError::bad_request(
             "/data",
             format!("`{name}` is to-one: `data` must be one resource identifier or null."),
         ));

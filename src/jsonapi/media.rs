@@ -5,7 +5,7 @@
 use actix_web::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use actix_web::http::Method;
 
-use crate::errors::ApiError;
+use super::error::RequestError;
 
 /// The bare media type.
 pub const JSONAPI: &str = "application/vnd.api+json";
@@ -18,14 +18,6 @@ pub const PAGINATED: &str =
     "application/vnd.api+json; profile=\"https://jsonapi.org/profiles/ethanresnick/cursor-pagination\"";
 /// Content type of Atomic Operations responses.
 pub const ATOMIC: &str = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
-
-/// Error types of the cursor-pagination profile (error `links.type`).
-pub const UNSUPPORTED_SORT: &str =
-    "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/unsupported-sort";
-pub const MAX_SIZE_EXCEEDED: &str =
-    "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/max-size-exceeded";
-pub const RANGE_NOT_SUPPORTED: &str =
-    "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/range-pagination-not-supported";
 
 /// The top-level `jsonapi` member: the version, and the extension or profile a response applies.
 /// A typed value rather than a `serde_json::Value`: every response writes one.
@@ -131,7 +123,11 @@ impl Dialect {
 /// Content negotiation for one request: 415 for a body in anything but the JSON:API media type
 /// (with only `ext`/`profile`, and only extensions this route supports), 406 when `Accept` names
 /// the JSON:API media type only with parameters we cannot honour.
-pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Result<(), ApiError> {
+pub fn negotiate(
+    method: &Method,
+    headers: &HeaderMap,
+    dialect: Dialect,
+) -> Result<(), RequestError> {
     // Only writes carry a document; some client libraries send their Content-Type on every
     // request, which must not turn a GET or DELETE into a 415.
     let carries_body = matches!(*method, Method::POST | Method::PATCH);
@@ -140,12 +136,12 @@ pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Resu
         Some(Ok(value)) => {
             let range = parse_range(value);
             if !range.is_jsonapi() {
-                return Err(ApiError::UnsupportedMediaType(format!(
+                return Err(RequestError::UnsupportedMediaType(format!(
                     "Request bodies must be sent as {JSONAPI}."
                 )));
             }
             if !range.is_supported(dialect.extensions(), false) {
-                return Err(ApiError::UnsupportedMediaType(format!(
+                return Err(RequestError::UnsupportedMediaType(format!(
                     "{JSONAPI} may only carry the `ext` and `profile` parameters, and `ext` only \
                      extensions this endpoint supports ({}).",
                     if dialect == Dialect::Atomic {
@@ -156,18 +152,18 @@ pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Resu
                 )));
             }
             if dialect == Dialect::Atomic && carries_body && !range.names_ext(ATOMIC_EXT) {
-                return Err(ApiError::UnsupportedMediaType(format!(
+                return Err(RequestError::UnsupportedMediaType(format!(
                     "Atomic Operations requests must be sent as {JSONAPI}; ext=\"{ATOMIC_EXT}\"."
                 )));
             }
         }
         Some(Err(_)) => {
-            return Err(ApiError::UnsupportedMediaType(
+            return Err(RequestError::UnsupportedMediaType(
                 "The Content-Type header is not readable.".into(),
             ))
         }
         None if carries_body => {
-            return Err(ApiError::UnsupportedMediaType(format!(
+            return Err(RequestError::UnsupportedMediaType(format!(
                 "This request needs `Content-Type: {JSONAPI}`."
             )))
         }
@@ -183,7 +179,7 @@ pub fn negotiate(method: &Method, headers: &HeaderMap, dialect: Dialect) -> Resu
     if jsonapi_ranges.peek().is_some()
         && !jsonapi_ranges.any(|range| range.is_supported(dialect.extensions(), true))
     {
-        return Err(ApiError::NotAcceptable(format!(
+        return Err(RequestError::NotAcceptable(format!(
             "Every {JSONAPI} in Accept carries parameters this server does not support."
         )));
     }
@@ -224,10 +220,11 @@ mod tests {
     }
 
     fn status(method: Method, pairs: &[(HeaderName, &str)], dialect: Dialect) -> u16 {
-        use actix_web::ResponseError;
         match negotiate(&method, &headers(pairs), dialect) {
             Ok(()) => 200,
-            Err(error) => error.status_code().as_u16(),
+            Err(RequestError::UnsupportedMediaType(_)) => 415,
+            Err(RequestError::NotAcceptable(_)) => 406,
+            Err(other) => panic!("negotiation answered {other:?}"),
         }
     }
 

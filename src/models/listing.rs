@@ -8,7 +8,7 @@ use diesel::backend::Backend;
 use diesel::expression::BoxableExpression;
 use diesel::sql_types::{Bool, Nullable};
 
-use crate::errors::ApiError;
+use super::error::ModelError;
 use crate::jsonapi::cursor::{Cursor, CursorValue};
 use crate::jsonapi::query::{CompareOp, Filter, FilterValue, SortKey};
 use crate::jsonapi::schema::Field;
@@ -18,7 +18,7 @@ pub type Predicate<T, DB> = Box<dyn BoxableExpression<T, DB, SqlType = Nullable<
 
 /// Builds one column comparison for [`keyset`].
 pub type Compare<'a, F, T, DB> =
-    dyn Fn(F, CompareOp, &FilterValue) -> Result<Predicate<T, DB>, ApiError> + 'a;
+    dyn Fn(F, CompareOp, &FilterValue) -> Result<Predicate<T, DB>, ModelError> + 'a;
 
 /// A row that can stand at a cursor position: its values of `F`'s sort keys, and its id.
 pub trait Keyed<F> {
@@ -95,41 +95,39 @@ impl<T> Page<T> {
     }
 }
 
-/// A filter or cursor value of the wrong type for its column: the parser types values per field, so
-/// reaching this is a mismatch between the query spec and the model.
-pub fn wrong_type(field: &str) -> ApiError {
-    ApiError::Query(crate::jsonapi::query::QueryError::invalid(
-        format!("filter[{field}]"),
-        format!("The value has the wrong type for `{field}`."),
-    ))
+/// A filter or cursor value of the wrong type for its column, or a field the model cannot filter
+/// on: the parser types values per field and admits only filterable ones, so reaching this is a
+/// mismatch between the declarations and the model.
+pub fn wrong_type(field: &str) -> ModelError {
+    ModelError::Unsupported(format!("filter `{field}` with this value"))
 }
 
-/// A sort key the model cannot order by: the parser admits only the spec's sortable fields, so
-/// reaching this is a mismatch between the query spec and the model, not a client error.
-pub fn unsortable(field: impl Field) -> ApiError {
-    ApiError::Internal(format!("the model cannot sort by `{}`", field.name()))
+/// A sort key the model cannot order by: the parser admits only sortable fields, so reaching this
+/// is a mismatch between the declarations and the model, not a client error.
+pub fn unsortable<F: Field>(field: F) -> ModelError {
+    ModelError::Unsupported(format!("sort {} by `{}`", F::TYPE, field.name()))
 }
 
-pub fn as_i64(field: &str, value: &FilterValue) -> Result<i64, ApiError> {
+pub fn as_i64(field: &str, value: &FilterValue) -> Result<i64, ModelError> {
     match value {
         FilterValue::Int(number) => Ok(*number),
         _ => Err(wrong_type(field)),
     }
 }
 
-pub fn as_i32(field: &str, value: &FilterValue) -> Result<i32, ApiError> {
+pub fn as_i32(field: &str, value: &FilterValue) -> Result<i32, ModelError> {
     // Out-of-range integers can match no 32-bit column value; saturating keeps range semantics.
     as_i64(field, value).map(|number| number.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
 }
 
-pub fn as_string(field: &str, value: &FilterValue) -> Result<String, ApiError> {
+pub fn as_string(field: &str, value: &FilterValue) -> Result<String, ModelError> {
     match value {
         FilterValue::Str(text) => Ok(text.clone()),
         _ => Err(wrong_type(field)),
     }
 }
 
-pub fn as_time(field: &str, value: &FilterValue) -> Result<chrono::NaiveDateTime, ApiError> {
+pub fn as_time(field: &str, value: &FilterValue) -> Result<chrono::NaiveDateTime, ModelError> {
     match value {
         FilterValue::DateTime(time) => Ok(*time),
         _ => Err(wrong_type(field)),
@@ -282,7 +280,7 @@ pub fn keyset<F: Field, T: 'static, DB: Backend + 'static>(
     cursor: &Cursor,
     direction: Direction,
     compare: &Compare<'_, F, T, DB>,
-) -> Result<Predicate<T, DB>, ApiError>
+) -> Result<Predicate<T, DB>, ModelError>
 where
     // What `k >= v AND (k > v OR rest)` needs to be boxed again; diesel implements it for every
     // backend, but only a bound can say so to a generic function.
@@ -328,5 +326,5 @@ where
             }
         });
     }
-    predicate.ok_or_else(|| ApiError::Internal("keyset without keys".into()))
+    predicate.ok_or_else(|| ModelError::Unsupported("page with a keyset of no keys".into()))
 }

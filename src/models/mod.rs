@@ -1,29 +1,24 @@
 //! Rows, insert forms and changesets, with the queries as associated functions returning
-//! `QueryResult` (or `ApiResult` where a rule of the contract can refuse the write). Nothing here
-//! knows about HTTP; handlers call these inside [`crate::db::run`].
+//! `QueryResult`, or [`ModelResult`] where a rule of the data can refuse the write (a duplicate, a
+//! version mismatch). Nothing here knows about HTTP; handlers call these inside [`crate::db::run`].
 
+pub mod error;
 pub mod listing;
 pub mod phone_number;
 pub mod prospect;
 pub mod token;
 pub mod user;
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::DbConnection;
 
+pub use error::{DuplicateCause, ModelError, ModelResult};
 pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;
 pub use token::ApiToken;
 pub use user::User;
-
-/// The current time in UTC, truncated to the millisecond the wire format shows, so that what a client
-/// reads back (and filters or pages by) is exactly what is stored.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(3)
-}
 
 #[derive(QueryableByName)]
 struct LastId {

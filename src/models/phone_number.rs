@@ -24,16 +24,18 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use super::error::{DuplicateCause, ModelError, ModelResult};
 use super::listing::{
     as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
 use super::prospect::RawProspect;
-use super::{last_insert_id, now, Prospect};
+use super::{last_insert_id, Prospect};
+use crate::clock::now;
 use crate::db::schema::phone_numbers::{self, dsl as col};
 use crate::db::schema::prospects;
 use crate::db::{DbConnection, StoredTime};
+use crate::domain::ResourceType;
 use crate::domain::{PhoneType, UnknownVariant};
-use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
@@ -257,22 +259,13 @@ struct ColumnChanges {
     source: Option<Option<String>>,
 }
 
-/// Where a duplicate made by moving a number (not by changing it) points: the relationship that
-/// moved it. Relationship endpoints re-point it at their own linkage.
-pub const MOVE_POINTER: &str = "/data/relationships/prospect";
-const NUMBER_POINTER: &str = "/data/attributes/number";
-
-/// A number already on the prospect: 422 at the attribute that was parsed.
-fn duplicate(pointer: &str, number: &str, extension: &str) -> ApiError {
-    let shown = if extension.is_empty() {
-        number.to_owned()
-    } else {
-        format!("{number} ext. {extension}")
-    };
-    ApiError::invalid(
-        pointer,
-        format!("{shown} is a duplicate: the prospect already has this number."),
-    )
+/// A number already on the prospect.
+fn duplicate(cause: DuplicateCause, number: &str, extension: &str) -> ModelError {
+    ModelError::Duplicate {
+        number: number.to_owned(),
+        extension: extension.to_owned(),
+        cause,
+    }
 }
 
 fn unique_violation(error: &DieselError) -> bool {
@@ -361,7 +354,11 @@ impl PhoneNumberRow {
     /// of the request, and two such requests (or one and a single move) could each hold a
     /// prospect the other waits for: a deadlock on PostgreSQL. The later per-number writes then
     /// touch rows this transaction already holds. Must run inside a write transaction.
-    pub fn lock_lists_for_move(conn: &mut DbConnection, ids: &[i64], target: i64) -> ApiResult<()> {
+    pub fn lock_lists_for_move(
+        conn: &mut DbConnection,
+        ids: &[i64],
+        target: i64,
+    ) -> ModelResult<()> {
         let at = now();
         let mut locked = std::collections::BTreeSet::new();
         // A number may move between reading its prospect and locking it: read again under the
@@ -393,7 +390,7 @@ impl PhoneNumberRow {
     }
 
     /// Creates a number at its position, shifting those after it.
-    pub fn create(conn: &mut DbConnection, new: &NewPhoneNumber) -> ApiResult<Self> {
+    pub fn create(conn: &mut DbConnection, new: &NewPhoneNumber) -> ModelResult<Self> {
         crate::db::write_transaction(conn, |conn| {
             let at = now();
             Prospect::touch(conn, new.prospect_id, at)?;
@@ -422,15 +419,14 @@ impl PhoneNumberRow {
                 .execute(conn)
                 .map_err(|error| {
                     if unique_violation(&error) {
-                        duplicate(NUMBER_POINTER, &parsed.number, &parsed.extension)
+                        duplicate(DuplicateCause::Number, &parsed.number, &parsed.extension)
                     } else {
                         error.into()
                     }
                 })?;
             let id = last_insert_id(conn)?;
             Prospect::store_phones(conn, new.prospect_id)?;
-            Self::find(conn, id)?
-                .ok_or_else(|| ApiError::Internal("inserted number vanished".into()))
+            Self::find(conn, id)?.ok_or(ModelError::Database(DieselError::NotFound))
         })
     }
 
@@ -441,14 +437,14 @@ impl PhoneNumberRow {
         id: i64,
         changes: &PhoneNumberChanges,
         expected_version: &dyn Fn(i64) -> bool,
-    ) -> ApiResult<Self> {
+    ) -> ModelResult<Self> {
         // The number may be moved by someone else between reading it and locking its prospect; read
         // it again under the lock and start over if its prospect changed.
         for _ in 0..3 {
             let Some(before) = Self::find(conn, id)? else {
-                return Err(ApiError::not_found("phoneNumber", id));
+                return Err(ModelError::not_found(ResourceType::PhoneNumber, id));
             };
-            let result = crate::db::write_transaction(conn, |conn| -> ApiResult<Option<Self>> {
+            let result = crate::db::write_transaction(conn, |conn| -> ModelResult<Option<Self>> {
                 let at = now();
                 let target = changes.prospect_id.unwrap_or(before.prospect_id);
                 let mut locks = [before.prospect_id, target];
@@ -457,13 +453,13 @@ impl PhoneNumberRow {
                 if locks[1] != locks[0] {
                     Prospect::touch(conn, locks[1], at)?;
                 }
-                let current =
-                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+                let current = Self::find(conn, id)?
+                    .ok_or_else(|| ModelError::not_found(ResourceType::PhoneNumber, id))?;
                 if current.prospect_id != before.prospect_id {
                     return Ok(None);
                 }
                 if !expected_version(current.version) {
-                    return Err(ApiError::PreconditionFailed);
+                    return Err(ModelError::VersionMismatch);
                 }
                 let mut position = current.position;
                 if target != current.prospect_id {
@@ -518,9 +514,11 @@ impl PhoneNumberRow {
                         }
                         match &changes.parsed {
                             Some(parsed) => {
-                                duplicate(NUMBER_POINTER, &parsed.number, &parsed.extension)
+                                duplicate(DuplicateCause::Number, &parsed.number, &parsed.extension)
                             }
-                            None => duplicate(MOVE_POINTER, &current.number, &current.extension),
+                            None => {
+                                duplicate(DuplicateCause::Move, &current.number, &current.extension)
+                            }
                         }
                     })?;
                 if changes.changes_lists() {
@@ -537,10 +535,7 @@ impl PhoneNumberRow {
                 Err(error) => return Err(error),
             }
         }
-        Err(ApiError::Conflict {
-            detail: "The number kept moving between prospects; try again.".into(),
-            pointer: None,
-        })
+        Err(ModelError::KeptMoving)
     }
 
     /// Deletes number `id` and closes the gap in its list.
@@ -548,21 +543,21 @@ impl PhoneNumberRow {
         conn: &mut DbConnection,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
-    ) -> ApiResult<()> {
+    ) -> ModelResult<()> {
         for _ in 0..3 {
             let Some(before) = Self::find(conn, id)? else {
-                return Err(ApiError::not_found("phoneNumber", id));
+                return Err(ModelError::not_found(ResourceType::PhoneNumber, id));
             };
-            let done = crate::db::write_transaction(conn, |conn| -> ApiResult<bool> {
+            let done = crate::db::write_transaction(conn, |conn| -> ModelResult<bool> {
                 let at = now();
                 Prospect::touch(conn, before.prospect_id, at)?;
-                let current =
-                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+                let current = Self::find(conn, id)?
+                    .ok_or_else(|| ModelError::not_found(ResourceType::PhoneNumber, id))?;
                 if current.prospect_id != before.prospect_id {
                     return Ok(false);
                 }
                 if !expected_version(current.version) {
-                    return Err(ApiError::PreconditionFailed);
+                    return Err(ModelError::VersionMismatch);
                 }
                 diesel::delete(phone_numbers::table.find(id)).execute(conn)?;
                 Self::shift(
@@ -580,10 +575,7 @@ impl PhoneNumberRow {
                 return Ok(());
             }
         }
-        Err(ApiError::Conflict {
-            detail: "The number kept moving between prospects; try again.".into(),
-            pointer: None,
-        })
+        Err(ModelError::KeptMoving)
     }
 
     /// One page of numbers matching `listing`, optionally only those of one prospect.
@@ -591,7 +583,7 @@ impl PhoneNumberRow {
         conn: &mut DbConnection,
         listing: &Listing<F>,
         prospect_id: Option<i64>,
-    ) -> ApiResult<Page<Self>> {
+    ) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing, prospect_id))
     }
 
@@ -605,7 +597,7 @@ impl PhoneNumberRow {
         conn: &mut DbConnection,
         listing: &Listing<F>,
         prospect_id: Option<i64>,
-    ) -> ApiResult<(Page<Self>, Vec<Prospect>)> {
+    ) -> ModelResult<(Page<Self>, Vec<Prospect>)> {
         if let DbConnection::Pg(conn) = conn {
             return Ok(list_joined(conn, listing, prospect_id)?.split()?);
         }
@@ -623,7 +615,7 @@ fn list_joined(
     conn: &mut diesel::pg::PgConnection,
     listing: &Listing<F>,
     prospect_id: Option<i64>,
-) -> ApiResult<Page<NumberWithProspect>> {
+) -> ModelResult<Page<NumberWithProspect>> {
     let filtered = || pg::filtered(listing, prospect_id);
     crate::list_page!(
         conn,
@@ -648,14 +640,14 @@ crate::per_backend! {
         conn: &mut Conn,
         listing: &Listing<F>,
         prospect_id: Option<i64>,
-    ) -> ApiResult<Page<PhoneNumberRow>> {
+    ) -> ModelResult<Page<PhoneNumberRow>> {
         let filtered = || filtered(listing, prospect_id);
         crate::list_page!(conn, listing, filtered, PhoneNumberRow, order, sort_predicate)
     }
 
     /// The listing's filtered query: numbers matching `listing`, optionally only those of one
     /// prospect.
-    pub(super) fn filtered(listing: &Listing<F>, prospect_id: Option<i64>) -> ApiResult<Filtered> {
+    pub(super) fn filtered(listing: &Listing<F>, prospect_id: Option<i64>) -> ModelResult<Filtered> {
         let mut query = phone_numbers::table
             .left_join(prospects::table)
             .into_boxed();
@@ -673,14 +665,14 @@ crate::per_backend! {
         field: F,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<ListSource, Db>> {
+    ) -> ModelResult<Predicate<ListSource, Db>> {
         predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
     }
 
     fn predicate(
         target: FilterTarget<F>,
         op: &FilterOp,
-    ) -> ApiResult<Predicate<ListSource, Db>> {
+    ) -> ModelResult<Predicate<ListSource, Db>> {
         use crate::schema::Relationship;
         let field = match target {
             FilterTarget::Field(field) => field,
@@ -706,7 +698,7 @@ crate::per_backend! {
         })
     }
 
-    pub(super) fn order(query: Filtered, field: F, descending: bool) -> ApiResult<Filtered> {
+    pub(super) fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         Ok(match field {
             F::Id => order_by!(query, col::id, descending),
             F::Number => order_by!(query, col::number, descending),

@@ -3,13 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::error::{ModelError, ModelResult};
+use super::last_insert_id;
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
-use super::{last_insert_id, now};
+use crate::clock::now;
 use crate::db::schema::prospects::{self, dsl as col};
 use crate::db::{DbConnection, StoredTime};
-use crate::errors::{ApiError, ApiResult};
+use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
@@ -238,17 +240,17 @@ impl Prospect {
     /// Marks the prospect changed (new version and `updatedAt`). As the first statement of a
     /// transaction it also serializes writers of the prospect's number list (see
     /// [`crate::models::phone_number`]). A prospect that does not exist is 404.
-    pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> ApiResult<()> {
+    pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> ModelResult<()> {
         let touched = diesel::update(prospects::table.find(id))
             .set((col::version.eq(col::version + 1), col::updated_at.eq(at)))
             .execute(conn)?;
         if touched == 0 {
-            return Err(ApiError::not_found("prospect", id));
+            return Err(ModelError::not_found(ResourceType::Prospect, id));
         }
         Ok(())
     }
 
-    pub fn create(conn: &mut DbConnection, mut new: NewProspect) -> ApiResult<Self> {
+    pub fn create(conn: &mut DbConnection, mut new: NewProspect) -> ModelResult<Self> {
         crate::db::write_transaction(conn, |conn| {
             let at = now();
             (new.version, new.created_at, new.updated_at) = (1, at, at);
@@ -256,8 +258,7 @@ impl Prospect {
                 .values(&new)
                 .execute(conn)?;
             let id = last_insert_id(conn)?;
-            Self::find(conn, id)?
-                .ok_or_else(|| ApiError::Internal("inserted prospect vanished".into()))
+            Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))
         })
     }
 
@@ -274,7 +275,7 @@ impl Prospect {
         id: i64,
         changes: &ProspectChanges,
         expected_version: &dyn Fn(i64) -> bool,
-    ) -> ApiResult<Self> {
+    ) -> ModelResult<Self> {
         let has_changes = changes.owner_id.is_some()
             || changes.first_name.is_some()
             || changes.last_name.is_some()
@@ -282,10 +283,10 @@ impl Prospect {
             || changes.company.is_some();
         crate::db::write_transaction(conn, |conn| {
             for _ in 0..Self::WRITE_ATTEMPTS {
-                let current =
-                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+                let current = Self::find(conn, id)?
+                    .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
                 if !expected_version(current.version) {
-                    return Err(ApiError::PreconditionFailed);
+                    return Err(ModelError::VersionMismatch);
                 }
                 if !has_changes {
                     return Ok(current);
@@ -303,10 +304,13 @@ impl Prospect {
                 .execute(conn)?;
                 if written == 1 {
                     return Self::find(conn, id)?
-                        .ok_or_else(|| ApiError::not_found("prospect", id));
+                        .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id));
                 }
             }
-            Err(ApiError::Contention(format!("prospect {id} kept changing")))
+            Err(ModelError::KeptChanging {
+                kind: ResourceType::Prospect,
+                id,
+            })
         })
     }
 
@@ -316,13 +320,13 @@ impl Prospect {
         conn: &mut DbConnection,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
-    ) -> ApiResult<()> {
+    ) -> ModelResult<()> {
         crate::db::write_transaction(conn, |conn| {
             for _ in 0..Self::WRITE_ATTEMPTS {
-                let current =
-                    Self::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+                let current = Self::find(conn, id)?
+                    .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
                 if !expected_version(current.version) {
-                    return Err(ApiError::PreconditionFailed);
+                    return Err(ModelError::VersionMismatch);
                 }
                 let deleted = diesel::delete(
                     prospects::table
@@ -334,12 +338,15 @@ impl Prospect {
                     return Ok(());
                 }
             }
-            Err(ApiError::Contention(format!("prospect {id} kept changing")))
+            Err(ModelError::KeptChanging {
+                kind: ResourceType::Prospect,
+                id,
+            })
         })
     }
 
     /// One page of prospects matching `listing`.
-    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ApiResult<Page<Self>> {
+    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))
     }
 }
@@ -348,8 +355,8 @@ crate::per_backend! {
     /// A filtered listing query, before its selection.
     type Filtered = prospects::BoxedQuery<'static, Db>;
 
-    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ApiResult<Page<Prospect>> {
-        let filtered = || -> ApiResult<Filtered> {
+    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<Prospect>> {
+        let filtered = || -> ModelResult<Filtered> {
             let mut query = prospects::table.into_boxed();
             for filter in &listing.filters {
                 query = query.filter(predicate(filter.target, &filter.op)?);
@@ -362,7 +369,7 @@ crate::per_backend! {
     fn predicate(
         target: FilterTarget<F>,
         op: &FilterOp,
-    ) -> ApiResult<Predicate<prospects::table, Db>> {
+    ) -> ModelResult<Predicate<prospects::table, Db>> {
         use crate::schema::Relationship;
         let field = match target {
             FilterTarget::Field(field) => field,
@@ -389,7 +396,7 @@ crate::per_backend! {
         field: F,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<prospects::table, Db>> {
+    ) -> ModelResult<Predicate<prospects::table, Db>> {
         let op = FilterOp::Compare(op, value.clone());
         let name = field.name();
         Ok(match field {
@@ -403,7 +410,7 @@ crate::per_backend! {
         })
     }
 
-    fn order(query: Filtered, field: F, descending: bool) -> ApiResult<Filtered> {
+    fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         Ok(match field {
             F::Id => order_by!(query, col::id, descending),
             F::FirstName => order_by!(query, coalesce(col::first_name, ""), descending),

@@ -3,10 +3,14 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::now;
+use crate::clock::now;
 use crate::db::schema::{api_tokens, users};
 use crate::db::{DbConnection, StoredTime};
 use crate::permissions::{Principal, Role, Scopes};
+
+/// The channel revocations are announced on (PostgreSQL), in the revoking transaction; the
+/// credential cache listens on it (`auth::credentials`).
+pub const REVOCATIONS: &str = "phonebook_token_revocations";
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
@@ -106,8 +110,7 @@ impl ApiToken {
                 .set(api_tokens::revoked_at.eq(now()))
                 .execute(conn)?;
             if matches!(conn, DbConnection::Pg(_)) {
-                diesel::sql_query(format!("NOTIFY {}", crate::auth::credentials::REVOCATIONS))
-                    .execute(conn)?;
+                diesel::sql_query(format!("NOTIFY {REVOCATIONS}")).execute(conn)?;
             }
             Ok(revoked)
         })

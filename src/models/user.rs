@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::now;
+use crate::clock::now;
 use crate::db::schema::users;
 use crate::db::{DbConnection, StoredTime};
 use crate::permissions::Role;
@@ -88,11 +88,11 @@ impl User {
     }
 }
 
+use super::error::ModelResult;
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
 use crate::db::schema::users::dsl as col;
-use crate::errors::ApiResult;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
@@ -101,7 +101,7 @@ use crate::{order_by, predicate};
 
 impl User {
     /// One page of users matching `listing`.
-    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ApiResult<Page<Self>> {
+    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))
     }
 }
@@ -110,8 +110,8 @@ crate::per_backend! {
     /// A filtered listing query, before its selection.
     type Filtered = users::BoxedQuery<'static, Db>;
 
-    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ApiResult<Page<User>> {
-        let filtered = || -> ApiResult<Filtered> {
+    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<User>> {
+        let filtered = || -> ModelResult<Filtered> {
             let mut query = users::table.into_boxed();
             for filter in &listing.filters {
                 query = query.filter(predicate(filter.target, &filter.op)?);
@@ -126,11 +126,11 @@ crate::per_backend! {
         field: F,
         op: CompareOp,
         value: &FilterValue,
-    ) -> ApiResult<Predicate<users::table, Db>> {
+    ) -> ModelResult<Predicate<users::table, Db>> {
         predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
     }
 
-    fn predicate(target: FilterTarget<F>, op: &FilterOp) -> ApiResult<Predicate<users::table, Db>> {
+    fn predicate(target: FilterTarget<F>, op: &FilterOp) -> ModelResult<Predicate<users::table, Db>> {
         let field = match target {
             FilterTarget::Field(field) => field,
             FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
@@ -146,7 +146,7 @@ crate::per_backend! {
         })
     }
 
-    fn order(query: Filtered, field: F, descending: bool) -> ApiResult<Filtered> {
+    fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         Ok(match field {
             F::Id => order_by!(query, col::id, descending),
             F::Name => order_by!(query, col::name, descending),

@@ -6,12 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::media;
 use crate::models::User;
+use crate::state::AppState;
 
 /// The OpenAPI description kept in `openapi/openapi.yaml`, embedded at build time.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");

@@ -128,7 +128,7 @@ impl Caller {
         let work = move |conn: &mut crate::db::DbConnection| {
             let result = work(conn);
             if let Some((hash, state)) = recheck {
-                if crate::db::revocations_arrived(conn) {
+                if crate::auth::credentials::revocations_arrived(conn) {
                     state.credentials.clear();
                     if crate::models::ApiToken::authenticate(conn, &hash)?.is_none() {
                         return Err(ApiError::Unauthorized { token_sent: true });

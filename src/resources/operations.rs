@@ -43,7 +43,7 @@ impl LocalIds {
         } else {
             &self.phone_numbers
         };
-        target.resolve(kind, pointer, lids)
+        Ok(target.resolve(kind, pointer, lids)?)
     }
 }
 
@@ -207,7 +207,13 @@ fn apply(
                     }
                     let target = body::identifier(data, "/data", ResourceType::Prospect)?;
                     let prospect_id = lids.resolve(ResourceType::Prospect, &target, "/data")?;
-                    phone_numbers::move_to(conn, principal, id, prospect_id, &Precondition::None)?;
+                    phone_numbers::move_to(
+                        conn,
+                        principal,
+                        (id, prospect_id),
+                        &Precondition::None,
+                        "/data/relationships/prospect",
+                    )?;
                     Ok(Outcome::Nothing)
                 }
                 Some(other) => Err(ApiError::Forbidden(format!(

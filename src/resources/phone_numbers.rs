@@ -18,9 +18,7 @@ use crate::jsonapi::body::{self, Attributes, Body, Intent, ResourceInput, Sent};
 use crate::jsonapi::document::{Data, Document, Identifier, Linkage, ResourceType};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::Relationship as _;
-use crate::models::phone_number::{
-    NewPhoneNumber, ParsedColumns, PhoneNumberChanges, MOVE_POINTER,
-};
+use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Access, Action, Principal};
 use crate::schema::{PhoneNumberField, Relationship};
@@ -101,6 +99,7 @@ impl Draft {
         target
             .resolve(ResourceType::Prospect, &format!("{pointer}/data"), lids)
             .map(Some)
+            .map_err(ApiError::from)
     }
 
     fn validated(self) -> ApiResult<Self> {
@@ -197,7 +196,7 @@ pub fn create(
         region,
         extension_input(&draft.extension),
     )?;
-    PhoneNumberRow::create(
+    Ok(PhoneNumberRow::create(
         conn,
         &NewPhoneNumber {
             prospect_id,
@@ -212,7 +211,7 @@ pub fn create(
             source: draft.source.value(),
             order: draft.order.value(),
         },
-    )
+    )?)
 }
 
 /// Updates phone number `id` from a checked resource object (partial: absent members keep their
@@ -288,9 +287,9 @@ pub fn update(
         order: draft.order.value(),
         prospect_id: target,
     };
-    PhoneNumberRow::update(conn, id, &changes, &|version| {
+    Ok(PhoneNumberRow::update(conn, id, &changes, &|version| {
         precondition.allows(id, version)
-    })
+    })?)
 }
 
 /// Record permission for changing `current`, and moving it when `target` names another prospect.
@@ -323,13 +322,14 @@ fn authorize_change(
     Ok(())
 }
 
-/// Moves number `id` to `prospect_id` (appended to its list).
+/// Moves number `id` to `prospect_id` (appended to its list). A duplicate the move makes is a 422
+/// at `linkage`, the pointer of the linkage that asked for it (`/data`, `/data/3`).
 pub fn move_to(
     conn: &mut DbConnection,
     principal: &Principal,
-    id: i64,
-    prospect_id: i64,
+    (id, prospect_id): (i64, i64),
     precondition: &Precondition,
+    linkage: &str,
 ) -> ApiResult<PhoneNumberRow> {
     let current =
         PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
@@ -341,22 +341,7 @@ pub fn move_to(
     PhoneNumberRow::update(conn, id, &changes, &|version| {
         precondition.allows(id, version)
     })
-}
-
-/// A move's duplicate error points at the `prospect` relationship of a resource object; endpoints
-/// whose document is the linkage itself re-point it at `pointer` (`/data`, `/data/3`).
-pub fn repoint_move_error(error: ApiError, pointer: &str) -> ApiError {
-    match error {
-        ApiError::Validation(mut errors) => {
-            for error in &mut errors {
-                if error.pointer == MOVE_POINTER {
-                    error.pointer = pointer.to_owned();
-                }
-            }
-            ApiError::Validation(errors)
-        }
-        other => other,
-    }
+    .map_err(ApiError::duplicate_at(linkage))
 }
 
 /// Deletes number `id`.
@@ -375,7 +360,9 @@ pub fn delete(
             prospect_owner_id: owner,
         },
     )?;
-    PhoneNumberRow::delete(conn, id, &|version| precondition.allows(id, version))
+    Ok(PhoneNumberRow::delete(conn, id, &|version| {
+        precondition.allows(id, version)
+    })?)
 }
 
 /// Answers with one number: `work` produces it (a lookup, or a write), and what the query includes
@@ -584,8 +571,7 @@ pub async fn update_phone_number_prospect_relationship(
                 ));
             };
             let prospect_id = target.resolve(ResourceType::Prospect, "/data", &Lids::new())?;
-            move_to(conn, &principal, id, prospect_id, &precondition)
-                .map_err(|error| repoint_move_error(error, "/data"))
+            move_to(conn, &principal, (id, prospect_id), &precondition, "/data")
         })
         .await?;
     let document = prospect_linkage(&caller, &row);

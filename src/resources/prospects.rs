@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use super::view::Graph;
 use super::{included_if_asked, path_id, phone_numbers, single, CursorBinding, Precondition};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, Body, Intent, ResourceInput, Sent, Target};
@@ -13,7 +14,7 @@ use crate::jsonapi::document::{Data, Document, Identifier, Linkage, ResourceType
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::Relationship as _;
 use crate::models::prospect::{NewProspect, ProspectChanges};
-use crate::models::{now, PhoneNumberRow, Prospect, User};
+use crate::models::{PhoneNumberRow, Prospect, User};
 use crate::permissions::{authorize, Access, Action, Principal};
 use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
 
@@ -120,7 +121,7 @@ pub fn create(
     authorize(principal, &Action::CreateProspect { owner_id })?;
     draft.attributes?;
     let at = now();
-    Prospect::create(
+    Ok(Prospect::create(
         conn,
         NewProspect {
             owner_id,
@@ -132,7 +133,7 @@ pub fn create(
             created_at: at,
             updated_at: at,
         },
-    )
+    )?)
 }
 
 /// Updates prospect `id` (partial).
@@ -162,9 +163,9 @@ pub fn update(
         title: draft.title.into_change(),
         company: draft.company.into_change(),
     };
-    Prospect::update(conn, id, &changes, &|version| {
+    Ok(Prospect::update(conn, id, &changes, &|version| {
         precondition.allows(id, version)
-    })
+    })?)
 }
 
 /// Deletes prospect `id` and its numbers.
@@ -181,7 +182,9 @@ pub fn delete(
             owner_id: current.owner_id,
         },
     )?;
-    Prospect::delete(conn, id, &|version| precondition.allows(id, version))
+    Ok(Prospect::delete(conn, id, &|version| {
+        precondition.allows(id, version)
+    })?)
 }
 
 /// Answers with one prospect: `work` produces it (a lookup, or a write), and what the query
@@ -403,7 +406,7 @@ pub async fn add_prospect_phone_numbers(
         .map(|(index, item)| {
             body::identifier(item, &format!("/data/{index}"), ResourceType::PhoneNumber)
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let principal = caller.principal.clone();
     caller
         .database(move |conn| {
@@ -431,13 +434,10 @@ pub async fn add_prospect_phone_numbers(
                         phone_numbers::move_to(
                             conn,
                             &principal,
-                            number_id,
-                            id,
+                            (number_id, id),
                             &Precondition::None,
-                        )
-                        .map_err(|error| {
-                            phone_numbers::repoint_move_error(error, &format!("/data/{index}"))
-                        })?;
+                            &format!("/data/{index}"),
+                        )?;
                     }
                 }
                 Ok(())
@@ -511,9 +511,9 @@ pub async fn update_prospect_owner_relationship(
                 owner_id: Some(owner),
                 ..ProspectChanges::default()
             };
-            Prospect::update(conn, id, &changes, &|version| {
+            Ok(Prospect::update(conn, id, &changes, &|version| {
                 precondition.allows(id, version)
-            })
+            })?)
         })
         .await?;
     let linkage = Linkage::ToOne(Some(Identifier {

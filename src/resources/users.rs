@@ -20,7 +20,7 @@ pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
     let listing = caller.listing(&query, &binding)?;
     let db_listing = listing.clone();
     let page = caller
-        .database(move |conn| User::list(conn, &db_listing))
+        .database(move |conn| Ok(User::list(conn, &db_listing)?))
         .await?;
     let view = caller.view(&query);
     let data = page.rows.iter().map(|row| view.user(row)).collect();

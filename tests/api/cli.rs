@@ -9,8 +9,9 @@ use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::web;
 use serde_json::Value;
 
-use phonebook::app::{self, AppState};
 use phonebook::db::{self, DatabaseUrl, PoolOptions};
+use phonebook::router;
+use phonebook::state::AppState;
 
 use crate::helpers::{test_config, JSONAPI};
 
@@ -127,10 +128,11 @@ async fn tokens_made_on_the_command_line_authenticate_until_revoked() {
             size: 2,
             timeout: Duration::from_secs(5),
             statement_counter: None,
+            on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
         },
     )
     .expect("pool");
-    let service = init_service(app::build(web::Data::new(AppState::new(
+    let service = init_service(router::build(web::Data::new(AppState::new(
         pool,
         test_config(&url),
     ))))

@@ -23,11 +23,12 @@ use diesel::Connection;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
-use phonebook::app::{self, AppState};
 use phonebook::config::Config;
 use phonebook::db::{self, DatabaseUrl, DbConnection, PoolOptions};
 use phonebook::models::{ApiToken, User};
 use phonebook::permissions::Role;
+use phonebook::router;
+use phonebook::state::AppState;
 
 pub const JSONAPI: &str = "application/vnd.api+json";
 pub const ATOMIC: &str = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"";
@@ -272,6 +273,7 @@ impl TestApp {
                 size: 4,
                 timeout: Duration::from_secs(10),
                 statement_counter: Some(statements.clone()),
+                on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
             },
         )
         .expect("pool");
@@ -284,7 +286,7 @@ impl TestApp {
             }
         };
         let state = web::Data::new(AppState::new(pool, config));
-        let service = Rc::new(actix_web::test::init_service(app::build(state.clone())).await);
+        let service = Rc::new(actix_web::test::init_service(router::build(state.clone())).await);
         let call: Call = Rc::new(move |request| {
             let service = service.clone();
             Box::pin(async move {

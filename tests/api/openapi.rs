@@ -25,7 +25,7 @@ fn openapi_lists_exactly_the_routes_of_the_route_table() {
                 .map(move |method| (path.clone(), method.to_uppercase()))
         })
         .collect();
-    let mut served: Vec<(String, String)> = phonebook::app::ROUTES
+    let mut served: Vec<(String, String)> = phonebook::router::ROUTES
         .iter()
         .flat_map(|(path, methods)| {
             methods

@@ -739,7 +739,7 @@ async fn unauthenticated_requests_are_401_with_the_right_challenge(app: TestApp)
 async fn expired_and_revoked_tokens_stop_working_at_once(app: TestApp) {
     let (user, token) = app.user("member@example.com", Role::Member, DEFAULT_SCOPES);
     let second = extra_token(&app, user, "prospects.read");
-    let now = phonebook::models::now();
+    let now = phonebook::clock::now();
     let expired = phonebook::auth::generate_token();
     let lasting = phonebook::auth::generate_token();
     for (plain, expires_at) in [
@@ -1659,6 +1659,7 @@ impl CliDatabase {
                 size: 1,
                 timeout: Duration::from_secs(10),
                 statement_counter: None,
+                on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
             },
         )
         .expect("pool");
@@ -1880,7 +1881,7 @@ async fn token_create_expires_in() {
             .expect("stored")
             .expires_at
     };
-    let now = phonebook::models::now();
+    let now = phonebook::clock::now();
     let in_30_days = expiry(&long).expect("30d expiry") - now;
     assert!(
         (in_30_days - chrono::Duration::days(30))
@@ -1891,19 +1892,20 @@ async fn token_create_expires_in() {
     );
     assert_eq!(expiry(&forever), None);
     // The 1 s token is served, then refused once its second has passed.
-    let state = actix_web::web::Data::new(phonebook::app::AppState::new(
+    let state = actix_web::web::Data::new(phonebook::state::AppState::new(
         phonebook::db::pool(
             &phonebook::db::DatabaseUrl::parse(&db.url).unwrap(),
             phonebook::db::PoolOptions {
                 size: 2,
                 timeout: Duration::from_secs(10),
                 statement_counter: None,
+                on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
             },
         )
         .unwrap(),
         crate::helpers::test_config(&db.url),
     ));
-    let service = actix_web::test::init_service(phonebook::app::build(state)).await;
+    let service = actix_web::test::init_service(phonebook::router::build(state)).await;
     let get = |token: &str| {
         actix_web::test::TestRequest::get()
             .uri("/api/v2")
@@ -1917,7 +1919,7 @@ async fn token_create_expires_in() {
             && deadline > now - chrono::Duration::seconds(60),
         "{deadline} vs {now}"
     );
-    while phonebook::models::now() <= deadline {
+    while phonebook::clock::now() <= deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let expired = actix_web::test::call_service(&service, get(&short)).await;

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use phonebook::config::Config;
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
-use phonebook::errors::ApiError;
 use phonebook::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use phonebook::models::ModelError;
 use phonebook::models::{PhoneNumberRow, Prospect, ProspectPhone};
 
 use crate::backend_tests;
@@ -1966,7 +1966,7 @@ async fn concurrent_duplicate_inserts_one_wins(app: TestApp) {
     const THREADS: usize = 4;
     for round in 0..5 {
         let barrier = Arc::new(Barrier::new(THREADS));
-        let results: Vec<Result<PhoneNumberRow, ApiError>> = (0..THREADS)
+        let results: Vec<Result<PhoneNumberRow, ModelError>> = (0..THREADS)
             .map(|_| {
                 let pool = app.state.pool.clone();
                 let barrier = barrier.clone();
@@ -1984,10 +1984,10 @@ async fn concurrent_duplicate_inserts_one_wins(app: TestApp) {
         assert_eq!(won, 1, "round {round}: {results:?}");
         for result in results.iter().filter(|result| result.is_err()) {
             match result {
-                Err(ApiError::Validation(errors)) => {
-                    assert!(format!("{errors:?}").contains("duplicate"), "{errors:?}");
+                Err(ModelError::Duplicate { number, .. }) => {
+                    assert!(number.starts_with('+'), "{number}");
                 }
-                other => panic!("expected a duplicate 422, got {other:?}"),
+                other => panic!("expected a duplicate, got {other:?}"),
             }
         }
     }

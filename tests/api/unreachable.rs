@@ -9,8 +9,9 @@ use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use serde_json::Value;
 
-use phonebook::app::{self, AppState};
 use phonebook::db::{self, DatabaseUrl, PoolOptions};
+use phonebook::router;
+use phonebook::state::AppState;
 
 use crate::helpers::test_config;
 
@@ -91,6 +92,7 @@ async fn postgres_down_is_503_and_the_service_recovers() {
             size: 2,
             timeout: Duration::from_millis(config.pool_timeout_ms),
             statement_counter: None,
+            on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
         },
     )
     .expect("pool");
@@ -100,7 +102,7 @@ async fn postgres_down_is_503_and_the_service_recovers() {
         db::migrate(&mut conn).expect("migrate");
         phonebook::cli::bootstrap(&mut conn, Some(token)).expect("bootstrap");
     }
-    let service = init_service(app::build(web::Data::new(AppState::new(pool, config)))).await;
+    let service = init_service(router::build(web::Data::new(AppState::new(pool, config)))).await;
     let call = |path: &'static str| {
         TestRequest::get()
             .uri(path)
