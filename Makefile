@@ -23,5 +23,7 @@ lint:
 fmt:
 	cargo fmt --all
 
+# The load benchmark (bench/README.md, about 15 minutes). `make bench BENCH_BEFORE=../before`
+# instead compares W1–W3 side by side with the release service of another checkout.
 bench:
 	bench/run
