@@ -19,6 +19,7 @@ test:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy -p phonebook-bench --all-targets --locked -- -D warnings
 
 fmt:
 	cargo fmt --all
