@@ -50,13 +50,13 @@ route_table! {
     "/api/v2/prospects/{id}" => {
         GET => prospects::get_prospect, PATCH => prospects::update_prospect, DELETE => prospects::delete_prospect
     }
-    "/api/v2/prospects/{id}/phoneNumbers" => { GET => prospects::list_prospect_phone_numbers }
+    "/api/v2/prospects/{id}/phoneNumbers" => { GET => numbers::list_prospect_phone_numbers }
     "/api/v2/prospects/{id}/owner" => { GET => prospects::get_prospect_owner }
     "/api/v2/prospects/{id}/relationships/phoneNumbers" => {
         GET => prospects::get_prospect_phone_numbers_relationship,
         POST => prospects::add_prospect_phone_numbers,
-        PATCH => crate::resources::cannot_detach,
-        DELETE => crate::resources::cannot_detach,
+        PATCH => crate::resources::respond::cannot_detach,
+        DELETE => crate::resources::respond::cannot_detach,
     }
     "/api/v2/prospects/{id}/relationships/owner" => {
         GET => prospects::get_prospect_owner_relationship, PATCH => prospects::update_prospect_owner_relationship

@@ -1,6 +1,6 @@
-//! [`Caller`]: the extractor every `/api/v2` handler takes first. In the order API.md section 9
-//! prescribes (routing has already happened), it negotiates the media type (415/406),
-//! authenticates the bearer token (401) and applies the rate limit (429).
+//! [`Caller`]: who is calling, extracted before every `/api/v2` handler runs. In the order API.md
+//! section 9 prescribes (routing has already happened), the extractor negotiates the media type
+//! (415/406), authenticates the bearer token (401) and applies the rate limit (429).
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
@@ -11,39 +11,20 @@ use futures_util::future::LocalBoxFuture;
 use crate::auth::credentials::CredentialCheck;
 use crate::db::Backend;
 use crate::errors::ApiError;
-use crate::jsonapi::document::LinkBase;
 use crate::jsonapi::media::{self, Dialect};
 use crate::models::ApiToken;
 use crate::permissions::Principal;
 use crate::rate_limit::Decision;
 use crate::state::AppState;
 
-/// The authenticated caller of a request, with what handlers need from the request itself.
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
 pub struct Caller {
-    pub state: web::Data<AppState>,
     pub principal: Principal,
-    /// The absolute URL of `/api/v2`, for links.
-    pub base: LinkBase,
-    /// The raw query string, parsed strictly per endpoint by the handler.
-    pub query: String,
-    /// Request path below the API root, e.g. `/phoneNumbers/7` (for `links.self`).
-    pub path: String,
-    /// The request itself (a reference-counted handle), for its method and headers.
-    request: HttpRequest,
     /// The token hash, when the principal came from the credential cache on PostgreSQL: the
     /// handler's database work looks for revocations once more (see [`crate::auth::credentials`];
     /// on SQLite the look before the handler is exact).
-    pub(crate) cached_token: Option<String>,
-}
-
-impl Caller {
-    pub fn method(&self) -> &Method {
-        self.request.method()
-    }
-
-    pub fn headers(&self) -> &HeaderMap {
-        self.request.headers()
-    }
+    pub cached_token: Option<String>,
 }
 
 /// The user id of an authenticated request, kept in the request extensions for the access log.
@@ -56,17 +37,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// The absolute URL of the API root as the client addressed it (or as configured).
-pub fn api_root(req: &HttpRequest, public_url: Option<&str>) -> String {
-    match public_url {
-        Some(origin) => format!("{origin}/api/v2"),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}/api/v2", info.scheme(), info.host())
-        }
-    }
 }
 
 impl FromRequest for Caller {
@@ -127,19 +97,8 @@ impl FromRequest for Caller {
                     });
                 }
             }
-            let base = LinkBase::new(api_root(&req, state.config.public_url.as_deref()));
-            let path = req
-                .path()
-                .strip_prefix("/api/v2")
-                .unwrap_or_default()
-                .to_owned();
             Ok(Caller {
-                base,
-                query: req.query_string().to_owned(),
-                path,
-                request: req.clone(),
                 principal,
-                state,
                 cached_token,
             })
         })

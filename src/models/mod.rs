@@ -3,6 +3,7 @@
 //! version mismatch). Nothing here knows about HTTP; handlers call these inside [`crate::db::run`].
 
 pub mod error;
+pub mod includes;
 pub mod listing;
 pub mod phone_number;
 pub mod prospect;

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::auth::Caller;
+use super::context::Context;
 use crate::db;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::media;
@@ -30,10 +30,10 @@ pub fn openapi_json() -> &'static str {
     )
 }
 
-pub async fn get_entry_point(caller: Caller) -> ApiResult<HttpResponse> {
-    caller.no_query_parameters()?;
-    let user_id = caller.principal.user_id;
-    let user = caller
+pub async fn get_entry_point(cx: Context) -> ApiResult<HttpResponse> {
+    cx.no_query_parameters()?;
+    let user_id = cx.principal().user_id;
+    let user = cx
         .database(move |conn| {
             User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))
         })
@@ -41,16 +41,16 @@ pub async fn get_entry_point(caller: Caller) -> ApiResult<HttpResponse> {
     let document = json!({
         "jsonapi": media::jsonapi_object(false, false),
         "links": {
-            "self": caller.base.as_str(),
-            "describedby": caller.base.url("/openapi.json"),
+            "self": cx.base.as_str(),
+            "describedby": cx.base.url("/openapi.json"),
         },
         "meta": {
             "user": { "id": user.id.to_string(), "name": user.name, "email": user.email, "role": user.role },
-            "scopes": caller.principal.scopes.names().collect::<Vec<_>>(),
+            "scopes": cx.principal().scopes.names().collect::<Vec<_>>(),
             "collections": {
-                "phoneNumbers": caller.base.url("/phoneNumbers"),
-                "prospects": caller.base.url("/prospects"),
-                "users": caller.base.url("/users"),
+                "phoneNumbers": cx.base.url("/phoneNumbers"),
+                "prospects": cx.base.url("/prospects"),
+                "users": cx.base.url("/users"),
             },
         },
     });

@@ -6,21 +6,71 @@
 use std::collections::HashMap;
 
 use actix_web::HttpResponse;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
-use super::phone_numbers::{self, Lids};
+use super::context::Context;
+use super::respond::Precondition;
 use super::view::View;
-use super::{prospects, Precondition};
-use crate::auth::Caller;
+use super::writes::{phone_number, prospect, Lids};
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Intent, Target};
 use crate::jsonapi::document::{AtomicResults, ResourceType};
 use crate::models::{PhoneNumberRow, Prospect};
-use crate::permissions::{Access, Principal};
+use crate::permissions::{self, Access, Principal};
 
 /// Most operations one request may carry.
 pub const MAX_OPERATIONS: usize = 1000;
+
+/// The request document.
+#[derive(Deserialize)]
+struct Request {
+    #[serde(rename = "atomic:operations")]
+    operations: Vec<Value>,
+}
+
+/// One operation object, as the extension defines it.
+#[derive(Deserialize)]
+struct Operation {
+    op: Op,
+    #[serde(rename = "ref")]
+    reference: Option<Reference>,
+    href: Option<String>,
+    data: Option<Value>,
+}
+
+#[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    Add,
+    Update,
+    Remove,
+}
+
+/// `ref`: the resource (or one of its relationships) an update or remove targets.
+#[derive(Deserialize)]
+struct Reference {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<Value>,
+    lid: Option<Value>,
+    relationship: Option<String>,
+}
+
+impl Reference {
+    /// The identifier object `ref` holds, for the same checks as any linkage.
+    fn identifier(&self) -> Value {
+        let mut object = serde_json::Map::new();
+        object.insert("type".into(), Value::String(self.kind.clone()));
+        for (name, value) in [("id", &self.id), ("lid", &self.lid)] {
+            if let Some(value) = value {
+                object.insert(name.into(), value.clone());
+            }
+        }
+        Value::Object(object)
+    }
+}
 
 /// What one operation produced, for `atomic:results`.
 enum Outcome {
@@ -38,278 +88,306 @@ struct LocalIds {
 
 impl LocalIds {
     fn resolve(&self, kind: ResourceType, target: &Target, pointer: &str) -> ApiResult<i64> {
-        let lids = if kind == ResourceType::Prospect {
-            &self.prospects
-        } else {
-            &self.phone_numbers
+        let lids = match kind {
+            ResourceType::Prospect => &self.prospects,
+            _ => &self.phone_numbers,
         };
         Ok(target.resolve(kind, pointer, lids)?)
     }
 }
 
-fn kind_named(name: &str, pointer: &str) -> ApiResult<ResourceType> {
+/// A serde error as a 400 at the JSON pointer of what it concerns (relative to `root`).
+fn malformed(error: serde_path_to_error::Error<serde_json::Error>, root: &str) -> ApiError {
+    use serde_path_to_error::Segment;
+    let mut pointer = root.to_owned();
+    for segment in error.path().iter() {
+        match segment {
+            Segment::Map { key } => pointer.extend(["/", &body::pointer_token(key)]),
+            Segment::Seq { index } => pointer.extend(["/", &index.to_string()]),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    ApiError::bad_request(pointer, format!("Invalid operation: {}.", error.inner()))
+}
+
+/// Reads the request document: 400 when it is not an Atomic Operations document or has too many
+/// operations.
+fn operations(bytes: &[u8]) -> ApiResult<Vec<Value>> {
+    let document = body::parse_json(bytes)?;
+    if !document.is_object() {
+        return Err(ApiError::bad_request(
+            "",
+            "The document must be a JSON object.",
+        ));
+    }
+    let request: Request =
+        serde_path_to_error::deserialize(document).map_err(|error| malformed(error, ""))?;
+    let pointer = "/atomic:operations";
+    match request.operations.len() {
+        0 => Err(ApiError::bad_request(
+            pointer,
+            "`atomic:operations` is empty.",
+        )),
+        count if count > MAX_OPERATIONS => Err(ApiError::bad_request(
+            pointer,
+            format!("At most {MAX_OPERATIONS} operations per request; nothing was applied."),
+        )),
+        _ => Ok(request.operations),
+    }
+}
+
+/// The resource type a resource object names (`data.type`): phone numbers and prospects only.
+fn kind_of(data: &Value, pointer: &str) -> ApiResult<ResourceType> {
+    let Some(name) = data.get("type").and_then(Value::as_str) else {
+        let detail = "The resource object has no `type`.";
+        return Err(ApiError::bad_request(pointer, detail));
+    };
     match ResourceType::named(name) {
         Some(kind @ (ResourceType::PhoneNumber | ResourceType::Prospect)) => Ok(kind),
         Some(ResourceType::User) | None => Err(ApiError::bad_request(
-            pointer,
+            format!("{pointer}/type"),
             format!("Atomic operations work on phoneNumber and prospect, not `{name}`."),
         )),
     }
 }
 
-/// Reads and checks the request document: 400 when it is not an Atomic Operations document or has
-/// too many operations.
-fn operations(bytes: &[u8]) -> ApiResult<Vec<Value>> {
-    let document = body::parse_json(bytes)?;
-    let operations = document
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("", "The document must be a JSON object."))?
-        .get("atomic:operations")
-        .ok_or_else(|| ApiError::bad_request("", "The document has no `atomic:operations`."))?
-        .as_array()
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "/atomic:operations",
-                "`atomic:operations` must be an array.",
-            )
-        })?;
-    if operations.is_empty() {
-        return Err(ApiError::bad_request(
-            "/atomic:operations",
-            "`atomic:operations` is empty.",
-        ));
-    }
-    if operations.len() > MAX_OPERATIONS {
-        return Err(ApiError::bad_request(
-            "/atomic:operations",
-            format!("At most {MAX_OPERATIONS} operations per request; nothing was applied."),
-        ));
-    }
-    Ok(operations.clone())
+/// One operation's work, with the caller and the local ids created so far.
+struct Apply<'a> {
+    conn: &'a mut DbConnection,
+    principal: &'a Principal,
+    region: &'a str,
+    lids: &'a mut LocalIds,
 }
 
-/// Runs one operation (pointers relative to the operation object).
-fn apply(
+impl Apply<'_> {
+    fn require(&self, kind: ResourceType, access: Access) -> ApiResult<()> {
+        Ok(permissions::require_scope(self.principal, kind, access)?)
+    }
+
+    /// Runs one operation (pointers relative to the operation object).
+    fn run(&mut self, operation: Value) -> ApiResult<Outcome> {
+        if !operation.is_object() {
+            return Err(ApiError::bad_request(
+                "",
+                "An operation must be a JSON object.",
+            ));
+        }
+        let operation: Operation =
+            serde_path_to_error::deserialize(operation).map_err(|error| malformed(error, ""))?;
+        match operation.op {
+            Op::Add => self.add(operation),
+            Op::Update | Op::Remove => self.change(operation),
+        }
+    }
+
+    fn add(&mut self, operation: Operation) -> ApiResult<Outcome> {
+        let data = (operation.data)
+            .ok_or_else(|| ApiError::bad_request("", "An `add` operation needs `data`."))?;
+        let kind = kind_of(&data, "/data")?;
+        let collection = format!("/{}", kind.collection());
+        if let Some(href) = operation.href {
+            if !href.trim_end_matches('/').ends_with(&collection) {
+                let detail = format!("`href` must be the {} collection.", kind.collection());
+                return Err(ApiError::bad_request("/href", detail));
+            }
+        }
+        self.require(kind, Access::Write)?;
+        let input = body::resource_object(&data, "/data", kind, Intent::Create)?;
+        let (conn, principal) = (&mut *self.conn, self.principal);
+        let (id, lids, outcome): (i64, &mut Lids, fn(i64) -> Outcome) = match kind {
+            ResourceType::Prospect => {
+                let row = prospect::create(conn, principal, &input)?;
+                (row.id, &mut self.lids.prospects, Outcome::Prospect)
+            }
+            _ => {
+                let prospects = &self.lids.prospects;
+                let row = phone_number::create(conn, principal, &input, self.region, prospects)?;
+                (row.id, &mut self.lids.phone_numbers, Outcome::PhoneNumber)
+            }
+        };
+        if let Some(lid) = input.lid {
+            lids.insert(lid, id);
+        }
+        Ok(outcome(id))
+    }
+
+    /// An update or remove: the target comes from `ref`, or (update) from the resource object.
+    fn change(&mut self, operation: Operation) -> ApiResult<Outcome> {
+        let (kind, target, relationship, pointer) = match (&operation.reference, &operation.data) {
+            (Some(reference), _) => {
+                let kind = kind_of(&reference.identifier(), "/ref")?;
+                let target = body::identifier(&reference.identifier(), "/ref", kind)?;
+                (kind, target, reference.relationship.clone(), "/ref")
+            }
+            (None, Some(data)) if operation.op == Op::Update => {
+                let kind = kind_of(data, "/data")?;
+                (kind, body::identifier(data, "/data", kind)?, None, "/data")
+            }
+            (None, _) if operation.op == Op::Update => {
+                let detail = "An `update` operation needs `data`.";
+                return Err(ApiError::bad_request("", detail));
+            }
+            (None, _) => {
+                let detail = "A `remove` operation needs `ref`.";
+                return Err(ApiError::bad_request("", detail));
+            }
+        };
+        if operation.op == Op::Remove {
+            return self.remove(kind, &target, relationship.is_some(), pointer);
+        }
+        self.require(kind, Access::Write)?;
+        let data = (operation.data)
+            .ok_or_else(|| ApiError::bad_request("", "An `update` operation needs `data`."))?;
+        let id = self.lids.resolve(kind, &target, pointer)?;
+        match relationship {
+            Some(name) => self.update_relationship(kind, id, &name, &data),
+            None => self.update(kind, id, &target, data),
+        }
+    }
+
+    fn remove(
+        &mut self,
+        kind: ResourceType,
+        target: &Target,
+        relationship: bool,
+        pointer: &str,
+    ) -> ApiResult<Outcome> {
+        if relationship {
+            let detail =
+                "Relationship members cannot be removed: a number always belongs to a prospect.";
+            return Err(ApiError::Forbidden(detail.into()));
+        }
+        self.require(kind, Access::Delete)?;
+        let id = self.lids.resolve(kind, target, pointer)?;
+        let none = &Precondition::None;
+        match kind {
+            ResourceType::Prospect => prospect::delete(self.conn, self.principal, id, none)?,
+            _ => phone_number::delete(self.conn, self.principal, id, none)?,
+        }
+        Ok(Outcome::Nothing)
+    }
+
+    fn update(
+        &mut self,
+        kind: ResourceType,
+        id: i64,
+        target: &Target,
+        mut data: Value,
+    ) -> ApiResult<Outcome> {
+        if let (Some(object), Target::Lid(_)) = (data.as_object_mut(), target) {
+            // A resource named by `lid` gets its real id for the shape check.
+            object.insert("id".into(), Value::String(id.to_string()));
+        }
+        let input = body::resource_object(&data, "/data", kind, Intent::Update { id })?;
+        let (conn, principal, none) = (&mut *self.conn, self.principal, &Precondition::None);
+        if kind == ResourceType::Prospect {
+            prospect::update(conn, principal, id, &input, none)?;
+            return Ok(Outcome::Prospect(id));
+        }
+        let prospects = &self.lids.prospects;
+        phone_number::update(conn, principal, id, &input, self.region, prospects, none)?;
+        Ok(Outcome::PhoneNumber(id))
+    }
+
+    /// Only a number's `prospect` can be replaced by an operation (a move).
+    fn update_relationship(
+        &mut self,
+        kind: ResourceType,
+        id: i64,
+        name: &str,
+        data: &Value,
+    ) -> ApiResult<Outcome> {
+        if kind != ResourceType::PhoneNumber || name != "prospect" {
+            return Err(ApiError::Forbidden(format!(
+                "The `{name}` relationship of {kind} cannot be updated with an operation."
+            )));
+        }
+        if data.is_null() {
+            return Err(ApiError::invalid(
+                "/data",
+                "A phone number always belongs to a prospect; `data` may not be null.",
+            ));
+        }
+        let target = body::identifier(data, "/data", ResourceType::Prospect)?;
+        let prospect_id = self
+            .lids
+            .resolve(ResourceType::Prospect, &target, "/data")?;
+        let linkage = "/data/relationships/prospect";
+        let ids = (id, prospect_id);
+        phone_number::move_to(self.conn, self.principal, ids, &Precondition::None, linkage)?;
+        Ok(Outcome::Nothing)
+    }
+}
+
+/// The records the results show, as they stand after the whole request.
+type Written = (
+    Vec<Outcome>,
+    HashMap<i64, PhoneNumberRow>,
+    HashMap<i64, Prospect>,
+);
+
+/// Runs every operation in one transaction and reads back what the results show.
+fn run_all(
     conn: &mut DbConnection,
     principal: &Principal,
     region: &str,
-    operation: &Value,
-    lids: &mut LocalIds,
-) -> ApiResult<Outcome> {
-    let operation: &Map<String, Value> = operation
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("", "An operation must be a JSON object."))?;
-    let op = operation
-        .get("op")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("", "An operation needs `op`."))?;
-    let reference = match operation.get("ref") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(reference)) => Some(reference),
-        Some(_) => return Err(ApiError::bad_request("/ref", "`ref` must be an object.")),
+    operations: &[Value],
+) -> ApiResult<Written> {
+    let mut lids = LocalIds::default();
+    let mut apply = Apply {
+        conn,
+        principal,
+        region,
+        lids: &mut lids,
     };
-    let data = operation.get("data");
-    let require = |kind: ResourceType, access: Access| -> ApiResult<()> {
-        crate::permissions::require_scope(principal, kind, access).map_err(ApiError::from)
-    };
-    match op {
-        "add" => {
-            let data =
-                data.ok_or_else(|| ApiError::bad_request("", "An `add` operation needs `data`."))?;
-            let type_name = data.get("type").and_then(Value::as_str).ok_or_else(|| {
-                ApiError::bad_request("/data", "The resource object has no `type`.")
-            })?;
-            let kind = kind_named(type_name, "/data/type")?;
-            if let Some(href) = operation.get("href").and_then(Value::as_str) {
-                if !href
-                    .trim_end_matches('/')
-                    .ends_with(&format!("/{}", kind.collection()))
-                {
-                    return Err(ApiError::bad_request(
-                        "/href",
-                        format!("`href` must be the {} collection.", kind.collection()),
-                    ));
-                }
-            }
-            require(kind, Access::Write)?;
-            let input = body::resource_object(data, "/data", kind, Intent::Create)?;
-            if kind == ResourceType::Prospect {
-                let row = prospects::create(conn, principal, &input)?;
-                if let Some(lid) = &input.lid {
-                    lids.prospects.insert(lid.clone(), row.id);
-                }
-                Ok(Outcome::Prospect(row.id))
-            } else {
-                let row = phone_numbers::create(conn, principal, &input, region, &lids.prospects)?;
-                if let Some(lid) = &input.lid {
-                    lids.phone_numbers.insert(lid.clone(), row.id);
-                }
-                Ok(Outcome::PhoneNumber(row.id))
-            }
+    let mut outcomes = Vec::with_capacity(operations.len());
+    for (index, operation) in operations.iter().enumerate() {
+        let outcome = apply.run(operation.clone());
+        let in_operation = |error| ApiError::InOperation {
+            index,
+            error: Box::new(error),
+        };
+        outcomes.push(outcome.map_err(in_operation)?);
+    }
+    let number_ids: Vec<i64> = outcomes.iter().filter_map(Outcome::phone_number).collect();
+    let prospect_ids: Vec<i64> = outcomes.iter().filter_map(Outcome::prospect).collect();
+    let numbers = PhoneNumberRow::by_ids(apply.conn, &number_ids)?;
+    let prospects = Prospect::by_ids(apply.conn, &prospect_ids)?;
+    Ok((
+        outcomes,
+        numbers.into_iter().map(|row| (row.id, row)).collect(),
+        prospects.into_iter().map(|row| (row.id, row)).collect(),
+    ))
+}
+
+impl Outcome {
+    fn phone_number(&self) -> Option<i64> {
+        match self {
+            Outcome::PhoneNumber(id) => Some(*id),
+            _ => None,
         }
-        "update" | "remove" => {
-            let (kind, target, relationship) = match reference {
-                Some(reference) => {
-                    let type_name = reference
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| ApiError::bad_request("/ref", "`ref` needs `type`."))?;
-                    let kind = kind_named(type_name, "/ref/type")?;
-                    let target = body::identifier(&Value::Object(reference.clone()), "/ref", kind)?;
-                    let relationship = reference
-                        .get("relationship")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    (kind, target, relationship)
-                }
-                None if op == "update" => {
-                    let data = data.ok_or_else(|| {
-                        ApiError::bad_request("", "An `update` operation needs `data`.")
-                    })?;
-                    let type_name = data.get("type").and_then(Value::as_str).ok_or_else(|| {
-                        ApiError::bad_request("/data", "The resource object has no `type`.")
-                    })?;
-                    let kind = kind_named(type_name, "/data/type")?;
-                    (kind, body::identifier(data, "/data", kind)?, None)
-                }
-                None => {
-                    return Err(ApiError::bad_request(
-                        "",
-                        "A `remove` operation needs `ref`.",
-                    ))
-                }
-            };
-            let pointer = if reference.is_some() { "/ref" } else { "/data" };
-            if op == "remove" {
-                if relationship.is_some() {
-                    return Err(ApiError::Forbidden("Relationship members cannot be removed: a number always belongs to a prospect.".into()));
-                }
-                require(kind, Access::Delete)?;
-                let id = lids.resolve(kind, &target, pointer)?;
-                if kind == ResourceType::Prospect {
-                    prospects::delete(conn, principal, id, &Precondition::None)?;
-                } else {
-                    phone_numbers::delete(conn, principal, id, &Precondition::None)?;
-                }
-                return Ok(Outcome::Nothing);
-            }
-            require(kind, Access::Write)?;
-            let data = data
-                .ok_or_else(|| ApiError::bad_request("", "An `update` operation needs `data`."))?;
-            let id = lids.resolve(kind, &target, pointer)?;
-            match relationship.as_deref() {
-                Some("prospect") if kind == ResourceType::PhoneNumber => {
-                    if data.is_null() {
-                        return Err(ApiError::invalid(
-                            "/data",
-                            "A phone number always belongs to a prospect; `data` may not be null.",
-                        ));
-                    }
-                    let target = body::identifier(data, "/data", ResourceType::Prospect)?;
-                    let prospect_id = lids.resolve(ResourceType::Prospect, &target, "/data")?;
-                    phone_numbers::move_to(
-                        conn,
-                        principal,
-                        (id, prospect_id),
-                        &Precondition::None,
-                        "/data/relationships/prospect",
-                    )?;
-                    Ok(Outcome::Nothing)
-                }
-                Some(other) => Err(ApiError::Forbidden(format!(
-                    "The `{other}` relationship of {} cannot be updated with an operation.",
-                    kind.name()
-                ))),
-                None => {
-                    let mut data = data.clone();
-                    if let (Some(object), Target::Lid(_)) = (data.as_object_mut(), &target) {
-                        // A resource named by `lid` gets its real id for the shape check.
-                        object.insert("id".into(), Value::String(id.to_string()));
-                    }
-                    let input = body::resource_object(&data, "/data", kind, Intent::Update { id })?;
-                    if kind == ResourceType::Prospect {
-                        prospects::update(conn, principal, id, &input, &Precondition::None)?;
-                        Ok(Outcome::Prospect(id))
-                    } else {
-                        phone_numbers::update(
-                            conn,
-                            principal,
-                            id,
-                            &input,
-                            region,
-                            &lids.prospects,
-                            &Precondition::None,
-                        )?;
-                        Ok(Outcome::PhoneNumber(id))
-                    }
-                }
-            }
+    }
+
+    fn prospect(&self) -> Option<i64> {
+        match self {
+            Outcome::Prospect(id) => Some(*id),
+            _ => None,
         }
-        other => Err(ApiError::bad_request(
-            "/op",
-            format!("Unknown operation `{other}`: use add, update or remove."),
-        )),
     }
 }
 
-pub async fn post_operations(caller: Caller, body: body::Body) -> ApiResult<HttpResponse> {
-    caller.no_query_parameters()?;
+pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpResponse> {
+    cx.no_query_parameters()?;
     let operations = operations(&body.read().await?)?;
-    let (principal, region) = (
-        caller.principal.clone(),
-        caller.state.config.default_region.clone(),
-    );
-    let (outcomes, numbers, prospects) = caller
+    let (principal, region) = (cx.principal().clone(), cx.default_region());
+    let (outcomes, numbers, prospects) = cx
         .database(move |conn| {
-            db::write_transaction(conn, |conn| {
-                let mut lids = LocalIds::default();
-                let mut outcomes = Vec::with_capacity(operations.len());
-                for (index, operation) in operations.iter().enumerate() {
-                    let outcome = apply(conn, &principal, &region, operation, &mut lids).map_err(
-                        |error| ApiError::InOperation {
-                            index,
-                            error: Box::new(error),
-                        },
-                    )?;
-                    outcomes.push(outcome);
-                }
-                // Results show each record as it stands after the whole request.
-                let number_ids: Vec<i64> = outcomes
-                    .iter()
-                    .filter_map(|o| {
-                        if let Outcome::PhoneNumber(id) = o {
-                            Some(*id)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                let prospect_ids: Vec<i64> = outcomes
-                    .iter()
-                    .filter_map(|o| {
-                        if let Outcome::Prospect(id) = o {
-                            Some(*id)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                let numbers: HashMap<i64, PhoneNumberRow> =
-                    PhoneNumberRow::by_ids(conn, &number_ids)?
-                        .into_iter()
-                        .map(|row| (row.id, row))
-                        .collect();
-                let prospects: HashMap<i64, Prospect> = Prospect::by_ids(conn, &prospect_ids)?
-                    .into_iter()
-                    .map(|row| (row.id, row))
-                    .collect();
-                Ok((outcomes, numbers, prospects))
-            })
+            db::write_transaction(conn, |conn| run_all(conn, &principal, &region, &operations))
         })
         .await?;
     let fields = Default::default();
     let view = View {
-        base: &caller.base,
+        base: &cx.base,
         fields: &fields,
         meta_for: None,
     };

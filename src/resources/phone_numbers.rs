@@ -1,426 +1,50 @@
-//! `/phoneNumbers`: handlers, and the write rules they share with `/operations` (reading a
-//! resource object into a create or an update, in the order of checks API.md section 9 fixes:
-//! existence → record permission → validation → precondition).
+//! `/phoneNumbers` and the number routes below a prospect: thin handlers over the write rules
+//! (`writes::phone_number`) and the generic responses (`respond`).
 
-use std::collections::HashMap;
-
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::view::Graph;
-use super::{included_if_asked, path_id, single, CursorBinding, Precondition};
-use crate::auth::Caller;
-use crate::db::DbConnection;
-use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
-use crate::domain::{PhoneType, Status};
-use crate::errors::{ApiError, ApiResult, FieldError};
-use crate::jsonapi::body::{self, Attributes, Body, Intent, ResourceInput, Sent};
-use crate::jsonapi::document::{Data, Document, Identifier, Linkage, ResourceType};
-use crate::jsonapi::query::{Endpoint, Query};
-use crate::jsonapi::schema::Relationship as _;
-use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use super::context::Context;
+use super::pagination::CursorBinding;
+use super::respond::{self, path_id};
+use super::writes::{phone_number as write, Lids};
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::body::{self, Body, Intent};
+use crate::jsonapi::document::ResourceType;
+use crate::jsonapi::query::Endpoint;
+use crate::models::includes::Graph;
 use crate::models::{PhoneNumberRow, Prospect};
-use crate::permissions::{authorize, Access, Action, Principal};
-use crate::schema::{PhoneNumberField, Relationship};
+use crate::permissions::Access;
+use crate::schema::{PhoneNumberField, ProspectField, Relationship};
 
-/// Local ids (`lid`) of prospects created earlier in the same Atomic Operations request.
-pub type Lids = HashMap<String, i64>;
+const KIND: ResourceType = ResourceType::PhoneNumber;
 
-/// Attribute values read from a write, not yet checked against the record.
-struct Draft {
-    number: Sent<String>,
-    raw_number: Sent<String>,
-    country_code: Sent<String>,
-    extension: Sent<String>,
-    phone_type: Sent<PhoneType>,
-    status: Sent<Status>,
-    source: Sent<String>,
-    order: Sent<i64>,
-    errors: Vec<FieldError>,
-    /// The `prospect` relationship, when sent.
-    prospect: Option<(serde_json::Value, String)>,
+fn find(conn: &mut crate::db::DbConnection, id: i64) -> ApiResult<PhoneNumberRow> {
+    PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND.name(), id))
 }
 
-impl Draft {
-    /// Reads every attribute, keeping the 422s for after the existence and permission checks.
-    fn read(input: &ResourceInput) -> Draft {
-        use PhoneNumberField as F;
-        let mut attributes = Attributes::<F>::new(input);
-        let mut draft = Draft {
-            number: attributes.required_string(F::Number, 255),
-            raw_number: attributes.required_string(F::RawNumber, 255),
-            country_code: attributes.string(F::CountryCode, 8),
-            extension: attributes.string(F::Extension, 64),
-            phone_type: attributes.enumeration(F::PhoneType, PhoneType::NAMES),
-            status: attributes.enumeration(F::Status, Status::NAMES),
-            source: attributes.string(F::Source, 255),
-            order: attributes.integer(F::Order),
-            errors: Vec::new(),
-            prospect: None,
-        };
-        if matches!(draft.order, Sent::Value(order) if order < 0) {
-            attributes.reject(F::Order, "`order` must be 0 or greater.");
-        }
-        draft.errors = attributes.into_errors();
-        for (name, linkage) in &input.relationships {
-            let pointer = format!(
-                "{}/relationships/{}",
-                input.pointer,
-                body::pointer_token(name)
-            );
-            if Relationship::named(ResourceType::PhoneNumber, name)
-                == Some(Relationship::PhoneNumberProspect)
-            {
-                draft.prospect = Some((linkage.clone(), pointer));
-            } else {
-                draft.errors.push(FieldError::new(
-                    pointer,
-                    format!("`{name}` is not a relationship of phoneNumber."),
-                ));
-            }
-        }
-        draft
-    }
-
-    /// The prospect a create or move names: 404 when it cannot exist; null is kept as a 422 for
-    /// after the permission check.
-    fn prospect_id(&mut self, lids: &Lids) -> ApiResult<Option<i64>> {
-        let Some((linkage, pointer)) = &self.prospect else {
-            return Ok(None);
-        };
-        if linkage.is_null() {
-            self.errors.push(FieldError::new(
-                pointer.clone(),
-                "A phone number always belongs to a prospect; `prospect` may not be null.",
-            ));
-            return Ok(None);
-        }
-        let target = body::identifier(linkage, &format!("{pointer}/data"), ResourceType::Prospect)?;
-        target
-            .resolve(ResourceType::Prospect, &format!("{pointer}/data"), lids)
-            .map(Some)
-            .map_err(ApiError::from)
-    }
-
-    fn validated(self) -> ApiResult<Self> {
-        if self.errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(ApiError::Validation(self.errors))
-        }
-    }
+pub async fn list_phone_numbers(cx: Context) -> ApiResult<HttpResponse> {
+    list(cx, None).await
 }
 
-/// Parses a number for storage; errors point at the attribute they concern.
-fn parse(
-    pointer: &str,
-    input: (&str, &str),
-    raw_number: String,
-    hint: Option<&str>,
-    region: &str,
-    extension: ExtensionInput<'_>,
-) -> ApiResult<ParsedColumns> {
-    let (text, attribute) = input;
-    PhoneNumber::parse(text, hint, region, extension)
-        .map(|parsed| ParsedColumns {
-            number: parsed.e164().to_owned(),
-            raw_number,
-            country_code: parsed.region().map(str::to_owned),
-            extension: parsed.extension().unwrap_or_default().to_owned(),
-            formatted_number: parsed.formatted().to_owned(),
-            line_type: parsed.line_type().as_str().to_owned(),
-        })
-        .map_err(|PhoneError { field, detail }| {
-            let name = match field {
-                PhoneField::Input => attribute,
-                PhoneField::CountryCode => "countryCode",
-                PhoneField::Extension => "extension",
-            };
-            ApiError::invalid(format!("{pointer}/attributes/{name}"), detail)
-        })
+/// `GET /prospects/{id}/phoneNumbers`: the prospect's numbers, with the full query language.
+pub async fn list_prospect_phone_numbers(
+    cx: Context,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let prospect = path_id(&id, ResourceType::Prospect);
+    list(cx, Some(prospect)).await
 }
 
-fn extension_input(field: &Sent<String>) -> ExtensionInput<'_> {
-    match field {
-        Sent::Absent => ExtensionInput::Absent,
-        Sent::Null => ExtensionInput::Null,
-        Sent::Value(extension) => ExtensionInput::Given(extension),
-    }
-}
-
-/// Creates a phone number from a checked resource object.
-pub fn create(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    input: &ResourceInput,
-    region: &str,
-    lids: &Lids,
-) -> ApiResult<PhoneNumberRow> {
-    let mut draft = Draft::read(input);
-    let Some(prospect_id) = draft.prospect_id(lids)? else {
-        return Err(ApiError::invalid(
-            format!("{}/relationships/prospect", input.pointer),
-            "A phone number needs its `prospect` relationship.",
-        ));
-    };
-    let prospect = Prospect::find(conn, prospect_id)?
-        .ok_or_else(|| ApiError::not_found("prospect", prospect_id))?;
-    authorize(
-        principal,
-        &Action::CreatePhoneNumber {
-            prospect_owner_id: prospect.owner_id,
-        },
-    )?;
-    let draft = draft.validated()?;
-    let (text, attribute) = match (&draft.number, &draft.raw_number) {
-        (Sent::Value(number), _) => (number.as_str(), "number"),
-        (_, Sent::Value(raw)) => (raw.as_str(), "rawNumber"),
-        _ => {
-            return Err(ApiError::invalid(
-                format!("{}/attributes/number", input.pointer),
-                "A phone number needs `number` or `rawNumber`.",
-            ))
-        }
-    };
-    let raw_number = draft
-        .raw_number
-        .clone()
-        .value()
-        .unwrap_or_else(|| text.to_owned());
-    let hint = draft.country_code.clone().value();
-    let parsed = parse(
-        &input.pointer,
-        (text, attribute),
-        raw_number,
-        hint.as_deref(),
-        region,
-        extension_input(&draft.extension),
-    )?;
-    Ok(PhoneNumberRow::create(
-        conn,
-        &NewPhoneNumber {
-            prospect_id,
-            parsed,
-            phone_type: draft
-                .phone_type
-                .value()
-                .unwrap_or_default()
-                .as_str()
-                .to_owned(),
-            status: draft.status.value().unwrap_or_default().as_str().to_owned(),
-            source: draft.source.value(),
-            order: draft.order.value(),
-        },
-    )?)
-}
-
-/// Updates phone number `id` from a checked resource object (partial: absent members keep their
-/// values; a `prospect` relationship moves the number).
-pub fn update(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    id: i64,
-    input: &ResourceInput,
-    region: &str,
-    lids: &Lids,
-    precondition: &Precondition,
-) -> ApiResult<PhoneNumberRow> {
-    let mut draft = Draft::read(input);
-    let current =
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
-    let target = draft.prospect_id(lids)?;
-    authorize_change(conn, principal, &current, target)?;
-    let draft = draft.validated()?;
-    let reparse = [
-        &draft.number,
-        &draft.raw_number,
-        &draft.country_code,
-        &draft.extension,
-    ]
-    .iter()
-    .any(|field| field.is_present());
-    let parsed = if reparse {
-        let new_input = match (&draft.number, &draft.raw_number) {
-            (Sent::Value(number), _) => Some((number.as_str(), "number")),
-            (_, Sent::Value(raw)) => Some((raw.as_str(), "rawNumber")),
-            _ => None,
-        };
-        let (text, attribute) = new_input.unwrap_or((current.raw_number.as_str(), "rawNumber"));
-        let raw_number = draft
-            .raw_number
-            .clone()
-            .value()
-            .unwrap_or_else(|| text.to_owned());
-        let hint = match &draft.country_code {
-            Sent::Absent => current.country_code.clone(),
-            other => other.clone().value(),
-        };
-        // API.md section 9: the PATCH's `extension` when present (null removes it), else the one
-        // in the *new* input, else the stored one. The stored rawNumber is not new input: an
-        // extension it carries was applied (or replaced) when it was stored.
-        let extension = match (&draft.extension, current.extension(), new_input) {
-            (Sent::Absent, stored, None) => ExtensionInput::Exactly(stored),
-            (Sent::Null, _, None) => ExtensionInput::Exactly(None),
-            (Sent::Value(given), _, None) => ExtensionInput::Exactly(Some(given)),
-            (Sent::Absent, Some(stored), Some(_)) => ExtensionInput::Fallback(stored),
-            (field, _, _) => extension_input(field),
-        };
-        Some(parse(
-            &input.pointer,
-            (text, attribute),
-            raw_number,
-            hint.as_deref(),
-            region,
-            extension,
-        )?)
-    } else {
-        None
-    };
-    let changes = PhoneNumberChanges {
-        parsed,
-        phone_type: draft
-            .phone_type
-            .value()
-            .map(|value| value.as_str().to_owned()),
-        status: draft.status.value().map(|value| value.as_str().to_owned()),
-        source: draft.source.into_change(),
-        order: draft.order.value(),
-        prospect_id: target,
-    };
-    Ok(PhoneNumberRow::update(conn, id, &changes, &|version| {
-        precondition.allows(id, version)
-    })?)
-}
-
-/// Record permission for changing `current`, and moving it when `target` names another prospect.
-fn authorize_change(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    current: &PhoneNumberRow,
-    target: Option<i64>,
-) -> ApiResult<()> {
-    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
-    match target.filter(|target| *target != current.prospect_id) {
-        Some(target) => {
-            let to = Prospect::find(conn, target)?
-                .ok_or_else(|| ApiError::not_found("prospect", target))?;
-            authorize(
-                principal,
-                &Action::MovePhoneNumber {
-                    from_owner_id: owner,
-                    to_owner_id: to.owner_id,
-                },
-            )?;
-        }
-        None => authorize(
-            principal,
-            &Action::UpdatePhoneNumber {
-                prospect_owner_id: owner,
-            },
-        )?,
-    }
-    Ok(())
-}
-
-/// Moves number `id` to `prospect_id` (appended to its list). A duplicate the move makes is a 422
-/// at `linkage`, the pointer of the linkage that asked for it (`/data`, `/data/3`).
-pub fn move_to(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    (id, prospect_id): (i64, i64),
-    precondition: &Precondition,
-    linkage: &str,
-) -> ApiResult<PhoneNumberRow> {
-    let current =
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
-    authorize_change(conn, principal, &current, Some(prospect_id))?;
-    let changes = PhoneNumberChanges {
-        prospect_id: Some(prospect_id),
-        ..PhoneNumberChanges::default()
-    };
-    PhoneNumberRow::update(conn, id, &changes, &|version| {
-        precondition.allows(id, version)
-    })
-    .map_err(ApiError::duplicate_at(linkage))
-}
-
-/// Deletes number `id`.
-pub fn delete(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    id: i64,
-    precondition: &Precondition,
-) -> ApiResult<()> {
-    let current =
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
-    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
-    authorize(
-        principal,
-        &Action::DeletePhoneNumber {
-            prospect_owner_id: owner,
-        },
-    )?;
-    Ok(PhoneNumberRow::delete(conn, id, &|version| {
-        precondition.allows(id, version)
-    })?)
-}
-
-/// Answers with one number: `work` produces it (a lookup, or a write), and what the query includes
-/// is loaded in the same database call.
-async fn respond_one<F>(
-    caller: Caller,
-    query: Query<PhoneNumberField>,
-    status: StatusCode,
-    work: F,
-) -> ApiResult<HttpResponse>
-where
-    F: FnOnce(&mut DbConnection) -> ApiResult<PhoneNumberRow> + Send + 'static,
-{
-    let needs = caller.needs(&query);
-    let (row, graph) = caller
-        .database(move |conn| {
-            let row = work(conn)?;
-            let graph = Graph::for_phone_numbers(conn, std::slice::from_ref(&row), needs)?;
-            Ok((row, graph))
-        })
-        .await?;
-    let view = caller.view(&query);
-    let own = caller.base.url(format_args!("/phoneNumbers/{}", row.id));
-    let mut document = Document::new(
-        Data::One(Some(
-            view.phone_number(&row, graph.owner_of(row.prospect_id)),
-        )),
-        own.clone(),
-    );
-    document.included = included_if_asked(
-        &query,
-        graph.included_for_phone_numbers(&view, needs.includes),
-    );
-    let mut response = single(
-        &caller,
-        status,
-        document,
-        Some(super::etag(row.id, row.version)),
-    );
-    if status == StatusCode::CREATED {
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&own).map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    Ok(response)
-}
-
-/// `GET /phoneNumbers` and `GET /prospects/{id}/phoneNumbers` (`prospect`: the path id, resolved
-/// only after the query and scope checks, which come first).
-pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
-    let query = caller.query::<PhoneNumberField>(Endpoint::Collection, Access::Read)?;
+/// A page of numbers, optionally of one prospect (`prospect`: the path id, resolved only after
+/// the query and scope checks, which come first).
+async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
+    let query = cx.query::<PhoneNumberField>(Endpoint::Collection, Access::Read)?;
     let prospect_id = prospect.transpose()?;
     let binding = CursorBinding::new(&query, prospect_id.map(|id| ("prospect", id)));
-    let listing = caller.listing(&query, &binding)?;
-    let needs = caller.needs(&query);
-    let db_listing = listing.clone();
-    let (page, graph) = caller
+    let listing = cx.listing(&query, &binding)?;
+    let (needs, db_listing) = (cx.needs(&query), listing.clone());
+    let (page, graph) = cx
         .database(move |conn| {
             if let Some(prospect_id) = prospect_id {
                 if Prospect::find(conn, prospect_id)?.is_none() {
@@ -433,152 +57,96 @@ pub async fn list(caller: Caller, prospect: Option<ApiResult<i64>>) -> ApiResult
             }
             let (page, prospects) =
                 PhoneNumberRow::list_with_prospects(conn, &db_listing, prospect_id)?;
-            let graph = Graph::with_prospects(conn, prospects, needs)?;
-            Ok((page, graph))
+            Ok((page, Graph::with_prospects(conn, prospects, needs)?))
         })
         .await?;
-    let view = caller.view(&query);
-    let data = graph.phone_number_resources(&view, &page.rows);
-    let included = included_if_asked(
+    Ok(respond::page(
+        &cx,
         &query,
-        graph.included_for_phone_numbers(&view, needs.includes),
-    );
-    let document = caller.collection(&page, &listing, &binding, data, included);
-    Ok(document.respond(StatusCode::OK))
+        (&listing, &binding),
+        &page,
+        &graph,
+    ))
 }
 
-pub async fn list_phone_numbers(caller: Caller) -> ApiResult<HttpResponse> {
-    list(caller, None).await
+pub async fn get_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, KIND)?;
+    respond::one(&cx, &query, StatusCode::OK, move |conn| find(conn, id)).await
 }
 
-pub async fn get_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = caller.query::<PhoneNumberField>(Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, ResourceType::PhoneNumber)?;
-    respond_one(caller, query, StatusCode::OK, move |conn| {
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
-    })
-    .await
-}
-
-pub async fn create_phone_number(caller: Caller, body: Body) -> ApiResult<HttpResponse> {
-    let query = caller.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(
-        &body.read().await?,
-        ResourceType::PhoneNumber,
-        Intent::Create,
-    )?;
-    let (principal, region) = (
-        caller.principal.clone(),
-        caller.state.config.default_region.clone(),
-    );
-    respond_one(caller, query, StatusCode::CREATED, move |conn| {
-        create(conn, &principal, &input, &region, &Lids::new())
+pub async fn create_phone_number(cx: Context, body: Body) -> ApiResult<HttpResponse> {
+    let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
+    let input = body::resource_document(&body.read().await?, KIND, Intent::Create)?;
+    let (principal, region) = (cx.principal().clone(), cx.default_region());
+    respond::one(&cx, &query, StatusCode::CREATED, move |conn| {
+        write::create(conn, &principal, &input, &region, &Lids::new())
     })
     .await
 }
 
 pub async fn update_phone_number(
-    caller: Caller,
+    cx: Context,
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    let query = caller.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
-    let id = path_id(&id, ResourceType::PhoneNumber)?;
-    let input = body::resource_document(
-        &body.read().await?,
-        ResourceType::PhoneNumber,
-        Intent::Update { id },
-    )?;
-    let (principal, region) = (
-        caller.principal.clone(),
-        caller.state.config.default_region.clone(),
-    );
-    let precondition = Precondition::from_headers(caller.headers());
-    respond_one(caller, query, StatusCode::OK, move |conn| {
-        update(
-            conn,
-            &principal,
-            id,
-            &input,
-            &region,
-            &Lids::new(),
-            &precondition,
-        )
+    let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
+    let id = path_id(&id, KIND)?;
+    let input = body::resource_document(&body.read().await?, KIND, Intent::Update { id })?;
+    let (principal, region) = (cx.principal().clone(), cx.default_region());
+    let precondition = cx.precondition();
+    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+        let lids = Lids::new();
+        write::update(conn, &principal, id, &input, &region, &lids, &precondition)
     })
     .await
 }
 
-pub async fn delete_phone_number(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Delete)?;
-    let id = path_id(&id, ResourceType::PhoneNumber)?;
-    let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(caller.headers());
-    caller
-        .database(move |conn| delete(conn, &principal, id, &precondition))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    respond::delete::<PhoneNumberField, _>(&cx, &id, write::delete).await
 }
 
-/// `GET /phoneNumbers/{id}/prospect`.
+/// `GET /phoneNumbers/{id}/prospect`. The path id is resolved after the query and scope checks
+/// (API.md section 9).
 pub async fn get_phone_number_prospect(
-    caller: Caller,
+    cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    super::prospects::related_prospect(caller, path_id(&id, ResourceType::PhoneNumber)).await
+    let query = cx.query::<ProspectField>(Endpoint::Single, Access::Read)?;
+    let id = path_id(&id, KIND)?;
+    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+        let number = find(conn, id)?;
+        Prospect::find(conn, number.prospect_id)?
+            .ok_or_else(|| ApiError::not_found("prospect", number.prospect_id))
+    })
+    .await
 }
 
 /// `GET /phoneNumbers/{id}/relationships/prospect`.
 pub async fn get_phone_number_prospect_relationship(
-    caller: Caller,
+    cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Read)?;
-    let id = path_id(&id, ResourceType::PhoneNumber)?;
-    let row = caller
-        .database(move |conn| {
-            PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))
-        })
-        .await?;
-    Ok(prospect_linkage(&caller, &row).respond(StatusCode::OK))
+    respond::relationship(&cx, &id, Relationship::PhoneNumberProspect, find).await
 }
 
-fn prospect_linkage(caller: &Caller, row: &PhoneNumberRow) -> Document<'static> {
-    let linkage = Linkage::ToOne(Some(Identifier {
-        kind: ResourceType::Prospect,
-        id: row.prospect_id,
-    }));
-    super::relationship_document(caller, Relationship::PhoneNumberProspect, row.id, linkage)
-}
 /// `PATCH /phoneNumbers/{id}/relationships/prospect`: moves the number (appended to the new list).
 pub async fn update_phone_number_prospect_relationship(
-    caller: Caller,
+    cx: Context,
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    caller.query::<PhoneNumberField>(Endpoint::Bare, Access::Write)?;
-    let id = path_id(&id, ResourceType::PhoneNumber)?;
-    let target = body::to_one_linkage(&body.read().await?, "prospect", ResourceType::Prospect)?;
-    let principal = caller.principal.clone();
-    let precondition = Precondition::from_headers(caller.headers());
-    let row = caller
-        .database(move |conn| {
-            PhoneNumberRow::find(conn, id)?
-                .ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
-            let Some(target) = target else {
-                return Err(ApiError::invalid(
-                    "/data",
-                    "A phone number always belongs to a prospect; `data` may not be null.",
-                ));
-            };
-            let prospect_id = target.resolve(ResourceType::Prospect, "/data", &Lids::new())?;
-            move_to(conn, &principal, (id, prospect_id), &precondition, "/data")
-        })
+    cx.query::<PhoneNumberField>(Endpoint::Bare, Access::Write)?;
+    let id = path_id(&id, KIND)?;
+    let prospect = ResourceType::Prospect;
+    let target = body::to_one_linkage(&body.read().await?, "prospect", prospect)?;
+    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
+    let row = cx
+        .database(move |conn| write::move_by_linkage(conn, &principal, id, target, &precondition))
         .await?;
-    let document = prospect_linkage(&caller, &row);
-    Ok(single(
-        &caller,
-        StatusCode::OK,
-        document,
-        Some(super::etag(row.id, row.version)),
+    Ok(respond::relationship_written(
+        &cx,
+        Relationship::PhoneNumberProspect,
+        &row,
     ))
 }

@@ -3,43 +3,40 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::path_id;
-use super::{included_if_asked, CursorBinding};
-use crate::auth::Caller;
+use super::context::Context;
+use super::pagination::CursorBinding;
+use super::respond::{self, path_id};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::document::ResourceType;
-use crate::jsonapi::document::{Data, Document};
 use crate::jsonapi::query::Endpoint;
+use crate::models::includes::Graph;
 use crate::models::User;
 use crate::permissions::Access;
 use crate::schema::UserField;
 
-pub async fn list_users(caller: Caller) -> ApiResult<HttpResponse> {
-    let query = caller.query::<UserField>(Endpoint::Collection, Access::Read)?;
+pub async fn list_users(cx: Context) -> ApiResult<HttpResponse> {
+    let query = cx.query::<UserField>(Endpoint::Collection, Access::Read)?;
     let binding = CursorBinding::new(&query, None);
-    let listing = caller.listing(&query, &binding)?;
+    let listing = cx.listing(&query, &binding)?;
     let db_listing = listing.clone();
-    let page = caller
+    let page = cx
         .database(move |conn| Ok(User::list(conn, &db_listing)?))
         .await?;
-    let view = caller.view(&query);
-    let data = page.rows.iter().map(|row| view.user(row)).collect();
-    let included = included_if_asked(&query, Vec::new());
-    let document = caller.collection(&page, &listing, &binding, data, included);
-    Ok(document.respond(StatusCode::OK))
+    let graph = Graph::default();
+    Ok(respond::page(
+        &cx,
+        &query,
+        (&listing, &binding),
+        &page,
+        &graph,
+    ))
 }
 
-pub async fn get_user(caller: Caller, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = caller.query::<UserField>(Endpoint::Single, Access::Read)?;
+pub async fn get_user(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let query = cx.query::<UserField>(Endpoint::Single, Access::Read)?;
     let id = path_id(&id, ResourceType::User)?;
-    let user = caller
-        .database(move |conn| User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id)))
-        .await?;
-    let view = caller.view(&query);
-    let mut document = Document::new(
-        Data::One(Some(view.user(&user))),
-        caller.base.url(format_args!("/users/{id}")),
-    );
-    document.included = included_if_asked(&query, Vec::new());
-    Ok(document.respond(StatusCode::OK))
+    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+        User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id))
+    })
+    .await
 }

@@ -1,0 +1,158 @@
+//! [`Graph`]: the rows a response shows besides its primary rows — the prospects of numbers (for
+//! `include=prospect` or authorization meta), the numbers of prospects (`include=phoneNumbers`),
+//! owners — loaded with at most one query per include level, never one per resource.
+
+use std::collections::HashMap;
+
+use diesel::QueryResult;
+
+use super::{in_order, unique, PhoneNumberRow, Prospect, ProspectPhone, User};
+use crate::db::DbConnection;
+
+/// What a response includes, from the parsed `include` paths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Includes {
+    /// A number's prospect (`prospect`, and `prospect.owner`).
+    pub prospect: bool,
+    /// The owner of a number's prospect (`prospect.owner`).
+    pub prospect_owner: bool,
+    /// A prospect's numbers (`phoneNumbers`).
+    pub phone_numbers: bool,
+    /// A prospect's owner (`owner`).
+    pub owner: bool,
+}
+
+/// What a response needs loaded besides its primary rows; `Copy`, so it can go into a database
+/// closure on its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Needs {
+    pub includes: Includes,
+    /// Authorization meta, which needs each number's prospect owner.
+    pub meta: bool,
+}
+
+impl Needs {
+    /// Whether phone-number resources need their prospects: to include them, or for the owner
+    /// that authorization meta is about.
+    pub fn prospects_of_numbers(&self) -> bool {
+        self.includes.prospect || self.meta
+    }
+}
+
+/// Rows loaded for one response, in first-seen order for `included`.
+#[derive(Default)]
+pub struct Graph {
+    pub prospects: Vec<Prospect>,
+    /// Whole number rows per prospect id, in `order`: loaded only for `include=phoneNumbers`.
+    numbers: HashMap<i64, Vec<PhoneNumberRow>>,
+    /// What the prospects show of their numbers when `numbers` was loaded: taken from those rows
+    /// rather than the prospect rows, which an earlier statement read, so that the linkage names
+    /// exactly the numbers included.
+    phones: HashMap<i64, Vec<ProspectPhone>>,
+    pub users: Vec<User>,
+}
+
+impl Graph {
+    /// Loads what phone-number resources `rows` need: their prospects (for authorization meta or
+    /// `include=prospect`) and, for `include=prospect.owner`, the prospects' owners. A listing
+    /// reads the prospects with its page instead ([`Graph::with_prospects`]).
+    pub fn for_phone_numbers(
+        conn: &mut DbConnection,
+        rows: &[PhoneNumberRow],
+        needs: Needs,
+    ) -> QueryResult<Self> {
+        if !needs.prospects_of_numbers() {
+            return Ok(Graph::default());
+        }
+        let prospects = Prospect::of_numbers(conn, rows)?;
+        Self::with_prospects(conn, prospects, needs)
+    }
+
+    /// What phone-number resources need, given their prospects (read with the numbers).
+    pub fn with_prospects(
+        conn: &mut DbConnection,
+        prospects: Vec<Prospect>,
+        needs: Needs,
+    ) -> QueryResult<Self> {
+        let mut graph = Graph {
+            prospects,
+            ..Graph::default()
+        };
+        if needs.includes.prospect_owner {
+            graph.load_owners(conn)?;
+        }
+        Ok(graph)
+    }
+
+    /// Loads what prospect resources `rows` need: for `include=phoneNumbers` their numbers, and
+    /// for `include=owner` their owners.
+    pub fn for_prospects(
+        conn: &mut DbConnection,
+        rows: &[Prospect],
+        needs: Needs,
+    ) -> QueryResult<Self> {
+        let includes = needs.includes;
+        let mut graph = Graph {
+            prospects: rows.to_vec(),
+            ..Graph::default()
+        };
+        if includes.phone_numbers && !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            graph.load_numbers(conn, &ids)?;
+        }
+        if includes.owner {
+            graph.load_owners(conn)?;
+        }
+        Ok(graph)
+    }
+
+    /// Whole rows of the prospects' numbers, for `include=phoneNumbers`, and what the prospects
+    /// show of them.
+    fn load_numbers(&mut self, conn: &mut DbConnection, prospect_ids: &[i64]) -> QueryResult<()> {
+        for &id in prospect_ids {
+            self.phones.entry(id).or_default();
+        }
+        for row in PhoneNumberRow::of_prospects(conn, prospect_ids)? {
+            let phones = self.phones.entry(row.prospect_id).or_default();
+            let phone = ProspectPhone::try_from(&row)
+                .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
+            phones.push(phone);
+            self.numbers.entry(row.prospect_id).or_default().push(row);
+        }
+        Ok(())
+    }
+
+    fn load_owners(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+        let ids = unique(self.prospects.iter().map(|row| row.owner_id));
+        self.users = in_order(&ids, User::by_ids(conn, &ids)?, |row| row.id);
+        Ok(())
+    }
+
+    /// The owner of a loaded prospect.
+    pub fn owner_of(&self, prospect_id: i64) -> Option<i64> {
+        self.prospects
+            .iter()
+            .find(|row| row.id == prospect_id)
+            .map(|row| row.owner_id)
+    }
+
+    /// The owners of the loaded prospects, by prospect id.
+    pub fn owners(&self) -> HashMap<i64, i64> {
+        self.prospects
+            .iter()
+            .map(|row| (row.id, row.owner_id))
+            .collect()
+    }
+
+    /// What a prospect shows of its numbers.
+    pub fn phones_of<'a>(&'a self, prospect: &'a Prospect) -> &'a [ProspectPhone] {
+        self.phones
+            .get(&prospect.id)
+            .map_or(&prospect.phones, Vec::as_slice)
+    }
+
+    /// The whole rows of a prospect's numbers, when `include=phoneNumbers` loaded them.
+    pub fn numbers_of(&self, prospect_id: i64) -> &[PhoneNumberRow] {
+        self.numbers.get(&prospect_id).map_or(&[], Vec::as_slice)
+    }
+}

@@ -1,0 +1,206 @@
+//! Cursor pagination (the cursor-pagination profile): the page a query asks for, and the
+//! collection document with its `self`, `first`, `prev` and `next` links, whose cursors are signed
+//! and bound to the query they page through.
+
+use std::borrow::Cow;
+
+use super::context::Context;
+use crate::errors::ApiResult;
+use crate::jsonapi::cursor::Cursor;
+use crate::jsonapi::document::{Applied, Data, Document, Resource};
+use crate::jsonapi::query::{self, Query, QueryError};
+use crate::jsonapi::schema::Field;
+use crate::models::listing::{Direction, Keyed, Listing, Page};
+
+/// What the cursors of one collection response are bound to ([`Query::binding`]), rendered on
+/// first use: most responses neither read nor write a cursor.
+pub struct CursorBinding<'q, F: Field> {
+    query: &'q Query<F>,
+    parent: Option<(&'static str, i64)>,
+    text: std::cell::OnceCell<String>,
+}
+
+impl<'q, F: Field> CursorBinding<'q, F> {
+    /// The binding of a listing of `F`'s type, below `parent` for a related endpoint
+    /// (`Some(("prospect", 7))`).
+    pub fn new(query: &'q Query<F>, parent: Option<(&'static str, i64)>) -> Self {
+        CursorBinding {
+            query,
+            parent,
+            text: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn text(&self) -> &str {
+        self.text
+            .get_or_init(|| self.query.binding(F::TYPE.name(), self.parent))
+    }
+}
+
+impl Context {
+    /// Reads the page parameters into a [`Listing`] (decoding and checking the cursor).
+    pub fn listing<F: Field>(
+        &self,
+        query: &Query<F>,
+        binding: &CursorBinding<F>,
+    ) -> ApiResult<Listing<F>> {
+        let decode = |text: &str, parameter: &str, direction| -> ApiResult<(Direction, Cursor)> {
+            let cursor = self.state.cursors.decode(text, binding.text()).map_err(|_| {
+                QueryError::invalid(
+                    parameter,
+                    "The cursor is not one this server issued for this query (it was altered, or the sort \
+                     or filters changed). Follow the links of a fresh first page.",
+                )
+            })?;
+            Ok((direction, cursor))
+        };
+        let cursor = match (&query.page.after, &query.page.before) {
+            (Some(after), _) => Some(decode(after, "page[after]", Direction::Forward)?),
+            (None, Some(before)) => Some(decode(before, "page[before]", Direction::Backward)?),
+            (None, None) => None,
+        };
+        Ok(Listing {
+            filters: query.filters.clone(),
+            keys: Listing::keys_with_tiebreak(&query.sort),
+            size: query.page.size,
+            cursor,
+            count: query.count,
+        })
+    }
+
+    /// `links.self` of the current request, with repeated parameters sent once.
+    pub fn self_link(&self) -> String {
+        self.link_with(
+            self.query_pieces().into_iter().map(|(piece, _)| piece),
+            None,
+        )
+    }
+
+    /// The query pieces as sent, exact repeats dropped, each with whether it is a page cursor. A
+    /// repeat is the same name and value once decoded (`page%5Bsize%5D=5` repeats `page[size]=5`),
+    /// as the parser counts it; the first spelling is kept.
+    fn query_pieces(&self) -> Vec<(&str, bool)> {
+        let mut pieces = Vec::new();
+        let mut seen: Vec<(Cow<str>, Cow<str>)> = Vec::new();
+        for piece in self.raw_query.split('&').filter(|piece| !piece.is_empty()) {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let decoded = (query::decode_lossy(name), query::decode_lossy(value));
+            if !seen.contains(&decoded) {
+                let cursor = decoded.0 == "page[after]" || decoded.0 == "page[before]";
+                seen.push(decoded);
+                pieces.push((piece, cursor));
+            }
+        }
+        pieces
+    }
+
+    fn link_with<'q>(
+        &self,
+        pieces: impl IntoIterator<Item = &'q str>,
+        cursor: Option<(&str, &str)>,
+    ) -> String {
+        let mut query = String::new();
+        for piece in pieces {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(piece);
+        }
+        if let Some((name, value)) = cursor {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&format!("{name}={value}"));
+        }
+        let mut link = self.base.url(&self.path);
+        if !query.is_empty() {
+            link.push('?');
+            link.push_str(&query);
+        }
+        link
+    }
+
+    /// A collection document for one page: `first`/`prev`/`next` links with cursors bound to this
+    /// query, `meta.count` when asked for, the cursor-pagination profile applied.
+    pub fn collection<'r, F: Field, T: Keyed<F>>(
+        &self,
+        page: &Page<T>,
+        listing: &Listing<F>,
+        binding: &CursorBinding<F>,
+        data: Vec<Resource<'r>>,
+        included: Option<Vec<Resource<'r>>>,
+    ) -> Document<'r> {
+        let cursor_of = |row: &T| {
+            let cursor = Cursor {
+                values: listing
+                    .keys
+                    .iter()
+                    .map(|key| row.sort_value(key.field))
+                    .collect(),
+                id: row.id(),
+                inclusive: false,
+            };
+            self.state.cursors.encode(&cursor, binding.text())
+        };
+        let pieces = self.query_pieces();
+        let self_link = self.link_with(pieces.iter().map(|&(piece, _)| piece), None);
+        // The pieces that every link of the collection keeps: all but the page cursors.
+        let base_pieces = || {
+            pieces
+                .iter()
+                .filter(|(_, cursor)| !cursor)
+                .map(|&(piece, _)| piece)
+        };
+        // An empty page reached with a cursor still has rows on the side it came from, up to the
+        // cursor's own position: its link back reads from that position the other way, taking
+        // in the row the cursor named (`page[after]=X` found nothing: `page[before]` X and X).
+        let link = |name: &str, row: Option<&T>| {
+            let cursor = match (row, &listing.cursor) {
+                (Some(row), _) => cursor_of(row),
+                (None, Some((_, cursor))) => {
+                    let edge = Cursor {
+                        inclusive: !cursor.inclusive,
+                        ..cursor.clone()
+                    };
+                    self.state.cursors.encode(&edge, binding.text())
+                }
+                (None, None) => return None,
+            };
+            Some(self.link_with(base_pieces(), Some((name, &cursor))))
+        };
+        // Rows lie beyond the page on the side it was read towards when the look-ahead row came
+        // back; on the side it came from, whenever a cursor brought us here.
+        let (more_before, more_after) = match page.direction {
+            Direction::Forward => (listing.cursor.is_some(), page.more),
+            Direction::Backward => (page.more, listing.cursor.is_some()),
+        };
+        let prev = if more_before {
+            link("page[before]", page.rows.first())
+        } else {
+            None
+        };
+        let next = if more_after {
+            link("page[after]", page.rows.last())
+        } else {
+            None
+        };
+        // Without a cursor in the query (every first page) `first` is the `self` link.
+        let first = if pieces.iter().any(|(_, cursor)| *cursor) {
+            self.link_with(base_pieces(), None)
+        } else {
+            self_link.clone()
+        };
+        let mut document = Document::new(Data::Many(data), self_link);
+        document.links.push(("first", Some(first)));
+        document.links.push(("prev", prev));
+        document.links.push(("next", next));
+        document.included = included;
+        document.applied = Applied::CursorProfile;
+        if let Some(total) = page.total {
+            let mut meta = serde_json::Map::new();
+            meta.insert("count".into(), total.into());
+            document.meta = Some(meta);
+        }
+        document
+    }
+}

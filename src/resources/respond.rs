@@ -1,0 +1,236 @@
+//! How handlers answer: single-resource responses with their ETag (and 304 for a read whose
+//! `If-None-Match` already has it), `If-Match` preconditions, relationship documents, and the
+//! generic paths every resource type shares — one resource, a page, a relationship's linkage, a
+//! delete.
+
+use actix_web::http::header::{self, EntityTag, Header, IfMatch, IfNoneMatch};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::context::Context;
+use super::pagination::CursorBinding;
+use super::served::Served;
+use crate::db::DbConnection;
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::document::{Data, Document, Linkage, Resource, ResourceType};
+use crate::jsonapi::query::{Endpoint, Query};
+use crate::jsonapi::schema::{Field, Relationship as _};
+use crate::models::includes::Graph;
+use crate::models::listing::{Keyed, Listing, Page};
+use crate::permissions::{Access, Principal};
+use crate::schema::Relationship;
+
+/// The strong ETag of one version of a record: the same for every representation of that version.
+pub fn etag(id: i64, version: i64) -> EntityTag {
+    EntityTag::new_strong(format!("{id}-{version}"))
+}
+
+/// `If-Match`, read once: whether a stored version may be written (412 otherwise).
+#[derive(Clone, Debug)]
+pub enum Precondition {
+    None,
+    Any,
+    /// Strong comparison: weak tags never match.
+    Tags(Vec<EntityTag>),
+}
+
+impl Precondition {
+    /// The request's `If-Match`; one that cannot be read as text is no precondition.
+    pub fn of(request: &HttpRequest) -> Self {
+        if !request.headers().contains_key(header::IF_MATCH) {
+            return Precondition::None;
+        }
+        match IfMatch::parse(request) {
+            Ok(IfMatch::Any) => Precondition::Any,
+            Ok(IfMatch::Items(tags)) => Precondition::Tags(tags),
+            Err(_) => Precondition::None,
+        }
+    }
+
+    pub fn allows(&self, id: i64, version: i64) -> bool {
+        match self {
+            Precondition::None | Precondition::Any => true,
+            Precondition::Tags(tags) => tags.iter().any(|tag| tag.strong_eq(&etag(id, version))),
+        }
+    }
+}
+
+/// Whether `If-None-Match` names the current version (weak comparison; a read answers 304).
+fn not_modified(cx: &Context, tag: &EntityTag) -> bool {
+    if !cx.headers().contains_key(header::IF_NONE_MATCH) {
+        return false;
+    }
+    match IfNoneMatch::parse(cx.request()) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|candidate| candidate.weak_eq(tag)),
+        Err(_) => false,
+    }
+}
+
+/// A single-resource response with its ETag (304 when a read's `If-None-Match` already has it;
+/// writes are answered in full).
+pub fn single(
+    cx: &Context,
+    status: StatusCode,
+    document: Document,
+    tag: Option<EntityTag>,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    if let Some(tag) = tag {
+        let read = matches!(*cx.method(), Method::GET | Method::HEAD);
+        if read && status == StatusCode::OK && not_modified(cx, &tag) {
+            return HttpResponse::NotModified()
+                .insert_header(header::ETag(tag))
+                .finish();
+        }
+        builder.insert_header(header::ETag(tag));
+    }
+    document.respond_with(builder)
+}
+
+/// A path id: anything but a positive integer names no record (404).
+pub fn path_id(raw: &str, kind: ResourceType) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && !raw.starts_with('+'))
+        .ok_or_else(|| ApiError::not_found(kind.name(), raw))
+}
+
+/// `included` is present whenever `include` was given, even when empty.
+pub fn included_if_asked<'r, F: Field>(
+    query: &Query<F>,
+    included: Vec<Resource<'r>>,
+) -> Option<Vec<Resource<'r>>> {
+    query.include.as_ref().map(|_| included)
+}
+
+/// A relationship document (`/{type}/{id}/relationships/{name}`): the linkage with its `self` and
+/// `related` links.
+pub fn relationship_document(
+    cx: &Context,
+    relationship: Relationship,
+    id: i64,
+    linkage: Linkage,
+) -> Document<'static> {
+    let spec = relationship.spec();
+    let own = cx
+        .base
+        .url(format_args!("/{}/{id}", spec.owner.collection()));
+    let self_link = format!("{own}/relationships/{}", spec.name);
+    let mut document = Document::new(Data::Linkage(linkage), self_link);
+    let related = format!("{own}/{}", spec.name);
+    document.links.push(("related", Some(related)));
+    document
+}
+
+/// Answers with one resource: `work` produces it (a lookup, or a write), and what the query
+/// includes is loaded in the same database call. A related resource (`/phoneNumbers/7/prospect`)
+/// keeps the URL asked for as its `self` link.
+pub async fn one<T, W>(
+    cx: &Context,
+    query: &Query<T::Field>,
+    status: StatusCode,
+    work: W,
+) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    W: FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
+{
+    let needs = cx.needs(query);
+    let (row, graph) = cx
+        .database(move |conn| {
+            let row = work(conn)?;
+            let graph = T::graph(conn, std::slice::from_ref(&row), needs)?;
+            Ok((row, graph))
+        })
+        .await?;
+    let view = cx.view(query);
+    let own_path = format!("/{}/{}", T::Field::TYPE.collection(), row.id());
+    let own = cx.base.url(&own_path);
+    let self_link = if cx.path == own_path || status != StatusCode::OK {
+        own.clone()
+    } else {
+        cx.self_link()
+    };
+    let mut document = Document::new(Data::One(Some(row.render(&view, &graph))), self_link);
+    let rows = std::slice::from_ref(&row);
+    document.included = included_if_asked(query, T::included(&view, &graph, needs.includes, rows));
+    let mut response = single(cx, status, document, row.etag());
+    if status == StatusCode::CREATED {
+        let location = header::HeaderValue::from_str(&own)
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Answers with one page of a collection and what the query includes.
+pub fn page<T: Served + Keyed<T::Field>>(
+    cx: &Context,
+    query: &Query<T::Field>,
+    (listing, binding): (&Listing<T::Field>, &CursorBinding<T::Field>),
+    page: &Page<T>,
+    graph: &Graph,
+) -> HttpResponse {
+    let view = cx.view(query);
+    let data = page
+        .rows
+        .iter()
+        .map(|row| row.render(&view, graph))
+        .collect();
+    let includes = cx.needs(query).includes;
+    let included = included_if_asked(query, T::included(&view, graph, includes, &page.rows));
+    let document = cx.collection(page, listing, binding, data, included);
+    document.respond(StatusCode::OK)
+}
+
+/// `GET /{type}/{id}/relationships/{name}`: the relationship's linkage (a to-many one in full,
+/// not paginated), after the read scope of the type that has it.
+pub async fn relationship<T, W>(
+    cx: &Context,
+    id: &str,
+    rel: Relationship,
+    find: W,
+) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    W: FnOnce(&mut DbConnection, i64) -> ApiResult<T> + Send + 'static,
+{
+    cx.query::<T::Field>(Endpoint::Bare, Access::Read)?;
+    let id = path_id(id, T::Field::TYPE)?;
+    let row = cx.database(move |conn| find(conn, id)).await?;
+    let document = relationship_document(cx, rel, id, row.linkage(rel));
+    Ok(document.respond(StatusCode::OK))
+}
+
+/// The answer to a write of a to-one relationship (`PATCH /{type}/{id}/relationships/{name}`):
+/// the record's new linkage, with its new ETag.
+pub fn relationship_written<T: Served>(cx: &Context, rel: Relationship, row: &T) -> HttpResponse {
+    let document = relationship_document(cx, rel, row.id(), row.linkage(rel));
+    single(cx, StatusCode::OK, document, row.etag())
+}
+
+/// `DELETE /{type}/{id}`: `delete` applies the write rules (existence, record permission, the
+/// `If-Match` precondition); 204.
+pub async fn delete<F, W>(cx: &Context, id: &str, delete: W) -> ApiResult<HttpResponse>
+where
+    F: Field,
+    W: FnOnce(&mut DbConnection, &Principal, i64, &Precondition) -> ApiResult<()> + Send + 'static,
+{
+    cx.query::<F>(Endpoint::Bare, Access::Delete)?;
+    let id = path_id(id, F::TYPE)?;
+    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
+    cx.database(move |conn| delete(conn, &principal, id, &precondition))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// 403 for the detach routes: a number always belongs to a prospect.
+pub async fn cannot_detach(cx: Context) -> ApiResult<HttpResponse> {
+    cx.require(ResourceType::Prospect, Access::Write)?;
+    Err(ApiError::Forbidden(
+        "Phone numbers cannot be detached from their prospect: delete them, move them with \
+         POST /prospects/{id}/relationships/phoneNumbers, or replace a list with /operations."
+            .into(),
+    ))
+}

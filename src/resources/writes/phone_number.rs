@@ -1,0 +1,417 @@
+//! The write rules of a phone number, shared by `/phoneNumbers`, the prospect's relationship
+//! endpoints and `/operations`: reading a resource object into a create or an update, in the order
+//! of checks API.md section 9 fixes (existence → record permission → validation → precondition).
+
+use super::Lids;
+use crate::db::DbConnection;
+use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
+use crate::domain::{PhoneType, Status};
+use crate::errors::{ApiError, ApiResult, FieldError};
+use crate::jsonapi::body::{self, Attributes, ResourceInput, Sent};
+use crate::jsonapi::document::ResourceType;
+use crate::jsonapi::schema::Relationship as _;
+use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use crate::models::{PhoneNumberRow, Prospect};
+use crate::permissions::{authorize, Action, Principal};
+use crate::resources::respond::Precondition;
+use crate::schema::{PhoneNumberField, Relationship};
+
+/// Attribute values read from a write, not yet checked against the record.
+struct Draft {
+    number: Sent<String>,
+    raw_number: Sent<String>,
+    country_code: Sent<String>,
+    extension: Sent<String>,
+    phone_type: Sent<PhoneType>,
+    status: Sent<Status>,
+    source: Sent<String>,
+    order: Sent<i64>,
+    errors: Vec<FieldError>,
+    /// The `prospect` relationship, when sent.
+    prospect: Option<(serde_json::Value, String)>,
+}
+
+impl Draft {
+    /// Reads every attribute, keeping the 422s for after the existence and permission checks.
+    fn read(input: &ResourceInput) -> Draft {
+        use PhoneNumberField as F;
+        let mut attributes = Attributes::<F>::new(input);
+        let mut draft = Draft {
+            number: attributes.required_string(F::Number, 255),
+            raw_number: attributes.required_string(F::RawNumber, 255),
+            country_code: attributes.string(F::CountryCode, 8),
+            extension: attributes.string(F::Extension, 64),
+            phone_type: attributes.enumeration(F::PhoneType, PhoneType::NAMES),
+            status: attributes.enumeration(F::Status, Status::NAMES),
+            source: attributes.string(F::Source, 255),
+            order: attributes.integer(F::Order),
+            errors: Vec::new(),
+            prospect: None,
+        };
+        if matches!(draft.order, Sent::Value(order) if order < 0) {
+            attributes.reject(F::Order, "`order` must be 0 or greater.");
+        }
+        draft.errors = attributes.into_errors();
+        for (name, linkage) in &input.relationships {
+            let pointer = format!(
+                "{}/relationships/{}",
+                input.pointer,
+                body::pointer_token(name)
+            );
+            if Relationship::named(ResourceType::PhoneNumber, name)
+                == Some(Relationship::PhoneNumberProspect)
+            {
+                draft.prospect = Some((linkage.clone(), pointer));
+            } else {
+                draft.errors.push(FieldError::new(
+                    pointer,
+                    format!("`{name}` is not a relationship of phoneNumber."),
+                ));
+            }
+        }
+        draft
+    }
+
+    /// The prospect a create or move names: 404 when it cannot exist; null is kept as a 422 for
+    /// after the permission check.
+    fn prospect_id(&mut self, lids: &Lids) -> ApiResult<Option<i64>> {
+        let Some((linkage, pointer)) = &self.prospect else {
+            return Ok(None);
+        };
+        if linkage.is_null() {
+            self.errors.push(FieldError::new(
+                pointer.clone(),
+                "A phone number always belongs to a prospect; `prospect` may not be null.",
+            ));
+            return Ok(None);
+        }
+        let target = body::identifier(linkage, &format!("{pointer}/data"), ResourceType::Prospect)?;
+        target
+            .resolve(ResourceType::Prospect, &format!("{pointer}/data"), lids)
+            .map(Some)
+            .map_err(ApiError::from)
+    }
+
+    fn validated(self) -> ApiResult<Self> {
+        if self.errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+/// Parses a number for storage; errors point at the attribute they concern.
+fn parse(
+    pointer: &str,
+    input: (&str, &str),
+    raw_number: String,
+    hint: Option<&str>,
+    region: &str,
+    extension: ExtensionInput<'_>,
+) -> ApiResult<ParsedColumns> {
+    let (text, attribute) = input;
+    PhoneNumber::parse(text, hint, region, extension)
+        .map(|parsed| ParsedColumns {
+            number: parsed.e164().to_owned(),
+            raw_number,
+            country_code: parsed.region().map(str::to_owned),
+            extension: parsed.extension().unwrap_or_default().to_owned(),
+            formatted_number: parsed.formatted().to_owned(),
+            line_type: parsed.line_type().as_str().to_owned(),
+        })
+        .map_err(|PhoneError { field, detail }| {
+            let name = match field {
+                PhoneField::Input => attribute,
+                PhoneField::CountryCode => "countryCode",
+                PhoneField::Extension => "extension",
+            };
+            ApiError::invalid(format!("{pointer}/attributes/{name}"), detail)
+        })
+}
+
+fn extension_input(field: &Sent<String>) -> ExtensionInput<'_> {
+    match field {
+        Sent::Absent => ExtensionInput::Absent,
+        Sent::Null => ExtensionInput::Null,
+        Sent::Value(extension) => ExtensionInput::Given(extension),
+    }
+}
+
+/// Creates a phone number from a checked resource object.
+pub fn create(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    input: &ResourceInput,
+    region: &str,
+    lids: &Lids,
+) -> ApiResult<PhoneNumberRow> {
+    let mut draft = Draft::read(input);
+    let Some(prospect_id) = draft.prospect_id(lids)? else {
+        return Err(ApiError::invalid(
+            format!("{}/relationships/prospect", input.pointer),
+            "A phone number needs its `prospect` relationship.",
+        ));
+    };
+    let prospect = Prospect::find(conn, prospect_id)?
+        .ok_or_else(|| ApiError::not_found("prospect", prospect_id))?;
+    authorize(
+        principal,
+        &Action::CreatePhoneNumber {
+            prospect_owner_id: prospect.owner_id,
+        },
+    )?;
+    let draft = draft.validated()?;
+    let (text, attribute) = match (&draft.number, &draft.raw_number) {
+        (Sent::Value(number), _) => (number.as_str(), "number"),
+        (_, Sent::Value(raw)) => (raw.as_str(), "rawNumber"),
+        _ => {
+            return Err(ApiError::invalid(
+                format!("{}/attributes/number", input.pointer),
+                "A phone number needs `number` or `rawNumber`.",
+            ))
+        }
+    };
+    let raw_number = draft
+        .raw_number
+        .clone()
+        .value()
+        .unwrap_or_else(|| text.to_owned());
+    let hint = draft.country_code.clone().value();
+    let parsed = parse(
+        &input.pointer,
+        (text, attribute),
+        raw_number,
+        hint.as_deref(),
+        region,
+        extension_input(&draft.extension),
+    )?;
+    Ok(PhoneNumberRow::create(
+        conn,
+        &NewPhoneNumber {
+            prospect_id,
+            parsed,
+            phone_type: draft
+                .phone_type
+                .value()
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
+            status: draft.status.value().unwrap_or_default().as_str().to_owned(),
+            source: draft.source.value(),
+            order: draft.order.value(),
+        },
+    )?)
+}
+
+/// Updates phone number `id` from a checked resource object (partial: absent members keep their
+/// values; a `prospect` relationship moves the number).
+pub fn update(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    input: &ResourceInput,
+    region: &str,
+    lids: &Lids,
+    precondition: &Precondition,
+) -> ApiResult<PhoneNumberRow> {
+    let mut draft = Draft::read(input);
+    let current =
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let target = draft.prospect_id(lids)?;
+    authorize_change(conn, principal, &current, target)?;
+    let draft = draft.validated()?;
+    let reparse = [
+        &draft.number,
+        &draft.raw_number,
+        &draft.country_code,
+        &draft.extension,
+    ]
+    .iter()
+    .any(|field| field.is_present());
+    let parsed = if reparse {
+        let new_input = match (&draft.number, &draft.raw_number) {
+            (Sent::Value(number), _) => Some((number.as_str(), "number")),
+            (_, Sent::Value(raw)) => Some((raw.as_str(), "rawNumber")),
+            _ => None,
+        };
+        let (text, attribute) = new_input.unwrap_or((current.raw_number.as_str(), "rawNumber"));
+        let raw_number = draft
+            .raw_number
+            .clone()
+            .value()
+            .unwrap_or_else(|| text.to_owned());
+        let hint = match &draft.country_code {
+            Sent::Absent => current.country_code.clone(),
+            other => other.clone().value(),
+        };
+        // API.md section 9: the PATCH's `extension` when present (null removes it), else the one
+        // in the *new* input, else the stored one. The stored rawNumber is not new input: an
+        // extension it carries was applied (or replaced) when it was stored.
+        let extension = match (&draft.extension, current.extension(), new_input) {
+            (Sent::Absent, stored, None) => ExtensionInput::Exactly(stored),
+            (Sent::Null, _, None) => ExtensionInput::Exactly(None),
+            (Sent::Value(given), _, None) => ExtensionInput::Exactly(Some(given)),
+            (Sent::Absent, Some(stored), Some(_)) => ExtensionInput::Fallback(stored),
+            (field, _, _) => extension_input(field),
+        };
+        Some(parse(
+            &input.pointer,
+            (text, attribute),
+            raw_number,
+            hint.as_deref(),
+            region,
+            extension,
+        )?)
+    } else {
+        None
+    };
+    let changes = PhoneNumberChanges {
+        parsed,
+        phone_type: draft
+            .phone_type
+            .value()
+            .map(|value| value.as_str().to_owned()),
+        status: draft.status.value().map(|value| value.as_str().to_owned()),
+        source: draft.source.into_change(),
+        order: draft.order.value(),
+        prospect_id: target,
+    };
+    Ok(PhoneNumberRow::update(conn, id, &changes, &|version| {
+        precondition.allows(id, version)
+    })?)
+}
+
+/// Record permission for changing `current`, and moving it when `target` names another prospect.
+fn authorize_change(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    current: &PhoneNumberRow,
+    target: Option<i64>,
+) -> ApiResult<()> {
+    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
+    match target.filter(|target| *target != current.prospect_id) {
+        Some(target) => {
+            let to = Prospect::find(conn, target)?
+                .ok_or_else(|| ApiError::not_found("prospect", target))?;
+            authorize(
+                principal,
+                &Action::MovePhoneNumber {
+                    from_owner_id: owner,
+                    to_owner_id: to.owner_id,
+                },
+            )?;
+        }
+        None => authorize(
+            principal,
+            &Action::UpdatePhoneNumber {
+                prospect_owner_id: owner,
+            },
+        )?,
+    }
+    Ok(())
+}
+
+/// Moves number `id` to `prospect_id` (appended to its list). A duplicate the move makes is a 422
+/// at `linkage`, the pointer of the linkage that asked for it (`/data`, `/data/3`).
+pub fn move_to(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    (id, prospect_id): (i64, i64),
+    precondition: &Precondition,
+    linkage: &str,
+) -> ApiResult<PhoneNumberRow> {
+    let current =
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    authorize_change(conn, principal, &current, Some(prospect_id))?;
+    let changes = PhoneNumberChanges {
+        prospect_id: Some(prospect_id),
+        ..PhoneNumberChanges::default()
+    };
+    PhoneNumberRow::update(conn, id, &changes, &|version| {
+        precondition.allows(id, version)
+    })
+    .map_err(ApiError::duplicate_at(linkage))
+}
+
+/// Deletes number `id`.
+pub fn delete(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    precondition: &Precondition,
+) -> ApiResult<()> {
+    let current =
+        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
+    authorize(
+        principal,
+        &Action::DeletePhoneNumber {
+            prospect_owner_id: owner,
+        },
+    )?;
+    Ok(PhoneNumberRow::delete(conn, id, &|version| {
+        precondition.allows(id, version)
+    })?)
+}
+
+/// The move a to-one `prospect` linkage asks for (`PATCH /phoneNumbers/{id}/relationships/prospect`):
+/// 404 for a number that does not exist, 422 for `null` (a number always has a prospect).
+pub fn move_by_linkage(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: i64,
+    target: Option<body::Target>,
+    precondition: &Precondition,
+) -> ApiResult<PhoneNumberRow> {
+    PhoneNumberRow::find(conn, id)?
+        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber.name(), id))?;
+    let Some(target) = target else {
+        return Err(ApiError::invalid(
+            "/data",
+            "A phone number always belongs to a prospect; `data` may not be null.",
+        ));
+    };
+    let prospect_id = target.resolve(ResourceType::Prospect, "/data", &Lids::new())?;
+    move_to(conn, principal, (id, prospect_id), precondition, "/data")
+}
+
+/// Moves the numbers `targets` names to prospect `prospect_id`, all or nothing (`POST
+/// /prospects/{id}/relationships/phoneNumbers`); those already on it stay where they are.
+pub fn move_all_to(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    prospect_id: i64,
+    targets: &[body::Target],
+) -> ApiResult<()> {
+    use body::Target;
+    crate::db::write_transaction(conn, |conn| {
+        Prospect::find(conn, prospect_id)?
+            .ok_or_else(|| ApiError::not_found(ResourceType::Prospect.name(), prospect_id))?;
+        let known: Vec<i64> = targets
+            .iter()
+            .filter_map(|target| match target {
+                Target::Id(number_id) => Some(*number_id),
+                _ => None,
+            })
+            .collect();
+        PhoneNumberRow::lock_lists_for_move(conn, &known, prospect_id)?;
+        for (index, target) in targets.iter().enumerate() {
+            let number_id = match target {
+                Target::Id(number_id) => *number_id,
+                Target::Missing(raw) => {
+                    return Err(ApiError::not_found("phoneNumber", raw.trim_matches('"')))
+                }
+                Target::Lid(lid) => return Err(ApiError::not_found("phoneNumber", lid)),
+            };
+            let number = PhoneNumberRow::find(conn, number_id)?
+                .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
+            if number.prospect_id != prospect_id {
+                let linkage = format!("/data/{index}");
+                let ids = (number_id, prospect_id);
+                move_to(conn, principal, ids, &Precondition::None, &linkage)?;
+            }
+        }
+        Ok(())
+    })
+}
