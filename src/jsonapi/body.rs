@@ -174,89 +174,103 @@ pub fn resource_object(
     intent: Intent,
 ) -> Result<ResourceInput, RequestError> {
     let data = object(value, pointer, "`data`")?;
-    let type_name = match data.get("type") {
-        Some(Value::String(name)) => name,
-        Some(_) => {
-            return Err(RequestError::bad_request(
-                format!("{pointer}/type"),
-                "`type` must be a string.",
-            ))
-        }
-        None => {
-            return Err(RequestError::bad_request(
-                pointer,
-                "The resource object has no `type`.",
-            ))
-        }
-    };
-    if type_name != kind.name() {
-        return Err(RequestError::conflict(
-            format!("{pointer}/type"),
-            format!(
-                "This endpoint takes `{}` resources, not `{type_name}`.",
-                kind.name()
-            ),
-        ));
-    }
-    match (intent, data.get("id")) {
-        (Intent::Create, Some(Value::Null) | None) => {}
-        (Intent::Create, Some(_)) => {
-            return Err(RequestError::Forbidden(format!(
-                "Client-generated ids are not supported; send the {} without `id` (or with `lid`).",
-                kind.name()
-            )))
-        }
-        (Intent::Update { .. }, None | Some(Value::Null)) => {
-            return Err(RequestError::bad_request(
-                pointer,
-                "An update needs `id` in its resource object.",
-            ))
-        }
-        (Intent::Update { id }, Some(given)) => {
-            check_id_type(given, &format!("{pointer}/id"))?;
-            if read_id(given) != Some(id) {
-                return Err(RequestError::conflict(
-                    format!("{pointer}/id"),
-                    format!("The id in the document does not match the URL ({id})."),
-                ));
-            }
-        }
-    }
+    check_type(data, pointer, kind)?;
+    check_id(data, pointer, kind, intent)?;
     let lid = match data.get("lid") {
         None | Some(Value::Null) => None,
         Some(Value::String(lid)) if !lid.is_empty() => Some(lid.clone()),
         Some(_) => {
-            return Err(RequestError::bad_request(
-                format!("{pointer}/lid"),
-                "`lid` must be a non-empty string.",
-            ))
+            let detail = "`lid` must be a non-empty string.";
+            return Err(RequestError::bad_request(format!("{pointer}/lid"), detail));
         }
     };
     let attributes = match data.get("attributes") {
         None | Some(Value::Null) => Map::new(),
         Some(value) => object(value, &format!("{pointer}/attributes"), "`attributes`")?.clone(),
     };
-    let mut relationships = Map::new();
-    if let Some(value) = data.get("relationships").filter(|value| !value.is_null()) {
-        for (name, relationship) in object(
-            value,
-            &format!("{pointer}/relationships"),
-            "`relationships`",
-        )? {
-            let at = format!("{pointer}/relationships/{}", pointer_token(name));
-            let relationship = object(relationship, &at, "A relationship")?;
-            let linkage = relationship.get("data").ok_or_else(|| {
-                RequestError::bad_request(&at, "A relationship in a request needs `data`.")
-            })?;
-            relationships.insert(name.clone(), linkage.clone());
-        }
-    }
     Ok(ResourceInput {
         pointer: pointer.to_owned(),
         lid,
         attributes,
-        relationships,
+        relationships: relationships(data, pointer)?,
     })
+}
+
+/// 400 without a string `type`, 409 for another type than the endpoint's.
+fn check_type(
+    data: &Map<String, Value>,
+    pointer: &str,
+    kind: ResourceType,
+) -> Result<(), RequestError> {
+    match data.get("type") {
+        Some(Value::String(name)) if name == kind.name() => Ok(()),
+        Some(Value::String(name)) => Err(RequestError::conflict(
+            format!("{pointer}/type"),
+            format!("This endpoint takes `{kind}` resources, not `{name}`."),
+        )),
+        Some(_) => Err(RequestError::bad_request(
+            format!("{pointer}/type"),
+            "`type` must be a string.",
+        )),
+        None => Err(RequestError::bad_request(
+            pointer,
+            "The resource object has no `type`.",
+        )),
+    }
+}
+
+/// A create has no `id` (403: client-generated ids are not supported); an update has the URL's.
+fn check_id(
+    data: &Map<String, Value>,
+    pointer: &str,
+    kind: ResourceType,
+    intent: Intent,
+) -> Result<(), RequestError> {
+    match (intent, data.get("id")) {
+        (Intent::Create, Some(Value::Null) | None) => Ok(()),
+        (Intent::Create, Some(_)) => Err(RequestError::Forbidden(format!(
+            "Client-generated ids are not supported; send the {kind} without `id` (or with `lid`)."
+        ))),
+        (Intent::Update { .. }, None | Some(Value::Null)) => Err(RequestError::bad_request(
+            pointer,
+            "An update needs `id` in its resource object.",
+        )),
+        (Intent::Update { id }, Some(given)) => {
+            check_id_type(given, &format!("{pointer}/id"))?;
+            if read_id(given) == Some(id) {
+                return Ok(());
+            }
+            Err(RequestError::conflict(
+                format!("{pointer}/id"),
+                format!("The id in the document does not match the URL ({id})."),
+            ))
+        }
+    }
+}
+
+/// Relationship name → its `data`, each checked to be present.
+fn relationships(
+    data: &Map<String, Value>,
+    pointer: &str,
+) -> Result<Map<String, Value>, RequestError> {
+    let mut relationships = Map::new();
+    let Some(value) = data.get("relationships").filter(|value| !value.is_null()) else {
+        return Ok(relationships);
+    };
+    let members = object(
+        value,
+        &format!("{pointer}/relationships"),
+        "`relationships`",
+    )?;
+    for (name, relationship) in members {
+        let at = format!("{pointer}/relationships/{}", pointer_token(name));
+        let relationship = object(relationship, &at, "A relationship")?;
+        let linkage = relationship.get("data").ok_or_else(|| {
+            RequestError::bad_request(&at, "A relationship in a request needs `data`.")
+        })?;
+        relationships.insert(name.clone(), linkage.clone());
+    }
+    Ok(relationships)
 }
 
 /// Reads the whole document of a create or update request.

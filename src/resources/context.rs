@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use super::respond::Precondition;
+use super::conditional::Precondition;
 use super::view::View;
 use crate::auth::Caller;
 use crate::db::DbConnection;

@@ -1,9 +1,10 @@
 //! The HTTP layer of the resource types: one module of thin handlers per type (and `entry`,
 //! `operations`), over the pieces they share — the request [`context`] (query parsing with its
-//! scope checks, database work), [`pagination`], the generic responses of [`respond`] and the
+//! scope checks, database work), [`pagination`], [`conditional`] requests, the generic responses of [`respond`] and the
 //! per-type [`served`] rendering, the [`view`]s, and the [`writes`] rules that single-resource
 //! endpoints, relationship endpoints and `/operations` all go through.
 
+pub mod conditional;
 pub mod context;
 pub mod entry;
 pub mod operations;

@@ -9,8 +9,8 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::conditional::Precondition;
 use super::context::Context;
-use super::respond::Precondition;
 use super::view::View;
 use super::writes::{phone_number, prospect, Lids};
 use crate::db::{self, DbConnection};

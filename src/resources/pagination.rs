@@ -174,16 +174,8 @@ impl Context {
             Direction::Forward => (listing.cursor.is_some(), page.more),
             Direction::Backward => (page.more, listing.cursor.is_some()),
         };
-        let prev = if more_before {
-            link("page[before]", page.rows.first())
-        } else {
-            None
-        };
-        let next = if more_after {
-            link("page[after]", page.rows.last())
-        } else {
-            None
-        };
+        let prev = more_before.then(|| link("page[before]", page.rows.first()));
+        let next = more_after.then(|| link("page[after]", page.rows.last()));
         // Without a cursor in the query (every first page) `first` is the `self` link.
         let first = if pieces.iter().any(|(_, cursor)| *cursor) {
             self.link_with(base_pieces(), None)
@@ -192,8 +184,8 @@ impl Context {
         };
         let mut document = Document::new(Data::Many(data), self_link);
         document.links.push(("first", Some(first)));
-        document.links.push(("prev", prev));
-        document.links.push(("next", next));
+        document.links.push(("prev", prev.flatten()));
+        document.links.push(("next", next.flatten()));
         document.included = included;
         document.applied = Applied::CursorProfile;
         if let Some(total) = page.total {

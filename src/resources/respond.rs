@@ -3,10 +3,11 @@
 //! generic paths every resource type shares — one resource, a page, a relationship's linkage, a
 //! delete.
 
-use actix_web::http::header::{self, EntityTag, Header, IfMatch, IfNoneMatch};
+use actix_web::http::header::{self, EntityTag};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 
+use super::conditional::{not_modified, Precondition};
 use super::context::Context;
 use super::pagination::CursorBinding;
 use super::served::Served;
@@ -20,53 +21,6 @@ use crate::models::listing::{Keyed, Listing, Page};
 use crate::permissions::{Access, Principal};
 use crate::schema::Relationship;
 
-/// The strong ETag of one version of a record: the same for every representation of that version.
-pub fn etag(id: i64, version: i64) -> EntityTag {
-    EntityTag::new_strong(format!("{id}-{version}"))
-}
-
-/// `If-Match`, read once: whether a stored version may be written (412 otherwise).
-#[derive(Clone, Debug)]
-pub enum Precondition {
-    None,
-    Any,
-    /// Strong comparison: weak tags never match.
-    Tags(Vec<EntityTag>),
-}
-
-impl Precondition {
-    /// The request's `If-Match`; one that cannot be read as text is no precondition.
-    pub fn of(request: &HttpRequest) -> Self {
-        if !request.headers().contains_key(header::IF_MATCH) {
-            return Precondition::None;
-        }
-        match IfMatch::parse(request) {
-            Ok(IfMatch::Any) => Precondition::Any,
-            Ok(IfMatch::Items(tags)) => Precondition::Tags(tags),
-            Err(_) => Precondition::None,
-        }
-    }
-
-    pub fn allows(&self, id: i64, version: i64) -> bool {
-        match self {
-            Precondition::None | Precondition::Any => true,
-            Precondition::Tags(tags) => tags.iter().any(|tag| tag.strong_eq(&etag(id, version))),
-        }
-    }
-}
-
-/// Whether `If-None-Match` names the current version (weak comparison; a read answers 304).
-fn not_modified(cx: &Context, tag: &EntityTag) -> bool {
-    if !cx.headers().contains_key(header::IF_NONE_MATCH) {
-        return false;
-    }
-    match IfNoneMatch::parse(cx.request()) {
-        Ok(IfNoneMatch::Any) => true,
-        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|candidate| candidate.weak_eq(tag)),
-        Err(_) => false,
-    }
-}
-
 /// A single-resource response with its ETag (304 when a read's `If-None-Match` already has it;
 /// writes are answered in full).
 pub fn single(
@@ -78,7 +32,7 @@ pub fn single(
     let mut builder = HttpResponse::build(status);
     if let Some(tag) = tag {
         let read = matches!(*cx.method(), Method::GET | Method::HEAD);
-        if read && status == StatusCode::OK && not_modified(cx, &tag) {
+        if read && status == StatusCode::OK && not_modified(cx.request(), &tag) {
             return HttpResponse::NotModified()
                 .insert_header(header::ETag(tag))
                 .finish();

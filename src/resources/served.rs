@@ -5,7 +5,7 @@
 use actix_web::http::header::EntityTag;
 use diesel::QueryResult;
 
-use super::respond::etag;
+use super::conditional::etag;
 use super::view::{phone_number_linkage, prospect_linkage, View};
 use crate::db::DbConnection;
 use crate::jsonapi::document::{Linkage, Resource};

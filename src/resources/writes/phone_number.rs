@@ -13,7 +13,7 @@ use crate::jsonapi::schema::Relationship as _;
 use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Action, Principal};
-use crate::resources::respond::Precondition;
+use crate::resources::conditional::Precondition;
 use crate::schema::{PhoneNumberField, Relationship};
 
 /// Attribute values read from a write, not yet checked against the record.

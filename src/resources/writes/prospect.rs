@@ -9,7 +9,7 @@ use crate::jsonapi::schema::Relationship as _;
 use crate::models::prospect::{NewProspect, ProspectChanges};
 use crate::models::{Prospect, User};
 use crate::permissions::{authorize, Action, Principal};
-use crate::resources::respond::Precondition;
+use crate::resources::conditional::Precondition;
 use crate::schema::{ProspectField, Relationship};
 
 /// The attributes and owner of a prospect write.
