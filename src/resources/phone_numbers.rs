@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
-use super::pagination::CursorBinding;
 use super::respond::{self, path_id};
 use super::writes::{phone_number as write, Lids};
 use crate::errors::{ApiError, ApiResult};
@@ -15,7 +14,7 @@ use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::Access;
-use crate::schema::{PhoneNumberField, ProspectField, Relationship};
+use crate::schema::{PhoneNumberField, Relationship};
 
 const KIND: ResourceType = ResourceType::PhoneNumber;
 
@@ -41,32 +40,21 @@ pub async fn list_prospect_phone_numbers(
 async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
     let query = cx.query::<PhoneNumberField>(Endpoint::Collection, Access::Read)?;
     let prospect_id = prospect.transpose()?;
-    let binding = CursorBinding::new(&query, prospect_id.map(|id| ("prospect", id)));
-    let listing = cx.listing(&query, &binding)?;
-    let (needs, db_listing) = (cx.needs(&query), listing.clone());
-    let (page, graph) = cx
-        .database(move |conn| {
-            if let Some(prospect_id) = prospect_id {
-                if Prospect::find(conn, prospect_id)?.is_none() {
-                    return Err(ApiError::not_found("prospect", prospect_id));
-                }
+    let parent = prospect_id.map(|id| ("prospect", id));
+    respond::list(&cx, query, parent, move |conn, listing, needs| {
+        if let Some(prospect_id) = prospect_id {
+            if Prospect::find(conn, prospect_id)?.is_none() {
+                return Err(ApiError::not_found("prospect", prospect_id));
             }
-            if !needs.prospects_of_numbers() {
-                let page = PhoneNumberRow::list(conn, &db_listing, prospect_id)?;
-                return Ok((page, Graph::default()));
-            }
-            let (page, prospects) =
-                PhoneNumberRow::list_with_prospects(conn, &db_listing, prospect_id)?;
-            Ok((page, Graph::with_prospects(conn, prospects, needs)?))
-        })
-        .await?;
-    Ok(respond::page(
-        &cx,
-        &query,
-        (&listing, &binding),
-        &page,
-        &graph,
-    ))
+        }
+        if !needs.prospects_of_numbers() {
+            let page = PhoneNumberRow::list(conn, listing, prospect_id)?;
+            return Ok((page, Graph::default()));
+        }
+        let (page, prospects) = PhoneNumberRow::list_with_prospects(conn, listing, prospect_id)?;
+        Ok((page, Graph::with_prospects(conn, prospects, needs)?))
+    })
+    .await
 }
 
 pub async fn get_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -106,15 +94,12 @@ pub async fn delete_phone_number(cx: Context, id: web::Path<String>) -> ApiResul
     respond::delete::<PhoneNumberField, _>(&cx, &id, write::delete).await
 }
 
-/// `GET /phoneNumbers/{id}/prospect`. The path id is resolved after the query and scope checks
-/// (API.md section 9).
+/// `GET /phoneNumbers/{id}/prospect`.
 pub async fn get_phone_number_prospect(
     cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let query = cx.query::<ProspectField>(Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, KIND)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+    respond::related(&cx, &id, KIND, |conn, id| {
         let number = find(conn, id)?;
         Prospect::find(conn, number.prospect_id)?
             .ok_or_else(|| ApiError::not_found("prospect", number.prospect_id))
@@ -136,17 +121,6 @@ pub async fn update_phone_number_prospect_relationship(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    cx.query::<PhoneNumberField>(Endpoint::Bare, Access::Write)?;
-    let id = path_id(&id, KIND)?;
-    let prospect = ResourceType::Prospect;
-    let target = body::to_one_linkage(&body.read().await?, "prospect", prospect)?;
-    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    let row = cx
-        .database(move |conn| write::move_by_linkage(conn, &principal, id, target, &precondition))
-        .await?;
-    Ok(respond::relationship_written(
-        &cx,
-        Relationship::PhoneNumberProspect,
-        &row,
-    ))
+    let rel = Relationship::PhoneNumberProspect;
+    respond::write_to_one(&cx, &id, rel, body, write::move_by_linkage).await
 }

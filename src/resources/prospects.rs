@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
-use super::pagination::CursorBinding;
 use super::respond::{self, path_id};
 use super::writes::{phone_number, prospect as write};
 use crate::errors::{ApiError, ApiResult};
@@ -15,7 +14,7 @@ use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
 use crate::models::{Prospect, User};
 use crate::permissions::Access;
-use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
+use crate::schema::{PhoneNumberField, ProspectField, Relationship};
 
 const KIND: ResourceType = ResourceType::Prospect;
 
@@ -25,23 +24,12 @@ fn find(conn: &mut crate::db::DbConnection, id: i64) -> ApiResult<Prospect> {
 
 pub async fn list_prospects(cx: Context) -> ApiResult<HttpResponse> {
     let query = cx.query::<ProspectField>(Endpoint::Collection, Access::Read)?;
-    let binding = CursorBinding::new(&query, None);
-    let listing = cx.listing(&query, &binding)?;
-    let (needs, db_listing) = (cx.needs(&query), listing.clone());
-    let (page, graph) = cx
-        .database(move |conn| {
-            let page = Prospect::list(conn, &db_listing)?;
-            let graph = Graph::for_prospects(conn, &page.rows, needs)?;
-            Ok((page, graph))
-        })
-        .await?;
-    Ok(respond::page(
-        &cx,
-        &query,
-        (&listing, &binding),
-        &page,
-        &graph,
-    ))
+    respond::list(&cx, query, None, |conn, listing, needs| {
+        let page = Prospect::list(conn, listing)?;
+        let graph = Graph::for_prospects(conn, &page.rows, needs)?;
+        Ok((page, graph))
+    })
+    .await
 }
 
 pub async fn get_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -82,9 +70,7 @@ pub async fn delete_prospect(cx: Context, id: web::Path<String>) -> ApiResult<Ht
 /// `GET /prospects/{id}/owner`. Like every related endpoint, it needs the read scope of what it
 /// returns (API.md section 9: every resource in a response needs the read scope of its type).
 pub async fn get_prospect_owner(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = cx.query::<UserField>(Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, KIND)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+    respond::related(&cx, &id, KIND, |conn, id| {
         let prospect = find(conn, id)?;
         User::find(conn, prospect.owner_id)?
             .ok_or_else(|| ApiError::not_found("user", prospect.owner_id))
@@ -140,16 +126,6 @@ pub async fn update_prospect_owner_relationship(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    cx.query::<ProspectField>(Endpoint::Bare, Access::Write)?;
-    let id = path_id(&id, KIND)?;
-    let target = body::to_one_linkage(&body.read().await?, "owner", ResourceType::User)?;
-    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    let row = cx
-        .database(move |conn| write::change_owner(conn, &principal, id, target, &precondition))
-        .await?;
-    Ok(respond::relationship_written(
-        &cx,
-        Relationship::ProspectOwner,
-        &row,
-    ))
+    let rel = Relationship::ProspectOwner;
+    respond::write_to_one(&cx, &id, rel, body, write::change_owner).await
 }

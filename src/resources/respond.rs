@@ -13,10 +13,11 @@ use super::pagination::CursorBinding;
 use super::served::Served;
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::body::{self, Body, Target};
 use crate::jsonapi::document::{Data, Document, Linkage, Resource, ResourceType};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::{Field, Relationship as _};
-use crate::models::includes::Graph;
+use crate::models::includes::{Graph, Needs};
 use crate::models::listing::{Keyed, Listing, Page};
 use crate::permissions::{Access, Principal};
 use crate::schema::Relationship;
@@ -118,24 +119,54 @@ where
     Ok(response)
 }
 
-/// Answers with one page of a collection and what the query includes.
-pub fn page<T: Served + Keyed<T::Field>>(
+/// Answers with one page of a collection (below `parent` for a related endpoint, for the cursor
+/// binding) and what the query includes: `load` reads the page and its graph.
+pub async fn list<T, L>(
     cx: &Context,
-    query: &Query<T::Field>,
-    (listing, binding): (&Listing<T::Field>, &CursorBinding<T::Field>),
-    page: &Page<T>,
-    graph: &Graph,
-) -> HttpResponse {
-    let view = cx.view(query);
+    query: Query<T::Field>,
+    parent: Option<(&'static str, i64)>,
+    load: L,
+) -> ApiResult<HttpResponse>
+where
+    T: Served + Keyed<T::Field>,
+    L: FnOnce(&mut DbConnection, &Listing<T::Field>, Needs) -> ApiResult<(Page<T>, Graph)>
+        + Send
+        + 'static,
+{
+    let binding = CursorBinding::new(&query, parent);
+    let listing = cx.listing(&query, &binding)?;
+    let (needs, db_listing) = (cx.needs(&query), listing.clone());
+    let (page, graph) = cx
+        .database(move |conn| load(conn, &db_listing, needs))
+        .await?;
+    let view = cx.view(&query);
     let data = page
         .rows
         .iter()
-        .map(|row| row.render(&view, graph))
+        .map(|row| row.render(&view, &graph))
         .collect();
-    let includes = cx.needs(query).includes;
-    let included = included_if_asked(query, T::included(&view, graph, includes, &page.rows));
-    let document = cx.collection(page, listing, binding, data, included);
-    document.respond(StatusCode::OK)
+    let included = T::included(&view, &graph, needs.includes, &page.rows);
+    let included = included_if_asked(&query, included);
+    let document = cx.collection(&page, &listing, &binding, data, included);
+    Ok(document.respond(StatusCode::OK))
+}
+
+/// `GET /{type}/{id}/{name}` of a to-one relationship: the related resource, after the read scope
+/// of its type (API.md section 9: every resource in a response needs it) and then the path id of
+/// the `owner` type.
+pub async fn related<T, W>(
+    cx: &Context,
+    id: &str,
+    owner: ResourceType,
+    find: W,
+) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    W: FnOnce(&mut DbConnection, i64) -> ApiResult<T> + Send + 'static,
+{
+    let query = cx.query::<T::Field>(Endpoint::Single, Access::Read)?;
+    let id = path_id(id, owner)?;
+    one(cx, &query, StatusCode::OK, move |conn| find(conn, id)).await
 }
 
 /// `GET /{type}/{id}/relationships/{name}`: the relationship's linkage (a to-many one in full,
@@ -157,11 +188,32 @@ where
     Ok(document.respond(StatusCode::OK))
 }
 
-/// The answer to a write of a to-one relationship (`PATCH /{type}/{id}/relationships/{name}`):
-/// the record's new linkage, with its new ETag.
-pub fn relationship_written<T: Served>(cx: &Context, rel: Relationship, row: &T) -> HttpResponse {
+/// `PATCH /{type}/{id}/relationships/{name}` of a to-one relationship: after the write scope of
+/// the type that has it, the path id and the linkage sent, `write` applies the write rules; the
+/// answer is the record's new linkage, with its new ETag.
+pub async fn write_to_one<T, W>(
+    cx: &Context,
+    id: &str,
+    rel: Relationship,
+    body: Body,
+    write: W,
+) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    W: FnOnce(&mut DbConnection, &Principal, i64, Option<Target>, &Precondition) -> ApiResult<T>
+        + Send
+        + 'static,
+{
+    cx.query::<T::Field>(Endpoint::Bare, Access::Write)?;
+    let spec = rel.spec();
+    let id = path_id(id, spec.owner)?;
+    let target = body::to_one_linkage(&body.read().await?, spec.name, spec.target)?;
+    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
+    let row = cx
+        .database(move |conn| write(conn, &principal, id, target, &precondition))
+        .await?;
     let document = relationship_document(cx, rel, row.id(), row.linkage(rel));
-    single(cx, StatusCode::OK, document, row.etag())
+    Ok(single(cx, StatusCode::OK, document, row.etag()))
 }
 
 /// `DELETE /{type}/{id}`: `delete` applies the write rules (existence, record permission, the

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
-use super::pagination::CursorBinding;
 use super::respond::{self, path_id};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::document::ResourceType;
@@ -16,20 +15,10 @@ use crate::schema::UserField;
 
 pub async fn list_users(cx: Context) -> ApiResult<HttpResponse> {
     let query = cx.query::<UserField>(Endpoint::Collection, Access::Read)?;
-    let binding = CursorBinding::new(&query, None);
-    let listing = cx.listing(&query, &binding)?;
-    let db_listing = listing.clone();
-    let page = cx
-        .database(move |conn| Ok(User::list(conn, &db_listing)?))
-        .await?;
-    let graph = Graph::default();
-    Ok(respond::page(
-        &cx,
-        &query,
-        (&listing, &binding),
-        &page,
-        &graph,
-    ))
+    respond::list(&cx, query, None, |conn, listing, _| {
+        Ok((User::list(conn, listing)?, Graph::default()))
+    })
+    .await
 }
 
 pub async fn get_user(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
