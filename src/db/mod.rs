@@ -53,29 +53,34 @@ macro_rules! on_backend {
     };
 }
 
-/// Compiles `$item`s once per backend, into the private modules `sqlite` and `pg` of the calling
-/// module. In each, `Db` is that backend and `Conn` its connection, and everything of the calling
-/// module is in scope. This is how boxed queries (the filtered listings, whose shape depends on the
-/// request) run on the backend's own connection: a query boxed for the multi-backend can only run
-/// through [`DbConnection`], which renders its SQL three times per execution (see [`on_backend!`]),
-/// while a query boxed for one backend renders once. Call the items with [`by_backend!`].
+/// Compiles `$item`s once per backend, into the modules `sqlite` and `pg` of the calling module:
+/// private ones, or with the visibility given first (`per_backend! { pub(super) mod; ... }`, for
+/// backend-specific code in a sibling module that builds on one backend's items). In each, `Db` is
+/// that backend and `Conn` its connection, and everything of the calling module is in scope. This
+/// is how boxed queries (the filtered listings, whose shape depends on the request) run on the
+/// backend's own connection: a query boxed for the multi-backend can only run through
+/// [`DbConnection`], which renders its SQL three times per execution (see [`on_backend!`]), while a
+/// query boxed for one backend renders once. Call the items with [`by_backend!`].
 #[macro_export]
 macro_rules! per_backend {
-    ($($item:item)*) => {
-        mod sqlite {
+    ($vis:vis mod; $($item:item)*) => {
+        $vis mod sqlite {
             #[allow(unused_imports)]
             use super::*;
             type Db = ::diesel::sqlite::Sqlite;
             type Conn = ::diesel::sqlite::SqliteConnection;
             $($item)*
         }
-        mod pg {
+        $vis mod pg {
             #[allow(unused_imports)]
             use super::*;
             type Db = ::diesel::pg::Pg;
             type Conn = ::diesel::pg::PgConnection;
             $($item)*
         }
+    };
+    ($($item:item)*) => {
+        $crate::per_backend! { mod; $($item)* }
     };
 }
 
