@@ -15,7 +15,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::sqlite::SqliteConnection;
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub mod schema;
@@ -221,6 +221,23 @@ pub fn notified(conn: &mut DbConnection) -> bool {
         }
     }
     arrived
+}
+
+/// The id the last `INSERT` on this connection generated: SQL that differs per backend, because
+/// `RETURNING` does not compile through the multi-connection.
+pub fn last_insert_id(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct LastId {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let sql = match conn {
+        DbConnection::Sqlite(_) => "SELECT last_insert_rowid() AS id",
+        DbConnection::Pg(_) => "SELECT lastval() AS id",
+    };
+    diesel::sql_query(sql)
+        .get_result::<LastId>(conn)
+        .map(|row| row.id)
 }
 
 pub use writes::since_last_look as written_since_last_look;

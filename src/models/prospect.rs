@@ -4,13 +4,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::error::{ModelError, ModelResult};
-use super::last_insert_id;
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
 use crate::clock::now;
 use crate::db::schema::prospects::{self, dsl as col};
-use crate::db::{DbConnection, StoredTime};
+use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};

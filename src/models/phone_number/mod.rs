@@ -29,10 +29,10 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::error::{DuplicateCause, ModelError, ModelResult};
 use super::listing::{Listing, Page};
-use super::{last_insert_id, Prospect};
+use super::Prospect;
 use crate::clock::now;
 use crate::db::schema::phone_numbers::{self, dsl as col};
-use crate::db::{DbConnection, StoredTime};
+use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::domain::{PhoneType, UnknownVariant};
 use crate::schema::PhoneNumberField as F;
