@@ -1,6 +1,9 @@
 //! Rows, insert forms and changesets, with the queries as associated functions returning
 //! `QueryResult`, or [`ModelResult`] where a rule of the data can refuse the write (a duplicate, a
-//! version mismatch). Nothing here knows about HTTP; handlers call these inside [`crate::db::run`].
+//! version mismatch). One module per resource type, plus [`listing`] (the SQL of collection
+//! queries) and the id-list helpers below for loading includes. A query that must differ per
+//! backend sits in the model of its type (`phone_number/{sqlite,postgres}.rs`). Nothing here knows
+//! about HTTP; handlers call these inside [`crate::db::run`] or [`crate::db::read`].
 
 pub mod error;
 pub mod listing;
