@@ -1,11 +1,14 @@
-//! The database: one connection type over both backends, the pool, migrations, and [`run`], the
-//! only way handlers reach the database.
+//! The database: [`DbConnection`] over both backends, the pool, migrations, and the ways handlers
+//! reach it ([`run`], and [`read`] for reads). It owns what compiles a query for each backend's own
+//! connection ([`on_backend!`], [`per_backend!`]), transactions ([`write_transaction`], SQLite's
+//! [`read_snapshot`]), and the per-backend statements that belong to no model ([`last_insert_id`],
+//! and [`notified`] and [`written_since_last_look`] for the credential cache).
 //!
 //! The backend is chosen explicitly from the `DATABASE_URL` scheme (`sqlite://` or `postgres://`),
-//! never by trial connection. SQLite connections are set up for a server: WAL (readers never wait for
-//! the writer), `synchronous=NORMAL` (in WAL mode a commit survives a crash of the process, which is
-//! the durability the contract asks for, at a fraction of the cost of `FULL`), foreign keys on, and a
-//! busy timeout so that writers queue instead of failing.
+//! never by trial connection. SQLite connections are set up for a server: WAL (readers never wait
+//! for the writer), `synchronous=NORMAL` (in WAL mode a commit survives a crash of the process,
+//! which is the durability the contract asks for, without the fsync of every commit that `FULL`
+//! adds), foreign keys on, and a busy timeout so that writers queue instead of failing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::sqlite::SqliteConnection;
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub mod schema;
@@ -36,12 +39,12 @@ pub enum DbConnection {
 pub type Db = <DbConnection as Connection>::Backend;
 
 /// Runs a statically typed diesel query on the backend's own connection instead of through
-/// [`DbConnection`]. The multi-connection renders a query's whole SQL text again in every pass diesel
-/// makes over it (the prepared-statement cache's safety check, bind collection): two renderings per
-/// execution even for a cached statement, which callgrind put at a quarter of the instructions of a
-/// read. The backend's own connection finds the cached statement by the query's type and renders
-/// nothing. `$query` is written once and compiled for each backend; use it for the queries every
-/// request runs (authentication, lookups by id, the rows an include adds). Boxed queries (the
+/// [`DbConnection`]. The multi-connection renders a query's whole SQL text again in every pass
+/// diesel makes over it (the prepared-statement cache's safety check, bind collection), twice per
+/// execution even for a cached statement; the backend's own connection finds the cached statement
+/// by the query's type and renders nothing (docs/performance.md, "Static queries on the backend's
+/// own connection"). `$query` is written once and compiled for each backend; use it for the queries
+/// every request runs (authentication, lookups by id, the rows an include adds). Boxed queries (the
 /// filtered listings) are compiled per backend with [`per_backend!`] instead.
 #[macro_export]
 macro_rules! on_backend {
@@ -53,29 +56,34 @@ macro_rules! on_backend {
     };
 }
 
-/// Compiles `$item`s once per backend, into the private modules `sqlite` and `pg` of the calling
-/// module. In each, `Db` is that backend and `Conn` its connection, and everything of the calling
-/// module is in scope. This is how boxed queries (the filtered listings, whose shape depends on the
-/// request) run on the backend's own connection: a query boxed for the multi-backend can only run
-/// through [`DbConnection`], which renders its SQL three times per execution (see [`on_backend!`]),
-/// while a query boxed for one backend renders once. Call the items with [`by_backend!`].
+/// Compiles `$item`s once per backend, into the modules `sqlite` and `pg` of the calling module:
+/// private ones, or with the visibility given first (`per_backend! { pub(super) mod; ... }`, for
+/// backend-specific code in a sibling module that builds on one backend's items). In each, `Db` is
+/// that backend and `Conn` its connection, and everything of the calling module is in scope. This
+/// is how boxed queries (the filtered listings, whose shape depends on the request) run on the
+/// backend's own connection: a query boxed for the multi-backend can only run through
+/// [`DbConnection`], which renders its SQL three times per execution (see [`on_backend!`]), while a
+/// query boxed for one backend renders once. Call the items with [`by_backend!`].
 #[macro_export]
 macro_rules! per_backend {
-    ($($item:item)*) => {
-        mod sqlite {
+    ($vis:vis mod; $($item:item)*) => {
+        $vis mod sqlite {
             #[allow(unused_imports)]
             use super::*;
             type Db = ::diesel::sqlite::Sqlite;
             type Conn = ::diesel::sqlite::SqliteConnection;
             $($item)*
         }
-        mod pg {
+        $vis mod pg {
             #[allow(unused_imports)]
             use super::*;
             type Db = ::diesel::pg::Pg;
             type Conn = ::diesel::pg::PgConnection;
             $($item)*
         }
+    };
+    ($($item:item)*) => {
+        $crate::per_backend! { mod; $($item)* }
     };
 }
 
@@ -218,6 +226,23 @@ pub fn notified(conn: &mut DbConnection) -> bool {
     arrived
 }
 
+/// The id the last `INSERT` on this connection generated: SQL that differs per backend, because
+/// `RETURNING` does not compile through the multi-connection.
+pub fn last_insert_id(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct LastId {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let sql = match conn {
+        DbConnection::Sqlite(_) => "SELECT last_insert_rowid() AS id",
+        DbConnection::Pg(_) => "SELECT lastval() AS id",
+    };
+    diesel::sql_query(sql)
+        .get_result::<LastId>(conn)
+        .map(|row| row.id)
+}
+
 pub use writes::since_last_look as written_since_last_look;
 
 /// Statements without binds, cached by their type like any static diesel query; one with a
@@ -253,8 +278,8 @@ mod writes {
 
     use super::{DbConnection, Manager};
 
-    // Two statements, each prepared once: the one-statement form (`pragma_data_version`, a
-    // virtual table) compiles the pragma again on every execution, at four times the cost.
+    // Two statements, each prepared once: the one-statement form (`pragma_data_version()`, a
+    // virtual table) compiles the pragma again on every execution.
     crate::fixed_statements! {
         // Changes when another connection, of any process, commits.
         DataVersion => "PRAGMA data_version" -> BigInt,
@@ -397,8 +422,8 @@ where
 
 /// Runs a read-only `work`. On SQLite it runs right here on the HTTP worker when a connection is
 /// free: a SQLite read is a function call into this process, microseconds long, and in WAL mode it
-/// never waits for a writer, so handing it to the blocking pool and back (two thread switches,
-/// about a fifth of a small GET's cost, measured in bench/) would cost more than the read itself.
+/// never waits for a writer, so handing it to the blocking pool and back (two thread switches)
+/// would cost more than the read itself (docs/performance.md, "SQLite reads on the HTTP worker").
 /// Writes (which may wait on the busy timeout), PostgreSQL (a network round trip) and an exhausted
 /// pool go through [`run`].
 pub async fn read<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
@@ -434,10 +459,9 @@ pub async fn is_healthy(pool: &Pool) -> bool {
 /// Runs the reads of `work` from one snapshot of the database, so that rows read by different
 /// statements agree with each other (a page and the prospects it includes). On PostgreSQL `work`
 /// runs as it is: callers there read in one statement. On SQLite it runs in a deferred read
-/// transaction, begun and ended by cached prepared statements: diesel's transaction manager
-/// prepares `BEGIN` and `COMMIT` again on every call, which cost ~6,000 instructions, a ninth of
-/// what `include=prospect` adds to a listing (bench/README.md). `work` only reads and opens no
-/// transaction of its own (SQLite would refuse the nested `BEGIN`).
+/// transaction, begun and ended by statements prepared once per connection, because diesel's
+/// transaction manager prepares `BEGIN` and `COMMIT` again on every call. `work` only reads and
+/// opens no transaction of its own (SQLite would refuse the nested `BEGIN`).
 pub fn read_snapshot<T, E: From<diesel::result::Error>>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -554,9 +578,10 @@ pub fn write_transaction<T, E: TransactionError>(
         return conn.transaction(work);
     }
     // This process's SQLite writers queue here, in order, instead of in SQLite's busy handler,
-    // which sleeps with growing back-off (write p99 went from ~110 ms to the figure in
-    // bench/README.md). Other processes (the CLI) still meet the busy timeout. Writes run on the
-    // blocking pool, never on an HTTP worker, so waiting here stalls no other request.
+    // which sleeps with growing back-off: it trades a little peak throughput for a bounded write
+    // tail (docs/performance.md, "SQLite writers queue on an in-process mutex"). Other processes
+    // (the CLI) still meet the busy timeout. Writes run on the blocking pool, never on an HTTP
+    // worker, so waiting here stalls no other request.
     static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _writer = SQLITE_WRITER
         .lock()

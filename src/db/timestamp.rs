@@ -2,10 +2,10 @@
 //! (`#[diesel(deserialize_as = StoredTime)]` on a `NaiveDateTime` field).
 //!
 //! On SQLite a timestamp is text, and diesel's chrono conversion tries up to 18 `strftime`
-//! patterns, interpreting each pattern anew for every value: with three timestamps a phone-number
-//! row, that was ~7 % of the CPU time of a read that includes prospects. The one layout this
-//! service writes (`YYYY-MM-DD HH:MM:SS[.fff]`, what diesel binds) is read directly here; anything
-//! else (a row written by hand, a Julian day number) still goes through diesel's own conversion.
+//! patterns, interpreting each pattern anew for every value, and a phone-number row has three
+//! (docs/performance.md, "SQLite timestamps read directly"). The one layout this service writes
+//! (`YYYY-MM-DD HH:MM:SS[.fff]`, what diesel binds) is read directly here; anything else (a row
+//! written by hand, a Julian day number) still goes through diesel's own conversion.
 //! PostgreSQL's binary timestamps go straight to diesel.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};

@@ -155,25 +155,19 @@ macro_rules! predicate {
         use $crate::models::listing::Predicate;
         let field: &str = $field;
         let predicate: Predicate<_, _> = match $op {
-            // One value (`filter[prospect][id]=7`, the common case) is `=`, not `IN (?)`: diesel
-            // never caches a statement with `IN` on SQLite (its bind count varies), so this keeps
-            // the hot listing queries prepared once per connection.
+            // One value (`filter[prospect][id]=7`, the common case) is `=`, not `IN`: diesel
+            // never caches a statement with `IN` on SQLite (its bind count varies), and PostgreSQL
+            // plans `= ANY($1)` without knowing the array has one element, so it would sort that
+            // prospect's rows instead of reading them in order from the `(prospect_id, id)` index.
             FilterOp::AnyOf(values) if values.len() == 1 => {
                 Box::new($column.eq($convert(field, &values[0])?).nullable())
             }
             FilterOp::AnyOf(values) => {
-                let mut values = values
+                let values = values
                     .iter()
                     .map(|value| $convert(field, value))
                     .collect::<Result<Vec<_>, _>>()?;
-                // One value is `=`: PostgreSQL plans `= ANY($1)` without knowing the array has one
-                // element, so `filter[prospect][id]=7` would sort that prospect's rows instead of
-                // reading them in order from the `(prospect_id, id)` index.
-                if values.len() == 1 {
-                    Box::new($column.eq(values.remove(0)).nullable())
-                } else {
-                    Box::new($column.eq_any(values).nullable())
-                }
+                Box::new($column.eq_any(values).nullable())
             }
             FilterOp::Range { low, high } => match (low, high) {
                 (Some(low), Some(high)) => Box::new(

@@ -1,6 +1,9 @@
 //! Rows, insert forms and changesets, with the queries as associated functions returning
 //! `QueryResult`, or [`ModelResult`] where a rule of the data can refuse the write (a duplicate, a
-//! version mismatch). Nothing here knows about HTTP; handlers call these inside [`crate::db::run`].
+//! version mismatch). One module per resource type, plus [`listing`] (the SQL of collection
+//! queries) and the id-list helpers below for loading includes. A query that must differ per
+//! backend sits in the model of its type (`phone_number/{sqlite,postgres}.rs`). Nothing here knows
+//! about HTTP; handlers call these inside [`crate::db::run`] or [`crate::db::read`].
 
 pub mod error;
 pub mod includes;
@@ -10,22 +13,11 @@ pub mod prospect;
 pub mod token;
 pub mod user;
 
-use diesel::prelude::*;
-use diesel::sql_types::BigInt;
-
-use crate::db::DbConnection;
-
 pub use error::{DuplicateCause, ModelError, ModelResult};
 pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;
 pub use token::ApiToken;
 pub use user::User;
-
-#[derive(QueryableByName)]
-struct LastId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
 
 /// Up to this many ids, [`unique`] and [`in_order`] compare ids one by one instead of hashing them:
 /// a page names few distinct ids (one prospect's numbers name one), and a scan of a short slice
@@ -61,18 +53,6 @@ pub fn in_order<T>(ids: &[i64], mut rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> 
     let mut by_id: std::collections::HashMap<i64, T> =
         rows.into_iter().map(|row| (id_of(&row), row)).collect();
     ids.iter().filter_map(|id| by_id.remove(id)).collect()
-}
-
-/// The id the last `INSERT` on this connection generated. The one place where the two backends
-/// need different SQL (`RETURNING` does not compile through the multi-connection).
-pub fn last_insert_id(conn: &mut DbConnection) -> QueryResult<i64> {
-    let sql = match conn {
-        DbConnection::Sqlite(_) => "SELECT last_insert_rowid() AS id",
-        DbConnection::Pg(_) => "SELECT lastval() AS id",
-    };
-    diesel::sql_query(sql)
-        .get_result::<LastId>(conn)
-        .map(|row| row.id)
 }
 
 #[cfg(test)]

@@ -1,16 +1,17 @@
-//! Prospects: the people whose numbers we keep, each owned by a user.
+//! Prospects: the people whose numbers we keep, each owned by a user. Their rows, writes and
+//! listing, and the list of numbers each row keeps ([`PhoneList`]) so that showing a prospect reads
+//! no number rows.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::error::{ModelError, ModelResult};
-use super::last_insert_id;
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
 use crate::clock::now;
 use crate::db::schema::prospects::{self, dsl as col};
-use crate::db::{DbConnection, StoredTime};
+use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
@@ -60,9 +61,10 @@ impl PhoneList {
     }
 
     /// A list from the column's text. Every prospect shown parses one (a page of prospects, fifty),
-    /// so the form [`PhoneList::to_json`] writes is read directly, ~60 % of what serde's
-    /// generic visitor costs; anything else (the whitespace of the migrations' SQL, an escaped
-    /// string, malformed text) goes to serde_json, which also reports the errors.
+    /// so the form [`PhoneList::to_json`] writes is read directly, without serde's generic visitor
+    /// (docs/performance.md, "The compact stored-list parser"); anything else (the whitespace of
+    /// the migrations' SQL, an escaped string, malformed text) goes to serde_json, which also
+    /// reports the errors.
     pub fn parse(text: &str) -> serde_json::Result<Self> {
         match compact::parse(text) {
             Some(phones) => Ok(PhoneList(phones)),
@@ -140,9 +142,10 @@ where
     }
 }
 
-/// A prospect whose list is still the column's text: what a number listing that includes
-/// prospects reads with every number (`PhoneNumberRow::list_with_prospects`), so that a prospect
-/// shown with five of its numbers has its list parsed once ([`RawProspect::parse`]), not five times.
+/// A prospect whose list is still the column's text: what the number listing that joins its
+/// prospects (PostgreSQL's `PhoneNumberRow::list_with_prospects`) reads with every number, so that
+/// a prospect shown with five of its numbers has its list parsed once ([`RawProspect::parse`]), not
+/// five times.
 pub type RawProspect = Prospect<String>;
 
 impl RawProspect {

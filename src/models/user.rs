@@ -3,10 +3,19 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::error::ModelResult;
+use super::listing::{
+    as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
+};
 use crate::clock::now;
-use crate::db::schema::users;
+use crate::db::schema::users::{self, dsl as col};
 use crate::db::{DbConnection, StoredTime};
+use crate::jsonapi::cursor::CursorValue;
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::permissions::Role;
+use crate::schema::UserField as F;
+use crate::{order_by, predicate};
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -86,20 +95,7 @@ impl User {
     pub fn any_exist(conn: &mut DbConnection) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
     }
-}
 
-use super::error::ModelResult;
-use super::listing::{
-    as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
-};
-use crate::db::schema::users::dsl as col;
-use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
-use crate::jsonapi::schema::{Field as _, Relationship as _};
-use crate::schema::UserField as F;
-use crate::{order_by, predicate};
-
-impl User {
     /// One page of users matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))

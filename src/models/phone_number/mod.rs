@@ -1,4 +1,7 @@
-//! Phone-number rows and the writes that keep each prospect's list consistent.
+//! Phone-number rows, the writes that keep each prospect's list consistent, and the model's API
+//! for both backends. Its listing query (filters, sorts, cursors) is in `listing.rs`, written once
+//! and compiled for each backend; code that runs on one backend only is in `sqlite.rs` and
+//! `postgres.rs` (how [`PhoneNumberRow::list_with_prospects`] reads the page's prospects).
 //!
 //! Invariant: the `position` values (the API's `order`) of one prospect's numbers are exactly
 //! `0..n-1`. Every write that can change a list runs in one transaction whose *first statement* is an
@@ -25,22 +28,18 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::error::{DuplicateCause, ModelError, ModelResult};
-use super::listing::{
-    as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
-};
-use super::prospect::RawProspect;
-use super::{last_insert_id, Prospect};
+use super::listing::{Listing, Page};
+use super::Prospect;
 use crate::clock::now;
 use crate::db::schema::phone_numbers::{self, dsl as col};
-use crate::db::schema::prospects;
-use crate::db::{DbConnection, StoredTime};
+use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::domain::{PhoneType, UnknownVariant};
-use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
-use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::schema::PhoneNumberField as F;
-use crate::{nullable_predicate, order_by, predicate};
+
+mod listing;
+mod postgres;
+mod sqlite;
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = phone_numbers)]
@@ -136,50 +135,6 @@ impl TryFrom<&PhoneNumberRow> for ProspectPhone {
             extension: row.extension.clone(),
             phone_type: row.phone_type.parse()?,
         })
-    }
-}
-
-/// What number listings read from: numbers left-joined with their prospects, so that a page and the
-/// prospects it shows are read in one statement ([`PhoneNumberRow::list_with_prospects`]). A
-/// listing that selects no prospect column pays nothing for the join: both planners drop a left join
-/// on a unique key whose columns nobody reads.
-type ListSource = diesel::dsl::LeftJoinQuerySource<phone_numbers::table, prospects::table>;
-
-/// A number and its prospect, read in one statement.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = phone_numbers)]
-struct NumberWithProspect {
-    #[diesel(embed)]
-    number: PhoneNumberRow,
-    /// Always there (the number's prospect is a foreign key); an `Option` because the listing's
-    /// join is a left join. Its list stays text until [`Page::split`] keeps it.
-    #[diesel(embed)]
-    prospect: Option<RawProspect>,
-}
-
-impl Page<NumberWithProspect> {
-    /// The page's numbers, and their prospects once each in first-seen order (each prospect's list
-    /// parsed once, however many of its numbers the page shows).
-    fn split(self) -> QueryResult<(Page<PhoneNumberRow>, Vec<Prospect>)> {
-        let mut seen = std::collections::HashSet::new();
-        let mut prospects = Vec::new();
-        let mut rows = Vec::with_capacity(self.rows.len());
-        for row in self.rows {
-            if let Some(prospect) = row.prospect.filter(|prospect| seen.insert(prospect.id)) {
-                let prospect = prospect
-                    .parse()
-                    .map_err(|error| DieselError::DeserializationError(Box::new(error)))?;
-                prospects.push(prospect);
-            }
-            rows.push(row.number);
-        }
-        let page = Page {
-            rows,
-            more: self.more,
-            direction: self.direction,
-            total: self.total,
-        };
-        Ok((page, prospects))
     }
 }
 
@@ -584,161 +539,20 @@ impl PhoneNumberRow {
         listing: &Listing<F>,
         prospect_id: Option<i64>,
     ) -> ModelResult<Page<Self>> {
-        crate::by_backend!(conn, list(listing, prospect_id))
+        listing::page(conn, listing, prospect_id)
     }
 
-    /// [`PhoneNumberRow::list`] and the page's prospects, once each in first-seen order. On
-    /// PostgreSQL in the page's own statement (a join: each statement there is a round trip); on
-    /// SQLite by id in a second one, in the page's read transaction (a statement there is a
-    /// function call, cheaper than decoding each prospect again with every one of its numbers).
-    /// Either way the page and its prospects come from one snapshot. bench/README.md has the
-    /// measurements.
+    /// [`PhoneNumberRow::list`] and the page's prospects, once each in first-seen order, from one
+    /// snapshot: on PostgreSQL in the page's own statement (`postgres.rs`), on SQLite by id in a
+    /// second one (`sqlite.rs`); docs/performance.md, "Included prospects, per backend", says why.
     pub fn list_with_prospects(
         conn: &mut DbConnection,
         listing: &Listing<F>,
         prospect_id: Option<i64>,
     ) -> ModelResult<(Page<Self>, Vec<Prospect>)> {
-        if let DbConnection::Pg(conn) = conn {
-            return Ok(list_joined(conn, listing, prospect_id)?.split()?);
+        match conn {
+            DbConnection::Pg(conn) => postgres::list_with_prospects(conn, listing, prospect_id),
+            DbConnection::Sqlite(_) => sqlite::list_with_prospects(conn, listing, prospect_id),
         }
-        crate::db::read_snapshot(conn, |conn| {
-            let page = Self::list(conn, listing, prospect_id)?;
-            let prospects = Prospect::of_numbers(conn, &page.rows)?;
-            Ok((page, prospects))
-        })
-    }
-}
-
-/// [`PhoneNumberRow::list`] with each number's prospect, in the same statement (PostgreSQL only,
-/// see [`PhoneNumberRow::list_with_prospects`]).
-fn list_joined(
-    conn: &mut diesel::pg::PgConnection,
-    listing: &Listing<F>,
-    prospect_id: Option<i64>,
-) -> ModelResult<Page<NumberWithProspect>> {
-    let filtered = || pg::filtered(listing, prospect_id);
-    crate::list_page!(
-        conn,
-        listing,
-        filtered,
-        NumberWithProspect,
-        pg::order,
-        pg::sort_predicate
-    )
-}
-
-crate::per_backend! {
-    /// A filtered number listing, before its selection.
-    type Filtered = diesel::dsl::IntoBoxed<
-        'static,
-        diesel::dsl::LeftJoin<phone_numbers::table, prospects::table>,
-        Db,
-    >;
-
-    /// One page of numbers matching `listing`, optionally only those of one prospect.
-    pub(super) fn list(
-        conn: &mut Conn,
-        listing: &Listing<F>,
-        prospect_id: Option<i64>,
-    ) -> ModelResult<Page<PhoneNumberRow>> {
-        let filtered = || filtered(listing, prospect_id);
-        crate::list_page!(conn, listing, filtered, PhoneNumberRow, order, sort_predicate)
-    }
-
-    /// The listing's filtered query: numbers matching `listing`, optionally only those of one
-    /// prospect.
-    pub(super) fn filtered(listing: &Listing<F>, prospect_id: Option<i64>) -> ModelResult<Filtered> {
-        let mut query = phone_numbers::table
-            .left_join(prospects::table)
-            .into_boxed();
-        if let Some(prospect_id) = prospect_id {
-            query = query.filter(col::prospect_id.eq(prospect_id));
-        }
-        for filter in &listing.filters {
-            query = query.filter(predicate(filter.target, &filter.op)?);
-        }
-        Ok(query)
-    }
-
-    /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
-    pub(super) fn sort_predicate(
-        field: F,
-        op: CompareOp,
-        value: &FilterValue,
-    ) -> ModelResult<Predicate<ListSource, Db>> {
-        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
-    }
-
-    fn predicate(
-        target: FilterTarget<F>,
-        op: &FilterOp,
-    ) -> ModelResult<Predicate<ListSource, Db>> {
-        use crate::schema::Relationship;
-        let field = match target {
-            FilterTarget::Field(field) => field,
-            FilterTarget::RelationshipId(Relationship::PhoneNumberProspect) => {
-                return Ok(predicate!(col::prospect_id, op, "prospect", as_i64))
-            }
-            FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
-        };
-        let name = field.name();
-        Ok(match field {
-            F::Id => predicate!(col::id, op, name, as_i64),
-            F::Number => predicate!(col::number, op, name, as_string),
-            F::CountryCode => nullable_predicate!(col::country_code, op, name, as_string),
-            F::PhoneType => predicate!(col::phone_type, op, name, as_string),
-            F::Order => predicate!(col::position, op, name, as_i32),
-            F::Status => predicate!(col::status, op, name, as_string),
-            F::StatusChangedAt => predicate!(col::status_changed_at, op, name, as_time),
-            F::Source => nullable_predicate!(col::source, op, name, as_string),
-            F::LineType => predicate!(col::line_type, op, name, as_string),
-            F::CreatedAt => predicate!(col::created_at, op, name, as_time),
-            F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
-            F::RawNumber | F::Extension | F::FormattedNumber => return Err(wrong_type(name)),
-        })
-    }
-
-    pub(super) fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
-        Ok(match field {
-            F::Id => order_by!(query, col::id, descending),
-            F::Number => order_by!(query, col::number, descending),
-            F::PhoneType => order_by!(query, col::phone_type, descending),
-            F::Order => order_by!(query, col::position, descending),
-            F::Status => order_by!(query, col::status, descending),
-            F::StatusChangedAt => order_by!(query, col::status_changed_at, descending),
-            F::CreatedAt => order_by!(query, col::created_at, descending),
-            F::UpdatedAt => order_by!(query, col::updated_at, descending),
-            F::RawNumber
-            | F::CountryCode
-            | F::Extension
-            | F::Source
-            | F::FormattedNumber
-            | F::LineType => return Err(unsortable(field)),
-        })
-    }
-}
-
-impl super::listing::Keyed<F> for PhoneNumberRow {
-    /// The value of a sort key of this row, for its cursor (`Null` for fields that do not sort).
-    fn sort_value(&self, field: F) -> CursorValue {
-        match field {
-            F::Id => CursorValue::Int(self.id),
-            F::Number => CursorValue::Str(self.number.clone()),
-            F::PhoneType => CursorValue::Str(self.phone_type.clone()),
-            F::Order => CursorValue::Int(i64::from(self.position)),
-            F::Status => CursorValue::Str(self.status.clone()),
-            F::StatusChangedAt => CursorValue::DateTime(self.status_changed_at),
-            F::CreatedAt => CursorValue::DateTime(self.created_at),
-            F::UpdatedAt => CursorValue::DateTime(self.updated_at),
-            F::RawNumber
-            | F::CountryCode
-            | F::Extension
-            | F::Source
-            | F::FormattedNumber
-            | F::LineType => CursorValue::Null,
-        }
-    }
-    fn id(&self) -> i64 {
-        self.id
     }
 }

@@ -1,0 +1,80 @@
+//! The number listing with its prospects on PostgreSQL: the prospects come in the page's own
+//! statement, a left join, because each statement there is a round trip (docs/performance.md,
+//! "Included prospects, per backend").
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use super::listing::pg;
+use super::PhoneNumberRow;
+use crate::models::error::ModelResult;
+use crate::models::listing::{Listing, Page};
+use crate::models::prospect::{Prospect, RawProspect};
+use crate::schema::PhoneNumberField as F;
+
+/// [`PhoneNumberRow::list_with_prospects`] on PostgreSQL: one statement, one snapshot.
+pub(super) fn list_with_prospects(
+    conn: &mut PgConnection,
+    listing: &Listing<F>,
+    prospect_id: Option<i64>,
+) -> ModelResult<(Page<PhoneNumberRow>, Vec<Prospect>)> {
+    Ok(list_joined(conn, listing, prospect_id)?.split()?)
+}
+
+/// A number and its prospect, read in one statement.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::phone_numbers)]
+struct NumberWithProspect {
+    #[diesel(embed)]
+    number: PhoneNumberRow,
+    /// Always there (the number's prospect is a foreign key); an `Option` because the listing's
+    /// join is a left join. Its list stays text until [`Page::split`] keeps it: the join repeats a
+    /// prospect with each of its numbers, and only the first copy is parsed.
+    #[diesel(embed)]
+    prospect: Option<RawProspect>,
+}
+
+/// [`PhoneNumberRow::list`] with each number's prospect, in the same statement: the listing's
+/// PostgreSQL build, selecting the prospect columns of the join it already reads from.
+fn list_joined(
+    conn: &mut PgConnection,
+    listing: &Listing<F>,
+    prospect_id: Option<i64>,
+) -> ModelResult<Page<NumberWithProspect>> {
+    let filtered = || pg::filtered(listing, prospect_id);
+    crate::list_page!(
+        conn,
+        listing,
+        filtered,
+        NumberWithProspect,
+        pg::order,
+        pg::sort_predicate
+    )
+}
+
+impl Page<NumberWithProspect> {
+    /// The page's numbers, and their prospects once each in first-seen order (each prospect's list
+    /// parsed once, however many of its numbers the page shows).
+    fn split(self) -> QueryResult<(Page<PhoneNumberRow>, Vec<Prospect>)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut prospects = Vec::new();
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for row in self.rows {
+            if let Some(prospect) = row.prospect.filter(|prospect| seen.insert(prospect.id)) {
+                let prospect = prospect
+                    .parse()
+                    .map_err(|error| DieselError::DeserializationError(Box::new(error)))?;
+                prospects.push(prospect);
+            }
+            rows.push(row.number);
+        }
+        let page = Page {
+            rows,
+            more: self.more,
+            direction: self.direction,
+            total: self.total,
+        };
+        Ok((page, prospects))
+    }
+}
