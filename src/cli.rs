@@ -139,10 +139,6 @@ pub fn run(config: Config) -> Result<(), Failure> {
             if scopes.is_empty() {
                 return Err("a token needs at least one scope".into());
             }
-            let pool = open_pool(&config, 1)?;
-            let mut conn = pool.get()?;
-            let user = User::find_by_email(&mut conn, &email)?
-                .ok_or_else(|| format!("no user has email {email}"))?;
             let expires_at = expires_in
                 .map(|lifetime| {
                     chrono::Duration::from_std(lifetime)
@@ -151,6 +147,10 @@ pub fn run(config: Config) -> Result<(), Failure> {
                         .ok_or("--expires-in reaches past the last representable date")
                 })
                 .transpose()?;
+            let pool = open_pool(&config, 1)?;
+            let mut conn = pool.get()?;
+            let user = User::find_by_email(&mut conn, &email)?
+                .ok_or_else(|| format!("no user has email {email}"))?;
             let token = generate_token();
             ApiToken::create(
                 &mut conn,
