@@ -235,7 +235,7 @@ fn serve(config: Config) -> Result<(), Failure> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // Every blocking task holds a pooled connection, so threads beyond the pool size would only
     // wait for one; actix's default (512 per process) lets a burst start hundreds of threads, each
-    // with its own stack and malloc arena (bench/README.md: peak RSS).
+    // with its own stack and malloc arena.
     let blocking_threads = (config.pool_size as usize).div_ceil(workers).max(1);
     let state = web::Data::new(AppState::new(pool, config));
     log::info!(
