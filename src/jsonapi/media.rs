@@ -99,11 +99,12 @@ fn is_supported(range: &Mime, supported_ext: &[&str], allow_weight: bool) -> boo
 }
 
 fn names_ext(range: &Mime, ext: &str) -> bool {
-    range.get_param("ext").is_some_and(|value| {
-        value
-            .as_str()
-            .split_ascii_whitespace()
-            .any(|uri| uri == ext)
+    range.params().any(|(name, value)| {
+        name == "ext"
+            && value
+                .as_str()
+                .split_ascii_whitespace()
+                .any(|uri| uri == ext)
     })
 }
 
