@@ -69,7 +69,7 @@ enum TokenCommand {
         /// Space-separated scopes, e.g. "phoneNumbers.all prospects.read".
         #[arg(long, default_value = Scopes::DEFAULT_FOR_NEW_TOKEN)]
         scopes: String,
-        /// Lifetime: a number with s, m, h or d (e.g. 30d).
+        /// Lifetime, e.g. 30d, 12h or 1h 30m; without it the token does not expire.
         #[arg(long, value_parser = parse_lifetime)]
         expires_in: Option<Duration>,
     },
@@ -80,25 +80,16 @@ enum TokenCommand {
     },
 }
 
-/// Parses `30d`, `12h`, `15m`, `90s`.
+/// Parses a token lifetime with `humantime` (`30d`, `12h`, `1h 30m`, `2weeks`); zero is refused,
+/// since a token that expires as it is made is a mistake, not a choice.
 pub fn parse_lifetime(text: &str) -> Result<Duration, String> {
-    let split = text.len().saturating_sub(1);
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("expected a number with s, m, h or d, got {text:?}"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("expected a number with s, m, h or d, got {text:?}")),
-    };
-    number
-        .checked_mul(seconds)
-        .filter(|total| *total > 0)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is not a usable lifetime"))
+    match humantime::parse_duration(text) {
+        Ok(lifetime) if lifetime.is_zero() => Err(format!("{text:?} is not a usable lifetime")),
+        Ok(lifetime) => Ok(lifetime),
+        Err(error) => Err(format!(
+            "not a duration such as 30d, 12h or 1h 30m: {error}"
+        )),
+    }
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -148,15 +139,18 @@ pub fn run(config: Config) -> Result<(), Failure> {
             if scopes.is_empty() {
                 return Err("a token needs at least one scope".into());
             }
+            let expires_at = expires_in
+                .map(|lifetime| {
+                    chrono::Duration::from_std(lifetime)
+                        .ok()
+                        .and_then(|lifetime| now().checked_add_signed(lifetime))
+                        .ok_or("--expires-in reaches past the last representable date")
+                })
+                .transpose()?;
             let pool = open_pool(&config, 1)?;
             let mut conn = pool.get()?;
             let user = User::find_by_email(&mut conn, &email)?
                 .ok_or_else(|| format!("no user has email {email}"))?;
-            let expires_at = expires_in
-                .map(|lifetime| {
-                    chrono::Duration::from_std(lifetime).map(|lifetime| now() + lifetime)
-                })
-                .transpose()?;
             let token = generate_token();
             ApiToken::create(
                 &mut conn,
@@ -241,7 +235,7 @@ fn serve(config: Config) -> Result<(), Failure> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // Every blocking task holds a pooled connection, so threads beyond the pool size would only
     // wait for one; actix's default (512 per process) lets a burst start hundreds of threads, each
-    // with its own stack and malloc arena (bench/README.md: peak RSS).
+    // with its own stack and malloc arena.
     let blocking_threads = (config.pool_size as usize).div_ceil(workers).max(1);
     let state = web::Data::new(AppState::new(pool, config));
     log::info!(
@@ -265,21 +259,26 @@ mod tests {
 
     #[test]
     fn lifetimes() {
-        assert_eq!(parse_lifetime("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert_eq!(parse_lifetime("2h"), Ok(Duration::from_secs(7200)));
+        let hours = |n: u64| Ok(Duration::from_secs(n * 3600));
+        assert_eq!(parse_lifetime("30d"), hours(30 * 24));
+        assert_eq!(parse_lifetime("2h"), hours(2));
         assert_eq!(parse_lifetime("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_lifetime("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_lifetime("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_lifetime("2weeks"), hours(14 * 24));
+        assert_eq!(parse_lifetime("1.5h"), Ok(Duration::from_secs(5400)));
         for bad in [
             "",
             "d",
             "30",
-            "30w",
+            "soon",
+            "30x",
             "-1d",
             "0s",
-            "1.5h",
             "99999999999999999999d",
         ] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
+        assert!(parse_lifetime("30").unwrap_err().contains("30d"));
     }
 }

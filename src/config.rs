@@ -1,6 +1,10 @@
 //! Configuration, read once from the environment at start-up into [`Config`]. Nothing else in the
 //! crate reads the environment.
 //!
+//! Read here rather than through clap's `env`: [`Config::from_lookup`] lets tests and the bench
+//! build a configuration without the process environment, a set but empty variable counts as unset,
+//! and a bad value is one `NAME: problem` line, not a usage error on every subcommand.
+//!
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `DATABASE_URL` | `sqlite://phonebook.db` | `sqlite://PATH` or `postgres://...`; the scheme picks the backend |
@@ -11,7 +15,7 @@
 //! | `PHONEBOOK_MAX_BODY_BYTES` | `1048576` | larger request bodies get 413 |
 //! | `PHONEBOOK_BOOTSTRAP_TOKEN` | random | the admin token created on an empty database |
 //! | `PHONEBOOK_CURSOR_SECRET` | random per process | key that signs page cursors; set it to keep cursors valid across restarts and replicas |
-//! | `PHONEBOOK_DB_POOL_SIZE` | 2 × CPUs | pooled database connections (bench/README.md: more only costs memory) |
+//! | `PHONEBOOK_DB_POOL_SIZE` | 2 × CPUs | pooled database connections |
 //! | `PHONEBOOK_DB_TIMEOUT_MS` | `1000` | longest wait for a pooled connection before 503 |
 //! | `PHONEBOOK_WORKERS` | number of CPUs | HTTP worker threads |
 //! | `RUST_LOG` | `info` | log filter (`env_logger`) |
@@ -99,8 +103,8 @@ impl Config {
 }
 
 /// Two connections per CPU: enough to keep every core busy while other requests wait on the
-/// database, measured on both backends (bench/README.md); each SQLite connection also keeps its own
-/// page cache, so more connections cost memory without adding throughput.
+/// database; each SQLite connection keeps its own page cache, so more cost memory and contention
+/// without adding throughput (docs/performance.md, "Pool size").
 fn default_pool_size() -> u64 {
     std::thread::available_parallelism().map_or(2, |n| n.get() as u64) * 2
 }

@@ -6,8 +6,7 @@
 //! [`Json`] writes the document's structure, its member names and the values the service makes
 //! itself (ids, integers, timestamps, links built from the escaped API root) as they are, and every
 //! string that holds data (attribute values, the request's query inside top-level links, `meta`)
-//! through serde_json's escaping. Before, serde_json's serializer escaped every byte of a document,
-//! member names and links included: the scan alone was ~14 % of a listing's instructions.
+//! through serde_json's escaping, so only data is scanned for characters to escape.
 
 use std::borrow::Cow;
 
@@ -191,8 +190,7 @@ pub struct Timestamp(pub NaiveDateTime);
 
 impl Timestamp {
     /// `2026-11-23T10:15:30.123Z`, written digit by digit into a fixed buffer: every resource
-    /// shows two or three of these, and both `chrono`'s `format` (which parses its pattern on
-    /// every call) and `write!` with padded fields showed in profiles of every read.
+    /// shows two or three of these, and `chrono`'s `format` parses its pattern on every call.
     fn to_bytes(&self) -> [u8; 24] {
         use chrono::{Datelike, Timelike};
         let (date, time) = (self.0.date(), self.0.time());

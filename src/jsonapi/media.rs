@@ -1,9 +1,15 @@
 //! The JSON:API media type, its `ext`/`profile` parameters, and content negotiation (JSON:API 1.1
 //! "Content Negotiation"): which request `Content-Type` is accepted (else 415) and whether the
 //! `Accept` header leaves us something to answer with (else 406).
+//!
+//! Each media type is parsed by `mime`; the quote-aware split of `Accept` into ranges and the
+//! JSON:API rules over the parsed parameters (`ext` as a space-separated list, `q` as a weight) are
+//! ours. `mime` reads no whitespace before `;` or around `=`: such a `Content-Type` is a 415, and
+//! such an `Accept` range, if it names the JSON:API media type, counts as one we cannot honour.
 
 use actix_web::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use actix_web::http::Method;
+use mime::Mime;
 
 use super::error::RequestError;
 
@@ -39,23 +45,18 @@ pub fn jsonapi_object(atomic: bool, paginated: bool) -> JsonApiObject {
     }
 }
 
-/// One media range of a header: `type/subtype` and its parameters (names lower-cased, values
-/// unquoted).
-struct MediaRange<'a> {
-    essence: &'a str,
-    params: Vec<(String, String)>,
-}
-
-/// Splits a header value on `sep` outside double quotes.
-fn split_unquoted(value: &str, sep: char) -> impl Iterator<Item = &str> {
+/// Splits an `Accept` value into its media ranges, on commas outside double quotes. Hand-written:
+/// `mime` parses one media type, not a list, and its `MimeIter` drops the parameters after a space
+/// before `;`, which would turn an unsupported JSON:API range into a plain one.
+fn split_unquoted(value: &str) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
     let (mut start, mut quoted) = (0, false);
     for (i, c) in value.char_indices() {
         match c {
             '"' => quoted = !quoted,
-            c if c == sep && !quoted => {
+            ',' if !quoted => {
                 parts.push(&value[start..i]);
-                start = i + c.len_utf8();
+                start = i + 1;
             }
             _ => {}
         }
@@ -64,44 +65,47 @@ fn split_unquoted(value: &str, sep: char) -> impl Iterator<Item = &str> {
     parts.into_iter()
 }
 
-fn parse_range(text: &str) -> MediaRange<'_> {
-    let mut pieces = split_unquoted(text, ';');
-    let essence = pieces.next().unwrap_or_default().trim();
-    let params = pieces
-        .filter_map(|param| {
-            let (name, value) = param.split_once('=')?;
-            Some((
-                name.trim().to_ascii_lowercase(),
-                value.trim().trim_matches('"').to_owned(),
-            ))
-        })
-        .collect();
-    MediaRange { essence, params }
+/// One media range, parsed by `mime` (type, subtype and parameter names lower-cased, quoted values
+/// unquoted); `None` when `mime` cannot read it.
+fn parse_range(text: &str) -> Option<Mime> {
+    text.trim().parse().ok()
 }
 
-impl MediaRange<'_> {
-    fn is_jsonapi(&self) -> bool {
-        self.essence.eq_ignore_ascii_case(JSONAPI)
-    }
+fn is_jsonapi(range: &Mime) -> bool {
+    range.essence_str() == JSONAPI
+}
 
-    /// Whether every parameter is one JSON:API allows and every extension it names is one we
-    /// support here. `q` is a weight, not a media type parameter (for `Accept`).
-    fn is_supported(&self, supported_ext: &[&str], allow_weight: bool) -> bool {
-        self.params.iter().all(|(name, value)| match name.as_str() {
-            "profile" => true,
-            "ext" => value
+/// Whether text `mime` could not read still names the JSON:API media type, e.g. with a space before
+/// `;` (HTTP allows one, `mime` does not). Such a range is one we cannot honour, so it must not
+/// count as absent, or an `Accept` of only that range would be answered instead of refused.
+fn names_jsonapi(text: &str) -> bool {
+    text.split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(JSONAPI))
+}
+
+/// Whether every parameter is one JSON:API allows and every extension it names is one we support
+/// here. `q` is a weight, not a media type parameter (for `Accept`).
+fn is_supported(range: &Mime, supported_ext: &[&str], allow_weight: bool) -> bool {
+    range.params().all(|(name, value)| match name.as_str() {
+        "profile" => true,
+        "ext" => value
+            .as_str()
+            .split_ascii_whitespace()
+            .all(|uri| supported_ext.contains(&uri)),
+        "q" => allow_weight,
+        _ => false,
+    })
+}
+
+fn names_ext(range: &Mime, ext: &str) -> bool {
+    range.params().any(|(name, value)| {
+        name == "ext"
+            && value
+                .as_str()
                 .split_ascii_whitespace()
-                .all(|uri| supported_ext.contains(&uri)),
-            "q" => allow_weight,
-            _ => false,
-        })
-    }
-
-    fn names_ext(&self, ext: &str) -> bool {
-        self.params.iter().any(|(name, value)| {
-            name == "ext" && value.split_ascii_whitespace().any(|uri| uri == ext)
-        })
-    }
+                .any(|uri| uri == ext)
+    })
 }
 
 /// What a route speaks: `/operations` requires the atomic extension, every other route none.
@@ -134,13 +138,18 @@ pub fn negotiate(
     let content_type = headers.get(CONTENT_TYPE).filter(|_| carries_body);
     match content_type.map(|value| value.to_str()) {
         Some(Ok(value)) => {
-            let range = parse_range(value);
-            if !range.is_jsonapi() {
+            let Some(range) = parse_range(value) else {
+                return Err(RequestError::UnsupportedMediaType(format!(
+                    "The Content-Type header is not a media type; request bodies must be sent as \
+                     {JSONAPI}."
+                )));
+            };
+            if !is_jsonapi(&range) {
                 return Err(RequestError::UnsupportedMediaType(format!(
                     "Request bodies must be sent as {JSONAPI}."
                 )));
             }
-            if !range.is_supported(dialect.extensions(), false) {
+            if !is_supported(&range, dialect.extensions(), false) {
                 return Err(RequestError::UnsupportedMediaType(format!(
                     "{JSONAPI} may only carry the `ext` and `profile` parameters, and `ext` only \
                      extensions this endpoint supports ({}).",
@@ -151,7 +160,7 @@ pub fn negotiate(
                     }
                 )));
             }
-            if dialect == Dialect::Atomic && carries_body && !range.names_ext(ATOMIC_EXT) {
+            if dialect == Dialect::Atomic && carries_body && !names_ext(&range, ATOMIC_EXT) {
                 return Err(RequestError::UnsupportedMediaType(format!(
                     "Atomic Operations requests must be sent as {JSONAPI}; ext=\"{ATOMIC_EXT}\"."
                 )));
@@ -169,16 +178,19 @@ pub fn negotiate(
         }
         None => {}
     }
+    // For each JSON:API range of `Accept`, whether we can honour it; other ranges are left out.
     let mut jsonapi_ranges = headers
         .get_all(ACCEPT)
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| split_unquoted(value, ','))
-        .map(parse_range)
-        .filter(MediaRange::is_jsonapi)
+        .flat_map(split_unquoted)
+        .filter_map(|text| match parse_range(text) {
+            Some(range) => {
+                is_jsonapi(&range).then(|| is_supported(&range, dialect.extensions(), true))
+            }
+            None => names_jsonapi(text).then_some(false),
+        })
         .peekable();
-    if jsonapi_ranges.peek().is_some()
-        && !jsonapi_ranges.any(|range| range.is_supported(dialect.extensions(), true))
-    {
+    if jsonapi_ranges.peek().is_some() && !jsonapi_ranges.any(|honoured| honoured) {
         return Err(RequestError::NotAcceptable(format!(
             "Every {JSONAPI} in Accept carries parameters this server does not support."
         )));
@@ -271,5 +283,61 @@ mod tests {
             406
         );
         assert_eq!(get("text/html"), 200);
+    }
+
+    #[test]
+    fn parsing_edges() {
+        let post = |ct: &str, dialect| status(Method::POST, &[(CONTENT_TYPE, ct)], dialect);
+        let get = |accept: &str| status(Method::GET, &[(ACCEPT, accept)], Dialect::Plain);
+        // Type, subtype and parameter names in any case; `ext` and `profile` values as written.
+        assert_eq!(post("Application/Vnd.Api+JSON", Dialect::Plain), 200);
+        assert_eq!(
+            post(
+                "application/vnd.api+json; EXT=\"https://jsonapi.org/ext/atomic\"",
+                Dialect::Atomic
+            ),
+            200
+        );
+        assert_eq!(
+            post(
+                "application/vnd.api+json; ext=\"https://JSONAPI.org/ext/atomic\"",
+                Dialect::Atomic
+            ),
+            415
+        );
+        // `ext` is a space-separated list inside quotes; every extension must be supported.
+        let both = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic https://example.com/x\"";
+        assert_eq!(post(both, Dialect::Atomic), 415);
+        assert_eq!(
+            post(
+                "application/vnd.api+json; profile=\"https://example.com/a https://example.com/b\"",
+                Dialect::Plain
+            ),
+            200
+        );
+        // Not readable as a media type.
+        for unreadable in [
+            "application/vnd.api+json ; profile=\"https://example.com/p\"",
+            "application/vnd.api+json; profile",
+            "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic",
+            "vnd.api+json",
+        ] {
+            assert_eq!(post(unreadable, Dialect::Plain), 415, "{unreadable}");
+        }
+        // A comma inside quotes does not end an `Accept` range.
+        assert_eq!(
+            get("application/vnd.api+json; profile=\"https://example.com/a,b\""),
+            200
+        );
+        // A JSON:API range `mime` cannot read is not one we can honour.
+        assert_eq!(
+            get("application/vnd.api+json ; ext=\"https://example.com/x\""),
+            406
+        );
+        assert_eq!(
+            get("application/vnd.api+json ;q=0.5, application/vnd.api+json"),
+            200
+        );
+        assert_eq!(get("nonsense, application/vnd.api+json"), 200);
     }
 }
