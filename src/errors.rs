@@ -79,22 +79,12 @@ pub enum ApiError {
 impl ApiError {
     /// 422 for one member.
     pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(pointer, detail)])
+        RequestError::invalid(pointer, detail).into()
     }
 
     /// 400 `badRequest` for a document that lacks a member.
     pub fn bad_request(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            detail: detail.into(),
-            pointer: Some(pointer.into()),
-        }
-    }
-
-    pub fn conflict(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Conflict {
-            detail: detail.into(),
-            pointer: Some(pointer.into()),
-        }
+        RequestError::bad_request(pointer, detail).into()
     }
 
     pub fn not_found(type_name: &str, id: impl std::fmt::Display) -> Self {

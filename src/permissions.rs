@@ -67,21 +67,9 @@ impl fmt::Display for Role {
 }
 
 /// Error of [`Role::from_str`]: the string is not one of [`Role::NAMES`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}` (expected one of: {names})", names = Role::NAMES.join(", "))]
 pub struct UnknownRole(pub String);
-
-impl fmt::Display for UnknownRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown role `{}` (expected one of: {})",
-            self.0,
-            Role::NAMES.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnknownRole {}
 
 impl FromStr for Role {
     type Err = UnknownRole;
@@ -184,21 +172,9 @@ impl fmt::Display for Scope {
 }
 
 /// Error of [`Scopes::parse`]: a token that is not a known scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope `{0}` (known scopes: {known})", known = Scopes::KNOWN.join(", "))]
 pub struct UnknownScope(pub String);
-
-impl fmt::Display for UnknownScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown scope `{}` (known scopes: {})",
-            self.0,
-            Scopes::KNOWN.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnknownScope {}
 
 /// The set of scopes a token carries: a small bitset plus the scope names as stored.
 ///
@@ -459,38 +435,10 @@ impl Action {
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denial {
-    /// The token lacks this scope: 403 `unauthorizedOauthScope`, the detail naming the scope.
+    /// The token lacks this scope.
     MissingScope(Scope),
-    /// The caller's role does not allow this on this record: 403 `unauthorizedRequest`.
+    /// The caller's role does not allow this on this record.
     Role,
-}
-
-impl Denial {
-    /// The HTTP status: always 403.
-    pub const fn status(&self) -> u16 {
-        403
-    }
-
-    /// The stable error code: `unauthorizedOauthScope` or `unauthorizedRequest`.
-    pub const fn code(&self) -> &'static str {
-        match self {
-            Denial::MissingScope(_) => "unauthorizedOauthScope",
-            Denial::Role => "unauthorizedRequest",
-        }
-    }
-
-    /// A short title for the error object.
-    pub const fn title(&self) -> &'static str {
-        match self {
-            Denial::MissingScope(_) => "Missing OAuth scope",
-            Denial::Role => "Not allowed",
-        }
-    }
-
-    /// The error object's `detail` (the [`Display`](fmt::Display) text).
-    pub fn detail(&self) -> String {
-        self.to_string()
-    }
 }
 
 impl fmt::Display for Denial {
@@ -1015,13 +963,10 @@ mod tests {
     }
 
     #[test]
-    fn denial_codes_and_details() {
+    fn denials_say_what_is_missing() {
         let d = Denial::MissingScope(Scope::new(PhoneNumbers, Read));
-        assert_eq!(d.code(), "unauthorizedOauthScope");
-        assert_eq!(d.status(), 403);
-        assert!(d.detail().contains("phoneNumbers.read"), "{}", d.detail());
-        assert_eq!(Denial::Role.code(), "unauthorizedRequest");
-        assert!(!Denial::Role.detail().is_empty());
+        assert!(d.to_string().contains("phoneNumbers.read"), "{d}");
+        assert!(!Denial::Role.to_string().is_empty());
     }
 
     // ---- scope parsing -------------------------------------------------------------------
