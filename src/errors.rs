@@ -13,6 +13,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::db::DbError;
+use crate::domain::ResourceType;
 use crate::jsonapi::error::RequestError;
 use crate::jsonapi::media;
 use crate::jsonapi::query::{QueryError, QueryErrorKind};
@@ -87,8 +88,8 @@ impl ApiError {
         RequestError::bad_request(pointer, detail).into()
     }
 
-    pub fn not_found(type_name: &str, id: impl std::fmt::Display) -> Self {
-        Self::NotFound(format!("There is no {type_name} with id {id}."))
+    pub fn not_found(kind: ResourceType, id: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("There is no {kind} with id {id}."))
     }
 
     /// Whether the write lost a race that running it again can win (see [`ApiError::Contention`]).
@@ -450,7 +451,7 @@ impl From<RequestError> for ApiError {
             },
             RequestError::Forbidden(detail) => ApiError::Forbidden(detail),
             RequestError::Invalid(fields) => ApiError::Validation(fields),
-            RequestError::NotFound { kind, id } => ApiError::not_found(kind.name(), id),
+            RequestError::NotFound { kind, id } => ApiError::not_found(kind, id),
             RequestError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge { limit },
             RequestError::UnsupportedMediaType(detail) => ApiError::UnsupportedMediaType(detail),
             RequestError::NotAcceptable(detail) => ApiError::NotAcceptable(detail),
@@ -467,7 +468,7 @@ const MOVE_POINTER: &str = "/data/relationships/prospect";
 impl From<ModelError> for ApiError {
     fn from(error: ModelError) -> Self {
         match error {
-            ModelError::NotFound { kind, id } => ApiError::not_found(kind.name(), id),
+            ModelError::NotFound { kind, id } => ApiError::not_found(kind, id),
             ModelError::Duplicate {
                 ref number,
                 ref extension,

@@ -377,7 +377,7 @@ crate::per_backend! {
         let field = match target {
             FilterTarget::Field(field) => field,
             FilterTarget::RelationshipId(Relationship::ProspectOwner) => {
-                return Ok(predicate!(col::owner_id, op, "owner", as_i64))
+                return Ok(predicate!(col::owner_id, op, Relationship::ProspectOwner.name(), as_i64))
             }
             FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
         };

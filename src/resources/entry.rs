@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::context::Context;
 use crate::db;
+use crate::domain::ResourceType;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::media;
 use crate::models::User;
@@ -35,9 +36,17 @@ pub async fn get_entry_point(cx: Context) -> ApiResult<HttpResponse> {
     let user_id = cx.principal().user_id;
     let user = cx
         .database(move |conn| {
-            User::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user", user_id))
+            User::find(conn, user_id)?
+                .ok_or_else(|| ApiError::not_found(ResourceType::User, user_id))
         })
         .await?;
+    let collections: serde_json::Map<String, serde_json::Value> = ResourceType::ALL
+        .into_iter()
+        .map(|kind| {
+            let url = cx.base.url(format_args!("/{}", kind.collection()));
+            (kind.collection().to_owned(), url.into())
+        })
+        .collect();
     let document = json!({
         "jsonapi": media::jsonapi_object(false, false),
         "links": {
@@ -47,11 +56,7 @@ pub async fn get_entry_point(cx: Context) -> ApiResult<HttpResponse> {
         "meta": {
             "user": { "id": user.id.to_string(), "name": user.name, "email": user.email, "role": user.role },
             "scopes": cx.principal().scopes.names().collect::<Vec<_>>(),
-            "collections": {
-                "phoneNumbers": cx.base.url("/phoneNumbers"),
-                "prospects": cx.base.url("/prospects"),
-                "users": cx.base.url("/users"),
-            },
+            "collections": collections,
         },
     });
     Ok(HttpResponse::Ok()

@@ -297,7 +297,9 @@ impl Apply<'_> {
         name: &str,
         data: &Value,
     ) -> ApiResult<Outcome> {
-        if kind != ResourceType::PhoneNumber || name != "prospect" {
+        use crate::jsonapi::schema::Relationship as _;
+        use crate::schema::Relationship;
+        if Relationship::named(kind, name) != Some(Relationship::PhoneNumberProspect) {
             return Err(ApiError::Forbidden(format!(
                 "The `{name}` relationship of {kind} cannot be updated with an operation."
             )));

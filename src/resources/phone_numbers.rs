@@ -19,7 +19,7 @@ use crate::schema::{PhoneNumberField, Relationship};
 const KIND: ResourceType = ResourceType::PhoneNumber;
 
 fn find(conn: &mut crate::db::DbConnection, id: i64) -> ApiResult<PhoneNumberRow> {
-    PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND.name(), id))
+    PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND, id))
 }
 
 pub async fn list_phone_numbers(cx: Context) -> ApiResult<HttpResponse> {
@@ -40,11 +40,11 @@ pub async fn list_prospect_phone_numbers(
 async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpResponse> {
     let query = cx.query::<PhoneNumberField>(Endpoint::Collection, Access::Read)?;
     let prospect_id = prospect.transpose()?;
-    let parent = prospect_id.map(|id| ("prospect", id));
+    let parent = prospect_id.map(|id| (ResourceType::Prospect.name(), id));
     respond::list(&cx, query, parent, move |conn, listing, needs| {
         if let Some(prospect_id) = prospect_id {
             if Prospect::find(conn, prospect_id)?.is_none() {
-                return Err(ApiError::not_found("prospect", prospect_id));
+                return Err(ApiError::not_found(ResourceType::Prospect, prospect_id));
             }
         }
         if !needs.prospects_of_numbers() {
@@ -102,7 +102,7 @@ pub async fn get_phone_number_prospect(
     respond::related(&cx, &id, KIND, |conn, id| {
         let number = find(conn, id)?;
         Prospect::find(conn, number.prospect_id)?
-            .ok_or_else(|| ApiError::not_found("prospect", number.prospect_id))
+            .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, number.prospect_id))
     })
     .await
 }

@@ -19,7 +19,7 @@ use crate::schema::{PhoneNumberField, ProspectField, Relationship};
 const KIND: ResourceType = ResourceType::Prospect;
 
 fn find(conn: &mut crate::db::DbConnection, id: i64) -> ApiResult<Prospect> {
-    Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND.name(), id))
+    Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND, id))
 }
 
 pub async fn list_prospects(cx: Context) -> ApiResult<HttpResponse> {
@@ -73,7 +73,7 @@ pub async fn get_prospect_owner(cx: Context, id: web::Path<String>) -> ApiResult
     respond::related(&cx, &id, KIND, |conn, id| {
         let prospect = find(conn, id)?;
         User::find(conn, prospect.owner_id)?
-            .ok_or_else(|| ApiError::not_found("user", prospect.owner_id))
+            .ok_or_else(|| ApiError::not_found(ResourceType::User, prospect.owner_id))
     })
     .await
 }

@@ -48,7 +48,7 @@ pub fn path_id(raw: &str, kind: ResourceType) -> ApiResult<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0 && !raw.starts_with('+'))
-        .ok_or_else(|| ApiError::not_found(kind.name(), raw))
+        .ok_or_else(|| ApiError::not_found(kind, raw))
 }
 
 /// `included` is present whenever `include` was given, even when empty.

@@ -25,7 +25,7 @@ pub async fn get_user(cx: Context, id: web::Path<String>) -> ApiResult<HttpRespo
     let query = cx.query::<UserField>(Endpoint::Single, Access::Read)?;
     let id = path_id(&id, ResourceType::User)?;
     respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        User::find(conn, id)?.ok_or_else(|| ApiError::not_found("user", id))
+        User::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::User, id))
     })
     .await
 }

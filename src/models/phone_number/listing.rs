@@ -86,7 +86,7 @@ crate::per_backend! {
         let field = match target {
             FilterTarget::Field(field) => field,
             FilterTarget::RelationshipId(Relationship::PhoneNumberProspect) => {
-                return Ok(predicate!(col::prospect_id, op, "prospect", as_i64))
+                return Ok(predicate!(col::prospect_id, op, Relationship::PhoneNumberProspect.name(), as_i64))
             }
             FilterTarget::RelationshipId(other) => return Err(wrong_type(other.name())),
         };

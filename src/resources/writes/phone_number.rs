@@ -9,7 +9,7 @@ use crate::domain::{PhoneType, Status};
 use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, ResourceInput, Sent};
 use crate::jsonapi::document::ResourceType;
-use crate::jsonapi::schema::Relationship as _;
+use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Action, Principal};
@@ -104,7 +104,7 @@ impl Draft {
 /// Parses a number for storage; errors point at the attribute they concern.
 fn parse(
     pointer: &str,
-    input: (&str, &str),
+    input: (&str, PhoneNumberField),
     raw_number: String,
     hint: Option<&str>,
     region: &str,
@@ -121,11 +121,12 @@ fn parse(
             line_type: parsed.line_type().as_str().to_owned(),
         })
         .map_err(|PhoneError { field, detail }| {
-            let name = match field {
+            let attribute = match field {
                 PhoneField::Input => attribute,
-                PhoneField::CountryCode => "countryCode",
-                PhoneField::Extension => "extension",
+                PhoneField::CountryCode => PhoneNumberField::CountryCode,
+                PhoneField::Extension => PhoneNumberField::Extension,
             };
+            let name = attribute.name();
             ApiError::invalid(format!("{pointer}/attributes/{name}"), detail)
         })
 }
@@ -154,7 +155,7 @@ pub fn create(
         ));
     };
     let prospect = Prospect::find(conn, prospect_id)?
-        .ok_or_else(|| ApiError::not_found("prospect", prospect_id))?;
+        .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, prospect_id))?;
     authorize(
         principal,
         &Action::CreatePhoneNumber {
@@ -163,8 +164,8 @@ pub fn create(
     )?;
     let draft = draft.validated()?;
     let (text, attribute) = match (&draft.number, &draft.raw_number) {
-        (Sent::Value(number), _) => (number.as_str(), "number"),
-        (_, Sent::Value(raw)) => (raw.as_str(), "rawNumber"),
+        (Sent::Value(number), _) => (number.as_str(), PhoneNumberField::Number),
+        (_, Sent::Value(raw)) => (raw.as_str(), PhoneNumberField::RawNumber),
         _ => {
             return Err(ApiError::invalid(
                 format!("{}/attributes/number", input.pointer),
@@ -216,8 +217,8 @@ pub fn update(
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
     let mut draft = Draft::read(input);
-    let current =
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let current = PhoneNumberRow::find(conn, id)?
+        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
     let target = draft.prospect_id(lids)?;
     authorize_change(conn, principal, &current, target)?;
     let draft = draft.validated()?;
@@ -231,11 +232,12 @@ pub fn update(
     .any(|field| field.is_present());
     let parsed = if reparse {
         let new_input = match (&draft.number, &draft.raw_number) {
-            (Sent::Value(number), _) => Some((number.as_str(), "number")),
-            (_, Sent::Value(raw)) => Some((raw.as_str(), "rawNumber")),
+            (Sent::Value(number), _) => Some((number.as_str(), PhoneNumberField::Number)),
+            (_, Sent::Value(raw)) => Some((raw.as_str(), PhoneNumberField::RawNumber)),
             _ => None,
         };
-        let (text, attribute) = new_input.unwrap_or((current.raw_number.as_str(), "rawNumber"));
+        let (text, attribute) =
+            new_input.unwrap_or((current.raw_number.as_str(), PhoneNumberField::RawNumber));
         let raw_number = draft
             .raw_number
             .clone()
@@ -293,7 +295,7 @@ fn authorize_change(
     match target.filter(|target| *target != current.prospect_id) {
         Some(target) => {
             let to = Prospect::find(conn, target)?
-                .ok_or_else(|| ApiError::not_found("prospect", target))?;
+                .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, target))?;
             authorize(
                 principal,
                 &Action::MovePhoneNumber {
@@ -321,8 +323,8 @@ pub fn move_to(
     precondition: &Precondition,
     linkage: &str,
 ) -> ApiResult<PhoneNumberRow> {
-    let current =
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let current = PhoneNumberRow::find(conn, id)?
+        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
     authorize_change(conn, principal, &current, Some(prospect_id))?;
     let changes = PhoneNumberChanges {
         prospect_id: Some(prospect_id),
@@ -341,8 +343,8 @@ pub fn delete(
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
-    let current =
-        PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found("phoneNumber", id))?;
+    let current = PhoneNumberRow::find(conn, id)?
+        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
     let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
     authorize(
         principal,
@@ -365,7 +367,7 @@ pub fn move_by_linkage(
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
     PhoneNumberRow::find(conn, id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber.name(), id))?;
+        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
     let Some(target) = target else {
         return Err(ApiError::invalid(
             "/data",
@@ -387,7 +389,7 @@ pub fn move_all_to(
     use body::Target;
     crate::db::write_transaction(conn, |conn| {
         Prospect::find(conn, prospect_id)?
-            .ok_or_else(|| ApiError::not_found(ResourceType::Prospect.name(), prospect_id))?;
+            .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, prospect_id))?;
         let known: Vec<i64> = targets
             .iter()
             .filter_map(|target| match target {
@@ -400,12 +402,17 @@ pub fn move_all_to(
             let number_id = match target {
                 Target::Id(number_id) => *number_id,
                 Target::Missing(raw) => {
-                    return Err(ApiError::not_found("phoneNumber", raw.trim_matches('"')))
+                    return Err(ApiError::not_found(
+                        ResourceType::PhoneNumber,
+                        raw.trim_matches('"'),
+                    ))
                 }
-                Target::Lid(lid) => return Err(ApiError::not_found("phoneNumber", lid)),
+                Target::Lid(lid) => {
+                    return Err(ApiError::not_found(ResourceType::PhoneNumber, lid))
+                }
             };
             let number = PhoneNumberRow::find(conn, number_id)?
-                .ok_or_else(|| ApiError::not_found("phoneNumber", number_id))?;
+                .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, number_id))?;
             if number.prospect_id != prospect_id {
                 let linkage = format!("/data/{index}");
                 let ids = (number_id, prospect_id);

@@ -58,7 +58,10 @@ impl Draft {
                         )? {
                             Target::Id(id) => id,
                             Target::Missing(raw) => {
-                                return Err(ApiError::not_found("user", raw.trim_matches('"')))
+                                return Err(ApiError::not_found(
+                                    ResourceType::User,
+                                    raw.trim_matches('"'),
+                                ))
                             }
                             Target::Lid(_) => {
                                 return Err(ApiError::bad_request(
@@ -97,7 +100,7 @@ impl Draft {
 fn check_owner(conn: &mut DbConnection, owner: Option<i64>) -> ApiResult<()> {
     match owner {
         Some(owner) if User::find(conn, owner)?.is_none() => {
-            Err(ApiError::not_found("user", owner))
+            Err(ApiError::not_found(ResourceType::User, owner))
         }
         _ => Ok(()),
     }
@@ -139,7 +142,8 @@ pub fn update(
     precondition: &Precondition,
 ) -> ApiResult<Prospect> {
     let draft = Draft::read(input)?;
-    let current = Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+    let current =
+        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
     check_owner(conn, draft.owner)?;
     let changes_owner = draft.owner.is_some_and(|owner| owner != current.owner_id);
     authorize(
@@ -169,7 +173,8 @@ pub fn delete(
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
-    let current = Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found("prospect", id))?;
+    let current =
+        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
     authorize(
         principal,
         &Action::DeleteProspect {
@@ -191,14 +196,17 @@ pub fn change_owner(
     target: Option<Target>,
     precondition: &Precondition,
 ) -> ApiResult<Prospect> {
-    let current = Prospect::find(conn, id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::Prospect.name(), id))?;
+    let current =
+        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
     let owner = match target {
         Some(Target::Id(owner)) => Some(owner),
         Some(Target::Missing(raw)) => {
-            return Err(ApiError::not_found("user", raw.trim_matches('"')))
+            return Err(ApiError::not_found(
+                ResourceType::User,
+                raw.trim_matches('"'),
+            ))
         }
-        Some(Target::Lid(lid)) => return Err(ApiError::not_found("user", lid)),
+        Some(Target::Lid(lid)) => return Err(ApiError::not_found(ResourceType::User, lid)),
         None => None,
     };
     check_owner(conn, owner)?;
