@@ -385,72 +385,71 @@ impl PhoneNumberRow {
         })
     }
 
-    /// Applies `changes` to number `id`. `expected_version` is the `If-Match` check, made inside the
-    /// transaction so that nothing can change between the check and the write (412 otherwise).
-    pub fn update(
+    /// Runs `write` on number `id` in a write transaction whose first statements lock the lists
+    /// involved — the number's and `target`'s, in id order — and which reads the number again
+    /// under those locks and checks `expected_version` (the `If-Match` check, 412 otherwise). The
+    /// number may be moved by someone else between the first read and the locks: then it starts
+    /// over, three times at most. `write` gets the current row, the lists locked and the time.
+    fn with_lists_locked<T>(
         conn: &mut DbConnection,
         id: i64,
-        changes: &PhoneNumberChanges,
         expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<Self> {
-        // The number may be moved by someone else between reading it and locking its prospect; read
-        // it again under the lock and start over if its prospect changed.
+        target: impl Fn(&Self) -> i64,
+        mut write: impl FnMut(&mut DbConnection, &Self, &[i64], NaiveDateTime) -> ModelResult<T>,
+    ) -> ModelResult<T> {
+        let not_found = || ModelError::not_found(ResourceType::PhoneNumber, id);
         for _ in 0..3 {
-            let Some(before) = Self::find(conn, id)? else {
-                return Err(ModelError::not_found(ResourceType::PhoneNumber, id));
-            };
-            let result = crate::db::write_transaction(conn, |conn| -> ModelResult<Option<Self>> {
+            let before = Self::find(conn, id)?.ok_or_else(not_found)?;
+            let written = crate::db::write_transaction(conn, |conn| -> ModelResult<Option<T>> {
                 let at = now();
-                let target = changes.prospect_id.unwrap_or(before.prospect_id);
-                let mut locks = [before.prospect_id, target];
+                let mut locks = vec![before.prospect_id, target(&before)];
                 locks.sort_unstable();
-                Prospect::touch(conn, locks[0], at)?;
-                if locks[1] != locks[0] {
-                    Prospect::touch(conn, locks[1], at)?;
+                locks.dedup();
+                for &prospect in &locks {
+                    Prospect::touch(conn, prospect, at)?;
                 }
-                let current = Self::find(conn, id)?
-                    .ok_or_else(|| ModelError::not_found(ResourceType::PhoneNumber, id))?;
+                let current = Self::find(conn, id)?.ok_or_else(not_found)?;
                 if current.prospect_id != before.prospect_id {
                     return Ok(None);
                 }
                 if !expected_version(current.version) {
                     return Err(ModelError::VersionMismatch);
                 }
-                let mut position = current.position;
-                if target != current.prospect_id {
-                    // Leave the old list, then join the new one (appended unless `order` says where).
-                    Self::shift(
-                        conn,
-                        current.prospect_id,
-                        current.position + 1,
-                        None,
-                        -1,
-                        at,
-                    )?;
-                    let len = Self::list_len(conn, target)?;
-                    position = clamp_position(changes.order, len);
-                    Self::shift(conn, target, position, None, 1, at)?;
-                } else if let Some(order) = changes.order {
-                    let last = Self::list_len(conn, target)? - 1;
-                    position = order.clamp(0, last) as i32;
-                    if position < current.position {
-                        Self::shift(conn, target, position, Some(current.position - 1), 1, at)?;
-                    } else if position > current.position {
-                        Self::shift(conn, target, current.position + 1, Some(position), -1, at)?;
-                    }
-                }
-                let status_changed = changes
-                    .status
-                    .as_ref()
-                    .filter(|status| **status != current.status);
+                write(conn, &current, &locks, at).map(Some)
+            })?;
+            if let Some(value) = written {
+                return Ok(value);
+            }
+        }
+        Err(ModelError::KeptMoving)
+    }
+
+    /// Applies `changes` to number `id`, if its version passes `expected_version`.
+    pub fn update(
+        conn: &mut DbConnection,
+        id: i64,
+        changes: &PhoneNumberChanges,
+        expected_version: &dyn Fn(i64) -> bool,
+    ) -> ModelResult<Self> {
+        let target = |row: &Self| changes.prospect_id.unwrap_or(row.prospect_id);
+        Self::with_lists_locked(
+            conn,
+            id,
+            expected_version,
+            target,
+            |conn, current, locks, at| {
+                let target = target(current);
+                let position = Self::reposition(conn, current, target, changes.order, at)?;
+                let status_changed =
+                    (changes.status.as_ref()).filter(|status| **status != current.status);
                 let columns = ColumnChanges {
                     phone_type: changes.phone_type.clone(),
                     status: status_changed.cloned(),
                     status_changed_at: status_changed.map(|_| at),
                     source: changes.source.clone(),
                 };
-                // One statement, so that the unique index judges the row as it ends up: a move
-                // that also changes the number must not be refused for the number it had.
+                // One statement, so that the unique index judges the row as it ends up: a move that
+                // also changes the number must not be refused for the number it had.
                 diesel::update(phone_numbers::table.find(id))
                     .set((
                         (
@@ -463,34 +462,53 @@ impl PhoneNumberRow {
                         columns,
                     ))
                     .execute(conn)
-                    .map_err(|error| {
-                        if !unique_violation(&error) {
-                            return error.into();
+                    .map_err(|error| match (&changes.parsed, unique_violation(&error)) {
+                        (_, false) => error.into(),
+                        (Some(new), true) => {
+                            duplicate(DuplicateCause::Number, &new.number, &new.extension)
                         }
-                        match &changes.parsed {
-                            Some(parsed) => {
-                                duplicate(DuplicateCause::Number, &parsed.number, &parsed.extension)
-                            }
-                            None => {
-                                duplicate(DuplicateCause::Move, &current.number, &current.extension)
-                            }
+                        (None, true) => {
+                            duplicate(DuplicateCause::Move, &current.number, &current.extension)
                         }
                     })?;
                 if changes.changes_lists() {
-                    Prospect::store_phones(conn, locks[0])?;
-                    if locks[1] != locks[0] {
-                        Prospect::store_phones(conn, locks[1])?;
+                    for &prospect in locks {
+                        Prospect::store_phones(conn, prospect)?;
                     }
                 }
-                Ok(Self::find(conn, id)?)
-            });
-            match result {
-                Ok(Some(row)) => return Ok(row),
-                Ok(None) => continue,
-                Err(error) => return Err(error),
-            }
+                Self::find(conn, id)?.ok_or(ModelError::Database(DieselError::NotFound))
+            },
+        )
+    }
+
+    /// The position `current` takes on `target`'s list, the numbers it passes shifted: a move
+    /// leaves the old list and joins the new one (appended unless `order` says where); `order`
+    /// alone moves it within its list.
+    fn reposition(
+        conn: &mut DbConnection,
+        current: &Self,
+        target: i64,
+        order: Option<i64>,
+        at: NaiveDateTime,
+    ) -> ModelResult<i32> {
+        let from = current.position;
+        if target != current.prospect_id {
+            Self::shift(conn, current.prospect_id, from + 1, None, -1, at)?;
+            let position = clamp_position(order, Self::list_len(conn, target)?);
+            Self::shift(conn, target, position, None, 1, at)?;
+            return Ok(position);
         }
-        Err(ModelError::KeptMoving)
+        let Some(order) = order else {
+            return Ok(from);
+        };
+        let last = Self::list_len(conn, target)? - 1;
+        let position = order.clamp(0, last) as i32;
+        if position < from {
+            Self::shift(conn, target, position, Some(from - 1), 1, at)?;
+        } else if position > from {
+            Self::shift(conn, target, from + 1, Some(position), -1, at)?;
+        }
+        Ok(position)
     }
 
     /// Deletes number `id` and closes the gap in its list.
@@ -499,38 +517,20 @@ impl PhoneNumberRow {
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<()> {
-        for _ in 0..3 {
-            let Some(before) = Self::find(conn, id)? else {
-                return Err(ModelError::not_found(ResourceType::PhoneNumber, id));
-            };
-            let done = crate::db::write_transaction(conn, |conn| -> ModelResult<bool> {
-                let at = now();
-                Prospect::touch(conn, before.prospect_id, at)?;
-                let current = Self::find(conn, id)?
-                    .ok_or_else(|| ModelError::not_found(ResourceType::PhoneNumber, id))?;
-                if current.prospect_id != before.prospect_id {
-                    return Ok(false);
-                }
-                if !expected_version(current.version) {
-                    return Err(ModelError::VersionMismatch);
-                }
+        let own_list = |row: &Self| row.prospect_id;
+        Self::with_lists_locked(
+            conn,
+            id,
+            expected_version,
+            own_list,
+            |conn, current, _, at| {
                 diesel::delete(phone_numbers::table.find(id)).execute(conn)?;
-                Self::shift(
-                    conn,
-                    current.prospect_id,
-                    current.position + 1,
-                    None,
-                    -1,
-                    at,
-                )?;
-                Prospect::store_phones(conn, current.prospect_id)?;
-                Ok(true)
-            })?;
-            if done {
-                return Ok(());
-            }
-        }
-        Err(ModelError::KeptMoving)
+                let (list, next) = (current.prospect_id, current.position + 1);
+                Self::shift(conn, list, next, None, -1, at)?;
+                Prospect::store_phones(conn, list)?;
+                Ok(())
+            },
+        )
     }
 
     /// One page of numbers matching `listing`, optionally only those of one prospect.
