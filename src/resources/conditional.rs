@@ -32,6 +32,11 @@ impl Precondition {
         }
     }
 
+    /// The check a model makes of a stored version of record `id`, inside its write transaction.
+    pub fn of_record(&self, id: i64) -> impl Fn(i64) -> bool + '_ {
+        move |version| self.allows(id, version)
+    }
+
     pub fn allows(&self, id: i64, version: i64) -> bool {
         match self {
             Precondition::None | Precondition::Any => true,

@@ -279,9 +279,14 @@ pub fn update(
         order: draft.order.value(),
         prospect_id: target,
     };
-    Ok(PhoneNumberRow::update(conn, id, &changes, &|version| {
-        precondition.allows(id, version)
-    })?)
+    let allows = precondition.of_record(id);
+    Ok(PhoneNumberRow::update(conn, id, &changes, &allows)?)
+}
+
+/// The owner of the number's prospect, whose record permission a write of the number needs.
+fn owner_of(conn: &mut DbConnection, number: &PhoneNumberRow) -> ApiResult<i64> {
+    let prospect = Prospect::find(conn, number.prospect_id)?;
+    Ok(prospect.map_or(0, |prospect| prospect.owner_id))
 }
 
 /// Record permission for changing `current`, and moving it when `target` names another prospect.
@@ -291,7 +296,7 @@ fn authorize_change(
     current: &PhoneNumberRow,
     target: Option<i64>,
 ) -> ApiResult<()> {
-    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
+    let owner = owner_of(conn, current)?;
     match target.filter(|target| *target != current.prospect_id) {
         Some(target) => {
             let to = Prospect::find(conn, target)?
@@ -330,10 +335,8 @@ pub fn move_to(
         prospect_id: Some(prospect_id),
         ..PhoneNumberChanges::default()
     };
-    PhoneNumberRow::update(conn, id, &changes, &|version| {
-        precondition.allows(id, version)
-    })
-    .map_err(ApiError::duplicate_at(linkage))
+    let allows = precondition.of_record(id);
+    PhoneNumberRow::update(conn, id, &changes, &allows).map_err(ApiError::duplicate_at(linkage))
 }
 
 /// Deletes number `id`.
@@ -345,16 +348,10 @@ pub fn delete(
 ) -> ApiResult<()> {
     let current = PhoneNumberRow::find(conn, id)?
         .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
-    let owner = Prospect::find(conn, current.prospect_id)?.map_or(0, |prospect| prospect.owner_id);
-    authorize(
-        principal,
-        &Action::DeletePhoneNumber {
-            prospect_owner_id: owner,
-        },
-    )?;
-    Ok(PhoneNumberRow::delete(conn, id, &|version| {
-        precondition.allows(id, version)
-    })?)
+    let prospect_owner_id = owner_of(conn, &current)?;
+    authorize(principal, &Action::DeletePhoneNumber { prospect_owner_id })?;
+    let allows = precondition.of_record(id);
+    Ok(PhoneNumberRow::delete(conn, id, &allows)?)
 }
 
 /// The move a to-one `prospect` linkage asks for (`PATCH /phoneNumbers/{id}/relationships/prospect`):

@@ -161,9 +161,8 @@ pub fn update(
         title: draft.title.into_change(),
         company: draft.company.into_change(),
     };
-    Ok(Prospect::update(conn, id, &changes, &|version| {
-        precondition.allows(id, version)
-    })?)
+    let allows = precondition.of_record(id);
+    Ok(Prospect::update(conn, id, &changes, &allows)?)
 }
 
 /// Deletes prospect `id` and its numbers.
@@ -175,15 +174,10 @@ pub fn delete(
 ) -> ApiResult<()> {
     let current =
         Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
-    authorize(
-        principal,
-        &Action::DeleteProspect {
-            owner_id: current.owner_id,
-        },
-    )?;
-    Ok(Prospect::delete(conn, id, &|version| {
-        precondition.allows(id, version)
-    })?)
+    let owner_id = current.owner_id;
+    authorize(principal, &Action::DeleteProspect { owner_id })?;
+    let allows = precondition.of_record(id);
+    Ok(Prospect::delete(conn, id, &allows)?)
 }
 
 /// Gives prospect `id` the owner a to-one linkage names (`PATCH
@@ -222,7 +216,6 @@ pub fn change_owner(
         owner_id: Some(owner),
         ..ProspectChanges::default()
     };
-    Ok(Prospect::update(conn, id, &changes, &|version| {
-        precondition.allows(id, version)
-    })?)
+    let allows = precondition.of_record(id);
+    Ok(Prospect::update(conn, id, &changes, &allows)?)
 }
