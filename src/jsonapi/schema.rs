@@ -97,6 +97,8 @@ pub trait Field: Copy + Eq + Ord + Hash + Debug + Send + Sync + 'static {
     const ALL: &'static [Self];
     /// The id.
     const ID: Self;
+    /// [`Field::spec`] of each of [`Field::ALL`], in the same order, as a table.
+    const SPECS: &'static [FieldSpec];
     /// The include paths responses of this type support (API.md section 4); others are 400.
     const INCLUDES: &'static [&'static [Self::Rel]];
 

@@ -28,6 +28,7 @@ trait Attributes<'r, F: Field>: Copy {
 }
 
 impl<'r> Attributes<'r, PhoneNumberField> for &'r PhoneNumberRow {
+    #[inline]
     fn attr(self, field: PhoneNumberField) -> Option<Attr<'r>> {
         use PhoneNumberField as F;
         Some(match field {
@@ -51,6 +52,7 @@ impl<'r> Attributes<'r, PhoneNumberField> for &'r PhoneNumberRow {
 
 /// A prospect with the numbers it shows (all of them, in `order`).
 impl<'r> Attributes<'r, ProspectField> for (&'r Prospect, &'r [ProspectPhone]) {
+    #[inline]
     fn attr(self, field: ProspectField) -> Option<Attr<'r>> {
         use ProspectField as F;
         let (row, numbers) = self;
@@ -74,6 +76,7 @@ impl<'r> Attributes<'r, ProspectField> for (&'r Prospect, &'r [ProspectPhone]) {
 }
 
 impl<'r> Attributes<'r, UserField> for &'r User {
+    #[inline]
     fn attr(self, field: UserField) -> Option<Attr<'r>> {
         use UserField as F;
         Some(match field {
@@ -110,10 +113,13 @@ impl<'a> View<'a> {
         // costs more allocations than the attributes themselves.
         let mut attributes = Vec::with_capacity(F::ALL.len());
         let fieldset = self.fields.get(&F::TYPE);
-        for field in F::attributes() {
-            let name = field.name();
-            if fieldset.is_none_or(|members| members.contains(name)) {
-                attributes.extend(row.attr(field).map(|value| (name, value)));
+        for (&field, spec) in F::ALL.iter().zip(F::SPECS) {
+            let name = spec.name;
+            if fieldset.is_some_and(|members| !members.contains(name)) {
+                continue;
+            }
+            if let Some(value) = row.attr(field) {
+                attributes.push((name, value));
             }
         }
         attributes
@@ -125,10 +131,14 @@ impl<'a> View<'a> {
         kind: ResourceType,
         linkage: impl Fn(Relationship) -> Linkage,
     ) -> Vec<(&'static str, Linkage)> {
-        Relationship::of(kind)
-            .filter(|rel| self.wants(kind, rel.name()))
-            .map(|rel| (rel.name(), linkage(rel)))
-            .collect()
+        let mut relationships = Vec::new();
+        for &rel in Relationship::ALL {
+            let spec = rel.spec();
+            if spec.owner == kind && self.wants(kind, spec.name) {
+                relationships.push((spec.name, linkage(rel)));
+            }
+        }
+        relationships
     }
 
     pub fn phone_number<'r>(

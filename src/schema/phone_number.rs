@@ -43,6 +43,15 @@ impl Field for PhoneNumberField {
         Self::UpdatedAt,
     ];
     const ID: Self = Self::Id;
+    const SPECS: &'static [FieldSpec] = &{
+        let mut specs = [FieldSpec::read_only("", FieldKind::Id); Self::ALL.len()];
+        let mut at = 0;
+        while at < specs.len() {
+            specs[at] = Self::ALL[at].declare();
+            at += 1;
+        }
+        specs
+    };
     const INCLUDES: &'static [&'static [Relationship]] = &[
         &[Relationship::PhoneNumberProspect],
         &[
@@ -52,8 +61,18 @@ impl Field for PhoneNumberField {
     ];
 
     fn spec(self) -> FieldSpec {
+        self.declare()
+    }
+}
+
+impl PhoneNumberField {
+    /// Each field's declaration: wire name, kind and capabilities. A `const fn`, so that
+    /// [`Field::SPECS`] is a table built at compile time, which views read as they render.
+    const fn declare(self) -> FieldSpec {
         use FieldKind::{DateTime, Enum, Int, Str};
-        let field = FieldSpec::read_only;
+        const fn field(name: &'static str, kind: FieldKind) -> FieldSpec {
+            FieldSpec::read_only(name, kind)
+        }
         match self {
             Self::Id => field("id", FieldKind::Id).filterable().sortable(),
             Self::Number => field("number", FieldKind::PhoneNumber)

@@ -36,21 +36,40 @@ impl Field for ProspectField {
         Self::UpdatedAt,
     ];
     const ID: Self = Self::Id;
+    const SPECS: &'static [FieldSpec] = &{
+        let mut specs = [FieldSpec::read_only("", FieldKind::Id); Self::ALL.len()];
+        let mut at = 0;
+        while at < specs.len() {
+            specs[at] = Self::ALL[at].declare();
+            at += 1;
+        }
+        specs
+    };
     const INCLUDES: &'static [&'static [Relationship]] = &[
         &[Relationship::ProspectPhoneNumbers],
         &[Relationship::ProspectOwner],
     ];
 
     fn spec(self) -> FieldSpec {
+        self.declare()
+    }
+}
+
+impl ProspectField {
+    /// Each field's declaration: wire name, kind and capabilities. A `const fn`, so that
+    /// [`Field::SPECS`] is a table built at compile time, which views read as they render.
+    const fn declare(self) -> FieldSpec {
         use FieldKind::{DateTime, Str, StrList};
-        let field = FieldSpec::read_only;
-        let name = |name| {
+        const fn field(name: &'static str, kind: FieldKind) -> FieldSpec {
+            FieldSpec::read_only(name, kind)
+        }
+        const fn name(name: &'static str) -> FieldSpec {
             field(name, Str)
                 .filterable()
                 .sortable()
                 .nullable()
                 .writable()
-        };
+        }
         match self {
             Self::Id => field("id", FieldKind::Id).filterable().sortable(),
             Self::FirstName => name("firstName"),

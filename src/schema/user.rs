@@ -27,11 +27,30 @@ impl Field for UserField {
         Self::UpdatedAt,
     ];
     const ID: Self = Self::Id;
+    const SPECS: &'static [FieldSpec] = &{
+        let mut specs = [FieldSpec::read_only("", FieldKind::Id); Self::ALL.len()];
+        let mut at = 0;
+        while at < specs.len() {
+            specs[at] = Self::ALL[at].declare();
+            at += 1;
+        }
+        specs
+    };
     const INCLUDES: &'static [&'static [Relationship]] = &[];
 
     fn spec(self) -> FieldSpec {
+        self.declare()
+    }
+}
+
+impl UserField {
+    /// Each field's declaration: wire name, kind and capabilities. A `const fn`, so that
+    /// [`Field::SPECS`] is a table built at compile time, which views read as they render.
+    const fn declare(self) -> FieldSpec {
         use FieldKind::{DateTime, Enum, Str};
-        let field = FieldSpec::read_only;
+        const fn field(name: &'static str, kind: FieldKind) -> FieldSpec {
+            FieldSpec::read_only(name, kind)
+        }
         match self {
             Self::Id => field("id", FieldKind::Id).filterable().sortable(),
             Self::Name => field("name", Str).sortable(),
