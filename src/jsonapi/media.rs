@@ -4,8 +4,9 @@
 //!
 //! Each media type is parsed by `mime`; the quote-aware split of `Accept` into ranges and the
 //! JSON:API rules over the parsed parameters (`ext` as a space-separated list, `q` as a weight) are
-//! ours. `mime` reads no whitespace before `;` or around `=`: such a `Content-Type` is a 415, and
-//! such an `Accept` range, if it names the JSON:API media type, counts as one we cannot honour.
+//! ours, and so is dropping the whitespace HTTP allows around `;` and `=`, which `mime` does not
+//! read. An `Accept` range `mime` still cannot read counts, if it names the JSON:API media type, as
+//! one we cannot honour.
 
 use actix_web::http::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use actix_web::http::Method;
@@ -66,9 +67,24 @@ fn split_unquoted(value: &str) -> impl Iterator<Item = &str> {
 }
 
 /// One media range, parsed by `mime` (type, subtype and parameter names lower-cased, quoted values
-/// unquoted); `None` when `mime` cannot read it.
+/// unquoted); `None` when `mime` cannot read it. HTTP allows whitespace around `;` and `=`
+/// (RFC 9110 `OWS`), `mime` does not: it is dropped first, outside quotes.
 fn parse_range(text: &str) -> Option<Mime> {
-    text.trim().parse().ok()
+    let text = text.trim();
+    if !text.contains([' ', '\t']) {
+        return text.parse().ok();
+    }
+    let mut compact = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' | '\t' if !quoted => continue,
+            _ => {}
+        }
+        compact.push(c);
+    }
+    compact.parse().ok()
 }
 
 fn is_jsonapi(range: &Mime) -> bool {
@@ -315,9 +331,11 @@ mod tests {
             ),
             200
         );
+        // Whitespace around `;` and `=` is allowed (RFC 9110 OWS).
+        let spaced = "application/vnd.api+json ; profile = \"https://example.com/p\"";
+        assert_eq!(post(spaced, Dialect::Plain), 200);
         // Not readable as a media type.
         for unreadable in [
-            "application/vnd.api+json ; profile=\"https://example.com/p\"",
             "application/vnd.api+json; profile",
             "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic",
             "vnd.api+json",
