@@ -246,9 +246,7 @@ impl Scopes {
 
     fn token_bits(token: &str) -> Option<u16> {
         let (prefix, suffix) = token.split_once('.')?;
-        let kind = ResourceType::ALL
-            .into_iter()
-            .find(|k| k.collection() == prefix)?;
+        let kind = ResourceType::with_collection(prefix)?;
         if suffix == "all" {
             return Some(
                 Access::ALL

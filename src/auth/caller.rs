@@ -18,7 +18,7 @@ use crate::rate_limit::Decision;
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Caller {
     pub principal: Principal,
     /// The token hash, when the principal came from the credential cache on PostgreSQL: the

@@ -442,15 +442,8 @@ where
 
 /// Whether the database answers a trivial query (for `/health`).
 pub async fn is_healthy(pool: &Pool) -> bool {
-    #[derive(Debug)]
-    struct Unhealthy;
-    impl From<DbError> for Unhealthy {
-        fn from(_: DbError) -> Self {
-            Unhealthy
-        }
-    }
-    run::<(), Unhealthy, _>(pool, |conn| {
-        conn.batch_execute("SELECT 1").map_err(|_| Unhealthy)
+    run::<(), DbError, _>(pool, |conn| {
+        (conn.batch_execute("SELECT 1")).map_err(|error| DbError::Interrupted(error.to_string()))
     })
     .await
     .is_ok()

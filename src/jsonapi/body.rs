@@ -460,10 +460,6 @@ impl<'a, F: Field> Attributes<'a, F> {
         ));
     }
 
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
-    }
-
     /// What the document sent for `field`: only writable fields are read.
     fn sent(&self, field: F) -> Option<&'a Value> {
         debug_assert!(field.spec().writable, "{field:?} is read-only");

@@ -330,13 +330,6 @@ impl<F: Field> Default for Query<F> {
 }
 
 impl<F: Field> Query<F> {
-    /// Whether `field` of a resource of type `kind` is shown (`fields[TYPE]` absent: all are).
-    pub fn shows(&self, kind: ResourceType, member: &str) -> bool {
-        self.fields
-            .get(&kind)
-            .is_none_or(|members| members.contains(member))
-    }
-
     /// Whether `include` asks for exactly this relationship chain.
     pub fn includes(&self, path: &[F::Rel]) -> bool {
         self.include

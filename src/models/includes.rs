@@ -136,14 +136,6 @@ impl Graph {
             .map(|row| row.owner_id)
     }
 
-    /// The owners of the loaded prospects, by prospect id.
-    pub fn owners(&self) -> HashMap<i64, i64> {
-        self.prospects
-            .iter()
-            .map(|row| (row.id, row.owner_id))
-            .collect()
-    }
-
     /// What a prospect shows of its numbers.
     pub fn phones_of<'a>(&'a self, prospect: &'a Prospect) -> &'a [ProspectPhone] {
         self.phones

@@ -165,7 +165,7 @@ impl Apply<'_> {
     }
 
     /// Runs one operation (pointers relative to the operation object).
-    fn run(&mut self, operation: Value) -> ApiResult<Outcome> {
+    fn run(&mut self, operation: &Value) -> ApiResult<Outcome> {
         if !operation.is_object() {
             return Err(ApiError::bad_request(
                 "",
@@ -215,8 +215,9 @@ impl Apply<'_> {
     fn change(&mut self, operation: Operation) -> ApiResult<Outcome> {
         let (kind, target, relationship, pointer) = match (&operation.reference, &operation.data) {
             (Some(reference), _) => {
-                let kind = kind_of(&reference.identifier(), "/ref")?;
-                let target = body::identifier(&reference.identifier(), "/ref", kind)?;
+                let identifier = reference.identifier();
+                let kind = kind_of(&identifier, "/ref")?;
+                let target = body::identifier(&identifier, "/ref", kind)?;
                 (kind, target, reference.relationship.clone(), "/ref")
             }
             (None, Some(data)) if operation.op == Op::Update => {
@@ -344,7 +345,7 @@ fn run_all(
     };
     let mut outcomes = Vec::with_capacity(operations.len());
     for (index, operation) in operations.iter().enumerate() {
-        let outcome = apply.run(operation.clone());
+        let outcome = apply.run(operation);
         let in_operation = |error| ApiError::InOperation {
             index,
             error: Box::new(error),

@@ -98,10 +98,11 @@ fn authorization(meta: permissions::AuthorizationMeta) -> AuthorizationMeta {
 }
 
 impl<'a> View<'a> {
-    fn wants(&self, kind: ResourceType, member: &str) -> bool {
-        self.fields
-            .get(&kind)
-            .is_none_or(|set| set.contains(member))
+    /// Which members of `kind` the response shows (`fields[TYPE]`; all without one), with the
+    /// fieldset looked up once for all of them.
+    fn shows(&self, kind: ResourceType) -> impl Fn(&str) -> bool + '_ {
+        let fieldset = self.fields.get(&kind);
+        move |member| fieldset.is_none_or(|members| members.contains(member))
     }
 
     /// The attributes of `row` that the fieldset of `F`'s type asks for, in declaration order.
@@ -112,14 +113,13 @@ impl<'a> View<'a> {
         // Sized once: a page renders a few hundred of these, and growing each by doubling
         // costs more allocations than the attributes themselves.
         let mut attributes = Vec::with_capacity(F::ALL.len());
-        let fieldset = self.fields.get(&F::TYPE);
+        let shows = self.shows(F::TYPE);
         for (&field, spec) in F::ALL.iter().zip(F::SPECS) {
-            let name = spec.name;
-            if fieldset.is_some_and(|members| !members.contains(name)) {
+            if !shows(spec.name) {
                 continue;
             }
             if let Some(value) = row.attr(field) {
-                attributes.push((name, value));
+                attributes.push((spec.name, value));
             }
         }
         attributes
@@ -131,10 +131,10 @@ impl<'a> View<'a> {
         kind: ResourceType,
         linkage: impl Fn(Relationship) -> Linkage,
     ) -> Vec<(&'static str, Linkage)> {
-        let mut relationships = Vec::new();
+        let (shows, mut relationships) = (self.shows(kind), Vec::new());
         for &rel in Relationship::ALL {
             let spec = rel.spec();
-            if spec.owner == kind && self.wants(kind, spec.name) {
+            if spec.owner == kind && shows(spec.name) {
                 relationships.push((spec.name, linkage(rel)));
             }
         }
