@@ -1,5 +1,6 @@
 //! `GET /api/v2` (the entry point), `GET /api/v2/openapi.json` and `GET /health`.
 
+use super::served::existing;
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
@@ -9,7 +10,7 @@ use serde_json::json;
 use super::context::Context;
 use crate::db;
 use crate::domain::ResourceType;
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::jsonapi::media;
 use crate::models::User;
 use crate::state::AppState;
@@ -35,10 +36,7 @@ pub async fn get_entry_point(cx: Context) -> ApiResult<HttpResponse> {
     cx.no_query_parameters()?;
     let user_id = cx.principal().user_id;
     let user = cx
-        .database(move |conn| {
-            User::find(conn, user_id)?
-                .ok_or_else(|| ApiError::not_found(ResourceType::User, user_id))
-        })
+        .database(move |conn| existing::<User>(conn, user_id))
         .await?;
     let collections: serde_json::Map<String, serde_json::Value> = ResourceType::ALL
         .into_iter()

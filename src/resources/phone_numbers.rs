@@ -1,13 +1,14 @@
 //! `/phoneNumbers` and the number routes below a prospect: thin handlers over the write rules
 //! (`writes::phone_number`) and the generic responses (`respond`).
 
+use super::served::existing;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
 use super::respond::{self, path_id};
 use super::writes::{phone_number as write, Lids};
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::jsonapi::body::{self, Body, Intent};
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::query::Endpoint;
@@ -17,10 +18,6 @@ use crate::permissions::Access;
 use crate::schema::{PhoneNumberField, Relationship};
 
 const KIND: ResourceType = ResourceType::PhoneNumber;
-
-fn find(conn: &mut crate::db::DbConnection, id: i64) -> ApiResult<PhoneNumberRow> {
-    PhoneNumberRow::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND, id))
-}
 
 pub async fn list_phone_numbers(cx: Context) -> ApiResult<HttpResponse> {
     list(cx, None).await
@@ -43,9 +40,7 @@ async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpRe
     let parent = prospect_id.map(|id| (ResourceType::Prospect.name(), id));
     respond::list(&cx, query, parent, move |conn, listing, needs| {
         if let Some(prospect_id) = prospect_id {
-            if Prospect::find(conn, prospect_id)?.is_none() {
-                return Err(ApiError::not_found(ResourceType::Prospect, prospect_id));
-            }
+            existing::<Prospect>(conn, prospect_id)?;
         }
         if !needs.prospects_of_numbers() {
             let page = PhoneNumberRow::list(conn, listing, prospect_id)?;
@@ -60,7 +55,10 @@ async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpRe
 pub async fn get_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Read)?;
     let id = path_id(&id, KIND)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| find(conn, id)).await
+    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+        existing::<PhoneNumberRow>(conn, id)
+    })
+    .await
 }
 
 pub async fn create_phone_number(cx: Context, body: Body) -> ApiResult<HttpResponse> {
@@ -100,9 +98,8 @@ pub async fn get_phone_number_prospect(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     respond::related(&cx, &id, KIND, |conn, id| {
-        let number = find(conn, id)?;
-        Prospect::find(conn, number.prospect_id)?
-            .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, number.prospect_id))
+        let number = existing::<PhoneNumberRow>(conn, id)?;
+        existing::<Prospect>(conn, number.prospect_id)
     })
     .await
 }
@@ -112,7 +109,7 @@ pub async fn get_phone_number_prospect_relationship(
     cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    respond::relationship(&cx, &id, Relationship::PhoneNumberProspect, find).await
+    respond::relationship::<PhoneNumberRow>(&cx, &id, Relationship::PhoneNumberProspect).await
 }
 
 /// `PATCH /phoneNumbers/{id}/relationships/prospect`: moves the number (appended to the new list).

@@ -1,6 +1,7 @@
 //! `/prospects` and the routes below a prospect: thin handlers over the write rules
 //! (`writes::prospect`, `writes::phone_number` for moves) and the generic responses (`respond`).
 
+use super::served::existing;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
@@ -18,10 +19,6 @@ use crate::schema::{PhoneNumberField, ProspectField, Relationship};
 
 const KIND: ResourceType = ResourceType::Prospect;
 
-fn find(conn: &mut crate::db::DbConnection, id: i64) -> ApiResult<Prospect> {
-    Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(KIND, id))
-}
-
 pub async fn list_prospects(cx: Context) -> ApiResult<HttpResponse> {
     let query = cx.query::<ProspectField>(Endpoint::Collection, Access::Read)?;
     respond::list(&cx, query, None, |conn, listing, needs| {
@@ -35,7 +32,10 @@ pub async fn list_prospects(cx: Context) -> ApiResult<HttpResponse> {
 pub async fn get_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let query = cx.query::<ProspectField>(Endpoint::Single, Access::Read)?;
     let id = path_id(&id, KIND)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| find(conn, id)).await
+    respond::one(&cx, &query, StatusCode::OK, move |conn| {
+        existing::<Prospect>(conn, id)
+    })
+    .await
 }
 
 pub async fn create_prospect(cx: Context, body: Body) -> ApiResult<HttpResponse> {
@@ -71,9 +71,8 @@ pub async fn delete_prospect(cx: Context, id: web::Path<String>) -> ApiResult<Ht
 /// returns (API.md section 9: every resource in a response needs the read scope of its type).
 pub async fn get_prospect_owner(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
     respond::related(&cx, &id, KIND, |conn, id| {
-        let prospect = find(conn, id)?;
-        User::find(conn, prospect.owner_id)?
-            .ok_or_else(|| ApiError::not_found(ResourceType::User, prospect.owner_id))
+        let prospect = existing::<Prospect>(conn, id)?;
+        existing::<User>(conn, prospect.owner_id)
     })
     .await
 }
@@ -83,7 +82,7 @@ pub async fn get_prospect_phone_numbers_relationship(
     cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    respond::relationship(&cx, &id, Relationship::ProspectPhoneNumbers, find).await
+    respond::relationship::<Prospect>(&cx, &id, Relationship::ProspectPhoneNumbers).await
 }
 
 /// `POST /prospects/{id}/relationships/phoneNumbers`: moves the listed numbers to this prospect
@@ -117,7 +116,7 @@ pub async fn get_prospect_owner_relationship(
     cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    respond::relationship(&cx, &id, Relationship::ProspectOwner, find).await
+    respond::relationship::<Prospect>(&cx, &id, Relationship::ProspectOwner).await
 }
 
 /// `PATCH /prospects/{id}/relationships/owner` (admins only).

@@ -10,7 +10,7 @@ use actix_web::HttpResponse;
 use super::conditional::{not_modified, Precondition};
 use super::context::Context;
 use super::pagination::CursorBinding;
-use super::served::Served;
+use super::served::{existing, Served};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Body, Target};
@@ -171,19 +171,14 @@ where
 
 /// `GET /{type}/{id}/relationships/{name}`: the relationship's linkage (a to-many one in full,
 /// not paginated), after the read scope of the type that has it.
-pub async fn relationship<T, W>(
+pub async fn relationship<T: Served>(
     cx: &Context,
     id: &str,
     rel: Relationship,
-    find: W,
-) -> ApiResult<HttpResponse>
-where
-    T: Served,
-    W: FnOnce(&mut DbConnection, i64) -> ApiResult<T> + Send + 'static,
-{
+) -> ApiResult<HttpResponse> {
     cx.query::<T::Field>(Endpoint::Bare, Access::Read)?;
     let id = path_id(id, T::Field::TYPE)?;
-    let row = cx.database(move |conn| find(conn, id)).await?;
+    let row = cx.database(move |conn| existing::<T>(conn, id)).await?;
     let document = relationship_document(cx, rel, id, row.linkage(rel));
     Ok(document.respond(StatusCode::OK))
 }

@@ -8,14 +8,23 @@ use diesel::QueryResult;
 use super::conditional::etag;
 use super::view::{phone_number_linkage, prospect_linkage, View};
 use crate::db::DbConnection;
+use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::document::{Linkage, Resource};
 use crate::jsonapi::schema::Field;
 use crate::models::includes::{Graph, Includes, Needs};
 use crate::models::{PhoneNumberRow, Prospect, User};
 use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
 
+/// Row `id` of `T`'s type: 404 when there is none.
+pub fn existing<T: Served>(conn: &mut DbConnection, id: i64) -> ApiResult<T> {
+    T::find(conn, id)?.ok_or_else(|| ApiError::not_found(T::Field::TYPE, id))
+}
+
 pub trait Served: Send + Sized + 'static {
     type Field: Field<Rel = Relationship>;
+
+    /// The row with this id, if there is one.
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>>;
 
     fn id(&self) -> i64;
 
@@ -40,6 +49,10 @@ pub trait Served: Send + Sized + 'static {
 }
 
 impl Served for PhoneNumberRow {
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        PhoneNumberRow::find(conn, id)
+    }
+
     type Field = PhoneNumberField;
 
     fn id(&self) -> i64 {
@@ -81,6 +94,10 @@ impl Served for PhoneNumberRow {
 }
 
 impl Served for Prospect {
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        Prospect::find(conn, id)
+    }
+
     type Field = ProspectField;
 
     fn id(&self) -> i64 {
@@ -125,6 +142,10 @@ impl Served for Prospect {
 }
 
 impl Served for User {
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        User::find(conn, id)
+    }
+
     type Field = UserField;
 
     fn id(&self) -> i64 {

@@ -1,11 +1,12 @@
 //! `/users` (read-only): users are managed with the command line.
 
+use super::served::existing;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
 use super::respond::{self, path_id};
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
@@ -25,7 +26,7 @@ pub async fn get_user(cx: Context, id: web::Path<String>) -> ApiResult<HttpRespo
     let query = cx.query::<UserField>(Endpoint::Single, Access::Read)?;
     let id = path_id(&id, ResourceType::User)?;
     respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        User::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::User, id))
+        existing::<User>(conn, id)
     })
     .await
 }

@@ -14,6 +14,7 @@ use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChan
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Action, Principal};
 use crate::resources::conditional::Precondition;
+use crate::resources::served::existing;
 use crate::schema::{PhoneNumberField, Relationship};
 
 /// Attribute values read from a write, not yet checked against the record.
@@ -154,8 +155,7 @@ pub fn create(
             "A phone number needs its `prospect` relationship.",
         ));
     };
-    let prospect = Prospect::find(conn, prospect_id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, prospect_id))?;
+    let prospect = existing::<Prospect>(conn, prospect_id)?;
     authorize(
         principal,
         &Action::CreatePhoneNumber {
@@ -217,8 +217,7 @@ pub fn update(
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
     let mut draft = Draft::read(input);
-    let current = PhoneNumberRow::find(conn, id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
+    let current = existing::<PhoneNumberRow>(conn, id)?;
     let target = draft.prospect_id(lids)?;
     authorize_change(conn, principal, &current, target)?;
     let draft = draft.validated()?;
@@ -299,8 +298,7 @@ fn authorize_change(
     let owner = owner_of(conn, current)?;
     match target.filter(|target| *target != current.prospect_id) {
         Some(target) => {
-            let to = Prospect::find(conn, target)?
-                .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, target))?;
+            let to = existing::<Prospect>(conn, target)?;
             authorize(
                 principal,
                 &Action::MovePhoneNumber {
@@ -328,8 +326,7 @@ pub fn move_to(
     precondition: &Precondition,
     linkage: &str,
 ) -> ApiResult<PhoneNumberRow> {
-    let current = PhoneNumberRow::find(conn, id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
+    let current = existing::<PhoneNumberRow>(conn, id)?;
     authorize_change(conn, principal, &current, Some(prospect_id))?;
     let changes = PhoneNumberChanges {
         prospect_id: Some(prospect_id),
@@ -346,8 +343,7 @@ pub fn delete(
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
-    let current = PhoneNumberRow::find(conn, id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
+    let current = existing::<PhoneNumberRow>(conn, id)?;
     let prospect_owner_id = owner_of(conn, &current)?;
     authorize(principal, &Action::DeletePhoneNumber { prospect_owner_id })?;
     let allows = precondition.of_record(id);
@@ -363,8 +359,7 @@ pub fn move_by_linkage(
     target: Option<body::Target>,
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
-    PhoneNumberRow::find(conn, id)?
-        .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, id))?;
+    existing::<PhoneNumberRow>(conn, id)?;
     let Some(target) = target else {
         return Err(ApiError::invalid(
             "/data",
@@ -385,8 +380,7 @@ pub fn move_all_to(
 ) -> ApiResult<()> {
     use body::Target;
     crate::db::write_transaction(conn, |conn| {
-        Prospect::find(conn, prospect_id)?
-            .ok_or_else(|| ApiError::not_found(ResourceType::Prospect, prospect_id))?;
+        existing::<Prospect>(conn, prospect_id)?;
         let known: Vec<i64> = targets
             .iter()
             .filter_map(|target| match target {
@@ -408,8 +402,7 @@ pub fn move_all_to(
                     return Err(ApiError::not_found(ResourceType::PhoneNumber, lid))
                 }
             };
-            let number = PhoneNumberRow::find(conn, number_id)?
-                .ok_or_else(|| ApiError::not_found(ResourceType::PhoneNumber, number_id))?;
+            let number = existing::<PhoneNumberRow>(conn, number_id)?;
             if number.prospect_id != prospect_id {
                 let linkage = format!("/data/{index}");
                 let ids = (number_id, prospect_id);

@@ -10,6 +10,7 @@ use crate::models::prospect::{NewProspect, ProspectChanges};
 use crate::models::{Prospect, User};
 use crate::permissions::{authorize, Action, Principal};
 use crate::resources::conditional::Precondition;
+use crate::resources::served::existing;
 use crate::schema::{ProspectField, Relationship};
 
 /// The attributes and owner of a prospect write.
@@ -142,8 +143,7 @@ pub fn update(
     precondition: &Precondition,
 ) -> ApiResult<Prospect> {
     let draft = Draft::read(input)?;
-    let current =
-        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
+    let current = existing::<Prospect>(conn, id)?;
     check_owner(conn, draft.owner)?;
     let changes_owner = draft.owner.is_some_and(|owner| owner != current.owner_id);
     authorize(
@@ -172,8 +172,7 @@ pub fn delete(
     id: i64,
     precondition: &Precondition,
 ) -> ApiResult<()> {
-    let current =
-        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
+    let current = existing::<Prospect>(conn, id)?;
     let owner_id = current.owner_id;
     authorize(principal, &Action::DeleteProspect { owner_id })?;
     let allows = precondition.of_record(id);
@@ -190,8 +189,7 @@ pub fn change_owner(
     target: Option<Target>,
     precondition: &Precondition,
 ) -> ApiResult<Prospect> {
-    let current =
-        Prospect::find(conn, id)?.ok_or_else(|| ApiError::not_found(ResourceType::Prospect, id))?;
+    let current = existing::<Prospect>(conn, id)?;
     let owner = match target {
         Some(Target::Id(owner)) => Some(owner),
         Some(Target::Missing(raw)) => {
