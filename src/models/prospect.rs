@@ -165,7 +165,7 @@ impl RawProspect {
     }
 }
 
-/// A prospect to create.
+/// A prospect to create (its version and timestamps are the create's).
 #[derive(Clone, Debug, Insertable)]
 #[diesel(table_name = prospects)]
 pub struct NewProspect {
@@ -174,9 +174,6 @@ pub struct NewProspect {
     pub last_name: Option<String>,
     pub title: Option<String>,
     pub company: Option<String>,
-    pub version: i64,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 /// Changes to a prospect; `None` keeps a value, `Some(None)` clears it.
@@ -253,12 +250,16 @@ impl Prospect {
         Ok(())
     }
 
-    pub fn create(conn: &mut DbConnection, mut new: NewProspect) -> ModelResult<Self> {
+    pub fn create(conn: &mut DbConnection, new: NewProspect) -> ModelResult<Self> {
         crate::db::write_transaction(conn, |conn| {
             let at = now();
-            (new.version, new.created_at, new.updated_at) = (1, at, at);
+            let stamps = (
+                col::version.eq(1),
+                col::created_at.eq(at),
+                col::updated_at.eq(at),
+            );
             diesel::insert_into(prospects::table)
-                .values(&new)
+                .values((&new, stamps))
                 .execute(conn)?;
             let id = last_insert_id(conn)?;
             Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))
@@ -270,9 +271,7 @@ impl Prospect {
     const WRITE_ATTEMPTS: usize = 3;
 
     /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check),
-    /// else 412. The write is conditional on the version that was checked, so no lock is needed
-    /// and a concurrent change is never overwritten unseen: the loser reads again (and, with
-    /// `If-Match`, fails the check). A PATCH that changes nothing keeps the version and ETag.
+    /// else 412. A PATCH that changes nothing keeps the version and ETag.
     pub fn update(
         conn: &mut DbConnection,
         id: i64,
@@ -284,67 +283,62 @@ impl Prospect {
             || changes.last_name.is_some()
             || changes.title.is_some()
             || changes.company.is_some();
-        crate::db::write_transaction(conn, |conn| {
-            for _ in 0..Self::WRITE_ATTEMPTS {
-                let current = Self::find(conn, id)?
-                    .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
-                if !expected_version(current.version) {
-                    return Err(ModelError::VersionMismatch);
-                }
-                if !has_changes {
-                    return Ok(current);
-                }
-                let written = diesel::update(
-                    prospects::table
-                        .find(id)
-                        .filter(col::version.eq(current.version)),
-                )
-                .set((
-                    changes,
-                    col::version.eq(current.version + 1),
-                    col::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-                if written == 1 {
-                    return Self::find(conn, id)?
-                        .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id));
-                }
+        Self::conditionally(conn, id, expected_version, |conn, current| {
+            if !has_changes {
+                return Ok(Some(current));
             }
-            Err(ModelError::KeptChanging {
-                kind: ResourceType::Prospect,
-                id,
-            })
+            let stamps = (
+                col::version.eq(current.version + 1),
+                col::updated_at.eq(now()),
+            );
+            let written = diesel::update(current_version(&current))
+                .set((changes, stamps))
+                .execute(conn)?;
+            if written == 0 {
+                return Ok(None);
+            }
+            Ok(Self::find(conn, id)?)
         })
     }
 
-    /// Deletes the prospect if its version passes `expected_version` (else 412), conditionally on
-    /// that version like [`Prospect::update`]; its numbers go with it (`ON DELETE CASCADE`).
+    /// Deletes the prospect if its version passes `expected_version` (else 412); its numbers go
+    /// with it (`ON DELETE CASCADE`).
     pub fn delete(
         conn: &mut DbConnection,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<()> {
+        Self::conditionally(conn, id, expected_version, |conn, current| {
+            let deleted = diesel::delete(current_version(&current)).execute(conn)?;
+            Ok((deleted == 1).then_some(()))
+        })
+    }
+
+    /// Runs `write` in a write transaction on the stored prospect, once its version passes
+    /// `expected_version` (else 412; 404 if there is none). `write` makes its statement
+    /// conditional on that version ([`current_version`]) and answers `None` when another writer
+    /// changed the row first; then the row is read again, up to [`Self::WRITE_ATTEMPTS`] times.
+    /// So no lock is needed, and a concurrent change is never overwritten unseen: the loser reads
+    /// again (and, with `If-Match`, fails the check).
+    fn conditionally<T>(
+        conn: &mut DbConnection,
+        id: i64,
+        expected_version: &dyn Fn(i64) -> bool,
+        mut write: impl FnMut(&mut DbConnection, Prospect) -> ModelResult<Option<T>>,
+    ) -> ModelResult<T> {
+        let not_found = || ModelError::not_found(ResourceType::Prospect, id);
         crate::db::write_transaction(conn, |conn| {
             for _ in 0..Self::WRITE_ATTEMPTS {
-                let current = Self::find(conn, id)?
-                    .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
+                let current = Self::find(conn, id)?.ok_or_else(not_found)?;
                 if !expected_version(current.version) {
                     return Err(ModelError::VersionMismatch);
                 }
-                let deleted = diesel::delete(
-                    prospects::table
-                        .find(id)
-                        .filter(col::version.eq(current.version)),
-                )
-                .execute(conn)?;
-                if deleted == 1 {
-                    return Ok(());
+                if let Some(done) = write(conn, current)? {
+                    return Ok(done);
                 }
             }
-            Err(ModelError::KeptChanging {
-                kind: ResourceType::Prospect,
-                id,
-            })
+            let kind = ResourceType::Prospect;
+            Err(ModelError::KeptChanging { kind, id })
         })
     }
 
@@ -352,6 +346,16 @@ impl Prospect {
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))
     }
+}
+
+/// The prospect's row as long as it still has `current`'s version.
+fn current_version(
+    current: &Prospect,
+) -> diesel::dsl::Filter<diesel::dsl::Find<prospects::table, i64>, diesel::dsl::Eq<col::version, i64>>
+{
+    prospects::table
+        .find(current.id)
+        .filter(col::version.eq(current.version))
 }
 
 crate::per_backend! {
