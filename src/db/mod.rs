@@ -452,83 +452,14 @@ pub async fn is_healthy(pool: &Pool) -> bool {
 /// Runs the reads of `work` from one snapshot of the database, so that rows read by different
 /// statements agree with each other (a page and the prospects it includes). On PostgreSQL `work`
 /// runs as it is: callers there read in one statement. On SQLite it runs in a deferred read
-/// transaction, begun and ended by statements prepared once per connection, because diesel's
-/// transaction manager prepares `BEGIN` and `COMMIT` again on every call. `work` only reads and
-/// opens no transaction of its own (SQLite would refuse the nested `BEGIN`).
+/// transaction, which never waits for a writer in WAL mode.
 pub fn read_snapshot<T, E: From<diesel::result::Error>>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E> {
-    if matches!(conn, DbConnection::Pg(_)) {
-        return work(conn);
-    }
-    let snapshot = snapshot::Snapshot::begin(conn)?;
-    let result = work(snapshot.conn);
-    let ended = snapshot.end();
-    let value = result?;
-    ended?;
-    Ok(value)
-}
-
-mod snapshot {
-    use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-    use diesel::sqlite::SqliteConnection;
-    use diesel::{QueryResult, RunQueryDsl};
-
-    use super::DbConnection;
-
-    crate::fixed_statements! {
-        Begin => "BEGIN",
-        Commit => "COMMIT",
-    }
-
-    /// An open read transaction on a SQLite connection, lent to the work as the [`DbConnection`]
-    /// that model code takes. Dropped without [`Snapshot::end`] (an error or a panic in the work),
-    /// it rolls back, so the connection goes back to the pool outside any transaction; diesel's
-    /// transaction manager never hears of it, so a connection that cannot roll back is marked
-    /// broken for the pool to drop.
-    pub struct Snapshot<'c> {
-        pub conn: &'c mut DbConnection,
-        open: bool,
-    }
-
-    impl<'c> Snapshot<'c> {
-        /// Begins one on `conn`, which must be a SQLite connection.
-        pub fn begin(conn: &'c mut DbConnection) -> QueryResult<Self> {
-            Begin.execute(sqlite(conn))?;
-            Ok(Snapshot { conn, open: true })
-        }
-
-        pub fn end(mut self) -> QueryResult<()> {
-            self.open = false;
-            let conn = sqlite(self.conn);
-            Commit
-                .execute(conn)
-                .map(drop)
-                .inspect_err(|_| roll_back(conn))
-        }
-    }
-
-    impl Drop for Snapshot<'_> {
-        fn drop(&mut self) {
-            if self.open {
-                roll_back(sqlite(self.conn));
-            }
-        }
-    }
-
-    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
-        match conn {
-            DbConnection::Sqlite(conn) => conn,
-            DbConnection::Pg(_) => unreachable!("snapshots are begun on SQLite only"),
-        }
-    }
-
-    /// Rolls back a read transaction whose `COMMIT` did not run or failed.
-    fn roll_back(conn: &mut SqliteConnection) {
-        if conn.batch_execute("ROLLBACK").is_err() {
-            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-        }
+    match conn {
+        DbConnection::Pg(_) => work(conn),
+        DbConnection::Sqlite(_) => conn.transaction(work),
     }
 }
 
@@ -661,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_ends_when_its_work_fails_or_panics() {
+    fn a_snapshot_ends_when_its_work_fails_and_a_panic_in_it_retires_the_connection() {
         let dir = tempfile::tempdir().unwrap();
         let (mut reader, mut writer) = connections(&dir);
         let failed: Result<i64, Error> = read_snapshot(&mut reader, |conn| {
@@ -669,6 +600,11 @@ mod tests {
             Err(Error::NotFound)
         });
         assert!(matches!(failed, Err(Error::NotFound)), "{failed:?}");
+        // Outside any transaction again: the reader sees new writes and can write itself.
+        bump(&mut writer);
+        assert_eq!(value(&mut reader).unwrap(), 2);
+        bump(&mut reader);
+        assert_eq!(value(&mut writer).unwrap(), 3);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             read_snapshot(&mut reader, |conn| -> Result<(), Error> {
                 value(conn)?;
@@ -676,10 +612,10 @@ mod tests {
             })
         }));
         assert!(panicked.is_err());
-        // Outside any transaction again: the reader sees new writes and can write itself.
-        bump(&mut writer);
-        assert_eq!(value(&mut reader).unwrap(), 2);
-        bump(&mut reader);
-        assert_eq!(value(&mut writer).unwrap(), 3);
+        // Left inside its transaction, it reports itself broken, so the pool drops it.
+        let DbConnection::Sqlite(inner) = &mut reader else {
+            unreachable!("the test's connections are SQLite")
+        };
+        assert!(diesel::r2d2::R2D2Connection::is_broken(inner));
     }
 }
