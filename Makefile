@@ -1,7 +1,7 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
-# calls `make lint` and `make test`.
+# calls `make lint`, `make test` and `make fuzz`.
 SHELL := /bin/bash
-.PHONY: run test lint fmt bench
+.PHONY: run test lint fmt bench fuzz
 
 # The service on SQLite (./phonebook.db), nothing else to install.
 run:
@@ -23,6 +23,12 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+# schemathesis (pinned in fuzz/requirements.txt, installed into .venv-fuzz/) against the release
+# server on a fresh SQLite database: every phase and check, a fixed seed, a few minutes; fails on
+# any finding. FUZZ_SEED, FUZZ_EXAMPLES and FUZZ_MAX_TIME change the run (fuzz/run).
+fuzz:
+	fuzz/run
 
 # The load benchmark (bench/README.md, about 15 minutes). `make bench BENCH_BEFORE=../before`
 # instead compares W1–W3 side by side with the release service of another checkout.

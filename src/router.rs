@@ -14,23 +14,49 @@ use crate::resources::{entry, operations, phone_numbers as numbers, prospects, u
 use crate::state::AppState;
 
 /// Declares the route table once: it registers the routes (each path answering 405 with `Allow`
-/// for the methods it lacks) and lists them in [`ROUTES`] for the OpenAPI check.
+/// for the methods it lacks) and lists them in [`ROUTES`] for the OpenAPI check. Every `GET` also
+/// answers `HEAD` through the same handler (RFC 9110 section 9.3.2; actix-web does not add it), and
+/// [`crate::middleware::observe`] sends a HEAD the GET's status and headers without its body.
 macro_rules! route_table {
     ($($path:literal => { $($method:ident => $handler:path),+ $(,)? })*) => {
-        /// Every (path, methods) the service answers.
-        pub const ROUTES: &[(&str, &[&str])] = &[$(($path, &[$(stringify!($method)),+])),*];
+        /// Every (path, methods) the service answers, `HEAD` wherever `GET` is.
+        pub const ROUTES: &[(&str, &[&str])] = &[$(($path, methods!([] $($method)+))),*];
 
         fn routes(config: &mut web::ServiceConfig) {
             $(
                 config.service(
-                    web::resource($path)
-                        $(.route(web::method(Method::$method).to($handler)))+
+                    with_routes!(web::resource($path); $($method => $handler),+)
                         .default_service(web::to(|| async {
-                            Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: [$(stringify!($method)),+].join(", ") })
+                            let allow: &[&str] = methods!([] $($method)+);
+                            Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: allow.join(", ") })
                         })),
                 );
             )*
         }
+    };
+}
+
+/// The method names of a route, `HEAD` after `GET`: `methods!([] GET POST)` is
+/// `&["GET", "HEAD", "POST"]`.
+macro_rules! methods {
+    ([$($out:expr),*]) => { &[$($out),*] };
+    ([$($out:expr),*] GET $($rest:ident)*) => { methods!([$($out,)* "GET", "HEAD"] $($rest)*) };
+    ([$($out:expr),*] $method:ident $($rest:ident)*) => {
+        methods!([$($out,)* stringify!($method)] $($rest)*)
+    };
+}
+
+/// A resource with its routes, the GET handler also serving `HEAD`.
+macro_rules! with_routes {
+    ($resource:expr;) => { $resource };
+    ($resource:expr; GET => $handler:path $(, $method:ident => $rest:path)*) => {
+        with_routes!(
+            $resource.route(web::get().to($handler)).route(web::head().to($handler));
+            $($method => $rest),*
+        )
+    };
+    ($resource:expr; $method:ident => $handler:path $(, $more:ident => $rest:path)*) => {
+        with_routes!($resource.route(web::method(Method::$method).to($handler)); $($more => $rest),*)
     };
 }
 

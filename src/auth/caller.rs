@@ -105,12 +105,12 @@ impl FromRequest for Caller {
     }
 }
 
-/// A GET's credential from the cache, unless a token may have been revoked since the cache was
+/// A GET's (or HEAD's) credential from the cache, unless a token may have been revoked since the cache was
 /// last checked ([`crate::auth::credentials::check_credentials`]): then the cache is emptied first. Other methods
 /// always authenticate with a query: a write must never run on a credential that might have been
 /// revoked.
 fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> Option<Principal> {
-    if req.method() != Method::GET {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
     match crate::auth::credentials::check_credentials(&state.pool, state.backend) {

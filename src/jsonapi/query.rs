@@ -49,6 +49,7 @@
 //!   `filter[f][]=b` gives two filters, combined with AND like all filters. Without it, bracket
 //!   forms are a 400.
 //! - Values are deduplicated inside an any-of list, so re-sent lists keep the same cursor binding.
+//! - A string value containing U+0000 is a 400: no stored string holds one.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -1057,6 +1058,10 @@ fn typed_value(
             .or_else(|| parse_datetime(item.plus))
             .map(FilterValue::DateTime)
             .ok_or_else(|| format!("`{text}` is not an RFC 3339 datetime")),
+        // No stored string holds U+0000 (writes refuse it), and PostgreSQL cannot compare one.
+        FieldKind::Str | FieldKind::StrList if text.contains('\0') => {
+            Err(String::from("a filter value cannot contain U+0000"))
+        }
         FieldKind::Str | FieldKind::StrList => Ok(FilterValue::Str(text.to_owned())),
         FieldKind::Enum(allowed) => allowed
             .contains(&text)

@@ -17,6 +17,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::document::{LinkBase, ResourceType};
 use crate::jsonapi::query::{self, Endpoint, Options, Query};
 use crate::jsonapi::schema::{Field, Relationship as _};
+use crate::jsonapi::uri;
 use crate::models::includes::{Includes, Needs};
 use crate::permissions::{self, Access, Principal};
 use crate::schema::{self, Relationship};
@@ -62,13 +63,16 @@ impl FromRequest for Context {
     }
 }
 
-/// The absolute URL of the API root as the client addressed it (or as configured).
+/// The absolute URL of the API root as the client addressed it (or as configured), a valid URI
+/// whatever the request's `Host` holds.
 fn api_root(req: &HttpRequest, public_url: Option<&str>) -> String {
     match public_url {
         Some(origin) => format!("{origin}/api/v2"),
         None => {
             let info = req.connection_info();
-            format!("{}://{}/api/v2", info.scheme(), info.host())
+            let mut root = uri::origin(info.scheme(), info.host());
+            root.push_str("/api/v2");
+            root
         }
     }
 }
@@ -165,7 +169,7 @@ impl Context {
         }
     }
 
-    /// Runs `work` on the database: GETs as reads ([`crate::db::read`]), every other method on the
+    /// Runs `work` on the database: GETs (and HEADs) as reads ([`crate::db::read`]), every other method on the
     /// blocking pool ([`crate::db::run`]), whose write transactions may wait for the write lock.
     ///
     /// A caller authenticated from the credential cache is checked again here, on the same
@@ -189,7 +193,7 @@ impl Context {
             }
             result
         };
-        if *self.method() == Method::GET {
+        if matches!(*self.method(), Method::GET | Method::HEAD) {
             crate::db::read(&self.state.pool, work).await
         } else {
             crate::db::run(&self.state.pool, work).await

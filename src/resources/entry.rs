@@ -18,18 +18,46 @@ use crate::state::AppState;
 /// The OpenAPI description kept in `openapi/openapi.yaml`, embedded at build time.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
 
-/// The OpenAPI document as JSON, converted once.
+/// The OpenAPI document as JSON, converted once, with a `head` operation beside every `get`.
 pub fn openapi_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(
         || match serde_yaml::from_str::<serde_json::Value>(OPENAPI_YAML) {
-            Ok(document) => document.to_string(),
+            Ok(mut document) => {
+                with_head_operations(&mut document);
+                document.to_string()
+            }
             Err(error) => {
                 json!({ "error": format!("openapi/openapi.yaml does not parse: {error}") })
                     .to_string()
             }
         },
     )
+}
+
+/// Every route with `GET` answers `HEAD` (the router adds it), so the document describes a `head`
+/// operation for each `get`: the same parameters and statuses, under its own `operationId`; a HEAD
+/// response has the GET's headers and no body.
+fn with_head_operations(document: &mut serde_json::Value) {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(mut head) = item.get("get").cloned() else {
+            continue;
+        };
+        let get_id = head["operationId"].as_str().unwrap_or("get").to_owned();
+        head["operationId"] = format!("{get_id}_head").into();
+        let summary = head["summary"].as_str().unwrap_or_default().to_owned();
+        head["summary"] = format!("{summary} (headers only)").into();
+        head["description"] = format!(
+            "`HEAD`: the status and headers `GET` would answer (`Content-Length` included), no body. \
+             {}",
+            head["description"].as_str().unwrap_or_default()
+        )
+        .into();
+        item["head"] = head;
+    }
 }
 
 pub async fn get_entry_point(cx: Context) -> ApiResult<HttpResponse> {

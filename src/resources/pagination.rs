@@ -10,6 +10,7 @@ use crate::jsonapi::cursor::Cursor;
 use crate::jsonapi::document::{Applied, Data, Document, Resource};
 use crate::jsonapi::query::{self, Query, QueryError};
 use crate::jsonapi::schema::Field;
+use crate::jsonapi::uri;
 use crate::models::listing::{Direction, Keyed, Listing, Page};
 
 /// What the cursors of one collection response are bound to ([`Query::binding`]), rendered on
@@ -68,7 +69,8 @@ impl Context {
         })
     }
 
-    /// `links.self` of the current request, with repeated parameters sent once.
+    /// `links.self` of the current request, with repeated parameters sent once and brackets
+    /// percent-encoded.
     pub fn self_link(&self) -> String {
         self.link_with(
             self.query_pieces().into_iter().map(|(piece, _)| piece),
@@ -94,28 +96,25 @@ impl Context {
         pieces
     }
 
+    /// The link to this request's path with `pieces` (raw, as sent) and a cursor as its query,
+    /// every piece written as a valid URI query ([`uri::push_query_piece`]).
     fn link_with<'q>(
         &self,
         pieces: impl IntoIterator<Item = &'q str>,
         cursor: Option<(&str, &str)>,
     ) -> String {
-        let mut query = String::new();
+        let mut link = self.base.url(&self.path);
+        let mut separator = '?';
         for piece in pieces {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            query.push_str(piece);
+            link.push(separator);
+            uri::push_query_piece(&mut link, piece);
+            separator = '&';
         }
         if let Some((name, value)) = cursor {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            query.push_str(&format!("{name}={value}"));
-        }
-        let mut link = self.base.url(&self.path);
-        if !query.is_empty() {
-            link.push('?');
-            link.push_str(&query);
+            link.push(separator);
+            uri::push_query_piece(&mut link, name);
+            link.push('=');
+            uri::push_query_piece(&mut link, value);
         }
         link
     }

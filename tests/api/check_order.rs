@@ -59,11 +59,11 @@ async fn unknown_route_and_method_come_before_negotiation(app: TestApp) {
     .await
     .expect(405);
     assert_eq!(response.error_code(), "methodNotAllowed");
-    assert_eq!(response.header("allow"), Some("GET, POST"));
+    assert_eq!(response.header("allow"), Some("GET, HEAD, POST"));
     let response = raw(&app, Method::DELETE, "/api/v2/users/1", None, &[], None)
         .await
         .expect(405);
-    assert_eq!(response.header("allow"), Some("GET"));
+    assert_eq!(response.header("allow"), Some("GET, HEAD"));
     let response = raw(&app, Method::GET, "/api/v2/operations", None, &[], None)
         .await
         .expect(405);

@@ -48,7 +48,7 @@ async fn unknown_routes_and_methods(app: TestApp) {
         )
         .await
         .expect(405);
-    assert_eq!(response.header("allow"), Some("GET, POST"));
+    assert_eq!(response.header("allow"), Some("GET, HEAD, POST"));
 }
 
 async fn requests_without_a_valid_token_are_401(app: TestApp) {

@@ -112,6 +112,8 @@ pub fn assert_valid_document(document: &Value) {
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
+    /// The length the body declares for `Content-Length` (for a `HEAD`, the GET body's).
+    pub declared_length: Option<u64>,
     pub body: Value,
     pub text: String,
 }
@@ -356,11 +358,17 @@ impl TestApp {
         self.send_request(request.to_request()).await
     }
 
-    /// Sends a prepared request and reads the response.
+    /// Sends a prepared request and reads the response. A `HEAD` response must have no body; its
+    /// headers are those of a JSON:API response all the same.
     pub async fn send_request(&self, request: actix_http::Request) -> Response {
+        let head = request.method() == Method::HEAD;
         let response = (self.call)(request).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let declared_length = match actix_web::body::MessageBody::size(response.response().body()) {
+            actix_web::body::BodySize::Sized(length) => Some(length),
+            _ => None,
+        };
         let bytes = actix_web::body::to_bytes(response.into_body())
             .await
             .unwrap_or_default();
@@ -374,7 +382,9 @@ impl TestApp {
             .get("content-type")
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default();
-        if content_type.starts_with(JSONAPI) {
+        if head {
+            assert!(bytes.is_empty(), "a HEAD response with a body: {text}");
+        } else if content_type.starts_with(JSONAPI) {
             assert_valid_document(&body);
             assert!(!text.is_empty(), "JSON:API response without a body");
         }
@@ -387,6 +397,7 @@ impl TestApp {
         Response {
             status,
             headers,
+            declared_length,
             body,
             text,
         }

@@ -208,7 +208,7 @@ async fn users_are_read_only(app: TestApp) {
         )
         .await
         .expect(405);
-    assert_eq!(response.header("allow"), Some("GET"));
+    assert_eq!(response.header("allow"), Some("GET, HEAD"));
     app.send(
         Method::PATCH,
         &format!("/api/v2/users/{member_id}"),
