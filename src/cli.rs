@@ -237,7 +237,7 @@ fn serve(config: Config) -> Result<(), Failure> {
     // wait for one; actix's default (512 per process) lets a burst start hundreds of threads, each
     // with its own stack and malloc arena.
     let blocking_threads = (config.pool_size as usize).div_ceil(workers).max(1);
-    let state = web::Data::new(AppState::new(pool, config));
+    let state = web::Data::new(AppState::new(pool, config)?);
     log::info!(
         "phonebook listening on http://{bind} ({:?} backend)",
         url.backend

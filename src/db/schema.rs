@@ -63,6 +63,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Secrets made once and shared by every instance (`models::server_key`).
+    server_keys (name) {
+        name -> Text,
+        /// Hex of the key's bytes.
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(prospects -> users (owner_id));
 diesel::joinable!(phone_numbers -> prospects (prospect_id));

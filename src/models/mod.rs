@@ -12,6 +12,7 @@ pub mod includes;
 pub mod listing;
 pub mod phone_number;
 pub mod prospect;
+pub mod server_key;
 pub mod token;
 pub mod user;
 

@@ -176,7 +176,9 @@ pub struct TestApp {
     pub database_url: String,
     /// SQL statements run by the pool since the app started.
     pub statements: Arc<AtomicU64>,
-    _database: Database,
+    /// The configuration adjustment the app was started with (for [`TestApp::another`]).
+    adjust: Rc<dyn Fn(&mut Config)>,
+    _database: Rc<Database>,
 }
 
 fn admin_postgres_url() -> String {
@@ -212,6 +214,19 @@ fn postgres_ready() -> Result<(), String> {
                 .map_err(|error| error.to_string())
         })
         .clone()
+}
+
+fn test_pool(url: &str, statements: Option<Arc<AtomicU64>>) -> db::Pool {
+    db::pool(
+        &DatabaseUrl::parse(url).expect("url"),
+        PoolOptions {
+            size: 4,
+            timeout: Duration::from_secs(10),
+            statement_counter: statements,
+            on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
+        },
+    )
+    .expect("pool")
 }
 
 pub fn test_config(database_url: &str) -> Config {
@@ -266,17 +281,9 @@ impl TestApp {
     async fn start(url: String, database: Database, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(&url);
         adjust(&mut config);
-        let statements = Arc::new(AtomicU64::new(0));
-        let pool = db::pool(
-            &DatabaseUrl::parse(&url).expect("url"),
-            PoolOptions {
-                size: 4,
-                timeout: Duration::from_secs(10),
-                statement_counter: Some(statements.clone()),
-                on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
-            },
-        )
-        .expect("pool");
+        let kept = config.clone();
+        let adjust: Rc<dyn Fn(&mut Config)> = Rc::new(move |config| *config = kept.clone());
+        let pool = test_pool(&url, None);
         let admin_token = {
             let mut conn = pool.get().expect("connection");
             db::migrate(&mut conn).expect("migrations");
@@ -285,7 +292,33 @@ impl TestApp {
                 other => panic!("a fresh database gets a generated admin token, not {other:?}"),
             }
         };
-        let state = web::Data::new(AppState::new(pool, config));
+        drop(pool);
+        Self::serve(url, Rc::new(database), adjust, admin_token).await
+    }
+
+    /// Another process of the service on this app's database, with the same configuration: what
+    /// a second instance, or this one after a restart, would be.
+    pub async fn another(&self) -> TestApp {
+        Self::serve(
+            self.database_url.clone(),
+            self._database.clone(),
+            self.adjust.clone(),
+            self.admin_token.clone(),
+        )
+        .await
+    }
+
+    async fn serve(
+        url: String,
+        database: Rc<Database>,
+        adjust: Rc<dyn Fn(&mut Config)>,
+        admin_token: String,
+    ) -> TestApp {
+        let mut config = test_config(&url);
+        adjust(&mut config);
+        let statements = Arc::new(AtomicU64::new(0));
+        let pool = test_pool(&url, Some(statements.clone()));
+        let state = web::Data::new(AppState::new(pool, config).expect("state"));
         let service = Rc::new(actix_web::test::init_service(router::build(state.clone())).await);
         let call: Call = Rc::new(move |request| {
             let service = service.clone();
@@ -302,6 +335,7 @@ impl TestApp {
             admin_token,
             database_url: url,
             statements,
+            adjust,
             _database: database,
         }
     }

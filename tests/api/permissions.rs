@@ -1904,7 +1904,8 @@ async fn token_create_expires_in() {
         )
         .unwrap(),
         crate::helpers::test_config(&db.url),
-    ));
+    )
+    .expect("state"));
     let service = actix_web::test::init_service(phonebook::router::build(state)).await;
     let get = |token: &str| {
         actix_web::test::TestRequest::get()

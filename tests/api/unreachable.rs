@@ -102,7 +102,7 @@ async fn postgres_down_is_503_and_the_service_recovers() {
         db::migrate(&mut conn).expect("migrate");
         phonebook::cli::bootstrap(&mut conn, Some(token)).expect("bootstrap");
     }
-    let service = init_service(router::build(web::Data::new(AppState::new(pool, config)))).await;
+    let service = init_service(router::build(web::Data::new(AppState::new(pool, config).expect("state")))).await;
     let call = |path: &'static str| {
         TestRequest::get()
             .uri(path)
