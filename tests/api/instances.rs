@@ -16,9 +16,12 @@ pub fn path_of(link: &serde_json::Value) -> String {
 
 async fn a_cursor_works_on_another_instance_and_after_a_restart(app: TestApp) {
     for name in ["Ada", "Grace", "Edsger"] {
-        app.post("/api/v2/prospects", prospect_doc(json!({"firstName": name})))
-            .await
-            .expect(201);
+        app.post(
+            "/api/v2/prospects",
+            prospect_doc(json!({"firstName": name})),
+        )
+        .await
+        .expect(201);
     }
     let first = app.get("/api/v2/prospects?page[size]=2").await.expect(200);
     let next = path_of(&first.body["links"]["next"]);
