@@ -356,6 +356,32 @@ pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error
         .build(manager)
 }
 
+/// The PostgreSQL advisory lock that start-up work takes ([`exclusively`]): "phonebk" in ASCII.
+const SETUP_LOCK: i64 = 0x7068_6f6e_6562_6b;
+
+/// Runs `work` (migrations, the bootstrap admin) while no other process of the service runs its
+/// own: on PostgreSQL under a session-level advisory lock held by `conn`, so that instances started
+/// together on an empty database migrate one after the other (the later ones find nothing to do)
+/// and exactly one creates the bootstrap admin. The lock is released when `work` ends, or by the
+/// server when the connection is lost. SQLite serves one instance; `work` runs as it is there.
+pub fn exclusively<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Pg(_) = conn else {
+        return work(conn);
+    };
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({SETUP_LOCK})"))?;
+    let result = work(conn);
+    let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({SETUP_LOCK})"));
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
 /// Applies the embedded migrations of the connection's backend that have not run yet.
 pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match conn {

@@ -216,6 +216,52 @@ fn postgres_ready() -> Result<(), String> {
         .clone()
 }
 
+/// A fresh, empty schema in the PostgreSQL test database and the URL that works in it, or `None`
+/// (the test is skipped) when the server is unreachable outside CI.
+fn empty_postgres() -> Option<(String, Database)> {
+    if let Err(error) = postgres_ready() {
+        assert!(
+            !postgres_required(),
+            "PostgreSQL is required (CI) but unreachable: {error}"
+        );
+        eprintln!("skipping PostgreSQL test: server unreachable ({error})");
+        return None;
+    }
+    let admin_url = admin_postgres_url();
+    let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let mut conn =
+        diesel::PgConnection::establish(&test_database_url(&admin_url)).expect("test database");
+    conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create schema");
+    let url = format!(
+        "{}?options=-c%20search_path%3D{schema}",
+        test_database_url(&admin_url)
+    );
+    Some((url, Database::Postgres { admin_url, schema }))
+}
+
+/// An empty PostgreSQL database for processes a test starts itself, removed when dropped.
+pub struct EmptyPostgres {
+    pub url: String,
+    _database: Database,
+}
+
+impl EmptyPostgres {
+    /// `None` (test skipped, with a note) when PostgreSQL is unreachable outside CI.
+    pub fn new() -> Option<EmptyPostgres> {
+        let (url, database) = empty_postgres()?;
+        Some(EmptyPostgres {
+            url,
+            _database: database,
+        })
+    }
+
+    /// A direct connection to it.
+    pub fn conn(&self) -> DbConnection {
+        DbConnection::Pg(diesel::PgConnection::establish(&self.url).expect("connection"))
+    }
+}
+
 fn test_pool(url: &str, statements: Option<Arc<AtomicU64>>) -> db::Pool {
     db::pool(
         &DatabaseUrl::parse(url).expect("url"),
@@ -257,25 +303,8 @@ impl TestApp {
     }
 
     pub async fn postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        if let Err(error) = postgres_ready() {
-            assert!(
-                !postgres_required(),
-                "PostgreSQL is required (CI) but unreachable: {error}"
-            );
-            eprintln!("skipping PostgreSQL test: server unreachable ({error})");
-            return None;
-        }
-        let admin_url = admin_postgres_url();
-        let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
-        let mut conn =
-            diesel::PgConnection::establish(&test_database_url(&admin_url)).expect("test database");
-        conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .expect("create schema");
-        let url = format!(
-            "{}?options=-c%20search_path%3D{schema}",
-            test_database_url(&admin_url)
-        );
-        Some(Self::start(url, Database::Postgres { admin_url, schema }, adjust).await)
+        let (url, database) = empty_postgres()?;
+        Some(Self::start(url, database, adjust).await)
     }
 
     async fn start(url: String, database: Database, adjust: impl FnOnce(&mut Config)) -> TestApp {

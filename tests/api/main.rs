@@ -17,4 +17,5 @@ mod phone_numbers;
 mod query;
 mod relationships;
 mod resources;
+mod servers;
 mod unreachable;
