@@ -1,5 +1,5 @@
 //! Table definitions shared by both backends. Written by hand with portable SQL types only
-//! (`BigInt`, `Integer`, `Text`, `Timestamp`), so one set of model code serves SQLite and PostgreSQL.
+//! (`BigInt`, `Integer`, `Text`, `Timestamp`, `Binary`), so one set of model code serves SQLite and PostgreSQL.
 
 diesel::table! {
     users (id) {
@@ -70,6 +70,22 @@ diesel::table! {
         /// Hex of the key's bytes.
         value -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Idempotency-Key claims and the answers they keep (`models::idempotency`).
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        claim -> Text,
+        created_at -> Timestamp,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Nullable<Binary>,
     }
 }
 

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 pub mod error;
+pub mod idempotency;
 pub mod includes;
 pub mod listing;
 pub mod phone_number;

@@ -522,6 +522,23 @@ impl TestApp {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// The rows of `table` (or any `FROM` clause).
+    pub fn count(&self, from: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn();
+        let conn: &mut DbConnection = &mut conn;
+        diesel::RunQueryDsl::get_result::<Count>(
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {from}")),
+            conn,
+        )
+        .expect("count")
+        .n
+    }
+
     /// Runs raw SQL (test setup).
     pub fn execute(&self, sql: &str) {
         let mut conn = self.conn();

@@ -8,6 +8,7 @@ mod check_order;
 mod cli;
 mod entry_point;
 mod etags;
+mod idempotency;
 mod instances;
 mod negotiation;
 mod openapi;
