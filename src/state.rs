@@ -6,13 +6,13 @@ use crate::config::Config;
 use crate::db::{Backend, DatabaseUrl, Pool};
 use crate::jsonapi::cursor::CursorCodec;
 use crate::models::server_key;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::Limiter;
 
 /// What every handler shares.
 pub struct AppState {
     pub pool: Pool,
     pub config: Config,
-    pub rate_limiter: Option<RateLimiter>,
+    pub rate_limiter: Option<Limiter>,
     pub cursors: CursorCodec,
     /// Credentials of recent tokens (see [`CredentialCache`]).
     pub credentials: CredentialCache,
@@ -33,8 +33,13 @@ impl AppState {
             Some(key) => key,
             None => server_key::get_or_create(&mut *pool.get()?, server_key::CURSOR_KEY)?,
         };
+        let rate_limiter = Limiter::new(
+            config.rate_limit_per_hour,
+            config.redis_url.as_deref(),
+            &config.redis_key_prefix,
+        )?;
         Ok(Self {
-            rate_limiter: RateLimiter::new(config.rate_limit_per_hour),
+            rate_limiter,
             cursors: CursorCodec::new(cursor_key),
             credentials: CredentialCache::default(),
             backend,
@@ -51,4 +56,6 @@ pub enum StateError {
     Unavailable(#[from] r2d2::Error),
     #[error("reading the stored cursor key: {0}")]
     CursorKey(#[from] diesel::result::Error),
+    #[error("PHONEBOOK_REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
 }

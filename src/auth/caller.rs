@@ -99,8 +99,11 @@ impl Caller {
         };
         req.extensions_mut().insert(UserId(principal.user_id));
 
-        if let Some(limiter) = &state.rate_limiter {
-            let decision = limiter.check(principal.user_id);
+        let decision = match &state.rate_limiter {
+            Some(limiter) => limiter.check(principal.user_id).await,
+            None => None,
+        };
+        if let Some(decision) = decision {
             req.extensions_mut().insert(decision.info());
             if let Decision::Limited {
                 info,

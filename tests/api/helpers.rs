@@ -200,6 +200,40 @@ fn postgres_required() -> bool {
     })
 }
 
+fn required(names: &[&str]) -> bool {
+    names.iter().any(|name| {
+        std::env::var(name).is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+    })
+}
+
+/// The Redis the tests use (`PHONEBOOK_TEST_REDIS_URL`, default `redis://127.0.0.1:6379/0`), or
+/// `None` (the test is skipped, with a note) when it does not answer — unless `CI` or
+/// `PHONEBOOK_REQUIRE_REDIS` is set, where the test fails. Tests keep apart by key prefix
+/// ([`redis_prefix`]).
+pub fn test_redis_url() -> Option<String> {
+    let url = std::env::var("PHONEBOOK_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let answered = redis::Client::open(url.as_str())
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
+    match answered {
+        Ok(_) => Some(url),
+        Err(error) => {
+            assert!(
+                !required(&["CI", "PHONEBOOK_REQUIRE_REDIS"]),
+                "Redis is required (CI) but unreachable at {url}: {error}"
+            );
+            eprintln!("skipping Redis test: {url} unreachable ({error})");
+            None
+        }
+    }
+}
+
+/// A key prefix of a test's own in the shared Redis.
+pub fn redis_prefix() -> String {
+    format!("phonebook-test:{}:", hex::encode(rand::random::<[u8; 8]>()))
+}
+
 /// Creates the shared test database once per process (racing processes may both try).
 fn postgres_ready() -> Result<(), String> {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();

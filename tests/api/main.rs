@@ -19,4 +19,5 @@ mod query;
 mod relationships;
 mod resources;
 mod servers;
+mod shared_limit;
 mod unreachable;
