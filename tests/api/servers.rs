@@ -74,13 +74,6 @@ impl Server {
         panic!("phonebook serve did not become healthy: {}", self.output());
     }
 
-    /// Starts it and waits until it serves.
-    pub fn start(env: &[(&str, &str)]) -> Server {
-        let mut server = Self::spawn(env);
-        server.wait_healthy();
-        server
-    }
-
     /// What it printed so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

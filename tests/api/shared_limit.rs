@@ -136,7 +136,7 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server (CI installs it)");
+            .expect("redis-server (on the machine, as .ci/run needs it)");
         let redis = OwnRedis { port, child };
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
