@@ -357,7 +357,7 @@ pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error
 }
 
 /// The PostgreSQL advisory lock that start-up work takes ([`exclusively`]): "phonebk" in ASCII.
-const SETUP_LOCK: i64 = 0x7068_6f6e_6562_6b;
+const SETUP_LOCK: i64 = 0x0070_686f_6e65_626b;
 
 /// Runs `work` (migrations, the bootstrap admin) while no other process of the service runs its
 /// own: on PostgreSQL under a session-level advisory lock held by `conn`, so that instances started
