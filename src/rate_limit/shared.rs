@@ -135,8 +135,12 @@ impl SharedLimiter {
             .set_number_of_retries(1);
         match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
             Ok(connection) => Some(self.connection.get_or_init(|| connection).clone()),
+            // Only a configuration the service never makes fails here; it is said once, and
+            // requests are served without a decision from then on.
             Err(error) => {
-                log::warn!("the Redis rate limiter cannot connect: {error}");
+                if !self.outage.swap(true, Ordering::Relaxed) {
+                    log::warn!("the Redis rate limiter cannot connect: {error}");
+                }
                 None
             }
         }
