@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
@@ -356,6 +356,32 @@ pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error
         .build(manager)
 }
 
+/// The PostgreSQL advisory lock that start-up work takes ([`exclusively`]): "phonebk" in ASCII.
+const SETUP_LOCK: i64 = 0x0070_686f_6e65_626b;
+
+/// Runs `work` (migrations, the bootstrap admin) while no other process of the service runs its
+/// own: on PostgreSQL under a session-level advisory lock held by `conn`, so that instances started
+/// together on an empty database migrate one after the other (the later ones find nothing to do)
+/// and exactly one creates the bootstrap admin. The lock is released when `work` ends, or by the
+/// server when the connection is lost. SQLite serves one instance; `work` runs as it is there.
+pub fn exclusively<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Pg(_) = conn else {
+        return work(conn);
+    };
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({SETUP_LOCK})"))?;
+    let result = work(conn);
+    let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({SETUP_LOCK})"));
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
 /// Applies the embedded migrations of the connection's backend that have not run yet.
 pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match conn {
@@ -404,7 +430,10 @@ impl TransactionError for diesel::result::Error {
 
 /// Runs `work` on a pooled connection on the blocking thread pool, so that database calls never
 /// stall an HTTP worker. The connection is taken inside the blocking task: waiting for it must not
-/// block the async runtime either.
+/// block the async runtime either. The wait for it is bounded by the pool's timeout counted from
+/// now, not from when the task gets a thread: while the database is unreachable, tasks queued
+/// behind others that wait for a connection answer 503 within the timeout too, instead of one
+/// timeout after another.
 pub async fn run<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -412,8 +441,10 @@ where
     E: From<DbError> + Send + 'static,
 {
     let pool = pool.clone();
+    let deadline = Instant::now() + pool.connection_timeout();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(DbError::from)?;
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let mut conn = pool.get_timeout(wait).map_err(DbError::from)?;
         work(&mut conn)
     })
     .await
@@ -440,13 +471,39 @@ where
     run(pool, work).await
 }
 
-/// Whether the database answers a trivial query (for `/health`).
-pub async fn is_healthy(pool: &Pool) -> bool {
-    run::<(), DbError, _>(pool, |conn| {
-        (conn.batch_execute("SELECT 1")).map_err(|error| DbError::Interrupted(error.to_string()))
-    })
-    .await
-    .is_ok()
+/// How long `/health` looks for an answer from the database before it says there is none: below
+/// the second within which API.md section 12 wants an outage (and a recovery) to show.
+pub const HEALTH_BUDGET: Duration = Duration::from_millis(800);
+
+/// Whether the database answers a trivial query within `budget` (for `/health`). A pooled
+/// connection that fails the query (its server went away and came back) is dropped by the pool and
+/// the check tries the next one, or a new one, until the budget is spent: after an outage the
+/// first answer of the database is seen at once, not only once every stale connection has been
+/// tried by some request.
+pub async fn is_healthy(pool: &Pool, budget: Duration) -> bool {
+    let pool = pool.clone();
+    let deadline = Instant::now() + budget;
+    let check = actix_web::web::block(move || loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let Ok(mut conn) = pool.get_timeout(wait) else {
+            return false;
+        };
+        if conn.batch_execute("SELECT 1").is_ok() {
+            return true;
+        }
+        drop(conn);
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    });
+    // A query on a connection whose server stopped answering without closing it could hang: the
+    // answer does not wait for it (the blocking task ends when the driver gives up).
+    let margin = Duration::from_millis(100);
+    matches!(
+        actix_web::rt::time::timeout(budget + margin, check).await,
+        Ok(Ok(true))
+    )
 }
 
 /// Runs the reads of `work` from one snapshot of the database, so that rows read by different

@@ -8,10 +8,12 @@
 use std::collections::{HashMap, HashSet};
 
 pub mod error;
+pub mod idempotency;
 pub mod includes;
 pub mod listing;
 pub mod phone_number;
 pub mod prospect;
+pub mod server_key;
 pub mod token;
 pub mod user;
 
