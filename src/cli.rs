@@ -16,7 +16,7 @@ use crate::router;
 use crate::state::AppState;
 
 /// Every scope, for the bootstrap admin token.
-const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all";
+const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all webhooks.all";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -89,11 +89,12 @@ impl FromStr for Role {
 
 pub use crate::domain::ResourceType;
 
-/// Whether a scope on `kind` may grant `access` (`users` has only `read`).
+/// Whether a scope on `kind` may grant `access` (`users` has only `read`; changes have no scopes
+/// of their own: each is read with the read scope of the type it changed).
 const fn supports(kind: ResourceType, access: Access) -> bool {
     !matches!(
         (kind, access),
-        (ResourceType::User, Access::Write | Access::Delete)
+        (ResourceType::User, Access::Write | Access::Delete) | (ResourceType::Change, _)
     )
 }
 
@@ -103,6 +104,9 @@ const fn kind_index(kind: ResourceType) -> u32 {
         ResourceType::PhoneNumber => 0,
         ResourceType::Prospect => 1,
         ResourceType::User => 2,
+        ResourceType::Webhook => 3,
+        // No scope names it (`supports`); its bits are never set.
+        ResourceType::Change => 4,
     }
 }
 
@@ -191,7 +195,7 @@ pub struct Scopes {
 
 impl Scopes {
     /// Every scope name the grammar accepts.
-    pub const KNOWN: [&'static str; 10] = [
+    pub const KNOWN: [&'static str; 14] = [
         "prospects.read",
         "prospects.write",
         "prospects.delete",
@@ -202,6 +206,10 @@ impl Scopes {
         "phoneNumbers.all",
         "users.read",
         "users.all",
+        "webhooks.read",
+        "webhooks.write",
+        "webhooks.delete",
+        "webhooks.all",
     ];
 
     /// What a token created without `--scopes` (and the bootstrap token) carries. It grants
@@ -248,12 +256,11 @@ impl Scopes {
         let (prefix, suffix) = token.split_once('.')?;
         let kind = ResourceType::with_collection(prefix)?;
         if suffix == "all" {
-            return Some(
-                Access::ALL
-                    .into_iter()
-                    .filter(|a| supports(kind, *a))
-                    .fold(0, |acc, a| acc | Scope::new(kind, a).bit()),
-            );
+            let bits = Access::ALL
+                .into_iter()
+                .filter(|a| supports(kind, *a))
+                .fold(0, |acc, a| acc | Scope::new(kind, a).bit());
+            return (bits != 0).then_some(bits);
         }
         let access = Access::ALL.into_iter().find(|a| a.as_str() == suffix)?;
         supports(kind, access).then_some(Scope::new(kind, access).bit())
@@ -462,6 +469,17 @@ pub fn require_scope(
     kind: ResourceType,
     access: Access,
 ) -> Result<(), Denial> {
+    if kind == ResourceType::Change {
+        // The feed is open to a token that may read any type it records; each change in it then
+        // needs the read scope of its own type (`readable_changes`).
+        return match readable_changes(principal).first() {
+            Some(_) if access == Access::Read => Ok(()),
+            _ => Err(Denial::MissingScope(Scope::new(
+                ResourceType::RECORDED[0],
+                Access::Read,
+            ))),
+        };
+    }
     let scope = Scope::new(kind, access);
     if principal.scopes.contains(scope) {
         Ok(())
@@ -515,6 +533,13 @@ pub fn prospect_meta(p: &Principal, owner_id: i64) -> AuthorizationMeta {
         .is_ok(),
         can_delete: authorize(p, &Action::DeleteProspect { owner_id }).is_ok(),
     }
+}
+
+/// The types whose changes `principal` may read: those it has the read scope of.
+pub fn readable_changes(principal: &Principal) -> Vec<ResourceType> {
+    (ResourceType::RECORDED.into_iter())
+        .filter(|kind| principal.scopes.allows(*kind, Access::Read))
+        .collect()
 }
 
 /// Authorization meta of a user: users are read-only over the API, so both are false.

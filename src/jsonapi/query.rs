@@ -1058,6 +1058,11 @@ fn typed_value(
             .map(FilterValue::DateTime)
             .ok_or_else(|| format!("`{text}` is not an RFC 3339 datetime")),
         FieldKind::Str | FieldKind::StrList => Ok(FilterValue::Str(text.to_owned())),
+        FieldKind::Bool => match text {
+            "true" | "false" => Ok(FilterValue::Str(text.to_owned())),
+            _ => Err(format!("`{text}` is not true or false")),
+        },
+        FieldKind::Object => Err(format!("`{text}`: objects cannot be filtered on")),
         FieldKind::Enum(allowed) => allowed
             .contains(&text)
             .then(|| FilterValue::Str(text.to_owned()))

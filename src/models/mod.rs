@@ -5,6 +5,7 @@
 //! backend sits in the model of its type (`phone_number/{sqlite,postgres}.rs`). Nothing here knows
 //! about HTTP; handlers call these inside [`crate::db::run`] or [`crate::db::read`].
 
+pub mod change;
 pub mod error;
 pub mod includes;
 pub mod listing;
@@ -13,6 +14,7 @@ pub mod prospect;
 pub mod token;
 pub mod user;
 
+pub use change::{recorded, Change, Journal};
 pub use error::{DuplicateCause, ModelError, ModelResult};
 pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;

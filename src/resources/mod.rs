@@ -4,6 +4,7 @@
 //! per-type [`served`] rendering, the [`view`]s, and the [`writes`] rules that single-resource
 //! endpoints, relationship endpoints and `/operations` all go through.
 
+pub mod changes;
 pub mod conditional;
 pub mod context;
 pub mod entry;

@@ -11,6 +11,7 @@ use super::conditional::{not_modified, Precondition};
 use super::context::Context;
 use super::pagination::CursorBinding;
 use super::served::{existing, Served};
+use super::writes::as_actor;
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Body, Target};
@@ -19,6 +20,7 @@ use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::models::includes::{Graph, Needs};
 use crate::models::listing::{Keyed, Listing, Page};
+use crate::models::Journal;
 use crate::permissions::{Access, Principal};
 use crate::schema::Relationship;
 
@@ -195,7 +197,14 @@ pub async fn write_to_one<T, W>(
 ) -> ApiResult<HttpResponse>
 where
     T: Served,
-    W: FnOnce(&mut DbConnection, &Principal, i64, Option<Target>, &Precondition) -> ApiResult<T>
+    W: Fn(
+            &mut DbConnection,
+            &mut Journal,
+            &Principal,
+            i64,
+            Option<Target>,
+            &Precondition,
+        ) -> ApiResult<T>
         + Send
         + 'static,
 {
@@ -204,9 +213,10 @@ where
     let id = path_id(id, spec.owner)?;
     let target = body::to_one_linkage(&body.read().await?, spec.name, spec.target)?;
     let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    let row = cx
-        .database(move |conn| write(conn, &principal, id, target, &precondition))
-        .await?;
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write(conn, journal, &principal, id, target.clone(), &precondition)
+    });
+    let row = cx.database(work).await?;
     let document = relationship_document(cx, rel, row.id(), row.linkage(rel));
     Ok(single(cx, StatusCode::OK, document, row.etag()))
 }
@@ -216,13 +226,17 @@ where
 pub async fn delete<F, W>(cx: &Context, id: &str, delete: W) -> ApiResult<HttpResponse>
 where
     F: Field,
-    W: FnOnce(&mut DbConnection, &Principal, i64, &Precondition) -> ApiResult<()> + Send + 'static,
+    W: Fn(&mut DbConnection, &mut Journal, &Principal, i64, &Precondition) -> ApiResult<()>
+        + Send
+        + 'static,
 {
     cx.query::<F>(Endpoint::Bare, Access::Delete)?;
     let id = path_id(id, F::TYPE)?;
     let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    cx.database(move |conn| delete(conn, &principal, id, &precondition))
-        .await?;
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        delete(conn, journal, &principal, id, &precondition)
+    });
+    cx.database(work).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -9,11 +9,13 @@ use super::conditional::etag;
 use super::view::{phone_number_linkage, prospect_linkage, View};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::cursor::CursorCodec;
 use crate::jsonapi::document::{Linkage, Resource};
 use crate::jsonapi::schema::Field;
 use crate::models::includes::{Graph, Includes, Needs};
-use crate::models::{PhoneNumberRow, Prospect, User};
-use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
+use crate::models::listing::Keyed;
+use crate::models::{Change, PhoneNumberRow, Prospect, User};
+use crate::schema::{ChangeField, PhoneNumberField, ProspectField, Relationship, UserField};
 
 /// Row `id` of `T`'s type: 404 when there is none.
 pub fn existing<T: Served>(conn: &mut DbConnection, id: i64) -> ApiResult<T> {
@@ -170,5 +172,66 @@ impl Served for User {
 
     fn linkage(&self, rel: Relationship) -> Linkage {
         unreachable!("a user has no relationship {rel:?}")
+    }
+}
+
+/// A change as the feed shows it: with its own cursor (`meta.page.cursor`) when it is shown as a
+/// resource; without one where only its linkage is (`existing` finds it so).
+pub struct FeedEntry {
+    pub change: Change,
+    pub cursor: Option<String>,
+}
+
+impl FeedEntry {
+    pub fn new(change: Change, codec: &CursorCodec) -> Self {
+        let cursor = Some(super::pagination::feed_cursor(codec, change.id));
+        FeedEntry { change, cursor }
+    }
+}
+
+impl Keyed<ChangeField> for FeedEntry {
+    fn sort_value(&self, field: ChangeField) -> crate::jsonapi::cursor::CursorValue {
+        self.change.sort_value(field)
+    }
+
+    fn id(&self) -> i64 {
+        self.change.id
+    }
+}
+
+impl Served for FeedEntry {
+    type Field = ChangeField;
+
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        let change = Change::find(conn, id)?;
+        Ok(change.map(|change| FeedEntry {
+            change,
+            cursor: None,
+        }))
+    }
+
+    fn id(&self) -> i64 {
+        self.change.id
+    }
+
+    /// Changes never change.
+    fn etag(&self) -> Option<EntityTag> {
+        None
+    }
+
+    fn graph(_: &mut DbConnection, _: &[Self], _: Needs) -> QueryResult<Graph> {
+        Ok(Graph::default())
+    }
+
+    fn render<'r>(&'r self, view: &View<'r>, _: &'r Graph) -> Resource<'r> {
+        view.change(&self.change, self.cursor.clone())
+    }
+
+    fn included<'r>(_: &View<'r>, _: &'r Graph, _: Includes, _: &'r [Self]) -> Vec<Resource<'r>> {
+        Vec::new()
+    }
+
+    fn linkage(&self, rel: Relationship) -> Linkage {
+        super::view::change_linkage(&self.change, rel)
     }
 }

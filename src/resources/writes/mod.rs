@@ -5,5 +5,20 @@
 pub mod phone_number;
 pub mod prospect;
 
+use crate::db::DbConnection;
+use crate::errors::ApiResult;
+use crate::models::{recorded, Journal};
+use crate::permissions::Principal;
+
+/// The database work of a write request: `work` runs in a write transaction that records its
+/// changes in the change feed with `principal` as their actor.
+pub fn as_actor<T>(
+    principal: &Principal,
+    mut work: impl FnMut(&mut DbConnection, &mut Journal) -> ApiResult<T>,
+) -> impl FnOnce(&mut DbConnection) -> ApiResult<T> {
+    let actor = Some(principal.user_id);
+    move |conn| recorded(conn, actor, |conn, journal| work(conn, journal))
+}
+
 /// Local ids (`lid`) of resources created earlier in the same Atomic Operations request.
 pub type Lids = std::collections::HashMap<String, i64>;
