@@ -18,7 +18,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::ModelResult;
 use super::listing::{as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page};
@@ -125,16 +125,24 @@ impl Snapshot {
         self.attributes.iter().chain(&self.relationships)
     }
 
+    /// `{"attributes": {…}, "relationships": {…}}`, members in the order a GET shows them.
     fn to_json(&self) -> String {
-        let object = |members: &[(&str, Value)]| -> Map<String, Value> {
-            (members.iter())
-                .map(|(name, value)| ((*name).to_owned(), value.clone()))
-                .collect()
+        let object = |out: &mut String, members: &[(&str, Value)]| {
+            out.push('{');
+            for (at, (name, value)) in members.iter().enumerate() {
+                if at > 0 {
+                    out.push(',');
+                }
+                out.push_str(&format!("{}:{value}", Value::from(*name)));
+            }
+            out.push('}');
         };
-        let mut snapshot = Map::new();
-        snapshot.insert("attributes".into(), object(&self.attributes).into());
-        snapshot.insert("relationships".into(), object(&self.relationships).into());
-        Value::Object(snapshot).to_string()
+        let mut out = String::from("{\"attributes\":");
+        object(&mut out, &self.attributes);
+        out.push_str(",\"relationships\":");
+        object(&mut out, &self.relationships);
+        out.push('}');
+        out
     }
 }
 

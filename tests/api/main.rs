@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bodies;
+mod changes;
 mod check_order;
 mod cli;
 mod entry_point;
