@@ -275,12 +275,17 @@ fn serve(config: Config) -> Result<(), Failure> {
         url.backend
     );
     actix_web::rt::System::new().block_on(async move {
-        let server = HttpServer::new(move || router::build(state.clone()))
+        let worker = crate::delivery::Worker::start(state.clone())?;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || router::build(app_state.clone()))
             .shutdown_timeout(30)
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)
             .bind(&bind)?;
-        server.run().await
+        let served = server.run().await;
+        // SIGTERM: the requests have drained; attempts still in flight go back to the queue.
+        worker.stop();
+        served.map_err(Failure::from)
     })?;
     Ok(())
 }

@@ -388,6 +388,9 @@ pub enum Action {
         /// The prospect's current owner.
         owner_id: i64,
     },
+    /// Any request to `/webhooks`: admins only. Needs `webhooks.read` (GET), `webhooks.write`
+    /// (POST, PATCH) or `webhooks.delete` (DELETE).
+    ManageWebhooks(Access),
 }
 
 impl Action {
@@ -405,6 +408,7 @@ impl Action {
             | Action::UpdatePhoneNumber { .. }
             | Action::MovePhoneNumber { .. } => Scope::new(PhoneNumbers, Write),
             Action::DeletePhoneNumber { .. } => Scope::new(PhoneNumbers, Delete),
+            Action::ManageWebhooks(access) => Scope::new(ResourceType::Webhook, access),
         }
     }
 
@@ -414,6 +418,7 @@ impl Action {
         match (role, *self) {
             (_, Action::Read(_)) => true,
             (Role::Admin, _) => true,
+            (_, Action::ManageWebhooks(_)) => false,
             (Role::Viewer, _) => false,
             (Role::Member, action) => match action {
                 Action::Read(_) => true,
@@ -431,7 +436,7 @@ impl Action {
                     from_owner_id,
                     to_owner_id,
                 } => own(from_owner_id) && own(to_owner_id),
-                Action::ChangeOwner { .. } => false,
+                Action::ChangeOwner { .. } | Action::ManageWebhooks(_) => false,
             },
         }
     }
@@ -532,6 +537,14 @@ pub fn prospect_meta(p: &Principal, owner_id: i64) -> AuthorizationMeta {
         )
         .is_ok(),
         can_delete: authorize(p, &Action::DeleteProspect { owner_id }).is_ok(),
+    }
+}
+
+/// Authorization meta of a webhook.
+pub fn webhook_meta(p: &Principal) -> AuthorizationMeta {
+    AuthorizationMeta {
+        can_write: authorize(p, &Action::ManageWebhooks(Access::Write)).is_ok(),
+        can_delete: authorize(p, &Action::ManageWebhooks(Access::Delete)).is_ok(),
     }
 }
 

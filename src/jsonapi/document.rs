@@ -329,6 +329,18 @@ pub struct Resource<'a> {
 }
 
 impl Resource<'_> {
+    /// `{"jsonapi":{"version":"1.1"},"data":<this resource>}`: a document without links, as a
+    /// webhook delivery carries one resource.
+    pub fn delivery_document(&self) -> String {
+        let mut json = Json::with_capacity(1024);
+        json.raw("{").member("jsonapi").raw("{");
+        json.member("version").quoted("1.1").raw("}");
+        json.member("data");
+        self.write_json(&mut json);
+        json.raw("}");
+        json.into_string()
+    }
+
     pub fn identifier(&self) -> Identifier {
         Identifier {
             kind: self.kind,

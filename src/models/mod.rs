@@ -13,6 +13,7 @@ pub mod phone_number;
 pub mod prospect;
 pub mod token;
 pub mod user;
+pub mod webhook;
 
 pub use change::{recorded, Change, Journal};
 pub use error::{DuplicateCause, ModelError, ModelResult};
@@ -20,6 +21,7 @@ pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;
 pub use token::ApiToken;
 pub use user::User;
+pub use webhook::Webhook;
 
 /// Up to this many ids, [`unique`] and [`in_order`] compare ids one by one instead of hashing them:
 /// a page names few distinct ids (one prospect's numbers name one), and a scan of a short slice

@@ -16,6 +16,7 @@ pub mod respond;
 pub mod served;
 pub mod users;
 pub mod view;
+pub mod webhooks;
 pub mod writes;
 
 pub use context::Context;

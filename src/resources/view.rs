@@ -5,13 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::served::WebhookState;
 use crate::jsonapi::document::{
     Attr, AuthorizationMeta, Identifier, LinkBase, Linkage, Resource, ResourceType,
 };
 use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::models::{Change, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{self, Principal};
-use crate::schema::{ChangeField, PhoneNumberField, ProspectField, Relationship, UserField};
+use crate::schema::{
+    ChangeField, PhoneNumberField, ProspectField, Relationship, UserField, WebhookField,
+};
 
 /// How resources are shown in one response.
 pub struct View<'a> {
@@ -70,6 +73,28 @@ impl<'r> Attributes<'r, ChangeField> for &'r Change {
             F::Before => Attr::Json(self.before_state.as_deref()),
             F::After => Attr::Json(self.after_state.as_deref()),
             F::OccurredAt => Attr::Time(self.occurred_at),
+        })
+    }
+}
+
+impl<'r> Attributes<'r, WebhookField> for &'r WebhookState {
+    #[inline]
+    fn attr(self, field: WebhookField) -> Option<Attr<'r>> {
+        use WebhookField as F;
+        let row = &self.webhook;
+        Some(match field {
+            F::Id => return None,
+            F::Url => Attr::Str(&row.url),
+            F::ResourceTypes => Attr::List(row.types().map(std::borrow::Cow::Borrowed).collect()),
+            F::Active => Attr::Bool(row.active),
+            F::Secret if self.shows_secret => Attr::Str(&row.secret),
+            F::Secret => return None,
+            F::LastDeliveryAt => Attr::OptTime(row.last_delivery_at),
+            F::LastDeliveryStatus => Attr::OptInt(row.last_delivery_status.map(i64::from)),
+            F::PendingDeliveries => Attr::Int(self.pending),
+            F::FailedDeliveries => Attr::Int(row.failed_deliveries),
+            F::CreatedAt => Attr::Time(row.created_at),
+            F::UpdatedAt => Attr::Time(row.updated_at),
         })
     }
 }
@@ -200,6 +225,25 @@ impl View<'_> {
                 .meta_for
                 .map(|principal| authorization(permissions::user_meta(principal))),
             cursor,
+            base: self.base,
+        }
+    }
+}
+
+impl View<'_> {
+    /// A webhook (no relationships).
+    pub fn webhook<'r>(&self, row: &'r WebhookState) -> Resource<'r>
+    where
+        Self: 'r,
+    {
+        Resource {
+            kind: ResourceType::Webhook,
+            id: row.webhook.id,
+            attributes: self.attributes::<WebhookField>(row),
+            relationships: Vec::new(),
+            meta: (self.meta_for)
+                .map(|principal| authorization(permissions::webhook_meta(principal))),
+            cursor: None,
             base: self.base,
         }
     }

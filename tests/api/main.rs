@@ -18,3 +18,4 @@ mod query;
 mod relationships;
 mod resources;
 mod unreachable;
+mod webhooks;

@@ -4,6 +4,7 @@
 
 pub mod phone_number;
 pub mod prospect;
+pub mod webhook;
 
 use crate::db::DbConnection;
 use crate::errors::ApiResult;
