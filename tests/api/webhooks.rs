@@ -31,6 +31,7 @@ backend_tests!(with quick_retries;
     a_receiver_that_never_succeeds_ends_failed,
     a_slow_receiver_delays_no_other_webhook,
     inactive_and_other_type_webhooks_queue_nothing,
+    two_workers_on_one_database_deliver_each_change_once,
 );
 
 fn quick_retries(config: &mut Config) {
@@ -419,4 +420,30 @@ async fn inactive_and_other_type_webhooks_queue_nothing(app: TestApp) {
         .get_result(&mut *conn)
         .unwrap();
     assert_eq!(left, 0);
+}
+
+async fn two_workers_on_one_database_deliver_each_change_once(app: TestApp) {
+    let receiver = Receiver::start(|_| (200, Duration::from_millis(20)));
+    let created = create_webhook(&app, json!({"url": receiver.url})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Queued before any worker runs: what a restarted instance finds.
+    for n in 0..10 {
+        app.prospect(&format!("P{n}")).await;
+    }
+    let (first, second) = (
+        Worker::start(app.state.clone()),
+        Worker::start(app.state.clone()),
+    );
+    let (first, second) = (first.expect("worker"), second.expect("worker"));
+    assert!(eventually(20, || receiver.received().len() >= 10).await);
+    settled(&app, &id, |state| state["pendingDeliveries"] == 0).await;
+    first.stop();
+    second.stop();
+    let mut ids: Vec<String> = (receiver.received().iter())
+        .map(|request| request.headers["webhook-id"].clone())
+        .collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!((before, ids.len()), (10, 10), "each change once: {ids:?}");
 }
