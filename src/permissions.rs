@@ -212,8 +212,9 @@ impl Scopes {
         "webhooks.all",
     ];
 
-    /// What a token created without `--scopes` (and the bootstrap token) carries. It grants
-    /// every permission there is (`users.read` is all there is on users).
+    /// What a token created without `--scopes` carries: every permission on phone numbers,
+    /// prospects and users (`users.read` is all there is on users), none on webhooks (the
+    /// bootstrap token has those too).
     pub const DEFAULT_FOR_NEW_TOKEN: &'static str = "prospects.all phoneNumbers.all users.read";
 
     /// No scope at all.
@@ -621,7 +622,11 @@ mod tests {
     /// The whole role × action × ownership table, written out by hand from API.md.
     fn table() -> Vec<Row> {
         let mut rows = Vec::new();
-        for kind in ResourceType::ALL {
+        // Reading changes has a rule of its own (`changes_are_read_with_the_scope_of_their_type`).
+        for kind in ResourceType::ALL
+            .into_iter()
+            .filter(|k| *k != ResourceType::Change)
+        {
             rows.push(row(Action::Read(kind), true, true, true));
         }
         for (owner, member) in [(ME, true), (OTHER, false)] {
@@ -870,12 +875,64 @@ mod tests {
     }
 
     #[test]
-    fn reads_need_only_the_read_scope_for_every_role() {
+    fn changes_are_read_with_the_scope_of_their_type() {
         for role in Role::ALL {
-            for kind in ResourceType::ALL {
+            for (scopes, readable) in [
+                ("phoneNumbers.read", vec![PhoneNumbers]),
+                ("prospects.all users.read", vec![Prospects]),
+                (
+                    "prospects.read phoneNumbers.all",
+                    vec![PhoneNumbers, Prospects],
+                ),
+                ("users.read webhooks.all prospects.write", vec![]),
+            ] {
+                let p = principal(role, scopes);
+                assert_eq!(readable_changes(&p), readable, "{scopes}");
+                let feed = authorize(&p, &Action::Read(ResourceType::Change));
+                assert_eq!(feed.is_ok(), !readable.is_empty(), "{scopes}");
+            }
+        }
+        assert!(Scopes::parse("changes.read").is_err());
+        assert!(Scopes::parse("changes.all").is_err());
+    }
+
+    #[test]
+    fn webhooks_are_for_admins_with_the_scope() {
+        for access in Access::ALL {
+            let action = Action::ManageWebhooks(access);
+            let scope = format!("webhooks.{access}");
+            assert_eq!(authorize(&principal(Role::Admin, &scope), &action), Ok(()));
+            assert_eq!(
+                authorize(&principal(Role::Admin, "webhooks.all"), &action),
+                Ok(())
+            );
+            for role in [Role::Member, Role::Viewer] {
+                let denied = authorize(&principal(role, "webhooks.all"), &action);
+                assert_eq!(denied, Err(Denial::Role));
+            }
+            let missing = authorize(&principal(Role::Admin, "prospects.all"), &action);
+            assert_eq!(
+                missing,
+                Err(Denial::MissingScope(Scope::new(
+                    ResourceType::Webhook,
+                    access
+                )))
+            );
+        }
+    }
+
+    #[test]
+    fn reads_need_only_the_read_scope_for_every_role() {
+        let scoped = || {
+            ResourceType::ALL
+                .into_iter()
+                .filter(|k| *k != ResourceType::Change)
+        };
+        for role in Role::ALL {
+            for kind in scoped() {
                 let p = principal(role, &format!("{}.read", kind.collection()));
                 assert_eq!(authorize(&p, &Action::Read(kind)), Ok(()));
-                for other in ResourceType::ALL.into_iter().filter(|k| *k != kind) {
+                for other in scoped().filter(|k| *k != kind) {
                     assert_eq!(
                         authorize(&p, &Action::Read(other)),
                         Err(Denial::MissingScope(Scope::new(other, Read)))
@@ -1116,7 +1173,8 @@ mod tests {
             ["prospects.all", "phoneNumbers.all", "users.read"]
         );
         for scope in every_single_scope() {
-            assert!(s.contains(scope), "{scope}");
+            let webhooks = scope.resource == ResourceType::Webhook;
+            assert_eq!(s.contains(scope), !webhooks, "{scope}");
         }
         assert_eq!(s.granted().count(), 7);
     }

@@ -108,7 +108,7 @@ impl Webhook {
         diesel::update(webhooks::table.find(id))
             .set((changes, col::updated_at.eq(now())))
             .execute(conn)?;
-        Ok(Self::find(conn, id)?.ok_or_else(not_found)?)
+        Self::find(conn, id)?.ok_or_else(not_found)
     }
 
     /// Deletes the webhook and its queued deliveries (`ON DELETE CASCADE`).

@@ -111,10 +111,19 @@ pub async fn get_change_actor(cx: Context, id: web::Path<String>) -> ApiResult<H
     Ok(Document::new(data, cx.self_link()).respond(StatusCode::OK))
 }
 
-/// `GET /changes/{id}/relationships/actor`.
+/// `GET /changes/{id}/relationships/actor`, after the read scope of the type the change changed.
 pub async fn get_change_actor_relationship(
     cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    respond::relationship::<FeedEntry>(&cx, &id, Relationship::ChangeActor).await
+    cx.query::<ChangeField>(Endpoint::Bare, Access::Read)?;
+    let id = path_id(&id, KIND)?;
+    let principal = cx.principal().clone();
+    let change = cx
+        .database(move |conn| readable(conn, &principal, id))
+        .await?;
+    let rel = Relationship::ChangeActor;
+    let linkage = super::view::change_linkage(&change, rel);
+    let document = respond::relationship_document(&cx, rel, id, linkage);
+    Ok(document.respond(StatusCode::OK))
 }

@@ -292,16 +292,8 @@ impl Apply<'_> {
             return Ok(Outcome::Prospect(id));
         }
         let prospects = &self.lids.prospects;
-        phone_number::update(
-            conn,
-            journal,
-            principal,
-            id,
-            &input,
-            self.region,
-            prospects,
-            none,
-        )?;
+        let (target, context) = ((id, &input), (self.region, prospects));
+        phone_number::update(conn, journal, principal, target, context, none)?;
         Ok(Outcome::PhoneNumber(id))
     }
 

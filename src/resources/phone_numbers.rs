@@ -83,15 +83,13 @@ pub async fn update_phone_number(
     let (principal, region) = (cx.principal().clone(), cx.default_region());
     let precondition = cx.precondition();
     let work = as_actor(&principal.clone(), move |conn, journal| {
-        let lids = Lids::new();
+        let (target, lids) = ((id, &input), Lids::new());
         write::update(
             conn,
             journal,
             &principal,
-            id,
-            &input,
-            &region,
-            &lids,
+            target,
+            (&region, &lids),
             &precondition,
         )
     });

@@ -15,11 +15,13 @@ use crate::backend_tests;
 use crate::helpers::{as_user, TestApp};
 
 backend_tests!(
-    creates_updates_and_deletes_record_snapshots,
+    a_create_records_its_snapshot,
+    number_writes_record_the_number_and_its_prospect,
     order_shifts_moves_and_cascades_record_each_record,
     unchanged_writes_and_rolled_back_writes_record_nothing,
     the_feed_shows_only_readable_types,
-    filters_and_single_changes,
+    filters_select_changes,
+    single_changes_their_actor_and_bad_parameters,
     cursors_resume_whatever_the_filter_and_survive_pruning,
     concurrent_writers_and_a_poller_see_every_change_once,
 );
@@ -108,7 +110,7 @@ fn last_cursor(changes: &[Value]) -> String {
         .to_owned()
 }
 
-async fn creates_updates_and_deletes_record_snapshots(app: TestApp) {
+async fn a_create_records_its_snapshot(app: TestApp) {
     let ada = app.prospect("Ada").await;
     let created = changes_after(&app, None).await;
     assert_eq!(
@@ -138,8 +140,11 @@ async fn creates_updates_and_deletes_record_snapshots(app: TestApp) {
         .as_str()
         .unwrap()
         .ends_with('Z'));
+}
 
-    let cursor = last_cursor(&created);
+async fn number_writes_record_the_number_and_its_prospect(app: TestApp) {
+    let ada = app.prospect("Ada").await;
+    let cursor = last_cursor(&changes_after(&app, None).await);
     let number = app
         .number(&ada, json!({"number": "+14155550100"}))
         .await
@@ -339,6 +344,7 @@ async fn the_feed_shows_only_readable_types(app: TestApp) {
         "/api/v2/changes?filter[resourceType]=prospect".to_owned(),
         "/api/v2/changes?filter[resourceType]=phoneNumber,prospect".to_owned(),
         format!("/api/v2/changes/{prospect_change}"),
+        format!("/api/v2/changes/{prospect_change}/relationships/actor"),
     ] {
         let denied = as_user(&app, Method::GET, &path, &numbers_only, None)
             .await
@@ -357,7 +363,7 @@ async fn the_feed_shows_only_readable_types(app: TestApp) {
     assert_eq!(refused.status, 405);
 }
 
-async fn filters_and_single_changes(app: TestApp) {
+async fn filters_select_changes(app: TestApp) {
     let ada = app.prospect("Ada").await;
     let number = app
         .number(&ada, json!({"number": "+14155550100"}))
@@ -411,6 +417,15 @@ async fn filters_and_single_changes(app: TestApp) {
         count("/api/v2/changes?filter[occurredAt]=neginf..2000-01-01T00:00:00Z".into()).await,
         0
     );
+}
+
+async fn single_changes_their_actor_and_bad_parameters(app: TestApp) {
+    app.prospect("Ada").await;
+    let all = changes_after(&app, None).await;
+    let admin = all[0]["relationships"]["actor"]["data"]["id"]
+        .as_str()
+        .unwrap();
+    let second = all[0]["id"].as_str().unwrap();
     for bad in [
         "filter[action]=moved",
         "filter[resourceType]=user",
@@ -430,7 +445,7 @@ async fn filters_and_single_changes(app: TestApp) {
         .get(&format!("/api/v2/changes/{second}"))
         .await
         .expect(200);
-    assert_eq!(one.body["data"], all[1]);
+    assert_eq!(one.body["data"], all[0]);
     assert!(one.header("etag").is_none());
     app.get("/api/v2/changes/999999").await.expect(404);
     app.get("/api/v2/changes/abc").await.expect(404);

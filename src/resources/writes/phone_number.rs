@@ -209,15 +209,14 @@ pub fn create(
 }
 
 /// Updates phone number `id` from a checked resource object (partial: absent members keep their
-/// values; a `prospect` relationship moves the number).
+/// values; a `prospect` relationship moves the number). `region` reads numbers without a country
+/// code, `lids` resolves local ids of `/operations`.
 pub fn update(
     conn: &mut DbConnection,
     journal: &mut Journal,
     principal: &Principal,
-    id: i64,
-    input: &ResourceInput,
-    region: &str,
-    lids: &Lids,
+    (id, input): (i64, &ResourceInput),
+    (region, lids): (&str, &Lids),
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
     let mut draft = Draft::read(input);
