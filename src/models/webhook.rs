@@ -213,8 +213,9 @@ pub struct Outcome {
 }
 
 impl Attempt {
-    /// Claims up to `limit` due deliveries for `lease` (leased to this caller until then), oldest
-    /// first, and reads what each attempt sends.
+    /// Claims up to `limit` due deliveries of active webhooks for `lease` (leased to this caller
+    /// until then), oldest first, and reads what each attempt sends. An inactive webhook's queued
+    /// deliveries wait until it is active again.
     pub fn claim(
         conn: &mut DbConnection,
         limit: i64,
@@ -228,7 +229,8 @@ impl Attempt {
         let sql = format!(
             "UPDATE webhook_deliveries SET leased_until = {} WHERE id IN (SELECT id FROM \
              webhook_deliveries WHERE next_attempt_at <= {} AND (leased_until IS NULL OR \
-             leased_until < {}) ORDER BY next_attempt_at, id LIMIT {}{skip_locked}) RETURNING id",
+             leased_until < {}) AND webhook_id IN (SELECT id FROM webhooks WHERE active) \
+             ORDER BY next_attempt_at, id LIMIT {}{skip_locked}) RETURNING id",
             binds[0], binds[1], binds[2], binds[3]
         );
         let claimed: Vec<Claimed> = diesel::sql_query(sql)

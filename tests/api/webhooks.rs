@@ -405,6 +405,26 @@ async fn inactive_and_other_type_webhooks_queue_nothing(app: TestApp) {
         let state = webhook(&app, created["id"].as_str().unwrap()).await;
         assert_eq!(state["pendingDeliveries"], 0, "{state}");
     }
+    // What a webhook queued waits while it is inactive.
+    let paused = create_webhook(&app, json!({"url": "http://127.0.0.1:9/paused"})).await;
+    let paused_id = paused["id"].as_str().unwrap().to_owned();
+    app.prospect("Cy").await;
+    let off =
+        json!({"data": {"type": "webhook", "id": paused_id, "attributes": {"active": false}}});
+    app.patch(&format!("/api/v2/webhooks/{paused_id}"), off)
+        .await
+        .expect(200);
+    let worker = Worker::start(app.state.clone()).expect("worker");
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    worker.stop();
+    let state = webhook(&app, &paused_id).await;
+    assert_eq!(
+        (&state["pendingDeliveries"], &state["lastDeliveryAt"]),
+        (&json!(1), &Value::Null)
+    );
+    app.delete(&format!("/api/v2/webhooks/{paused_id}"))
+        .await
+        .expect(204);
     // Deleting a webhook drops what it had queued.
     let all = create_webhook(&app, json!({"url": "http://127.0.0.1:9/all"})).await;
     let id = all["id"].as_str().unwrap();
