@@ -25,6 +25,7 @@ backend_tests!(
     admins_manage_webhooks_and_see_the_secret_once,
     bad_webhook_writes_are_422_and_write_nothing,
     others_may_not_touch_webhooks,
+    odd_webhook_requests_are_4xx,
 );
 backend_tests!(with quick_retries;
     changes_are_delivered_signed_and_retried,
@@ -466,4 +467,67 @@ async fn two_workers_on_one_database_deliver_each_change_once(app: TestApp) {
     let before = ids.len();
     ids.dedup();
     assert_eq!((before, ids.len()), (10, 10), "each change once: {ids:?}");
+}
+
+async fn odd_webhook_requests_are_4xx(app: TestApp) {
+    let id = create_webhook(&app, json!({"url": "https://example.com/a"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v2/webhooks/{id}");
+    for query in [
+        "sort=url",
+        "filter[url]=x",
+        "include=deliveries",
+        "page[size]=0",
+        "fields[webhook]=colour",
+    ] {
+        app.get(&format!("/api/v2/webhooks?{query}"))
+            .await
+            .expect(400);
+    }
+    let with_id = json!({"data": {"type": "webhook", "id": "9", "attributes": {"url": "https://example.com/b"}}});
+    app.post("/api/v2/webhooks", with_id).await.expect(403);
+    let wrong_type =
+        json!({"data": {"type": "prospect", "attributes": {"url": "https://example.com/b"}}});
+    app.post("/api/v2/webhooks", wrong_type).await.expect(409);
+    let other_id =
+        json!({"data": {"type": "webhook", "id": "999", "attributes": {"active": false}}});
+    app.patch(&path, other_id).await.expect(409);
+    app.patch(
+        "/api/v2/webhooks/999",
+        json!({"data": {"type": "webhook", "id": "999", "attributes": {}}}),
+    )
+    .await
+    .expect(404);
+    app.get("/api/v2/webhooks/abc").await.expect(404);
+    let response = app
+        .send(
+            Method::PUT,
+            &path,
+            Some(&app.admin_token.clone()),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(response.status, 405);
+    // An unchanged PATCH keeps updatedAt.
+    let before = webhook(&app, &id).await;
+    let same = json!({"data": {"type": "webhook", "id": id, "attributes": {"active": true}}});
+    let after = app.patch(&path, same).await.expect(200);
+    assert_eq!(after.attr("updatedAt"), &before["updatedAt"]);
+    // The feed's odd queries too.
+    for query in [
+        "filter[resourceId]=abc",
+        "filter[actor][id]=x",
+        "filter[changedFields]=a",
+        "fields[change]=colour",
+    ] {
+        app.get(&format!("/api/v2/changes?{query}"))
+            .await
+            .expect(400);
+    }
+    app.get("/api/v2/changes?filter[actor][id]=__null__")
+        .await
+        .expect(200);
 }
