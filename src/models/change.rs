@@ -13,7 +13,8 @@
 //!   transaction that asked earlier may commit later. So [`Journal::commit`] first takes a
 //!   transaction-level advisory lock ([`FEED_LOCK`]), held until the transaction ends: only the
 //!   holder draws change ids, and it commits before the next writer can draw any. Writers queue on
-//!   that lock only for their last statements, after their own row locks and work.
+//!   that lock only for their last statement (lock, insert and queue in one round trip), after
+//!   their own row locks and work.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -248,13 +249,7 @@ impl Journal {
         if self.entries.is_empty() {
             return Ok(());
         }
-        if let DbConnection::Pg(pg) = conn {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<BigInt, _>(FEED_LOCK)
-                .execute(pg)?;
-        }
         let at = now();
-        let count = self.entries.len() as i64;
         let rows: Vec<NewChange> = (self.entries.into_iter())
             .map(|entry| NewChange {
                 action: entry.action.as_str(),
@@ -267,14 +262,55 @@ impl Journal {
                 occurred_at: at,
             })
             .collect();
-        crate::on_backend!(conn, |c| diesel::insert_into(changes::table)
-            .values(&rows)
-            .execute(c))?;
-        // Under the write lock (SQLite) or the feed lock (PostgreSQL) nobody else draws ids, so
-        // this statement's are the `count` ids up to the last one.
-        let last = last_insert_id(conn)?;
-        queue_deliveries(conn, last - count + 1, last)
+        match conn {
+            DbConnection::Pg(pg) => pg_commit(pg, rows),
+            DbConnection::Sqlite(sqlite) => {
+                let count = rows.len() as i64;
+                diesel::insert_into(changes::table)
+                    .values(&rows)
+                    .execute(sqlite)?;
+                // Under the write lock nobody else draws ids, so this statement's are the
+                // `count` ids up to the last one.
+                let last = last_insert_id(conn)?;
+                queue_deliveries(conn, last - count + 1, last)
+            }
+        }
     }
+}
+
+/// [`Journal::commit`] on PostgreSQL, in one statement (one round trip): take the feed lock, then
+/// insert the changes in their order (their ids drawn under the lock), then queue their
+/// deliveries. The lock comes first because every row the insert reads joins the lock's one row.
+fn pg_commit(conn: &mut diesel::pg::PgConnection, rows: Vec<NewChange>) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Nullable, Text};
+    let (actor, at) = (rows[0].actor_id, rows[0].occurred_at);
+    let column = |pick: fn(&NewChange) -> String| rows.iter().map(pick).collect::<Vec<_>>();
+    let optional =
+        |pick: fn(&NewChange) -> Option<String>| rows.iter().map(pick).collect::<Vec<_>>();
+    diesel::sql_query(
+        "WITH feed AS (SELECT pg_advisory_xact_lock($1) AS locked), \
+         added AS (INSERT INTO changes (action, resource_type, resource_id, changed_fields, \
+         before_state, after_state, actor_id, occurred_at) \
+         SELECT r.action, r.resource_type, r.resource_id, r.changed_fields, r.before_state, \
+         r.after_state, $8, $9 FROM feed, unnest($2::text[], $3::text[], $4::bigint[], \
+         $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS r(action, resource_type, \
+         resource_id, changed_fields, before_state, after_state, n) ORDER BY r.n \
+         RETURNING id, resource_type, occurred_at) \
+         INSERT INTO webhook_deliveries (webhook_id, change_id, attempts, next_attempt_at) \
+         SELECT w.id, a.id, 0, a.occurred_at FROM added a JOIN webhooks w ON w.active \
+         AND (' ' || w.resource_types || ' ') LIKE ('% ' || a.resource_type || ' %')",
+    )
+    .bind::<BigInt, _>(FEED_LOCK)
+    .bind::<Array<Text>, _>(column(|row| row.action.to_owned()))
+    .bind::<Array<Text>, _>(column(|row| row.resource_type.to_owned()))
+    .bind::<Array<BigInt>, _>(rows.iter().map(|row| row.resource_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(column(|row| row.changed_fields.clone()))
+    .bind::<Array<Nullable<Text>>, _>(optional(|row| row.before_state.clone()))
+    .bind::<Array<Nullable<Text>>, _>(optional(|row| row.after_state.clone()))
+    .bind::<Nullable<BigInt>, _>(actor)
+    .bind::<diesel::sql_types::Timestamp, _>(at)
+    .execute(conn)
+    .map(drop)
 }
 
 /// Queues one delivery of each change `first..=last` to every active webhook that receives its
