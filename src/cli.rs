@@ -1,5 +1,6 @@
 //! The command line (API.md section 8): `serve`, `migrate`, `user create`, `token create`,
-//! `token revoke`. Commands that print a value print it alone on stdout, so scripts can capture it.
+//! `token revoke`, `changes prune`. Commands that print a value print it alone on stdout, so
+//! scripts can capture it.
 
 use std::time::Duration;
 
@@ -10,13 +11,13 @@ use crate::auth::{generate_token, hash_token};
 use crate::clock::now;
 use crate::config::Config;
 use crate::db::{self, DatabaseUrl, PoolOptions};
-use crate::models::{ApiToken, User};
+use crate::models::{ApiToken, Change, User};
 use crate::permissions::{Role, Scopes};
 use crate::router;
 use crate::state::AppState;
 
 /// Every scope, for the bootstrap admin token.
-const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all";
+const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all webhooks.all";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +45,22 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage the change feed.
+    Changes {
+        #[command(subcommand)]
+        command: ChangesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChangesCommand {
+    /// Remove the changes older than a duration (those with webhook deliveries still queued
+    /// stay); prints how many were removed.
+    Prune {
+        /// Age, e.g. 30d, 12h or 1h 30m.
+        #[arg(long, value_parser = parse_lifetime)]
+        older_than: Duration,
     },
 }
 
@@ -162,6 +179,9 @@ pub fn run(config: Config) -> Result<(), Failure> {
             println!("{token}");
             Ok(())
         }
+        Command::Changes {
+            command: ChangesCommand::Prune { older_than },
+        } => prune_changes(&config, older_than),
         Command::Token {
             command: TokenCommand::Revoke { email },
         } => {
@@ -174,6 +194,18 @@ pub fn run(config: Config) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Removes the changes that occurred more than `age` ago.
+fn prune_changes(config: &Config, age: Duration) -> Result<(), Failure> {
+    let before = chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|age| now().checked_sub_signed(age))
+        .ok_or("--older-than reaches before the first representable date")?;
+    let pool = open_pool(config, 1)?;
+    let removed = Change::prune(&mut *pool.get()?, before)?;
+    println!("{removed}");
+    Ok(())
 }
 
 /// Creates the first admin and its token (every scope) on an empty database.
@@ -245,12 +277,17 @@ fn serve(config: Config) -> Result<(), Failure> {
         url.backend
     );
     actix_web::rt::System::new().block_on(async move {
-        let server = HttpServer::new(move || router::build(state.clone()))
+        let worker = crate::delivery::Worker::start(state.clone())?;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || router::build(app_state.clone()))
             .shutdown_timeout(30)
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)
             .bind(&bind)?;
-        server.run().await
+        let served = server.run().await;
+        // SIGTERM: the requests have drained; attempts still in flight go back to the queue.
+        worker.stop();
+        served.map_err(Failure::from)
     })?;
     Ok(())
 }

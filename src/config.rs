@@ -20,6 +20,7 @@
 //! | `PHONEBOOK_DB_POOL_SIZE` | 2 × CPUs | pooled database connections |
 //! | `PHONEBOOK_DB_TIMEOUT_MS` | `1000` | longest wait for a pooled connection before 503 |
 //! | `PHONEBOOK_WORKERS` | number of CPUs | HTTP worker threads |
+//! | `PHONEBOOK_WEBHOOK_RETRY_SCHEDULE` | `5s,30s,2m,10m,1h,6h,24h` | delays of a failed webhook delivery's retries |
 //! | `RUST_LOG` | `info` | log filter (`env_logger`) |
 
 use std::env;
@@ -52,6 +53,25 @@ pub struct Config {
     pub pool_size: u32,
     pub pool_timeout_ms: u64,
     pub workers: Option<usize>,
+    /// The delays before each retry of a failed webhook delivery (their count is the number of
+    /// retries; after the last, the delivery counts as failed).
+    pub webhook_retry_schedule: Vec<std::time::Duration>,
+}
+
+/// The retry delays of a webhook delivery when `PHONEBOOK_WEBHOOK_RETRY_SCHEDULE` is unset.
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,30s,2m,10m,1h,6h,24h";
+
+/// A comma-separated list of durations in humantime's forms (`5s,30s,2m`), none zero.
+pub fn parse_schedule(text: &str) -> Result<Vec<std::time::Duration>, String> {
+    text.split(',')
+        .map(|item| match humantime::parse_duration(item.trim()) {
+            Ok(delay) if !delay.is_zero() => Ok(delay),
+            Ok(_) => Err(format!("{item:?}: a retry delay must be more than zero")),
+            Err(error) => Err(format!(
+                "{item:?} is not a duration such as 5s, 2m or 1h: {error}"
+            )),
+        })
+        .collect()
 }
 
 impl Config {
@@ -111,6 +131,14 @@ impl Config {
             cursor_secret,
             pool_size: parsed("PHONEBOOK_DB_POOL_SIZE", default_pool_size())?.clamp(1, 1024) as u32,
             pool_timeout_ms: parsed("PHONEBOOK_DB_TIMEOUT_MS", 1000)?.max(1),
+            webhook_retry_schedule: parse_schedule(
+                &lookup("PHONEBOOK_WEBHOOK_RETRY_SCHEDULE")
+                    .unwrap_or_else(|| DEFAULT_RETRY_SCHEDULE.into()),
+            )
+            .map_err(|problem| ConfigError {
+                name: "PHONEBOOK_WEBHOOK_RETRY_SCHEDULE",
+                problem,
+            })?,
             workers: lookup("PHONEBOOK_WORKERS")
                 .map(|_| parsed("PHONEBOOK_WORKERS", 0).map(|n| n.max(1) as usize))
                 .transpose()?,

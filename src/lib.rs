@@ -22,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod domain;
 pub mod errors;
 pub mod idempotency;

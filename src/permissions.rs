@@ -89,11 +89,12 @@ impl FromStr for Role {
 
 pub use crate::domain::ResourceType;
 
-/// Whether a scope on `kind` may grant `access` (`users` has only `read`).
+/// Whether a scope on `kind` may grant `access` (`users` has only `read`; changes have no scopes
+/// of their own: each is read with the read scope of the type it changed).
 const fn supports(kind: ResourceType, access: Access) -> bool {
     !matches!(
         (kind, access),
-        (ResourceType::User, Access::Write | Access::Delete)
+        (ResourceType::User, Access::Write | Access::Delete) | (ResourceType::Change, _)
     )
 }
 
@@ -103,6 +104,9 @@ const fn kind_index(kind: ResourceType) -> u32 {
         ResourceType::PhoneNumber => 0,
         ResourceType::Prospect => 1,
         ResourceType::User => 2,
+        ResourceType::Webhook => 3,
+        // No scope names it (`supports`); its bits are never set.
+        ResourceType::Change => 4,
     }
 }
 
@@ -191,7 +195,7 @@ pub struct Scopes {
 
 impl Scopes {
     /// Every scope name the grammar accepts.
-    pub const KNOWN: [&'static str; 10] = [
+    pub const KNOWN: [&'static str; 14] = [
         "prospects.read",
         "prospects.write",
         "prospects.delete",
@@ -202,10 +206,15 @@ impl Scopes {
         "phoneNumbers.all",
         "users.read",
         "users.all",
+        "webhooks.read",
+        "webhooks.write",
+        "webhooks.delete",
+        "webhooks.all",
     ];
 
-    /// What a token created without `--scopes` (and the bootstrap token) carries. It grants
-    /// every permission there is (`users.read` is all there is on users).
+    /// What a token created without `--scopes` carries: every permission on phone numbers,
+    /// prospects and users (`users.read` is all there is on users), none on webhooks (the
+    /// bootstrap token has those too).
     pub const DEFAULT_FOR_NEW_TOKEN: &'static str = "prospects.all phoneNumbers.all users.read";
 
     /// No scope at all.
@@ -248,12 +257,11 @@ impl Scopes {
         let (prefix, suffix) = token.split_once('.')?;
         let kind = ResourceType::with_collection(prefix)?;
         if suffix == "all" {
-            return Some(
-                Access::ALL
-                    .into_iter()
-                    .filter(|a| supports(kind, *a))
-                    .fold(0, |acc, a| acc | Scope::new(kind, a).bit()),
-            );
+            let bits = Access::ALL
+                .into_iter()
+                .filter(|a| supports(kind, *a))
+                .fold(0, |acc, a| acc | Scope::new(kind, a).bit());
+            return (bits != 0).then_some(bits);
         }
         let access = Access::ALL.into_iter().find(|a| a.as_str() == suffix)?;
         supports(kind, access).then_some(Scope::new(kind, access).bit())
@@ -381,6 +389,9 @@ pub enum Action {
         /// The prospect's current owner.
         owner_id: i64,
     },
+    /// Any request to `/webhooks`: admins only. Needs `webhooks.read` (GET), `webhooks.write`
+    /// (POST, PATCH) or `webhooks.delete` (DELETE).
+    ManageWebhooks(Access),
 }
 
 impl Action {
@@ -398,6 +409,7 @@ impl Action {
             | Action::UpdatePhoneNumber { .. }
             | Action::MovePhoneNumber { .. } => Scope::new(PhoneNumbers, Write),
             Action::DeletePhoneNumber { .. } => Scope::new(PhoneNumbers, Delete),
+            Action::ManageWebhooks(access) => Scope::new(ResourceType::Webhook, access),
         }
     }
 
@@ -407,6 +419,7 @@ impl Action {
         match (role, *self) {
             (_, Action::Read(_)) => true,
             (Role::Admin, _) => true,
+            (_, Action::ManageWebhooks(_)) => false,
             (Role::Viewer, _) => false,
             (Role::Member, action) => match action {
                 Action::Read(_) => true,
@@ -424,7 +437,7 @@ impl Action {
                     from_owner_id,
                     to_owner_id,
                 } => own(from_owner_id) && own(to_owner_id),
-                Action::ChangeOwner { .. } => false,
+                Action::ChangeOwner { .. } | Action::ManageWebhooks(_) => false,
             },
         }
     }
@@ -462,6 +475,17 @@ pub fn require_scope(
     kind: ResourceType,
     access: Access,
 ) -> Result<(), Denial> {
+    if kind == ResourceType::Change {
+        // The feed is open to a token that may read any type it records; each change in it then
+        // needs the read scope of its own type (`readable_changes`).
+        return match readable_changes(principal).first() {
+            Some(_) if access == Access::Read => Ok(()),
+            _ => Err(Denial::MissingScope(Scope::new(
+                ResourceType::RECORDED[0],
+                Access::Read,
+            ))),
+        };
+    }
     let scope = Scope::new(kind, access);
     if principal.scopes.contains(scope) {
         Ok(())
@@ -515,6 +539,21 @@ pub fn prospect_meta(p: &Principal, owner_id: i64) -> AuthorizationMeta {
         .is_ok(),
         can_delete: authorize(p, &Action::DeleteProspect { owner_id }).is_ok(),
     }
+}
+
+/// Authorization meta of a webhook.
+pub fn webhook_meta(p: &Principal) -> AuthorizationMeta {
+    AuthorizationMeta {
+        can_write: authorize(p, &Action::ManageWebhooks(Access::Write)).is_ok(),
+        can_delete: authorize(p, &Action::ManageWebhooks(Access::Delete)).is_ok(),
+    }
+}
+
+/// The types whose changes `principal` may read: those it has the read scope of.
+pub fn readable_changes(principal: &Principal) -> Vec<ResourceType> {
+    (ResourceType::RECORDED.into_iter())
+        .filter(|kind| principal.scopes.allows(*kind, Access::Read))
+        .collect()
 }
 
 /// Authorization meta of a user: users are read-only over the API, so both are false.
@@ -583,7 +622,11 @@ mod tests {
     /// The whole role × action × ownership table, written out by hand from API.md.
     fn table() -> Vec<Row> {
         let mut rows = Vec::new();
-        for kind in ResourceType::ALL {
+        // Reading changes has a rule of its own (`changes_are_read_with_the_scope_of_their_type`).
+        for kind in ResourceType::ALL
+            .into_iter()
+            .filter(|k| *k != ResourceType::Change)
+        {
             rows.push(row(Action::Read(kind), true, true, true));
         }
         for (owner, member) in [(ME, true), (OTHER, false)] {
@@ -832,12 +875,64 @@ mod tests {
     }
 
     #[test]
-    fn reads_need_only_the_read_scope_for_every_role() {
+    fn changes_are_read_with_the_scope_of_their_type() {
         for role in Role::ALL {
-            for kind in ResourceType::ALL {
+            for (scopes, readable) in [
+                ("phoneNumbers.read", vec![PhoneNumbers]),
+                ("prospects.all users.read", vec![Prospects]),
+                (
+                    "prospects.read phoneNumbers.all",
+                    vec![PhoneNumbers, Prospects],
+                ),
+                ("users.read webhooks.all prospects.write", vec![]),
+            ] {
+                let p = principal(role, scopes);
+                assert_eq!(readable_changes(&p), readable, "{scopes}");
+                let feed = authorize(&p, &Action::Read(ResourceType::Change));
+                assert_eq!(feed.is_ok(), !readable.is_empty(), "{scopes}");
+            }
+        }
+        assert!(Scopes::parse("changes.read").is_err());
+        assert!(Scopes::parse("changes.all").is_err());
+    }
+
+    #[test]
+    fn webhooks_are_for_admins_with_the_scope() {
+        for access in Access::ALL {
+            let action = Action::ManageWebhooks(access);
+            let scope = format!("webhooks.{access}");
+            assert_eq!(authorize(&principal(Role::Admin, &scope), &action), Ok(()));
+            assert_eq!(
+                authorize(&principal(Role::Admin, "webhooks.all"), &action),
+                Ok(())
+            );
+            for role in [Role::Member, Role::Viewer] {
+                let denied = authorize(&principal(role, "webhooks.all"), &action);
+                assert_eq!(denied, Err(Denial::Role));
+            }
+            let missing = authorize(&principal(Role::Admin, "prospects.all"), &action);
+            assert_eq!(
+                missing,
+                Err(Denial::MissingScope(Scope::new(
+                    ResourceType::Webhook,
+                    access
+                )))
+            );
+        }
+    }
+
+    #[test]
+    fn reads_need_only_the_read_scope_for_every_role() {
+        let scoped = || {
+            ResourceType::ALL
+                .into_iter()
+                .filter(|k| *k != ResourceType::Change)
+        };
+        for role in Role::ALL {
+            for kind in scoped() {
                 let p = principal(role, &format!("{}.read", kind.collection()));
                 assert_eq!(authorize(&p, &Action::Read(kind)), Ok(()));
-                for other in ResourceType::ALL.into_iter().filter(|k| *k != kind) {
+                for other in scoped().filter(|k| *k != kind) {
                     assert_eq!(
                         authorize(&p, &Action::Read(other)),
                         Err(Denial::MissingScope(Scope::new(other, Read)))
@@ -1078,7 +1173,8 @@ mod tests {
             ["prospects.all", "phoneNumbers.all", "users.read"]
         );
         for scope in every_single_scope() {
-            assert!(s.contains(scope), "{scope}");
+            let webhooks = scope.resource == ResourceType::Webhook;
+            assert_eq!(s.contains(scope), !webhooks, "{scope}");
         }
         assert_eq!(s.granted().count(), 7);
     }

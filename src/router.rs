@@ -10,7 +10,9 @@ use actix_web::{web, App, HttpResponse};
 
 use crate::errors::ApiError;
 use crate::jsonapi::body::BodyLimit;
-use crate::resources::{entry, operations, phone_numbers as numbers, prospects, users};
+use crate::resources::{
+    changes, entry, operations, phone_numbers as numbers, prospects, users, webhooks,
+};
 use crate::state::AppState;
 
 /// Declares the route table once: it registers the routes (each path answering 405 with `Allow`
@@ -97,6 +99,14 @@ route_table! {
     }
     "/api/v2/users" => { GET => users::list_users }
     "/api/v2/users/{id}" => { GET => users::get_user }
+    "/api/v2/changes" => { GET => changes::list_changes }
+    "/api/v2/changes/{id}" => { GET => changes::get_change }
+    "/api/v2/changes/{id}/actor" => { GET => changes::get_change_actor }
+    "/api/v2/changes/{id}/relationships/actor" => { GET => changes::get_change_actor_relationship }
+    "/api/v2/webhooks" => { GET => webhooks::list_webhooks, POST => webhooks::create_webhook }
+    "/api/v2/webhooks/{id}" => {
+        GET => webhooks::get_webhook, PATCH => webhooks::update_webhook, DELETE => webhooks::delete_webhook
+    }
     "/api/v2/operations" => { POST => operations::post_operations }
 }
 

@@ -14,6 +14,8 @@ pub struct AppState {
     pub config: Config,
     pub rate_limiter: Option<Limiter>,
     pub cursors: CursorCodec,
+    /// Signs change cursors, with the database's own key (they never expire).
+    pub feed_cursors: CursorCodec,
     /// Credentials of recent tokens (see [`CredentialCache`]).
     pub credentials: CredentialCache,
     /// The database's backend, as `DATABASE_URL` names it.
@@ -33,6 +35,8 @@ impl AppState {
             Some(key) => key,
             None => server_key::get_or_create(&mut *pool.get()?, server_key::CURSOR_KEY)?,
         };
+        // The feed's cursors never expire, so their key is always the database's own.
+        let feed_key = server_key::get_or_create(&mut *pool.get()?, server_key::FEED_KEY)?;
         let rate_limiter = Limiter::new(
             config.rate_limit_per_hour,
             config.redis_url.as_deref(),
@@ -41,6 +45,7 @@ impl AppState {
         Ok(Self {
             rate_limiter,
             cursors: CursorCodec::new(cursor_key),
+            feed_cursors: CursorCodec::new(feed_key),
             credentials: CredentialCache::default(),
             backend,
             pool,

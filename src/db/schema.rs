@@ -94,3 +94,49 @@ diesel::joinable!(prospects -> users (owner_id));
 diesel::joinable!(phone_numbers -> prospects (prospect_id));
 
 diesel::allow_tables_to_appear_in_same_query!(users, api_tokens, prospects, phone_numbers);
+
+diesel::table! {
+    /// The change feed (`models::change`): `changed_fields`, `before_state` and `after_state` are
+    /// JSON text, shown as they are stored.
+    changes (id) {
+        id -> BigInt,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> BigInt,
+        changed_fields -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        actor_id -> Nullable<BigInt>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        resource_types -> Text,
+        active -> Bool,
+        secret -> Text,
+        last_delivery_at -> Nullable<Timestamp>,
+        last_delivery_status -> Nullable<Integer>,
+        failed_deliveries -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        change_id -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> changes (change_id));
+diesel::allow_tables_to_appear_in_same_query!(changes, webhooks, webhook_deliveries);

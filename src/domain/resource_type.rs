@@ -10,11 +10,24 @@ pub enum ResourceType {
     PhoneNumber,
     Prospect,
     User,
+    /// An entry of the change feed (read-only).
+    Change,
+    /// A subscription to the change feed, delivered over HTTP (admins only).
+    Webhook,
 }
 
 impl ResourceType {
     /// Every type, in declaration order.
-    pub const ALL: [ResourceType; 3] = [Self::PhoneNumber, Self::Prospect, Self::User];
+    pub const ALL: [ResourceType; 5] = [
+        Self::PhoneNumber,
+        Self::Prospect,
+        Self::User,
+        Self::Change,
+        Self::Webhook,
+    ];
+
+    /// The types whose changes the feed records.
+    pub const RECORDED: [ResourceType; 2] = [Self::PhoneNumber, Self::Prospect];
 
     /// The JSON:API type name (`phoneNumber`).
     pub const fn name(self) -> &'static str {
@@ -22,6 +35,8 @@ impl ResourceType {
             Self::PhoneNumber => "phoneNumber",
             Self::Prospect => "prospect",
             Self::User => "user",
+            Self::Change => "change",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -31,6 +46,8 @@ impl ResourceType {
             Self::PhoneNumber => "phoneNumbers",
             Self::Prospect => "prospects",
             Self::User => "users",
+            Self::Change => "changes",
+            Self::Webhook => "webhooks",
         }
     }
 

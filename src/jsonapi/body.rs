@@ -540,6 +540,47 @@ impl<'a, F: Field> Attributes<'a, F> {
         }
     }
 
+    /// A JSON boolean.
+    pub fn boolean(&mut self, field: F) -> Sent<bool> {
+        let name = field.name();
+        match self.sent(field) {
+            None => Sent::Absent,
+            Some(Value::Bool(value)) => Sent::Value(*value),
+            Some(_) => {
+                self.reject(field, format!("`{name}` must be true or false."));
+                Sent::Absent
+            }
+        }
+    }
+
+    /// A non-empty array of names out of `allowed`, each once, in the order of `allowed`.
+    pub fn names(&mut self, field: F, allowed: &[&'static str]) -> Sent<Vec<&'static str>> {
+        let name = field.name();
+        let Some(sent) = self.sent(field) else {
+            return Sent::Absent;
+        };
+        let items = sent.as_array().map(|items| {
+            (items.iter())
+                .map(|item| allowed.iter().find(|known| item.as_str() == Some(**known)))
+                .collect::<Option<Vec<_>>>()
+        });
+        match items {
+            Some(Some(items)) if !items.is_empty() => Sent::Value(
+                (allowed.iter().copied())
+                    .filter(|known| items.contains(&known))
+                    .collect(),
+            ),
+            _ => {
+                let detail = format!(
+                    "`{name}` must be a non-empty array of: {}.",
+                    allowed.join(", ")
+                );
+                self.reject(field, detail);
+                Sent::Absent
+            }
+        }
+    }
+
     /// Ends reading: every collected error.
     pub fn into_errors(self) -> Vec<FieldError> {
         self.errors

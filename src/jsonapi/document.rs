@@ -236,6 +236,13 @@ pub enum Attr<'a> {
     Int(i64),
     Time(NaiveDateTime),
     List(Vec<Cow<'a, str>>),
+    OptInt(Option<i64>),
+    OptTime(Option<NaiveDateTime>),
+    Bool(bool),
+    /// An id shown as a string (`"42"`).
+    IdText(i64),
+    /// JSON text written as it is (`null` for `None`): a value the server stored as JSON itself.
+    Json(Option<&'a str>),
 }
 
 impl WriteJson for Attr<'_> {
@@ -257,6 +264,22 @@ impl WriteJson for Attr<'_> {
                     json.element().string(item);
                 }
                 json.raw("]");
+            }
+            Attr::OptInt(Some(number)) => {
+                json.int(*number);
+            }
+            Attr::OptTime(Some(time)) => Timestamp(*time).write_json(json),
+            Attr::OptInt(None) | Attr::OptTime(None) | Attr::Json(None) => {
+                json.null();
+            }
+            Attr::Bool(value) => {
+                json.raw(bool_text(*value));
+            }
+            Attr::IdText(id) => {
+                json.id(*id);
+            }
+            Attr::Json(Some(text)) => {
+                json.raw(text);
             }
         }
     }
@@ -299,10 +322,25 @@ pub struct Resource<'a> {
     pub attributes: Vec<(&'static str, Attr<'a>)>,
     pub relationships: Vec<(&'static str, Linkage)>,
     pub meta: Option<AuthorizationMeta>,
+    /// `meta.page.cursor`: the cursor of this resource's position in its collection (the change
+    /// feed gives every change one, so consumers can resume after it).
+    pub cursor: Option<String>,
     pub base: &'a LinkBase,
 }
 
 impl Resource<'_> {
+    /// `{"jsonapi":{"version":"1.1"},"data":<this resource>}`: a document without links, as a
+    /// webhook delivery carries one resource.
+    pub fn delivery_document(&self) -> String {
+        let mut json = Json::with_capacity(1024);
+        json.raw("{").member("jsonapi").raw("{");
+        json.member("version").quoted("1.1").raw("}");
+        json.member("data");
+        self.write_json(&mut json);
+        json.raw("}");
+        json.into_string()
+    }
+
     pub fn identifier(&self) -> Identifier {
         Identifier {
             kind: self.kind,
@@ -342,10 +380,16 @@ impl WriteJson for Resource<'_> {
             .member("self")
             .link(base, path, id, &[])
             .raw("}");
-        if let Some(meta) = &self.meta {
+        if self.meta.is_some() || self.cursor.is_some() {
             json.member("meta").raw("{");
-            json.member("canWrite").raw(bool_text(meta.can_write));
-            json.member("canDelete").raw(bool_text(meta.can_delete));
+            if let Some(meta) = &self.meta {
+                json.member("canWrite").raw(bool_text(meta.can_write));
+                json.member("canDelete").raw(bool_text(meta.can_delete));
+            }
+            if let Some(cursor) = &self.cursor {
+                json.member("page").raw("{").member("cursor").string(cursor);
+                json.raw("}");
+            }
             json.raw("}");
         }
         json.raw("}");
@@ -540,6 +584,7 @@ mod tests {
                 ),
                 ("owner", Linkage::ToOne(None)),
             ],
+            cursor: None,
             meta: Some(AuthorizationMeta {
                 can_write: true,
                 can_delete: false,

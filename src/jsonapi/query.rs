@@ -1063,6 +1063,11 @@ fn typed_value(
             Err(String::from("a filter value cannot contain U+0000"))
         }
         FieldKind::Str | FieldKind::StrList => Ok(FilterValue::Str(text.to_owned())),
+        FieldKind::Bool => match text {
+            "true" | "false" => Ok(FilterValue::Str(text.to_owned())),
+            _ => Err(format!("`{text}` is not true or false")),
+        },
+        FieldKind::Object => Err(format!("`{text}`: objects cannot be filtered on")),
         FieldKind::Enum(allowed) => allowed
             .contains(&text)
             .then(|| FilterValue::Str(text.to_owned()))

@@ -25,8 +25,12 @@ pub enum FieldKind {
     Enum(&'static [&'static str]),
     /// A phone number; filter values go through the normaliser and compare as E.164.
     PhoneNumber,
-    /// A list of strings (read-only).
+    /// A list of strings.
     StrList,
+    /// `true` or `false`.
+    Bool,
+    /// A JSON object (read-only, never filtered).
+    Object,
 }
 
 impl FieldKind {

@@ -78,6 +78,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The same page with each row turned into `U`.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            rows: self.rows.into_iter().map(f).collect(),
+            more: self.more,
+            direction: self.direction,
+            total: self.total,
+        }
+    }
+
     /// Trims the look-ahead row and restores the requested order.
     pub fn from_rows<F: Field>(mut rows: Vec<T>, listing: &Listing<F>, total: Option<i64>) -> Self {
         let more = rows.len() > listing.size as usize;

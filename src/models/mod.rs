@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+pub mod change;
 pub mod error;
 pub mod idempotency;
 pub mod includes;
@@ -16,12 +17,15 @@ pub mod prospect;
 pub mod server_key;
 pub mod token;
 pub mod user;
+pub mod webhook;
 
+pub use change::{recorded, Change, Journal};
 pub use error::{DuplicateCause, ModelError, ModelResult};
 pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;
 pub use token::ApiToken;
 pub use user::User;
+pub use webhook::Webhook;
 
 /// `ids` once each, in first-seen order.
 pub fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {

@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::change::Journal;
 use super::error::{ModelError, ModelResult};
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
@@ -14,6 +15,7 @@ use crate::db::schema::prospects::{self, dsl as col};
 use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
+use crate::jsonapi::document::Attr;
 use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::{PhoneNumberRow, ProspectPhone};
@@ -130,6 +132,28 @@ pub struct ProspectChanges {
 }
 
 impl Prospect {
+    /// The row's value of an attribute as resource objects show it, with `numbers` as its numbers
+    /// (all of them, in `order`); `None` for the id.
+    #[inline]
+    pub fn attr<'r>(&'r self, numbers: &'r [ProspectPhone], field: F) -> Option<Attr<'r>> {
+        Some(match field {
+            F::Id => return None,
+            F::FirstName => Attr::OptStr(self.first_name.as_deref()),
+            F::LastName => Attr::OptStr(self.last_name.as_deref()),
+            F::Title => Attr::OptStr(self.title.as_deref()),
+            F::Company => Attr::OptStr(self.company.as_deref()),
+            F::Phones(phone_type) => Attr::List(
+                numbers
+                    .iter()
+                    .filter(|number| number.phone_type == phone_type)
+                    .map(ProspectPhone::array_entry)
+                    .collect(),
+            ),
+            F::CreatedAt => Attr::Time(self.created_at),
+            F::UpdatedAt => Attr::Time(self.updated_at),
+        })
+    }
+
     pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
         crate::on_backend!(conn, |conn| prospects::table
             .find(id)
@@ -167,11 +191,63 @@ impl Prospect {
         }))
     }
 
-    /// Stores the prospect's list of numbers on its row (see [`PhoneList`]) as it stands in
-    /// this transaction: the last step of every write that changes the list, made under the row
-    /// lock that the write's first statement took ([`Prospect::touch`]), so concurrent writers of
-    /// one list store their lists in the order they commit.
-    pub fn store_phones(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+    /// Locks prospect `id` for the rest of the write transaction and reads it (404 when there is
+    /// none). On PostgreSQL this is `SELECT … FOR NO KEY UPDATE`, the lock an `UPDATE` takes:
+    /// writers of one prospect and of its list of numbers queue here (prospects are locked in id
+    /// order, so moves do not deadlock), writers of other prospects run in parallel. On SQLite
+    /// the transaction's `BEGIN IMMEDIATE` already holds the database's write lock.
+    pub fn lock(conn: &mut DbConnection, id: i64) -> ModelResult<Self> {
+        let row = match conn {
+            DbConnection::Sqlite(conn) => prospects::table
+                .find(id)
+                .select(Self::as_select())
+                .first(conn)
+                .optional()?,
+            DbConnection::Pg(conn) => prospects::table
+                .find(id)
+                .select(Self::as_select())
+                .for_no_key_update()
+                .first(conn)
+                .optional()?,
+        };
+        row.ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))
+    }
+
+    /// A time for a new version of `self` at `at`, later than its current `updatedAt` even when
+    /// two writes fall into one millisecond, so that `updatedAt` moves with every change.
+    fn next_time(&self, at: NaiveDateTime) -> NaiveDateTime {
+        at.max(self.updated_at + chrono::Duration::milliseconds(1))
+    }
+
+    /// Stores `phones` as the list of the locked prospect `before` (see [`PhoneList`]) and marks
+    /// it changed (new version and `updatedAt`): the last step of every write of its numbers,
+    /// under the lock [`Prospect::lock`] took, so concurrent writers of one list store their lists
+    /// in the order they commit. Returns the prospect as it now stands.
+    pub fn store_phones(
+        conn: &mut DbConnection,
+        before: &Prospect,
+        phones: Vec<ProspectPhone>,
+        at: NaiveDateTime,
+    ) -> QueryResult<Prospect> {
+        let updated_at = before.next_time(at);
+        diesel::update(prospects::table.find(before.id))
+            .set((
+                col::phones.eq(PhoneList::to_json(&phones)),
+                col::version.eq(before.version + 1),
+                col::updated_at.eq(updated_at),
+            ))
+            .execute(conn)?;
+        Ok(Prospect {
+            phones: PhoneList(phones),
+            version: before.version + 1,
+            updated_at,
+            ..before.clone()
+        })
+    }
+
+    /// Stores the prospect's list as its number rows make it, changing nothing else: for rows
+    /// written outside the API (a bulk load, a test's fixtures).
+    pub fn rebuild_phones(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
         let phones = ProspectPhone::of_prospect(conn, id)?;
         diesel::update(prospects::table.find(id))
             .set(col::phones.eq(PhoneList::to_json(&phones)))
@@ -179,125 +255,94 @@ impl Prospect {
             .map(drop)
     }
 
-    /// Marks the prospect changed (new version and `updatedAt`). As the first statement of a
-    /// transaction it also serializes writers of the prospect's number list (see
-    /// [`crate::models::phone_number`]). A prospect that does not exist is 404.
-    pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> ModelResult<()> {
-        let touched = diesel::update(prospects::table.find(id))
-            .set((col::version.eq(col::version + 1), col::updated_at.eq(at)))
+    pub fn create(
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        new: NewProspect,
+    ) -> ModelResult<Self> {
+        let at = now();
+        let stamps = (
+            col::version.eq(1),
+            col::created_at.eq(at),
+            col::updated_at.eq(at),
+        );
+        diesel::insert_into(prospects::table)
+            .values((&new, stamps))
             .execute(conn)?;
-        if touched == 0 {
-            return Err(ModelError::not_found(ResourceType::Prospect, id));
-        }
-        Ok(())
+        let id = last_insert_id(conn)?;
+        let row =
+            Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))?;
+        journal.prospect(None, Some(&row));
+        Ok(row)
     }
 
-    pub fn create(conn: &mut DbConnection, new: NewProspect) -> ModelResult<Self> {
-        crate::db::write_transaction(conn, |conn| {
-            let at = now();
-            let stamps = (
-                col::version.eq(1),
-                col::created_at.eq(at),
-                col::updated_at.eq(at),
-            );
-            diesel::insert_into(prospects::table)
-                .values((&new, stamps))
-                .execute(conn)?;
-            let id = last_insert_id(conn)?;
-            Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))
-        })
+    /// Whether `changes` would leave `self` as it is.
+    fn unchanged_by(&self, changes: &ProspectChanges) -> bool {
+        let same = |change: &Option<Option<String>>, value: &Option<String>| {
+            change.as_ref().is_none_or(|change| change == value)
+        };
+        changes.owner_id.is_none_or(|owner| owner == self.owner_id)
+            && same(&changes.first_name, &self.first_name)
+            && same(&changes.last_name, &self.last_name)
+            && same(&changes.title, &self.title)
+            && same(&changes.company, &self.company)
     }
-
-    /// How often a write re-reads a prospect that another writer changed between its read and its
-    /// conditional write.
-    const WRITE_ATTEMPTS: usize = 3;
 
     /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check),
-    /// else 412. A PATCH that changes nothing keeps the version and ETag.
+    /// else 412, under the prospect's lock. A PATCH whose values equal the stored ones changes
+    /// nothing: not the version, not `updatedAt`, and it records no change.
     pub fn update(
         conn: &mut DbConnection,
+        journal: &mut Journal,
         id: i64,
         changes: &ProspectChanges,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<Self> {
-        let has_changes = changes.owner_id.is_some()
-            || changes.first_name.is_some()
-            || changes.last_name.is_some()
-            || changes.title.is_some()
-            || changes.company.is_some();
-        Self::conditionally(conn, id, expected_version, |conn, current| {
-            if !has_changes {
-                return Ok(Some(current));
-            }
-            let stamps = (
+        let current = Self::lock(conn, id)?;
+        if !expected_version(current.version) {
+            return Err(ModelError::VersionMismatch);
+        }
+        if current.unchanged_by(changes) {
+            return Ok(current);
+        }
+        diesel::update(prospects::table.find(id))
+            .set((
+                changes,
                 col::version.eq(current.version + 1),
-                col::updated_at.eq(now()),
-            );
-            let written = diesel::update(current_version(&current))
-                .set((changes, stamps))
-                .execute(conn)?;
-            if written == 0 {
-                return Ok(None);
-            }
-            Ok(Self::find(conn, id)?)
-        })
+                col::updated_at.eq(current.next_time(now())),
+            ))
+            .execute(conn)?;
+        let row = Self::find(conn, id)?
+            .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
+        journal.prospect(Some(&current), Some(&row));
+        Ok(row)
     }
 
-    /// Deletes the prospect if its version passes `expected_version` (else 412); its numbers go
-    /// with it (`ON DELETE CASCADE`).
+    /// Deletes the prospect if its version passes `expected_version` (else 412), under its lock;
+    /// its numbers go with it (`ON DELETE CASCADE`), and each of their deletes is recorded.
     pub fn delete(
         conn: &mut DbConnection,
+        journal: &mut Journal,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<()> {
-        Self::conditionally(conn, id, expected_version, |conn, current| {
-            let deleted = diesel::delete(current_version(&current)).execute(conn)?;
-            Ok((deleted == 1).then_some(()))
-        })
-    }
-
-    /// Runs `write` in a write transaction on the stored prospect, once its version passes
-    /// `expected_version` (else 412; 404 if there is none). `write` makes its statement
-    /// conditional on that version ([`current_version`]) and answers `None` when another writer
-    /// changed the row first; then the row is read again, up to [`Self::WRITE_ATTEMPTS`] times.
-    /// So no lock is needed, and a concurrent change is never overwritten unseen: the loser reads
-    /// again (and, with `If-Match`, fails the check).
-    fn conditionally<T>(
-        conn: &mut DbConnection,
-        id: i64,
-        expected_version: &dyn Fn(i64) -> bool,
-        mut write: impl FnMut(&mut DbConnection, Prospect) -> ModelResult<Option<T>>,
-    ) -> ModelResult<T> {
-        let not_found = || ModelError::not_found(ResourceType::Prospect, id);
-        crate::db::write_transaction(conn, |conn| {
-            for _ in 0..Self::WRITE_ATTEMPTS {
-                let current = Self::find(conn, id)?.ok_or_else(not_found)?;
-                if !expected_version(current.version) {
-                    return Err(ModelError::VersionMismatch);
-                }
-                if let Some(done) = write(conn, current)? {
-                    return Ok(done);
-                }
-            }
-            let kind = ResourceType::Prospect;
-            Err(ModelError::KeptChanging { kind, id })
-        })
+        let current = Self::lock(conn, id)?;
+        if !expected_version(current.version) {
+            return Err(ModelError::VersionMismatch);
+        }
+        let numbers = PhoneNumberRow::of_prospects(conn, &[id])?;
+        diesel::delete(prospects::table.find(id)).execute(conn)?;
+        for number in &numbers {
+            journal.number(Some(number), None);
+        }
+        journal.prospect(Some(&current), None);
+        Ok(())
     }
 
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing))
     }
-}
-
-/// The prospect's row as long as it still has `current`'s version.
-fn current_version(
-    current: &Prospect,
-) -> diesel::dsl::Filter<diesel::dsl::Find<prospects::table, i64>, diesel::dsl::Eq<col::version, i64>>
-{
-    prospects::table
-        .find(current.id)
-        .filter(col::version.eq(current.version))
 }
 
 crate::per_backend! {

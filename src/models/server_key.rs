@@ -1,5 +1,6 @@
 //! Secrets the service makes once and stores, so that every instance and every restart uses the
-//! same one: the page-cursor key when `PHONEBOOK_CURSOR_SECRET` is not set.
+//! same one: the page-cursor key when `PHONEBOOK_CURSOR_SECRET` is not set, and the change feed's
+//! cursor key.
 //!
 //! Made under a race-safe insert: every instance inserts a random key with `ON CONFLICT DO
 //! NOTHING` and then reads the stored one back, so whichever insert lands first is the key of all.
@@ -12,6 +13,9 @@ use crate::db::DbConnection;
 
 /// The name of the page-cursor key.
 pub const CURSOR_KEY: &str = "cursor";
+
+/// The name of the change feed's cursor key.
+pub const FEED_KEY: &str = "feed-cursor";
 
 /// The stored key `name`, made (32 random bytes) if there is none yet.
 pub fn get_or_create(conn: &mut DbConnection, name: &str) -> QueryResult<[u8; 32]> {

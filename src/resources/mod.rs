@@ -4,6 +4,7 @@
 //! per-type [`served`] rendering, the [`view`]s, and the [`writes`] rules that single-resource
 //! endpoints, relationship endpoints and `/operations` all go through.
 
+pub mod changes;
 pub mod conditional;
 pub mod context;
 pub mod entry;
@@ -15,6 +16,7 @@ pub mod respond;
 pub mod served;
 pub mod users;
 pub mod view;
+pub mod webhooks;
 pub mod writes;
 
 pub use context::Context;

@@ -12,12 +12,12 @@ use serde_json::Value;
 use super::conditional::Precondition;
 use super::context::Context;
 use super::view::View;
-use super::writes::{self, phone_number, prospect, Lids};
-use crate::db::{self, DbConnection};
+use super::writes::{self, as_actor, phone_number, prospect, Lids};
+use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Intent, Target};
 use crate::jsonapi::document::{AtomicResults, ResourceType};
-use crate::models::{PhoneNumberRow, Prospect};
+use crate::models::{Journal, PhoneNumberRow, Prospect};
 use crate::permissions::{self, Access, Principal};
 
 /// Most operations one request may carry.
@@ -144,16 +144,19 @@ fn kind_of(data: &Value, pointer: &str) -> ApiResult<ResourceType> {
     };
     match ResourceType::named(name) {
         Some(kind @ (ResourceType::PhoneNumber | ResourceType::Prospect)) => Ok(kind),
-        Some(ResourceType::User) | None => Err(ApiError::bad_request(
-            format!("{pointer}/type"),
-            format!("Atomic operations work on phoneNumber and prospect, not `{name}`."),
-        )),
+        Some(ResourceType::User | ResourceType::Change | ResourceType::Webhook) | None => {
+            Err(ApiError::bad_request(
+                format!("{pointer}/type"),
+                format!("Atomic operations work on phoneNumber and prospect, not `{name}`."),
+            ))
+        }
     }
 }
 
 /// One operation's work, with the caller and the local ids created so far.
 struct Apply<'a> {
     conn: &'a mut DbConnection,
+    journal: &'a mut Journal,
     principal: &'a Principal,
     region: &'a str,
     lids: &'a mut LocalIds,
@@ -193,15 +196,16 @@ impl Apply<'_> {
         }
         self.require(kind, Access::Write)?;
         let input = body::resource_object(&data, "/data", kind, Intent::Create)?;
-        let (conn, principal) = (&mut *self.conn, self.principal);
+        let (conn, journal, principal) = (&mut *self.conn, &mut *self.journal, self.principal);
         let (id, lids, outcome): (i64, &mut Lids, fn(i64) -> Outcome) = match kind {
             ResourceType::Prospect => {
-                let row = prospect::create(conn, principal, &input)?;
+                let row = prospect::create(conn, journal, principal, &input)?;
                 (row.id, &mut self.lids.prospects, Outcome::Prospect)
             }
             _ => {
                 let prospects = &self.lids.prospects;
-                let row = phone_number::create(conn, principal, &input, self.region, prospects)?;
+                let row =
+                    phone_number::create(conn, journal, principal, &input, self.region, prospects)?;
                 (row.id, &mut self.lids.phone_numbers, Outcome::PhoneNumber)
             }
         };
@@ -260,12 +264,12 @@ impl Apply<'_> {
         }
         self.require(kind, Access::Delete)?;
         let id = self.lids.resolve(kind, target, pointer)?;
-        let none = &Precondition::None;
+        let (conn, journal, none) = (&mut *self.conn, &mut *self.journal, &Precondition::None);
         match kind {
             ResourceType::Prospect => {
-                writes::delete::<Prospect>(self.conn, self.principal, id, none)?
+                writes::delete::<Prospect>(conn, journal, self.principal, id, none)?
             }
-            _ => writes::delete::<PhoneNumberRow>(self.conn, self.principal, id, none)?,
+            _ => writes::delete::<PhoneNumberRow>(conn, journal, self.principal, id, none)?,
         }
         Ok(Outcome::Nothing)
     }
@@ -282,13 +286,15 @@ impl Apply<'_> {
             object.insert("id".into(), Value::String(id.to_string()));
         }
         let input = body::resource_object(&data, "/data", kind, Intent::Update { id })?;
-        let (conn, principal, none) = (&mut *self.conn, self.principal, &Precondition::None);
+        let (conn, journal) = (&mut *self.conn, &mut *self.journal);
+        let (principal, none) = (self.principal, &Precondition::None);
         if kind == ResourceType::Prospect {
-            prospect::update(conn, principal, id, &input, none)?;
+            prospect::update(conn, journal, principal, id, &input, none)?;
             return Ok(Outcome::Prospect(id));
         }
         let prospects = &self.lids.prospects;
-        phone_number::update(conn, principal, id, &input, self.region, prospects, none)?;
+        let (target, context) = ((id, &input), (self.region, prospects));
+        phone_number::update(conn, journal, principal, target, context, none)?;
         Ok(Outcome::PhoneNumber(id))
     }
 
@@ -319,7 +325,8 @@ impl Apply<'_> {
             .resolve(ResourceType::Prospect, &target, "/data")?;
         let linkage = "/data/relationships/prospect";
         let ids = (id, prospect_id);
-        phone_number::move_to(self.conn, self.principal, ids, &Precondition::None, linkage)?;
+        let none = &Precondition::None;
+        phone_number::move_to(self.conn, self.journal, self.principal, ids, none, linkage)?;
         Ok(Outcome::Nothing)
     }
 }
@@ -334,6 +341,7 @@ type Written = (
 /// Runs every operation in one transaction and reads back what the results show.
 fn run_all(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     region: &str,
     operations: &[Value],
@@ -341,6 +349,7 @@ fn run_all(
     let mut lids = LocalIds::default();
     let mut apply = Apply {
         conn,
+        journal,
         principal,
         region,
         lids: &mut lids,
@@ -385,11 +394,10 @@ pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpRes
     cx.no_query_parameters()?;
     let operations = operations(&body.read().await?)?;
     let (principal, region) = (cx.principal().clone(), cx.default_region());
-    let (outcomes, numbers, prospects) = cx
-        .database(move |conn| {
-            db::write_transaction(conn, |conn| run_all(conn, &principal, &region, &operations))
-        })
-        .await?;
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        run_all(conn, journal, &principal, &region, &operations)
+    });
+    let (outcomes, numbers, prospects) = cx.database(work).await?;
     let fields = Default::default();
     let view = View {
         base: &cx.base,

@@ -5,8 +5,9 @@
 use std::borrow::Cow;
 
 use super::context::Context;
+use crate::domain::ResourceType;
 use crate::errors::ApiResult;
-use crate::jsonapi::cursor::Cursor;
+use crate::jsonapi::cursor::{Cursor, CursorCodec, CursorValue};
 use crate::jsonapi::document::{Applied, Data, Document, Resource};
 use crate::jsonapi::query::{self, Query, QueryError};
 use crate::jsonapi::schema::Field;
@@ -21,6 +22,21 @@ pub struct CursorBinding<'q, F: Field> {
     text: std::cell::OnceCell<String>,
 }
 
+/// What change cursors are bound to: the feed alone, whatever the filters, so that a consumer can
+/// resume with any filter from any change's cursor. They are signed with the database's own key
+/// ([`crate::models::server_key::FEED_KEY`]), so they never expire.
+const FEED_BINDING: &str = "change-feed";
+
+/// The cursor of change `id` in the feed (its `meta.page.cursor`, and its position in the links).
+pub fn feed_cursor(codec: &CursorCodec, id: i64) -> String {
+    let cursor = Cursor {
+        values: vec![CursorValue::Int(id)],
+        id,
+        inclusive: false,
+    };
+    codec.encode(&cursor, FEED_BINDING)
+}
+
 impl<'q, F: Field> CursorBinding<'q, F> {
     /// The binding of a listing of `F`'s type, below `parent` for a related endpoint
     /// (`Some(("prospect", 7))`).
@@ -33,8 +49,26 @@ impl<'q, F: Field> CursorBinding<'q, F> {
     }
 
     fn text(&self) -> &str {
+        if Self::is_feed() {
+            return FEED_BINDING;
+        }
         self.text
             .get_or_init(|| self.query.binding(F::TYPE.name(), self.parent))
+    }
+
+    fn is_feed() -> bool {
+        F::TYPE == ResourceType::Change
+    }
+}
+
+impl Context {
+    /// The codec of the cursors of `F`'s listings.
+    fn codec<F: Field>(&self) -> &CursorCodec {
+        if CursorBinding::<F>::is_feed() {
+            &self.state.feed_cursors
+        } else {
+            &self.state.cursors
+        }
     }
 }
 
@@ -46,7 +80,7 @@ impl Context {
         binding: &CursorBinding<F>,
     ) -> ApiResult<Listing<F>> {
         let decode = |text: &str, parameter: &str, direction| -> ApiResult<(Direction, Cursor)> {
-            let cursor = self.state.cursors.decode(text, binding.text()).map_err(|_| {
+            let cursor = self.codec::<F>().decode(text, binding.text()).map_err(|_| {
                 QueryError::invalid(
                     parameter,
                     "The cursor is not one this server issued for this query (it was altered, or the sort \
@@ -139,7 +173,7 @@ impl Context {
                 id: row.id(),
                 inclusive: false,
             };
-            self.state.cursors.encode(&cursor, binding.text())
+            self.codec::<F>().encode(&cursor, binding.text())
         };
         let pieces = self.query_pieces();
         let self_link = self.link_with(pieces.iter().map(|&(piece, _)| piece), None);
@@ -161,7 +195,7 @@ impl Context {
                         inclusive: !cursor.inclusive,
                         ..cursor.clone()
                     };
-                    self.state.cursors.encode(&edge, binding.text())
+                    self.codec::<F>().encode(&edge, binding.text())
                 }
                 (None, None) => return None,
             };

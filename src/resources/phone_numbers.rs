@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 
 use super::context::Context;
 use super::respond::{self, path_id};
+use super::writes::as_actor;
 use super::writes::{phone_number as write, Lids};
 use crate::errors::ApiResult;
 use crate::jsonapi::body::{self, Body, Intent};
@@ -65,10 +66,10 @@ pub async fn create_phone_number(cx: Context, body: Body) -> ApiResult<HttpRespo
     let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
     let input = body::resource_document(&body.read().await?, KIND, Intent::Create)?;
     let (principal, region) = (cx.principal().clone(), cx.default_region());
-    respond::one(&cx, &query, StatusCode::CREATED, move |conn| {
-        write::create(conn, &principal, &input, &region, &Lids::new())
-    })
-    .await
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write::create(conn, journal, &principal, &input, &region, &Lids::new())
+    });
+    respond::one(&cx, &query, StatusCode::CREATED, work).await
 }
 
 pub async fn update_phone_number(
@@ -81,11 +82,18 @@ pub async fn update_phone_number(
     let input = body::resource_document(&body.read().await?, KIND, Intent::Update { id })?;
     let (principal, region) = (cx.principal().clone(), cx.default_region());
     let precondition = cx.precondition();
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        let lids = Lids::new();
-        write::update(conn, &principal, id, &input, &region, &lids, &precondition)
-    })
-    .await
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        let (target, lids) = ((id, &input), Lids::new());
+        write::update(
+            conn,
+            journal,
+            &principal,
+            target,
+            (&region, &lids),
+            &precondition,
+        )
+    });
+    respond::one(&cx, &query, StatusCode::OK, work).await
 }
 
 pub async fn delete_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {

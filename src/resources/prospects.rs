@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 
 use super::context::Context;
 use super::respond::{self, path_id};
+use super::writes::as_actor;
 use super::writes::{phone_number, prospect as write};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Body, Intent};
@@ -42,10 +43,10 @@ pub async fn create_prospect(cx: Context, body: Body) -> ApiResult<HttpResponse>
     let query = cx.query::<ProspectField>(Endpoint::Single, Access::Write)?;
     let input = body::resource_document(&body.read().await?, KIND, Intent::Create)?;
     let principal = cx.principal().clone();
-    respond::one(&cx, &query, StatusCode::CREATED, move |conn| {
-        write::create(conn, &principal, &input)
-    })
-    .await
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write::create(conn, journal, &principal, &input)
+    });
+    respond::one(&cx, &query, StatusCode::CREATED, work).await
 }
 
 pub async fn update_prospect(
@@ -57,10 +58,10 @@ pub async fn update_prospect(
     let id = path_id(&id, KIND)?;
     let input = body::resource_document(&body.read().await?, KIND, Intent::Update { id })?;
     let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        write::update(conn, &principal, id, &input, &precondition)
-    })
-    .await
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write::update(conn, journal, &principal, id, &input, &precondition)
+    });
+    respond::one(&cx, &query, StatusCode::OK, work).await
 }
 
 pub async fn delete_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -106,8 +107,10 @@ pub async fn add_prospect_phone_numbers(
         .map(|(index, item)| body::identifier(item, &format!("/data/{index}"), number))
         .collect::<Result<Vec<_>, _>>()?;
     let principal = cx.principal().clone();
-    cx.database(move |conn| phone_number::move_all_to(conn, &principal, id, &targets))
-        .await?;
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        phone_number::move_all_to(conn, journal, &principal, id, &targets)
+    });
+    cx.database(work).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

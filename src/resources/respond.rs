@@ -11,7 +11,7 @@ use super::conditional::{not_modified, Precondition};
 use super::context::Context;
 use super::pagination::CursorBinding;
 use super::served::{existing, Served};
-use super::writes::{self, Deletable};
+use super::writes::{self, as_actor, Deletable};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Body, Target};
@@ -20,6 +20,7 @@ use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::models::includes::{Graph, Needs};
 use crate::models::listing::{Keyed, Listing, Page};
+use crate::models::Journal;
 use crate::permissions::{Access, Principal};
 use crate::schema::Relationship;
 
@@ -196,7 +197,14 @@ pub async fn write_to_one<T, W>(
 ) -> ApiResult<HttpResponse>
 where
     T: Served,
-    W: FnOnce(&mut DbConnection, &Principal, i64, Option<Target>, &Precondition) -> ApiResult<T>
+    W: Fn(
+            &mut DbConnection,
+            &mut Journal,
+            &Principal,
+            i64,
+            Option<Target>,
+            &Precondition,
+        ) -> ApiResult<T>
         + Send
         + 'static,
 {
@@ -205,9 +213,10 @@ where
     let id = path_id(id, spec.owner)?;
     let target = body::to_one_linkage(&body.read().await?, spec.name, spec.target)?;
     let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    let row = cx
-        .database(move |conn| write(conn, &principal, id, target, &precondition))
-        .await?;
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write(conn, journal, &principal, id, target.clone(), &precondition)
+    });
+    let row = cx.database(work).await?;
     let document = relationship_document(cx, rel, row.id(), row.linkage(rel));
     Ok(single(cx, StatusCode::OK, document, row.etag()))
 }
@@ -218,8 +227,10 @@ pub async fn delete<R: Deletable>(cx: &Context, id: &str) -> ApiResult<HttpRespo
     cx.query::<R::Field>(Endpoint::Bare, Access::Delete)?;
     let id = path_id(id, R::Field::TYPE)?;
     let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    cx.database(move |conn| writes::delete::<R>(conn, &principal, id, &precondition))
-        .await?;
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        writes::delete::<R>(conn, journal, &principal, id, &precondition)
+    });
+    cx.database(work).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -9,12 +9,15 @@ use super::conditional::etag;
 use super::view::{phone_number_linkage, prospect_linkage, View};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::cursor::CursorCodec;
 use crate::jsonapi::document::{Linkage, Resource};
 use crate::jsonapi::schema::Field;
 use crate::models::includes::{Graph, Includes, Needs};
 use crate::models::listing::Keyed;
-use crate::models::{PhoneNumberRow, Prospect, User};
-use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
+use crate::models::{Change, PhoneNumberRow, Prospect, User, Webhook};
+use crate::schema::{
+    ChangeField, PhoneNumberField, ProspectField, Relationship, UserField, WebhookField,
+};
 
 /// Row `id` of `T`'s type: 404 when there is none.
 pub fn existing<T: Served>(conn: &mut DbConnection, id: i64) -> ApiResult<T> {
@@ -158,5 +161,125 @@ impl Served for User {
 
     fn linkage(&self, rel: Relationship) -> Linkage {
         unreachable!("a user has no relationship {rel:?}")
+    }
+}
+
+/// A change as the feed shows it: with its own cursor (`meta.page.cursor`) when it is shown as a
+/// resource; without one where only its linkage is (`existing` finds it so).
+pub struct FeedEntry {
+    pub change: Change,
+    pub cursor: Option<String>,
+}
+
+impl FeedEntry {
+    pub fn new(change: Change, codec: &CursorCodec) -> Self {
+        let cursor = Some(super::pagination::feed_cursor(codec, change.id));
+        FeedEntry { change, cursor }
+    }
+}
+
+impl Keyed<ChangeField> for FeedEntry {
+    fn sort_value(&self, field: ChangeField) -> crate::jsonapi::cursor::CursorValue {
+        self.change.sort_value(field)
+    }
+
+    fn id(&self) -> i64 {
+        self.change.id
+    }
+}
+
+impl Served for FeedEntry {
+    type Field = ChangeField;
+
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        let change = Change::find(conn, id)?;
+        Ok(change.map(|change| FeedEntry {
+            change,
+            cursor: None,
+        }))
+    }
+
+    /// Changes never change.
+    fn etag(&self) -> Option<EntityTag> {
+        None
+    }
+
+    fn graph(_: &mut DbConnection, _: &[Self], _: Needs) -> QueryResult<Graph> {
+        Ok(Graph::default())
+    }
+
+    fn render<'r>(&'r self, view: &View<'r>, _: &'r Graph) -> Resource<'r> {
+        view.change(&self.change, self.cursor.clone())
+    }
+
+    fn included<'r>(_: &View<'r>, _: &'r Graph, _: Includes, _: &'r [Self]) -> Vec<Resource<'r>> {
+        Vec::new()
+    }
+
+    fn linkage(&self, rel: Relationship) -> Linkage {
+        super::view::change_linkage(&self.change, rel)
+    }
+}
+
+/// A webhook as responses show it: with its count of queued deliveries, and its secret only in the
+/// response to its create.
+pub struct WebhookState {
+    pub webhook: Webhook,
+    pub pending: i64,
+    pub shows_secret: bool,
+}
+
+impl WebhookState {
+    /// Each of `webhooks` with its count of queued deliveries: one query for all of them.
+    pub fn load(conn: &mut DbConnection, webhooks: Vec<Webhook>) -> QueryResult<Vec<Self>> {
+        let ids: Vec<i64> = webhooks.iter().map(|webhook| webhook.id).collect();
+        let pending = Webhook::pending(conn, &ids)?;
+        Ok(webhooks
+            .into_iter()
+            .map(|webhook| WebhookState {
+                pending: pending.get(&webhook.id).copied().unwrap_or(0),
+                webhook,
+                shows_secret: false,
+            })
+            .collect())
+    }
+}
+
+impl Keyed<WebhookField> for WebhookState {
+    fn sort_value(&self, field: WebhookField) -> crate::jsonapi::cursor::CursorValue {
+        self.webhook.sort_value(field)
+    }
+
+    fn id(&self) -> i64 {
+        self.webhook.id
+    }
+}
+
+impl Served for WebhookState {
+    type Field = WebhookField;
+
+    fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        let found = Webhook::find(conn, id)?.into_iter().collect();
+        Ok(WebhookState::load(conn, found)?.pop())
+    }
+
+    fn etag(&self) -> Option<EntityTag> {
+        None
+    }
+
+    fn graph(_: &mut DbConnection, _: &[Self], _: Needs) -> QueryResult<Graph> {
+        Ok(Graph::default())
+    }
+
+    fn render<'r>(&'r self, view: &View<'r>, _: &'r Graph) -> Resource<'r> {
+        view.webhook(self)
+    }
+
+    fn included<'r>(_: &View<'r>, _: &'r Graph, _: Includes, _: &'r [Self]) -> Vec<Resource<'r>> {
+        Vec::new()
+    }
+
+    fn linkage(&self, rel: Relationship) -> Linkage {
+        unreachable!("a webhook has no relationship {rel:?}")
     }
 }

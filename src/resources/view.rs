@@ -5,13 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::served::WebhookState;
 use crate::jsonapi::document::{
     Attr, AuthorizationMeta, Identifier, LinkBase, Linkage, Resource, ResourceType,
 };
 use crate::jsonapi::schema::{Field, Relationship as _};
-use crate::models::{PhoneNumberRow, Prospect, ProspectPhone, User};
+use crate::models::{Change, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{self, Principal};
-use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
+use crate::schema::{
+    ChangeField, PhoneNumberField, ProspectField, Relationship, UserField, WebhookField,
+};
 
 /// How resources are shown in one response.
 pub struct View<'a> {
@@ -30,23 +33,7 @@ trait Attributes<'r, F: Field>: Copy {
 impl<'r> Attributes<'r, PhoneNumberField> for &'r PhoneNumberRow {
     #[inline]
     fn attr(self, field: PhoneNumberField) -> Option<Attr<'r>> {
-        use PhoneNumberField as F;
-        Some(match field {
-            F::Id => return None,
-            F::Number => Attr::Str(&self.number),
-            F::RawNumber => Attr::Str(&self.raw_number),
-            F::CountryCode => Attr::OptStr(self.country_code.as_deref()),
-            F::Extension => Attr::OptStr(self.extension()),
-            F::PhoneType => Attr::Str(&self.phone_type),
-            F::Order => Attr::Int(i64::from(self.position)),
-            F::Status => Attr::Str(&self.status),
-            F::StatusChangedAt => Attr::Time(self.status_changed_at),
-            F::Source => Attr::OptStr(self.source.as_deref()),
-            F::FormattedNumber => Attr::Str(&self.formatted_number),
-            F::LineType => Attr::Str(&self.line_type),
-            F::CreatedAt => Attr::Time(self.created_at),
-            F::UpdatedAt => Attr::Time(self.updated_at),
-        })
+        PhoneNumberRow::attr(self, field)
     }
 }
 
@@ -54,24 +41,7 @@ impl<'r> Attributes<'r, PhoneNumberField> for &'r PhoneNumberRow {
 impl<'r> Attributes<'r, ProspectField> for (&'r Prospect, &'r [ProspectPhone]) {
     #[inline]
     fn attr(self, field: ProspectField) -> Option<Attr<'r>> {
-        use ProspectField as F;
-        let (row, numbers) = self;
-        Some(match field {
-            F::Id => return None,
-            F::FirstName => Attr::OptStr(row.first_name.as_deref()),
-            F::LastName => Attr::OptStr(row.last_name.as_deref()),
-            F::Title => Attr::OptStr(row.title.as_deref()),
-            F::Company => Attr::OptStr(row.company.as_deref()),
-            F::Phones(phone_type) => Attr::List(
-                numbers
-                    .iter()
-                    .filter(|number| number.phone_type == phone_type)
-                    .map(ProspectPhone::array_entry)
-                    .collect(),
-            ),
-            F::CreatedAt => Attr::Time(row.created_at),
-            F::UpdatedAt => Attr::Time(row.updated_at),
-        })
+        self.0.attr(self.1, field)
     }
 }
 
@@ -86,6 +56,45 @@ impl<'r> Attributes<'r, UserField> for &'r User {
             F::Role => Attr::Str(&self.role),
             F::CreatedAt => Attr::Time(self.created_at),
             F::UpdatedAt => Attr::Time(self.updated_at),
+        })
+    }
+}
+
+impl<'r> Attributes<'r, ChangeField> for &'r Change {
+    #[inline]
+    fn attr(self, field: ChangeField) -> Option<Attr<'r>> {
+        use ChangeField as F;
+        Some(match field {
+            F::Id => return None,
+            F::Action => Attr::Str(&self.action),
+            F::ResourceKind => Attr::Str(&self.resource_type),
+            F::ResourceId => Attr::IdText(self.resource_id),
+            F::ChangedFields => Attr::Json(Some(&self.changed_fields)),
+            F::Before => Attr::Json(self.before_state.as_deref()),
+            F::After => Attr::Json(self.after_state.as_deref()),
+            F::OccurredAt => Attr::Time(self.occurred_at),
+        })
+    }
+}
+
+impl<'r> Attributes<'r, WebhookField> for &'r WebhookState {
+    #[inline]
+    fn attr(self, field: WebhookField) -> Option<Attr<'r>> {
+        use WebhookField as F;
+        let row = &self.webhook;
+        Some(match field {
+            F::Id => return None,
+            F::Url => Attr::Str(&row.url),
+            F::ResourceTypes => Attr::List(row.types().map(std::borrow::Cow::Borrowed).collect()),
+            F::Active => Attr::Bool(row.active),
+            F::Secret if self.shows_secret => Attr::Str(&row.secret),
+            F::Secret => return None,
+            F::LastDeliveryAt => Attr::OptTime(row.last_delivery_at),
+            F::LastDeliveryStatus => Attr::OptInt(row.last_delivery_status.map(i64::from)),
+            F::PendingDeliveries => Attr::Int(self.pending),
+            F::FailedDeliveries => Attr::Int(row.failed_deliveries),
+            F::CreatedAt => Attr::Time(row.created_at),
+            F::UpdatedAt => Attr::Time(row.updated_at),
         })
     }
 }
@@ -158,6 +167,7 @@ impl<'a> View<'a> {
             meta: self.meta_for.zip(prospect_owner).map(|(principal, owner)| {
                 authorization(permissions::phone_number_meta(principal, owner))
             }),
+            cursor: None,
             base: self.base,
         }
     }
@@ -176,6 +186,7 @@ impl<'a> View<'a> {
             meta: self.meta_for.map(|principal| {
                 authorization(permissions::prospect_meta(principal, row.owner_id))
             }),
+            cursor: None,
             base: self.base,
         }
     }
@@ -192,8 +203,60 @@ impl<'a> View<'a> {
             meta: self
                 .meta_for
                 .map(|principal| authorization(permissions::user_meta(principal))),
+            cursor: None,
             base: self.base,
         }
+    }
+}
+
+impl View<'_> {
+    /// A change of the feed, with its cursor (`meta.page.cursor`) when given.
+    pub fn change<'r>(&self, row: &'r Change, cursor: Option<String>) -> Resource<'r>
+    where
+        Self: 'r,
+    {
+        let kind = ResourceType::Change;
+        Resource {
+            kind,
+            id: row.id,
+            attributes: self.attributes::<ChangeField>(row),
+            relationships: self.relationships(kind, |rel| change_linkage(row, rel)),
+            meta: self
+                .meta_for
+                .map(|principal| authorization(permissions::user_meta(principal))),
+            cursor,
+            base: self.base,
+        }
+    }
+}
+
+impl View<'_> {
+    /// A webhook (no relationships).
+    pub fn webhook<'r>(&self, row: &'r WebhookState) -> Resource<'r>
+    where
+        Self: 'r,
+    {
+        Resource {
+            kind: ResourceType::Webhook,
+            id: row.webhook.id,
+            attributes: self.attributes::<WebhookField>(row),
+            relationships: Vec::new(),
+            meta: (self.meta_for)
+                .map(|principal| authorization(permissions::webhook_meta(principal))),
+            cursor: None,
+            base: self.base,
+        }
+    }
+}
+
+/// The linkage of a change's relationship (`actor`: null for the command line).
+pub fn change_linkage(row: &Change, rel: Relationship) -> Linkage {
+    match rel {
+        Relationship::ChangeActor => Linkage::ToOne(row.actor_id.map(|id| Identifier {
+            kind: ResourceType::User,
+            id,
+        })),
+        other => unreachable!("{other:?} is not a relationship of change"),
     }
 }
 
@@ -204,7 +267,9 @@ pub fn phone_number_linkage(row: &PhoneNumberRow, rel: Relationship) -> Linkage 
             kind: ResourceType::Prospect,
             id: row.prospect_id,
         })),
-        Relationship::ProspectPhoneNumbers | Relationship::ProspectOwner => {
+        Relationship::ProspectPhoneNumbers
+        | Relationship::ProspectOwner
+        | Relationship::ChangeActor => {
             unreachable!("{rel:?} is not a relationship of phoneNumber")
         }
     }
@@ -226,7 +291,7 @@ pub fn prospect_linkage(row: &Prospect, numbers: &[ProspectPhone], rel: Relation
             kind: ResourceType::User,
             id: row.owner_id,
         })),
-        Relationship::PhoneNumberProspect => {
+        Relationship::PhoneNumberProspect | Relationship::ChangeActor => {
             unreachable!("{rel:?} is not a relationship of prospect")
         }
     }

@@ -48,16 +48,20 @@ macro_rules! fields {
     };
 }
 
+mod change;
 mod phone_number;
 mod prospect;
 mod user;
+mod webhook;
 
 #[cfg(test)]
 mod query_tests;
 
+pub use change::{ChangeField, ACTIONS, RECORDED_TYPES};
 pub use phone_number::PhoneNumberField;
 pub use prospect::ProspectField;
 pub use user::UserField;
+pub use webhook::WebhookField;
 
 pub use crate::domain::ResourceType;
 pub use crate::jsonapi::schema::{Capability, FieldKind, FieldSpec};
@@ -72,6 +76,8 @@ pub enum Relationship {
     ProspectPhoneNumbers,
     /// A prospect's owner (to-one user).
     ProspectOwner,
+    /// Who made a change (to-one user; null for the command line).
+    ChangeActor,
 }
 
 impl crate::jsonapi::schema::Relationship for Relationship {
@@ -79,14 +85,16 @@ impl crate::jsonapi::schema::Relationship for Relationship {
         Self::PhoneNumberProspect,
         Self::ProspectPhoneNumbers,
         Self::ProspectOwner,
+        Self::ChangeActor,
     ];
 
     fn spec(self) -> RelSpec {
-        use ResourceType::{PhoneNumber, Prospect, User};
+        use ResourceType::{Change, PhoneNumber, Prospect, User};
         let (name, owner, target, to_many, filterable_by_id) = match self {
             Self::PhoneNumberProspect => ("prospect", PhoneNumber, Prospect, false, true),
             Self::ProspectPhoneNumbers => ("phoneNumbers", Prospect, PhoneNumber, true, false),
             Self::ProspectOwner => ("owner", Prospect, User, false, true),
+            Self::ChangeActor => ("actor", Change, User, false, true),
         };
         RelSpec {
             name,
@@ -107,6 +115,8 @@ pub fn members(kind: ResourceType) -> Vec<&'static str> {
         ResourceType::PhoneNumber => attributes::<PhoneNumberField>().collect(),
         ResourceType::Prospect => attributes::<ProspectField>().collect(),
         ResourceType::User => attributes::<UserField>().collect(),
+        ResourceType::Change => attributes::<ChangeField>().collect(),
+        ResourceType::Webhook => attributes::<WebhookField>().collect(),
     };
     use crate::jsonapi::schema::Relationship as _;
     attributes

@@ -717,3 +717,40 @@ pub fn assert_links_absolute(value: &Value) {
         _ => {}
     }
 }
+
+/// A real HTTP server for `app` on a free loopback port, in a thread of its own, stopped when the
+/// guard is dropped; for tests whose clients run in other threads (concurrent writers).
+pub struct LoopbackServer {
+    pub port: u16,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        // Sends the command at once; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub fn serve_on_loopback(app: &TestApp) -> LoopbackServer {
+    let state = app.state.clone();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = actix_web::HttpServer::new(move || router::build(state.clone()))
+                .workers(2)
+                .bind(("127.0.0.1", 0))
+                .expect("bind loopback");
+            let port = server.addrs()[0].port();
+            let server = server.run();
+            sender
+                .send((port, server.handle()))
+                .expect("report the port");
+            server.await
+        })
+    });
+    let (port, handle) = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the loopback server starts");
+    LoopbackServer { port, handle }
+}

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bodies;
+mod changes;
 mod check_order;
 mod cli;
 mod entry_point;
@@ -22,3 +23,4 @@ mod resources;
 mod servers;
 mod shared_limit;
 mod unreachable;
+mod webhooks;

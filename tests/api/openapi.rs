@@ -105,7 +105,8 @@ async fn health_and_openapi_are_plain_json(app: TestApp) {
 
 use phonebook::jsonapi::schema::{Field, FieldKind, Relationship as _};
 use phonebook::schema::{
-    self as declared, PhoneNumberField, ProspectField, ResourceType, UserField,
+    self as declared, ChangeField, PhoneNumberField, ProspectField, ResourceType, UserField,
+    WebhookField,
 };
 use serde_json::{json, Map, Value};
 
@@ -153,7 +154,7 @@ const fn conditional(mut operation: Operation) -> Operation {
 
 fn operations() -> Vec<Operation> {
     use Query::{Collection, None, Single};
-    use ResourceType::{PhoneNumber, Prospect, User};
+    use ResourceType::{Change, PhoneNumber, Prospect, User, Webhook};
     let mut operations = vec![
         op("/health", "GET", None),
         op("/api/v2", "GET", None),
@@ -222,6 +223,15 @@ fn operations() -> Vec<Operation> {
         op("/api/v2/users", "GET", Collection(User)),
         op("/api/v2/users/{id}", "GET", Single(User)),
         op("/api/v2/operations", "POST", None),
+        op("/api/v2/changes", "GET", Collection(Change)),
+        op("/api/v2/changes/{id}", "GET", Single(Change)),
+        op("/api/v2/changes/{id}/actor", "GET", Single(User)),
+        op("/api/v2/changes/{id}/relationships/actor", "GET", None),
+        op("/api/v2/webhooks", "GET", Collection(Webhook)),
+        op("/api/v2/webhooks", "POST", Single(Webhook)),
+        op("/api/v2/webhooks/{id}", "GET", Single(Webhook)),
+        op("/api/v2/webhooks/{id}", "PATCH", Single(Webhook)),
+        op("/api/v2/webhooks/{id}", "DELETE", None),
     ];
     let heads: Vec<Operation> = operations
         .iter()
@@ -261,6 +271,8 @@ fn filter_item(kind: FieldKind) -> String {
         FieldKind::Str | FieldKind::StrList => {
             "(?!__(?:not)?null__(?:,|$))(?:\\.|\\.?[^,.\\x00]+(?:\\.[^,.\\x00]+)*\\.?)".into()
         }
+        FieldKind::Bool => "(?:true|false)".into(),
+        FieldKind::Object => unreachable!("objects are not filterable"),
     }
 }
 
@@ -408,6 +420,8 @@ fn expected_parameters(query: Query) -> Vec<(String, Value)> {
         ResourceType::PhoneNumber => parameters_of::<PhoneNumberField>(collection),
         ResourceType::Prospect => parameters_of::<ProspectField>(collection),
         ResourceType::User => parameters_of::<UserField>(collection),
+        ResourceType::Change => parameters_of::<ChangeField>(collection),
+        ResourceType::Webhook => parameters_of::<WebhookField>(collection),
     }
 }
 
@@ -558,6 +572,8 @@ fn expected_statuses(operation: &Operation) -> BTreeSet<u16> {
     if path.contains("{id}")
         || (body
             && !path.starts_with("/api/v2/prospects/{id}/relationships/owner")
+            // A webhook has no relationships whose target could be missing.
+            && path != "/api/v2/webhooks"
             && method == "POST")
         || atomic
     {

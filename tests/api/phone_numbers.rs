@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use phonebook::config::Config;
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
 use phonebook::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
-use phonebook::models::ModelError;
+use phonebook::models::{recorded, ModelError};
 use phonebook::models::{PhoneNumberRow, Prospect, ProspectPhone};
 
 use crate::backend_tests;
@@ -1916,10 +1916,10 @@ async fn concurrent_model_writers_lose_nothing(app: TestApp) {
                         2 => Some(2),
                         _ => Some(1_000),
                     };
-                    let row = PhoneNumberRow::create(
-                        &mut conn,
-                        &new_number(prospect, thread * 100 + step, order),
-                    )
+                    let new = new_number(prospect, thread * 100 + step, order);
+                    let row = recorded(&mut conn, None, |conn, journal| {
+                        PhoneNumberRow::create(conn, journal, &new)
+                    })
                     .unwrap_or_else(|error| panic!("create: {error:?}"));
                     created.push(row.id);
                     // Move one of ours: within its list, or to the other prospect.
@@ -1933,13 +1933,17 @@ async fn concurrent_model_writers_lose_nothing(app: TestApp) {
                         }),
                         ..PhoneNumberChanges::default()
                     };
-                    PhoneNumberRow::update(&mut conn, id, &changes, &|_| true)
-                        .unwrap_or_else(|error| panic!("update: {error:?}"));
+                    recorded(&mut conn, None, |conn, journal| {
+                        PhoneNumberRow::update(conn, journal, id, &changes, &|_| true)
+                    })
+                    .unwrap_or_else(|error| panic!("update: {error:?}"));
                     // Now and then delete one of ours.
                     if step % 5 == 4 {
                         let id = created.remove(0);
-                        PhoneNumberRow::delete(&mut conn, id, &|_| true)
-                            .unwrap_or_else(|error| panic!("delete: {error:?}"));
+                        recorded(&mut conn, None, |conn, journal| {
+                            PhoneNumberRow::delete(conn, journal, id, &|_| true)
+                        })
+                        .unwrap_or_else(|error| panic!("delete: {error:?}"));
                     }
                 }
                 created
@@ -1973,7 +1977,9 @@ async fn concurrent_duplicate_inserts_one_wins(app: TestApp) {
                 std::thread::spawn(move || {
                     let mut conn = pool.get().expect("connection");
                     barrier.wait();
-                    PhoneNumberRow::create(&mut conn, &new_number(ada, 700 + round, None))
+                    recorded(&mut conn, None, |conn, journal| {
+                        PhoneNumberRow::create(conn, journal, &new_number(ada, 700 + round, None))
+                    })
                 })
             })
             .collect::<Vec<_>>()

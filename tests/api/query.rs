@@ -264,7 +264,7 @@ fn seed_numbers(app: &TestApp, prospects: usize, count: usize) {
         .load::<i64>(&mut *conn)
         .unwrap()
     {
-        Prospect::store_phones(&mut conn, id).unwrap();
+        Prospect::rebuild_phones(&mut conn, id).unwrap();
     }
 }
 

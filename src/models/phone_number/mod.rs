@@ -4,18 +4,21 @@
 //! `postgres.rs` (how [`PhoneNumberRow::list_with_prospects`] reads the page's prospects).
 //!
 //! Invariant: the `position` values (the API's `order`) of one prospect's numbers are exactly
-//! `0..n-1`. Every write that can change a list runs in one transaction whose *first statement* is an
-//! `UPDATE` of the prospect row(s) involved ([`Prospect::touch`]). That statement
-//! - on PostgreSQL takes the prospect's row lock, so writers of one list queue behind each other
+//! `0..n-1`. Every write that can change a list runs inside a recorded write transaction
+//! ([`crate::models::recorded`]) whose first statements lock the prospect row(s) involved
+//! ([`Prospect::lock`]). That lock
+//! - on PostgreSQL is the prospect's row lock, so writers of one list queue behind each other
 //!   (prospects are always locked in id order, so two moves cannot deadlock), while writers of
 //!   other prospects' lists run in parallel;
-//! - on SQLite takes the database write lock before the transaction has read anything, so the
-//!   busy timeout queues writers instead of failing them with a stale snapshot;
-//! - bumps the prospect's version and `updatedAt`, because its `*Phones` arrays change with its
-//!   numbers (its ETag must change too).
+//! - on SQLite is the database write lock that `BEGIN IMMEDIATE` took before the transaction read
+//!   anything, so the busy timeout queues writers instead of failing them with a stale snapshot.
 //!
-//! Its *last* statement stores each changed list on its prospect's row ([`Prospect::store_phones`]),
-//! still under that lock, so the stored list is always the one the number rows say.
+//! The write reads the locked lists before it changes them and again after ([`Lists::finish`]):
+//! every number that differs is recorded in the change feed (created, updated — a shifted sibling
+//! shows `order` and `updatedAt` —, moved or deleted), and each prospect's new list is stored on
+//! its row ([`Prospect::store_phones`]) with a new version and `updatedAt`, because its `*Phones`
+//! arrays change with its numbers (its ETag must change too). A write that changes nothing writes
+//! nothing. The stored list is always the one the number rows say.
 //!
 //! Numbers whose `order` shifts get a new version and `updatedAt` as well: their representation
 //! changed. Duplicates (`number` + `extension` on one prospect) are refused by a unique index, so
@@ -27,6 +30,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use super::change::Journal;
 use super::error::{DuplicateCause, ModelError, ModelResult};
 use super::listing::{Listing, Page};
 use super::Prospect;
@@ -35,6 +39,7 @@ use crate::db::schema::phone_numbers::{self, dsl as col};
 use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::domain::{PhoneType, UnknownVariant};
+use crate::jsonapi::document::Attr;
 use crate::schema::PhoneNumberField as F;
 
 mod listing;
@@ -194,17 +199,6 @@ pub struct PhoneNumberChanges {
     pub prospect_id: Option<i64>,
 }
 
-impl PhoneNumberChanges {
-    /// Whether the changes show in a prospect's list (its `*Phones` arrays or linkage): `status`
-    /// and `source` do not, so those writes leave the stored lists alone.
-    fn changes_lists(&self) -> bool {
-        self.parsed.is_some()
-            || self.phone_type.is_some()
-            || self.order.is_some()
-            || self.prospect_id.is_some()
-    }
-}
-
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = phone_numbers)]
 struct ColumnChanges {
@@ -234,7 +228,100 @@ fn clamp_position(requested: Option<i64>, len: i64) -> i32 {
     requested.unwrap_or(len).clamp(0, len) as i32
 }
 
+/// The lists of numbers one write changes, locked, as they were before it: their prospects' rows
+/// and their numbers. What the write changed is what differs from them afterwards
+/// ([`Lists::finish`]).
+struct Lists {
+    prospects: Vec<Prospect>,
+    /// Every number of those prospects, by prospect id, then `order`.
+    numbers: Vec<PhoneNumberRow>,
+}
+
+impl Lists {
+    /// Locks the prospects `ids` (in ascending order) and reads their numbers.
+    fn lock(conn: &mut DbConnection, ids: &[i64]) -> ModelResult<Self> {
+        let prospects = (ids.iter())
+            .map(|&id| Prospect::lock(conn, id))
+            .collect::<ModelResult<Vec<_>>>()?;
+        let numbers = PhoneNumberRow::of_prospects(conn, ids)?;
+        Ok(Lists { prospects, numbers })
+    }
+
+    fn len_of(&self, prospect_id: i64) -> i64 {
+        self.numbers
+            .iter()
+            .filter(|row| row.prospect_id == prospect_id)
+            .count() as i64
+    }
+
+    /// The write's last step: reads the lists again, records each number that changed (created,
+    /// updated, shifted, moved or deleted), stores each prospect's new list with a new version
+    /// and `updatedAt` (and records that), and returns the numbers of the lists as they now stand.
+    fn finish(
+        self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        at: NaiveDateTime,
+    ) -> ModelResult<Vec<PhoneNumberRow>> {
+        let ids: Vec<i64> = self.prospects.iter().map(|prospect| prospect.id).collect();
+        let after = PhoneNumberRow::of_prospects(conn, &ids)?;
+        for row in &after {
+            journal.number(find(&self.numbers, row.id), Some(row));
+        }
+        for row in self
+            .numbers
+            .iter()
+            .filter(|row| find(&after, row.id).is_none())
+        {
+            journal.number(Some(row), None);
+        }
+        for prospect in &self.prospects {
+            let phones = (after.iter())
+                .filter(|row| row.prospect_id == prospect.id)
+                .map(ProspectPhone::try_from)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| DieselError::DeserializationError(Box::new(error)))?;
+            let stored = Prospect::store_phones(conn, prospect, phones, at)?;
+            journal.prospect(Some(prospect), Some(&stored));
+        }
+        Ok(after)
+    }
+}
+
+fn find(rows: &[PhoneNumberRow], id: i64) -> Option<&PhoneNumberRow> {
+    rows.iter().find(|row| row.id == id)
+}
+
+/// Number `id` out of the rows of the lists a write finished.
+fn take(rows: Vec<PhoneNumberRow>, id: i64) -> ModelResult<PhoneNumberRow> {
+    (rows.into_iter())
+        .find(|row| row.id == id)
+        .ok_or(ModelError::Database(DieselError::NotFound))
+}
+
 impl PhoneNumberRow {
+    /// The row's value of an attribute as resource objects (and the change feed's snapshots) show
+    /// it; `None` for the id. One exhaustive match: a new field cannot be forgotten.
+    #[inline]
+    pub fn attr(&self, field: F) -> Option<Attr<'_>> {
+        Some(match field {
+            F::Id => return None,
+            F::Number => Attr::Str(&self.number),
+            F::RawNumber => Attr::Str(&self.raw_number),
+            F::CountryCode => Attr::OptStr(self.country_code.as_deref()),
+            F::Extension => Attr::OptStr(self.extension()),
+            F::PhoneType => Attr::Str(&self.phone_type),
+            F::Order => Attr::Int(i64::from(self.position)),
+            F::Status => Attr::Str(&self.status),
+            F::StatusChangedAt => Attr::Time(self.status_changed_at),
+            F::Source => Attr::OptStr(self.source.as_deref()),
+            F::FormattedNumber => Attr::Str(&self.formatted_number),
+            F::LineType => Attr::Str(&self.line_type),
+            F::CreatedAt => Attr::Time(self.created_at),
+            F::UpdatedAt => Attr::Time(self.updated_at),
+        })
+    }
+
     /// The extension as the API shows it.
     pub fn extension(&self) -> Option<&str> {
         Some(self.extension.as_str()).filter(|extension| !extension.is_empty())
@@ -271,13 +358,6 @@ impl PhoneNumberRow {
         })
     }
 
-    fn list_len(conn: &mut DbConnection, prospect_id: i64) -> QueryResult<i64> {
-        phone_numbers::table
-            .filter(col::prospect_id.eq(prospect_id))
-            .count()
-            .get_result(conn)
-    }
-
     /// Moves the numbers at `range` of a list by `delta` places, marking them changed.
     fn shift(
         conn: &mut DbConnection,
@@ -308,13 +388,14 @@ impl PhoneNumberRow {
     /// transaction calls this first; moving them one by one would lock the prospects in the order
     /// of the request, and two such requests (or one and a single move) could each hold a
     /// prospect the other waits for: a deadlock on PostgreSQL. The later per-number writes then
-    /// touch rows this transaction already holds. Must run inside a write transaction.
+    /// lock rows this transaction already holds. Takes a [`Journal`] as proof that it runs inside
+    /// a write transaction; it changes nothing itself.
     pub fn lock_lists_for_move(
         conn: &mut DbConnection,
+        _: &mut Journal,
         ids: &[i64],
         target: i64,
     ) -> ModelResult<()> {
-        let at = now();
         let mut locked = std::collections::BTreeSet::new();
         // A number may move between reading its prospect and locking it: read again under the
         // locks until every list involved is held (normally once).
@@ -337,7 +418,7 @@ impl PhoneNumberRow {
                 return Ok(());
             }
             for id in missing {
-                Prospect::touch(conn, id, at)?;
+                Prospect::lock(conn, id)?;
                 locked.insert(id);
             }
         }
@@ -345,88 +426,110 @@ impl PhoneNumberRow {
     }
 
     /// Creates a number at its position, shifting those after it.
-    pub fn create(conn: &mut DbConnection, new: &NewPhoneNumber) -> ModelResult<Self> {
-        crate::db::write_transaction(conn, |conn| {
-            let at = now();
-            Prospect::touch(conn, new.prospect_id, at)?;
-            let len = Self::list_len(conn, new.prospect_id)?;
-            let position = clamp_position(new.order, len);
-            Self::shift(conn, new.prospect_id, position, None, 1, at)?;
-            let parsed = &new.parsed;
-            diesel::insert_into(phone_numbers::table)
-                .values(InsertRow {
-                    prospect_id: new.prospect_id,
-                    number: &parsed.number,
-                    raw_number: &parsed.raw_number,
-                    country_code: parsed.country_code.as_deref(),
-                    extension: &parsed.extension,
-                    phone_type: &new.phone_type,
-                    position,
-                    status: &new.status,
-                    status_changed_at: at,
-                    source: new.source.as_deref(),
-                    formatted_number: &parsed.formatted_number,
-                    line_type: &parsed.line_type,
-                    version: 1,
-                    created_at: at,
-                    updated_at: at,
-                })
-                .execute(conn)
-                .map_err(|error| {
-                    if unique_violation(&error) {
-                        duplicate(DuplicateCause::Number, &parsed.number, &parsed.extension)
-                    } else {
-                        error.into()
-                    }
-                })?;
-            let id = last_insert_id(conn)?;
-            Prospect::store_phones(conn, new.prospect_id)?;
-            Self::find(conn, id)?.ok_or(ModelError::Database(DieselError::NotFound))
-        })
+    pub fn create(
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        new: &NewPhoneNumber,
+    ) -> ModelResult<Self> {
+        let at = now();
+        let lists = Lists::lock(conn, &[new.prospect_id])?;
+        let position = clamp_position(new.order, lists.len_of(new.prospect_id));
+        Self::shift(conn, new.prospect_id, position, None, 1, at)?;
+        let parsed = &new.parsed;
+        diesel::insert_into(phone_numbers::table)
+            .values(InsertRow {
+                prospect_id: new.prospect_id,
+                number: &parsed.number,
+                raw_number: &parsed.raw_number,
+                country_code: parsed.country_code.as_deref(),
+                extension: &parsed.extension,
+                phone_type: &new.phone_type,
+                position,
+                status: &new.status,
+                status_changed_at: at,
+                source: new.source.as_deref(),
+                formatted_number: &parsed.formatted_number,
+                line_type: &parsed.line_type,
+                version: 1,
+                created_at: at,
+                updated_at: at,
+            })
+            .execute(conn)
+            .map_err(|error| {
+                if unique_violation(&error) {
+                    duplicate(DuplicateCause::Number, &parsed.number, &parsed.extension)
+                } else {
+                    error.into()
+                }
+            })?;
+        let id = last_insert_id(conn)?;
+        take(lists.finish(conn, journal, at)?, id)
     }
 
-    /// Runs `write` on number `id` in a write transaction whose first statements lock the lists
-    /// involved — the number's and `target`'s, in id order — and which reads the number again
-    /// under those locks and checks `expected_version` (the `If-Match` check, 412 otherwise). The
-    /// number may be moved by someone else between the first read and the locks: then it starts
-    /// over, three times at most. `write` gets the current row, the lists locked and the time.
+    /// Runs `write` on number `id` with the lists involved locked — the number's and `target`'s,
+    /// in id order ([`Lists::lock`]) — after reading the number again under those locks and
+    /// checking `expected_version` (the `If-Match` check, 412 otherwise). The number may be moved
+    /// by someone else between the first read and the locks: then it starts over, three times at
+    /// most. `write` gets the current row, the lists as they were and the time.
     fn with_lists_locked<T>(
         conn: &mut DbConnection,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
         target: impl Fn(&Self) -> i64,
-        mut write: impl FnMut(&mut DbConnection, &Self, &[i64], NaiveDateTime) -> ModelResult<T>,
+        mut write: impl FnMut(&mut DbConnection, &Self, Lists, NaiveDateTime) -> ModelResult<T>,
     ) -> ModelResult<T> {
         let not_found = || ModelError::not_found(ResourceType::PhoneNumber, id);
         for _ in 0..3 {
             let before = Self::find(conn, id)?.ok_or_else(not_found)?;
-            let written = crate::db::write_transaction(conn, |conn| -> ModelResult<Option<T>> {
-                let at = now();
-                let mut locks = vec![before.prospect_id, target(&before)];
-                locks.sort_unstable();
-                locks.dedup();
-                for &prospect in &locks {
-                    Prospect::touch(conn, prospect, at)?;
-                }
-                let current = Self::find(conn, id)?.ok_or_else(not_found)?;
-                if current.prospect_id != before.prospect_id {
-                    return Ok(None);
-                }
-                if !expected_version(current.version) {
-                    return Err(ModelError::VersionMismatch);
-                }
-                write(conn, &current, &locks, at).map(Some)
-            })?;
-            if let Some(value) = written {
-                return Ok(value);
+            let mut locks = vec![before.prospect_id, target(&before)];
+            locks.sort_unstable();
+            locks.dedup();
+            let lists = Lists::lock(conn, &locks)?;
+            let Some(current) = lists.numbers.iter().find(|row| row.id == id).cloned() else {
+                // Moved to a list this attempt did not lock, or deleted meanwhile.
+                continue;
+            };
+            if !expected_version(current.version) {
+                return Err(ModelError::VersionMismatch);
             }
+            return write(conn, &current, lists, now());
         }
         Err(ModelError::KeptMoving)
     }
 
-    /// Applies `changes` to number `id`, if its version passes `expected_version`.
+    /// Whether `changes` would leave `self` (on a list of `len` numbers) as it is.
+    fn unchanged_by(&self, changes: &PhoneNumberChanges, len: i64) -> bool {
+        let parsed = ParsedColumns {
+            number: self.number.clone(),
+            raw_number: self.raw_number.clone(),
+            country_code: self.country_code.clone(),
+            extension: self.extension.clone(),
+            formatted_number: self.formatted_number.clone(),
+            line_type: self.line_type.clone(),
+        };
+        let position = changes.order.map(|order| order.clamp(0, len - 1) as i32);
+        changes.prospect_id.is_none_or(|id| id == self.prospect_id)
+            && changes.parsed.as_ref().is_none_or(|new| *new == parsed)
+            && changes
+                .phone_type
+                .as_ref()
+                .is_none_or(|new| *new == self.phone_type)
+            && changes
+                .status
+                .as_ref()
+                .is_none_or(|new| *new == self.status)
+            && changes
+                .source
+                .as_ref()
+                .is_none_or(|new| *new == self.source)
+            && position.is_none_or(|position| position == self.position)
+    }
+
+    /// Applies `changes` to number `id`, if its version passes `expected_version`. Changes equal
+    /// to the stored values write nothing and record nothing.
     pub fn update(
         conn: &mut DbConnection,
+        journal: &mut Journal,
         id: i64,
         changes: &PhoneNumberChanges,
         expected_version: &dyn Fn(i64) -> bool,
@@ -437,9 +540,12 @@ impl PhoneNumberRow {
             id,
             expected_version,
             target,
-            |conn, current, locks, at| {
+            |conn, current, lists, at| {
+                if current.unchanged_by(changes, lists.len_of(current.prospect_id)) {
+                    return Ok(current.clone());
+                }
                 let target = target(current);
-                let position = Self::reposition(conn, current, target, changes.order, at)?;
+                let position = Self::reposition(conn, current, target, changes.order, &lists, at)?;
                 let status_changed =
                     (changes.status.as_ref()).filter(|status| **status != current.status);
                 let columns = ColumnChanges {
@@ -471,37 +577,33 @@ impl PhoneNumberRow {
                             duplicate(DuplicateCause::Move, &current.number, &current.extension)
                         }
                     })?;
-                if changes.changes_lists() {
-                    for &prospect in locks {
-                        Prospect::store_phones(conn, prospect)?;
-                    }
-                }
-                Self::find(conn, id)?.ok_or(ModelError::Database(DieselError::NotFound))
+                take(lists.finish(conn, journal, at)?, id)
             },
         )
     }
 
     /// The position `current` takes on `target`'s list, the numbers it passes shifted: a move
     /// leaves the old list and joins the new one (appended unless `order` says where); `order`
-    /// alone moves it within its list.
+    /// alone moves it within its list. `lists` are the lists as they were.
     fn reposition(
         conn: &mut DbConnection,
         current: &Self,
         target: i64,
         order: Option<i64>,
+        lists: &Lists,
         at: NaiveDateTime,
     ) -> ModelResult<i32> {
         let from = current.position;
         if target != current.prospect_id {
             Self::shift(conn, current.prospect_id, from + 1, None, -1, at)?;
-            let position = clamp_position(order, Self::list_len(conn, target)?);
+            let position = clamp_position(order, lists.len_of(target));
             Self::shift(conn, target, position, None, 1, at)?;
             return Ok(position);
         }
         let Some(order) = order else {
             return Ok(from);
         };
-        let last = Self::list_len(conn, target)? - 1;
+        let last = lists.len_of(target) - 1;
         let position = order.clamp(0, last) as i32;
         if position < from {
             Self::shift(conn, target, position, Some(from - 1), 1, at)?;
@@ -514,6 +616,7 @@ impl PhoneNumberRow {
     /// Deletes number `id` and closes the gap in its list.
     pub fn delete(
         conn: &mut DbConnection,
+        journal: &mut Journal,
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<()> {
@@ -523,12 +626,11 @@ impl PhoneNumberRow {
             id,
             expected_version,
             own_list,
-            |conn, current, _, at| {
+            |conn, current, lists, at| {
                 diesel::delete(phone_numbers::table.find(id)).execute(conn)?;
                 let (list, next) = (current.prospect_id, current.position + 1);
                 Self::shift(conn, list, next, None, -1, at)?;
-                Prospect::store_phones(conn, list)?;
-                Ok(())
+                lists.finish(conn, journal, at).map(drop)
             },
         )
     }

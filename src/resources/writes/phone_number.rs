@@ -11,6 +11,7 @@ use crate::jsonapi::body::{self, Attributes, ResourceInput, Sent};
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
+use crate::models::Journal;
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::{authorize, Action, Principal};
 use crate::resources::conditional::Precondition;
@@ -143,6 +144,7 @@ fn extension_input(field: &Sent<String>) -> ExtensionInput<'_> {
 /// Creates a phone number from a checked resource object.
 pub fn create(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     input: &ResourceInput,
     region: &str,
@@ -189,6 +191,7 @@ pub fn create(
     )?;
     Ok(PhoneNumberRow::create(
         conn,
+        journal,
         &NewPhoneNumber {
             prospect_id,
             parsed,
@@ -206,14 +209,14 @@ pub fn create(
 }
 
 /// Updates phone number `id` from a checked resource object (partial: absent members keep their
-/// values; a `prospect` relationship moves the number).
+/// values; a `prospect` relationship moves the number). `region` reads numbers without a country
+/// code, `lids` resolves local ids of `/operations`.
 pub fn update(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
-    id: i64,
-    input: &ResourceInput,
-    region: &str,
-    lids: &Lids,
+    (id, input): (i64, &ResourceInput),
+    (region, lids): (&str, &Lids),
     precondition: &Precondition,
 ) -> ApiResult<PhoneNumberRow> {
     let mut draft = Draft::read(input);
@@ -279,7 +282,9 @@ pub fn update(
         prospect_id: target,
     };
     let allows = precondition.of_record(id);
-    Ok(PhoneNumberRow::update(conn, id, &changes, &allows)?)
+    Ok(PhoneNumberRow::update(
+        conn, journal, id, &changes, &allows,
+    )?)
 }
 
 /// The owner of the number's prospect, whose record permission a write of the number needs.
@@ -321,6 +326,7 @@ fn authorize_change(
 /// at `linkage`, the pointer of the linkage that asked for it (`/data`, `/data/3`).
 pub fn move_to(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     (id, prospect_id): (i64, i64),
     precondition: &Precondition,
@@ -333,15 +339,23 @@ pub fn move_to(
         ..PhoneNumberChanges::default()
     };
     let allows = precondition.of_record(id);
-    PhoneNumberRow::update(conn, id, &changes, &allows).map_err(ApiError::duplicate_at(linkage))
+    PhoneNumberRow::update(conn, journal, id, &changes, &allows)
+        .map_err(ApiError::duplicate_at(linkage))
 }
 
 impl super::Deletable for PhoneNumberRow {
     const DELETE: Delete = PhoneNumberRow::delete;
 
-    fn delete_action(conn: &mut DbConnection, number: &PhoneNumberRow) -> ApiResult<Action> {
+    fn authorize_delete(
+        conn: &mut DbConnection,
+        principal: &Principal,
+        number: &PhoneNumberRow,
+    ) -> ApiResult<()> {
         let prospect_owner_id = owner_of(conn, number)?;
-        Ok(Action::DeletePhoneNumber { prospect_owner_id })
+        Ok(authorize(
+            principal,
+            &Action::DeletePhoneNumber { prospect_owner_id },
+        )?)
     }
 }
 
@@ -349,6 +363,7 @@ impl super::Deletable for PhoneNumberRow {
 /// 404 for a number that does not exist, 422 for `null` (a number always has a prospect).
 pub fn move_by_linkage(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     id: i64,
     target: Option<body::Target>,
@@ -362,48 +377,53 @@ pub fn move_by_linkage(
         ));
     };
     let prospect_id = target.resolve(ResourceType::Prospect, "/data", &Lids::new())?;
-    move_to(conn, principal, (id, prospect_id), precondition, "/data")
+    move_to(
+        conn,
+        journal,
+        principal,
+        (id, prospect_id),
+        precondition,
+        "/data",
+    )
 }
 
 /// Moves the numbers `targets` names to prospect `prospect_id`, all or nothing (`POST
-/// /prospects/{id}/relationships/phoneNumbers`); those already on it stay where they are.
+/// /prospects/{id}/relationships/phoneNumbers`) in the journal's transaction; those already on it
+/// stay where they are.
 pub fn move_all_to(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     prospect_id: i64,
     targets: &[body::Target],
 ) -> ApiResult<()> {
     use body::Target;
-    crate::db::write_transaction(conn, |conn| {
-        existing::<Prospect>(conn, prospect_id)?;
-        let known: Vec<i64> = targets
-            .iter()
-            .filter_map(|target| match target {
-                Target::Id(number_id) => Some(*number_id),
-                _ => None,
-            })
-            .collect();
-        PhoneNumberRow::lock_lists_for_move(conn, &known, prospect_id)?;
-        for (index, target) in targets.iter().enumerate() {
-            let number_id = match target {
-                Target::Id(number_id) => *number_id,
-                Target::Missing(raw) => {
-                    return Err(ApiError::not_found(
-                        ResourceType::PhoneNumber,
-                        raw.trim_matches('"'),
-                    ))
-                }
-                Target::Lid(lid) => {
-                    return Err(ApiError::not_found(ResourceType::PhoneNumber, lid))
-                }
-            };
-            let number = existing::<PhoneNumberRow>(conn, number_id)?;
-            if number.prospect_id != prospect_id {
-                let linkage = format!("/data/{index}");
-                let ids = (number_id, prospect_id);
-                move_to(conn, principal, ids, &Precondition::None, &linkage)?;
+    existing::<Prospect>(conn, prospect_id)?;
+    let known: Vec<i64> = targets
+        .iter()
+        .filter_map(|target| match target {
+            Target::Id(number_id) => Some(*number_id),
+            _ => None,
+        })
+        .collect();
+    PhoneNumberRow::lock_lists_for_move(conn, journal, &known, prospect_id)?;
+    for (index, target) in targets.iter().enumerate() {
+        let number_id = match target {
+            Target::Id(number_id) => *number_id,
+            Target::Missing(raw) => {
+                return Err(ApiError::not_found(
+                    ResourceType::PhoneNumber,
+                    raw.trim_matches('"'),
+                ))
             }
+            Target::Lid(lid) => return Err(ApiError::not_found(ResourceType::PhoneNumber, lid)),
+        };
+        let number = existing::<PhoneNumberRow>(conn, number_id)?;
+        if number.prospect_id != prospect_id {
+            let linkage = format!("/data/{index}");
+            let ids = (number_id, prospect_id);
+            move_to(conn, journal, principal, ids, &Precondition::None, &linkage)?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }

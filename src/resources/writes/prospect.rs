@@ -7,6 +7,7 @@ use crate::jsonapi::body::{self, Attributes, ResourceInput, Sent, Target};
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::schema::Relationship as _;
 use crate::models::prospect::{NewProspect, ProspectChanges};
+use crate::models::Journal;
 use crate::models::{Prospect, User};
 use crate::permissions::{authorize, Action, Principal};
 use crate::resources::conditional::Precondition;
@@ -75,10 +76,12 @@ impl Draft {
                 }
                 // Read-only here, like `*Phones`: clients such as Ember Data send it back as they got it.
                 Some(Relationship::ProspectPhoneNumbers) => {}
-                Some(Relationship::PhoneNumberProspect) | None => invalid.push(FieldError::new(
-                    pointer,
-                    format!("`{name}` is not a relationship of prospect."),
-                )),
+                Some(Relationship::PhoneNumberProspect | Relationship::ChangeActor) | None => {
+                    invalid.push(FieldError::new(
+                        pointer,
+                        format!("`{name}` is not a relationship of prospect."),
+                    ))
+                }
             }
         }
         let mut errors = attributes.into_errors();
@@ -110,6 +113,7 @@ fn check_owner(conn: &mut DbConnection, owner: Option<i64>) -> ApiResult<()> {
 /// Creates a prospect from a checked resource object; the owner defaults to the caller.
 pub fn create(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     input: &ResourceInput,
 ) -> ApiResult<Prospect> {
@@ -120,6 +124,7 @@ pub fn create(
     draft.attributes?;
     Ok(Prospect::create(
         conn,
+        journal,
         NewProspect {
             owner_id,
             first_name: draft.first_name.value(),
@@ -133,6 +138,7 @@ pub fn create(
 /// Updates prospect `id` (partial).
 pub fn update(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     id: i64,
     input: &ResourceInput,
@@ -158,17 +164,20 @@ pub fn update(
         company: draft.company.into_change(),
     };
     let allows = precondition.of_record(id);
-    Ok(Prospect::update(conn, id, &changes, &allows)?)
+    Ok(Prospect::update(conn, journal, id, &changes, &allows)?)
 }
 
 impl super::Deletable for Prospect {
     /// Deletes the prospect and its numbers.
     const DELETE: Delete = Prospect::delete;
 
-    fn delete_action(_: &mut DbConnection, prospect: &Prospect) -> ApiResult<Action> {
-        Ok(Action::DeleteProspect {
-            owner_id: prospect.owner_id,
-        })
+    fn authorize_delete(
+        _: &mut DbConnection,
+        principal: &Principal,
+        row: &Prospect,
+    ) -> ApiResult<()> {
+        let owner_id = row.owner_id;
+        Ok(authorize(principal, &Action::DeleteProspect { owner_id })?)
     }
 }
 
@@ -177,6 +186,7 @@ impl super::Deletable for Prospect {
 /// exist, 422 for `null` (a prospect always has an owner), after the record permission.
 pub fn change_owner(
     conn: &mut DbConnection,
+    journal: &mut Journal,
     principal: &Principal,
     id: i64,
     target: Option<Target>,
@@ -208,5 +218,5 @@ pub fn change_owner(
         ..ProspectChanges::default()
     };
     let allows = precondition.of_record(id);
-    Ok(Prospect::update(conn, id, &changes, &allows)?)
+    Ok(Prospect::update(conn, journal, id, &changes, &allows)?)
 }

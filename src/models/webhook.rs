@@ -1,0 +1,318 @@
+//! Webhooks: where the changes of the feed are delivered, and the queue of deliveries
+//! (`webhook_deliveries`), which each change fills in its own transaction (`models::change`) and
+//! the delivery worker (`crate::delivery`) empties.
+//!
+//! An attempt is claimed with a lease (`leased_until`): the claim sets it in one statement that
+//! skips rows another instance holds (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one
+//! writer at a time), so each attempt is made by one instance. A lease that runs out (the instance
+//! died mid-attempt) makes the delivery claimable again: at least once, never lost.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
+
+use super::change::Change;
+use super::error::{ModelError, ModelResult};
+use super::listing::{as_i64, unsortable, wrong_type, Listing, Page, Predicate};
+use crate::clock::now;
+use crate::db::schema::webhook_deliveries::{self, dsl as queue};
+use crate::db::schema::webhooks::{self, dsl as col};
+use crate::db::{last_insert_id, DbConnection, StoredTime};
+use crate::domain::ResourceType;
+use crate::jsonapi::cursor::CursorValue;
+use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::schema::{Field as _, Relationship as _};
+use crate::schema::WebhookField as F;
+use crate::{order_by, predicate};
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = webhooks)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    /// Space-separated type names.
+    pub resource_types: String,
+    pub active: bool,
+    pub secret: String,
+    pub last_delivery_at: Option<NaiveDateTime>,
+    pub last_delivery_status: Option<i32>,
+    pub failed_deliveries: i64,
+    #[diesel(deserialize_as = StoredTime)]
+    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
+    pub updated_at: NaiveDateTime,
+}
+
+/// A webhook to create.
+pub struct NewWebhook {
+    pub url: String,
+    pub resource_types: Vec<&'static str>,
+    pub active: bool,
+    pub secret: String,
+}
+
+/// Changes to a webhook; `None` keeps a value.
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = webhooks)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub resource_types: Option<String>,
+    pub active: Option<bool>,
+}
+
+impl Webhook {
+    pub fn types(&self) -> impl Iterator<Item = &str> {
+        self.resource_types
+            .split(' ')
+            .filter(|name| !name.is_empty())
+    }
+
+    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
+        webhooks::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn create(conn: &mut DbConnection, new: &NewWebhook) -> QueryResult<Self> {
+        let at = now();
+        diesel::insert_into(webhooks::table)
+            .values((
+                col::url.eq(&new.url),
+                col::resource_types.eq(new.resource_types.join(" ")),
+                col::active.eq(new.active),
+                col::secret.eq(&new.secret),
+                col::failed_deliveries.eq(0),
+                col::created_at.eq(at),
+                col::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        let id = last_insert_id(conn)?;
+        Self::find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+    }
+
+    /// Applies `changes`; values equal to the stored ones change nothing (not `updatedAt`).
+    pub fn update(conn: &mut DbConnection, id: i64, changes: &WebhookChanges) -> ModelResult<Self> {
+        let not_found = || ModelError::not_found(ResourceType::Webhook, id);
+        let current = Self::find(conn, id)?.ok_or_else(not_found)?;
+        let unchanged = changes.url.as_ref().is_none_or(|url| *url == current.url)
+            && (changes.resource_types.as_ref())
+                .is_none_or(|types| *types == current.resource_types)
+            && changes.active.is_none_or(|active| active == current.active);
+        if unchanged {
+            return Ok(current);
+        }
+        diesel::update(webhooks::table.find(id))
+            .set((changes, col::updated_at.eq(now())))
+            .execute(conn)?;
+        Self::find(conn, id)?.ok_or_else(not_found)
+    }
+
+    /// Deletes the webhook and its queued deliveries (`ON DELETE CASCADE`).
+    pub fn delete(conn: &mut DbConnection, id: i64) -> ModelResult<()> {
+        crate::db::write_transaction(conn, |conn| {
+            diesel::delete(queue::webhook_deliveries.filter(queue::webhook_id.eq(id)))
+                .execute(conn)?;
+            match diesel::delete(webhooks::table.find(id)).execute(conn)? {
+                0 => Err(ModelError::not_found(ResourceType::Webhook, id)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// How many deliveries each of `ids` has queued (retries included).
+    pub fn pending(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
+        let counts: Vec<(i64, i64)> = queue::webhook_deliveries
+            .filter(queue::webhook_id.eq_any(ids))
+            .group_by(queue::webhook_id)
+            .select((queue::webhook_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        Ok(counts.into_iter().collect())
+    }
+
+    /// One page of webhooks matching `listing`.
+    pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
+        crate::by_backend!(conn, list(listing))
+    }
+}
+
+crate::per_backend! {
+    type Filtered = webhooks::BoxedQuery<'static, Db>;
+
+    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<Webhook>> {
+        let filtered = || -> ModelResult<Filtered> {
+            let mut query = webhooks::table.into_boxed();
+            for filter in &listing.filters {
+                query = query.filter(predicate(filter.target, &filter.op)?);
+            }
+            Ok(query)
+        };
+        crate::list_page!(conn, listing, filtered, Webhook, order, sort_predicate)
+    }
+
+    fn predicate(target: FilterTarget<F>, op: &FilterOp) -> ModelResult<Predicate<webhooks::table, Db>> {
+        match target {
+            FilterTarget::Field(F::Id) => Ok(predicate!(col::id, op, "id", as_i64)),
+            FilterTarget::Field(field) => Err(wrong_type(field.name())),
+            FilterTarget::RelationshipId(rel) => Err(wrong_type(rel.name())),
+        }
+    }
+
+    fn sort_predicate(
+        field: F,
+        op: CompareOp,
+        value: &FilterValue,
+    ) -> ModelResult<Predicate<webhooks::table, Db>> {
+        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
+    }
+
+    fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
+        match field {
+            F::Id => Ok(order_by!(query, col::id, descending)),
+            _ => Err(unsortable(field)),
+        }
+    }
+}
+
+impl super::listing::Keyed<F> for Webhook {
+    fn sort_value(&self, field: F) -> CursorValue {
+        match field {
+            F::Id => CursorValue::Int(self.id),
+            _ => CursorValue::Null,
+        }
+    }
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// One claimed delivery attempt: what to send, where, and how many attempts came before.
+pub struct Attempt {
+    pub delivery_id: i64,
+    pub attempts: i32,
+    pub webhook: Webhook,
+    pub change: Change,
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// How an attempt ended: the HTTP status it got (`None`: no HTTP answer) and whether it counts as
+/// delivered.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub status: Option<u16>,
+    pub delivered: bool,
+}
+
+impl Attempt {
+    /// Claims up to `limit` due deliveries of active webhooks for `lease` (leased to this caller
+    /// until then), oldest first, and reads what each attempt sends. An inactive webhook's queued
+    /// deliveries wait until it is active again.
+    pub fn claim(
+        conn: &mut DbConnection,
+        limit: i64,
+        lease: chrono::Duration,
+    ) -> QueryResult<Vec<Attempt>> {
+        let at = now();
+        let (skip_locked, binds) = match conn {
+            DbConnection::Sqlite(_) => ("", ["?", "?", "?", "?"]),
+            DbConnection::Pg(_) => (" FOR UPDATE SKIP LOCKED", ["$1", "$2", "$3", "$4"]),
+        };
+        let sql = format!(
+            "UPDATE webhook_deliveries SET leased_until = {} WHERE id IN (SELECT id FROM \
+             webhook_deliveries WHERE next_attempt_at <= {} AND (leased_until IS NULL OR \
+             leased_until < {}) AND webhook_id IN (SELECT id FROM webhooks WHERE active) \
+             ORDER BY next_attempt_at, id LIMIT {}{skip_locked}) RETURNING id",
+            binds[0], binds[1], binds[2], binds[3]
+        );
+        let claimed: Vec<Claimed> = diesel::sql_query(sql)
+            .bind::<Timestamp, _>(at + lease)
+            .bind::<Timestamp, _>(at)
+            .bind::<Timestamp, _>(at)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+        let rows: Vec<(i64, i32, Webhook, Change)> = queue::webhook_deliveries
+            .inner_join(webhooks::table)
+            .inner_join(crate::db::schema::changes::table)
+            .filter(queue::id.eq_any(&ids))
+            .select((
+                queue::id,
+                queue::attempts,
+                Webhook::as_select(),
+                Change::as_select(),
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(delivery_id, attempts, webhook, change)| Attempt {
+                delivery_id,
+                attempts,
+                webhook,
+                change,
+            })
+            .collect())
+    }
+
+    /// Records how the attempt ended: a delivered one leaves the queue; a failed one is due again
+    /// after `retry_after` (or, without one, after the last attempt, leaves the queue counted as
+    /// failed). The webhook's last delivery attributes take this attempt's time and status.
+    pub fn finish(
+        &self,
+        conn: &mut DbConnection,
+        outcome: Outcome,
+        retry_after: Option<chrono::Duration>,
+    ) -> QueryResult<()> {
+        let at = now();
+        let status = outcome.status.map(i32::from);
+        crate::db::write_transaction(conn, |conn| {
+            let webhook = webhooks::table.find(self.webhook.id);
+            let last = (
+                col::last_delivery_at.eq(Some(at)),
+                col::last_delivery_status.eq(status),
+            );
+            let delivery = webhook_deliveries::table.find(self.delivery_id);
+            match (outcome.delivered, retry_after) {
+                (true, _) => {
+                    diesel::delete(delivery).execute(conn)?;
+                    diesel::update(webhook).set(last).execute(conn)?;
+                }
+                (false, Some(delay)) => {
+                    diesel::update(delivery)
+                        .set((
+                            queue::attempts.eq(self.attempts + 1),
+                            queue::next_attempt_at.eq(at + delay),
+                            queue::leased_until.eq(None::<NaiveDateTime>),
+                        ))
+                        .execute(conn)?;
+                    diesel::update(webhook).set(last).execute(conn)?;
+                }
+                (false, None) => {
+                    diesel::delete(delivery).execute(conn)?;
+                    let failed = col::failed_deliveries.eq(col::failed_deliveries + 1);
+                    diesel::update(webhook).set((last, failed)).execute(conn)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Gives the leases of `ids` back (an instance shutting down with attempts in flight), so that
+    /// any instance may make those attempts at once.
+    pub fn release(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+        diesel::update(queue::webhook_deliveries.filter(queue::id.eq_any(ids)))
+            .set(queue::leased_until.eq(None::<NaiveDateTime>))
+            .execute(conn)
+    }
+}
