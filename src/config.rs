@@ -106,8 +106,9 @@ impl Config {
         if let Some(url) = &redis_url {
             redis::Client::open(url.as_str()).map_err(|error| ConfigError {
                 name: "PHONEBOOK_REDIS_URL",
+                // Not echoed: the URL may carry a password.
                 problem: format!(
-                    "{url:?} is not a usable Redis URL such as redis://127.0.0.1:6379/0 ({error})"
+                    "not a usable Redis URL such as redis://127.0.0.1:6379/0 ({error})"
                 ),
             })?;
         }

@@ -10,7 +10,7 @@
 //! which is the durability the contract asks for, without the fsync of every commit that `FULL`
 //! adds), foreign keys on, and a busy timeout so that writers queue instead of failing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -471,39 +471,69 @@ where
     run(pool, work).await
 }
 
-/// How long `/health` looks for an answer from the database before it says there is none: below
+/// How long `/health` waits for an answer from the database before it says there is none: below
 /// the second within which API.md section 12 wants an outage (and a recovery) to show.
 pub const HEALTH_BUDGET: Duration = Duration::from_millis(800);
 
-/// Whether the database answers a trivial query within `budget` (for `/health`). A pooled
-/// connection that fails the query (its server went away and came back) is dropped by the pool and
-/// the check tries the next one, or a new one, until the budget is spent: after an outage the
-/// first answer of the database is seen at once, not only once every stale connection has been
-/// tried by some request.
-pub async fn is_healthy(pool: &Pool, budget: Duration) -> bool {
-    let pool = pool.clone();
-    let deadline = Instant::now() + budget;
-    let check = actix_web::web::block(move || loop {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let Ok(mut conn) = pool.get_timeout(wait) else {
-            return false;
+/// Whether the database answers a trivial query within `budget` (for `/health`). An idle pooled
+/// connection is asked first; one that fails (its server went away) is dropped by the pool and the
+/// next is tried. When none is idle or none answers, a connection of its own is opened to `url`,
+/// so the answer does not wait for the pool: a database that refuses connections is reported at
+/// once, and one that is back as soon as it accepts one, before the pool has reconnected.
+///
+/// The probe runs on a thread of its own, not on the blocking pool: while the database is away
+/// that pool's threads are taken by requests waiting for a connection, and `/health` must not
+/// queue behind them. At most [`HEALTH_PROBES`] probes run at once; past that, earlier ones are
+/// still waiting for a database that does not answer, and so is this one.
+pub async fn is_healthy(pool: &Pool, url: &str, budget: Duration) -> bool {
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    if RUNNING.fetch_add(1, Ordering::Relaxed) >= HEALTH_PROBES {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
+        return false;
+    }
+    let (pool, url) = (pool.clone(), url.to_owned());
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let probe = std::thread::Builder::new()
+        .name("health".into())
+        .spawn(move || {
+            let _ = answer.send(probe(&pool, &url));
+            RUNNING.fetch_sub(1, Ordering::Relaxed);
+        });
+    if probe.is_err() {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
+        return false;
+    }
+    // A connection attempt or a query that hangs (a server that stopped answering without closing
+    // its sockets) does not hold the answer up.
+    matches!(
+        actix_web::rt::time::timeout(budget, answered).await,
+        Ok(Ok(true))
+    )
+}
+
+/// Most `/health` probes running at once.
+const HEALTH_PROBES: usize = 32;
+
+fn probe(pool: &Pool, url: &str) -> bool {
+    for _ in 0..pool.max_size() {
+        let Some(mut conn) = pool.try_get() else {
+            break;
         };
         if conn.batch_execute("SELECT 1").is_ok() {
             return true;
         }
-        drop(conn);
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    });
-    // A query on a connection whose server stopped answering without closing it could hang: the
-    // answer does not wait for it (the blocking task ends when the driver gives up).
-    let margin = Duration::from_millis(100);
-    matches!(
-        actix_web::rt::time::timeout(budget + margin, check).await,
-        Ok(Ok(true))
-    )
+    }
+    let Ok(url) = DatabaseUrl::parse(url) else {
+        return false;
+    };
+    let manager = Manager {
+        url,
+        statements: None,
+        on_connect: None,
+    };
+    manager
+        .connect()
+        .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
 }
 
 /// Runs the reads of `work` from one snapshot of the database, so that rows read by different

@@ -99,7 +99,7 @@ pub async fn get_openapi() -> HttpResponse {
 /// 200 when the database answers, 503 when not (within [`db::HEALTH_BUDGET`]). Not JSON:API:
 /// load balancers read the status.
 pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
-    let healthy = db::is_healthy(&state.pool, db::HEALTH_BUDGET).await;
+    let healthy = db::is_healthy(&state.pool, &state.config.database_url, db::HEALTH_BUDGET).await;
     let status = if healthy {
         StatusCode::OK
     } else {

@@ -328,3 +328,17 @@ async fn a_retry_while_the_first_request_runs_is_409() {
     assert_eq!(replayed.text, first.text);
     assert_eq!(app.count("phone_numbers"), 1);
 }
+
+fn rate_limit_of_1(config: &mut phonebook::config::Config) {
+    config.rate_limit_per_hour = 1;
+}
+
+backend_tests!(with rate_limit_of_1; the_key_is_checked_after_the_rate_limit);
+
+async fn the_key_is_checked_after_the_rate_limit(app: TestApp) {
+    let first = post(&app, "/api/v2/prospects", &doc("Ada"), "in budget").await;
+    assert_eq!(first.expect(400).header("x-ratelimit-remaining"), Some("0"));
+    let limited = post(&app, "/api/v2/prospects", &doc("Ada"), "in budget").await;
+    assert_eq!(limited.expect(429).error_code(), "rateLimitExceeded");
+    assert_eq!(app.count("idempotency_keys"), 0);
+}
