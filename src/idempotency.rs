@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::errors::{ApiError, IDEMPOTENCY_KEY};
-use crate::jsonapi::body::BodyLimit;
+use crate::jsonapi::body::sizes as body_sizes;
 use crate::models::idempotency::{self as keys, Claim, Kept};
 use crate::state::AppState;
 
@@ -283,13 +283,7 @@ fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
 /// The whole body, read up to the body limit. `None` when it is larger or cannot be read: what
 /// was read goes back into the request, so that the handler answers as it would without a key.
 async fn read_body(req: &mut ServiceRequest) -> Option<web::Bytes> {
-    let limit = req
-        .app_data::<BodyLimit>()
-        .map_or(BodyLimit::DEFAULT.0, |limit| limit.0);
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    let (limit, declared) = body_sizes(req.request());
     if declared.is_some_and(|length| length > limit) {
         return None;
     }

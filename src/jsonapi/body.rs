@@ -37,18 +37,24 @@ pub struct Body {
     declared: Option<usize>,
 }
 
+/// The body limit in force for `req`, and the length its `Content-Length` declares.
+pub fn sizes(req: &HttpRequest) -> (usize, Option<usize>) {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .map_or(BodyLimit::DEFAULT.0, |limit| limit.0);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    (limit, declared)
+}
+
 impl FromRequest for Body {
     type Error = actix_web::Error;
     type Future = std::future::Ready<Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .map_or(BodyLimit::DEFAULT.0, |limit| limit.0);
-        let declared = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+        let (limit, declared) = sizes(req);
         std::future::ready(Ok(Body {
             payload: payload.take(),
             limit,

@@ -443,7 +443,13 @@ crate::per_backend! {
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         match field {
             F::Id => Ok(order_by!(query, col::id, descending)),
-            _ => Err(unsortable(field)),
+            F::Action
+            | F::ResourceKind
+            | F::ResourceId
+            | F::ChangedFields
+            | F::Before
+            | F::After
+            | F::OccurredAt => Err(unsortable(field)),
         }
     }
 }
@@ -452,7 +458,14 @@ impl super::listing::Keyed<F> for Change {
     fn sort_value(&self, field: F) -> CursorValue {
         match field {
             F::Id => CursorValue::Int(self.id),
-            _ => CursorValue::Null,
+            // The feed sorts by id only.
+            F::Action
+            | F::ResourceKind
+            | F::ResourceId
+            | F::ChangedFields
+            | F::Before
+            | F::After
+            | F::OccurredAt => CursorValue::Null,
         }
     }
 

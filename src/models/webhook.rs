@@ -172,7 +172,16 @@ crate::per_backend! {
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         match field {
             F::Id => Ok(order_by!(query, col::id, descending)),
-            _ => Err(unsortable(field)),
+            F::Url
+            | F::ResourceTypes
+            | F::Active
+            | F::Secret
+            | F::LastDeliveryAt
+            | F::LastDeliveryStatus
+            | F::PendingDeliveries
+            | F::FailedDeliveries
+            | F::CreatedAt
+            | F::UpdatedAt => Err(unsortable(field)),
         }
     }
 }
@@ -181,7 +190,17 @@ impl super::listing::Keyed<F> for Webhook {
     fn sort_value(&self, field: F) -> CursorValue {
         match field {
             F::Id => CursorValue::Int(self.id),
-            _ => CursorValue::Null,
+            // Webhooks sort by id only.
+            F::Url
+            | F::ResourceTypes
+            | F::Active
+            | F::Secret
+            | F::LastDeliveryAt
+            | F::LastDeliveryStatus
+            | F::PendingDeliveries
+            | F::FailedDeliveries
+            | F::CreatedAt
+            | F::UpdatedAt => CursorValue::Null,
         }
     }
 

@@ -14,6 +14,6 @@ fields! {
     LastDeliveryStatus => FieldSpec::new("lastDeliveryStatus", Int, &[Nullable]),
     PendingDeliveries => FieldSpec::new("pendingDeliveries", Int, &[]),
     FailedDeliveries => FieldSpec::new("failedDeliveries", Int, &[]),
-    CreatedAt => FieldSpec::new("createdAt", DateTime, &[Sortable]),
-    UpdatedAt => FieldSpec::new("updatedAt", DateTime, &[Sortable]),
+    CreatedAt => FieldSpec::new("createdAt", DateTime, &[]),
+    UpdatedAt => FieldSpec::new("updatedAt", DateTime, &[]),
 }
