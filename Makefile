@@ -8,11 +8,16 @@ run:
 	cargo run --release -- serve
 
 # Every test: unit tests and the integration suite, each integration test on SQLite and PostgreSQL.
-# Without a reachable PostgreSQL (and outside CI) the PostgreSQL half is skipped, and said so here.
+# Without a reachable PostgreSQL (and outside CI) the PostgreSQL half is skipped, and said so here;
+# likewise the tests that need Redis.
 test:
 	@if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 		echo "NOTE: PostgreSQL is not reachable at 127.0.0.1:5432: PostgreSQL tests will be skipped" \
 		     "(set PHONEBOOK_TEST_POSTGRES_URL, or start a server; CI fails instead of skipping)."; \
+	fi
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+		echo "NOTE: Redis is not reachable at 127.0.0.1:6379: the shared rate limiter's tests will be skipped" \
+		     "(set PHONEBOOK_TEST_REDIS_URL, or start a server; CI fails instead of skipping)."; \
 	fi
 	cargo test --all-targets --locked
 

@@ -105,7 +105,7 @@ fn open_pool(config: &Config, size: u32) -> Result<db::Pool, Failure> {
             on_connect: Some(crate::auth::credentials::listen_for_revocations),
         },
     )?;
-    db::migrate(&mut *pool.get()?)?;
+    db::exclusively(&mut *pool.get()?, db::migrate)?;
     Ok(pool)
 }
 
@@ -215,19 +215,21 @@ fn serve(config: Config) -> Result<(), Failure> {
             on_connect: Some(crate::auth::credentials::listen_for_revocations),
         },
     )?;
-    {
-        let mut conn = pool.get()?;
-        db::migrate(&mut conn)?;
-        match bootstrap(&mut conn, config.bootstrap_token.as_deref())? {
-            Bootstrap::Generated(token) => println!(
-                "Created user admin@localhost (admin). Its API token, shown only this once:\n{token}"
-            ),
-            // The operator chose this token; it is not echoed into logs.
-            Bootstrap::Configured => println!(
-                "Created user admin@localhost (admin) with the token from PHONEBOOK_BOOTSTRAP_TOKEN."
-            ),
-            Bootstrap::NotNeeded => {}
-        }
+    // Migrations and the bootstrap admin under one lock: instances started together on an empty
+    // database make one admin between them.
+    let bootstrapped = db::exclusively(&mut *pool.get()?, |conn| {
+        db::migrate(conn)?;
+        bootstrap(conn, config.bootstrap_token.as_deref())
+    })?;
+    match bootstrapped {
+        Bootstrap::Generated(token) => println!(
+            "Created user admin@localhost (admin). Its API token, shown only this once:\n{token}"
+        ),
+        // The operator chose this token; it is not echoed into logs.
+        Bootstrap::Configured => println!(
+            "Created user admin@localhost (admin) with the token from PHONEBOOK_BOOTSTRAP_TOKEN."
+        ),
+        Bootstrap::NotNeeded => {}
     }
     let bind = config.bind.clone();
     let workers = config
@@ -237,7 +239,7 @@ fn serve(config: Config) -> Result<(), Failure> {
     // wait for one; actix's default (512 per process) lets a burst start hundreds of threads, each
     // with its own stack and malloc arena.
     let blocking_threads = (config.pool_size as usize).div_ceil(workers).max(1);
-    let state = web::Data::new(AppState::new(pool, config));
+    let state = web::Data::new(AppState::new(pool, config)?);
     log::info!(
         "phonebook listening on http://{bind} ({:?} backend)",
         url.backend

@@ -14,7 +14,9 @@
 //! | `PHONEBOOK_RATE_LIMIT` | `10000` | requests per user per hour; `0` turns the limiter off |
 //! | `PHONEBOOK_MAX_BODY_BYTES` | `1048576` | larger request bodies get 413 |
 //! | `PHONEBOOK_BOOTSTRAP_TOKEN` | random | the admin token created on an empty database |
-//! | `PHONEBOOK_CURSOR_SECRET` | random per process | key that signs page cursors; set it to keep cursors valid across restarts and replicas |
+//! | `PHONEBOOK_CURSOR_SECRET` | a key made once and stored in the database | key that signs page cursors |
+//! | `PHONEBOOK_REDIS_URL` | unset | `redis://host:port/db`: the rate limit is kept in Redis, one budget for all instances |
+//! | `PHONEBOOK_REDIS_KEY_PREFIX` | `phonebook:` | prefix of the keys the service writes in Redis |
 //! | `PHONEBOOK_DB_POOL_SIZE` | 2 × CPUs | pooled database connections |
 //! | `PHONEBOOK_DB_TIMEOUT_MS` | `1000` | longest wait for a pooled connection before 503 |
 //! | `PHONEBOOK_WORKERS` | number of CPUs | HTTP worker threads |
@@ -42,7 +44,11 @@ pub struct Config {
     pub rate_limit_per_hour: u32,
     pub max_body_bytes: usize,
     pub bootstrap_token: Option<String>,
-    pub cursor_secret: [u8; 32],
+    /// The key from `PHONEBOOK_CURSOR_SECRET`; `None`: the one stored in the database.
+    pub cursor_secret: Option<[u8; 32]>,
+    /// The Redis of the shared rate limiter (a URL the `redis` crate reads).
+    pub redis_url: Option<String>,
+    pub redis_key_prefix: String,
     pub pool_size: u32,
     pub pool_timeout_ms: u64,
     pub workers: Option<usize>,
@@ -74,11 +80,21 @@ impl Config {
                 problem: format!("{default_region:?} is not a region with a numbering plan"),
             });
         }
-        let cursor_secret = match lookup("PHONEBOOK_CURSOR_SECRET") {
-            Some(secret) => crate::auth::sha256(secret.as_bytes()),
-            None => rand::random(),
-        };
+        let cursor_secret =
+            lookup("PHONEBOOK_CURSOR_SECRET").map(|secret| crate::auth::sha256(secret.as_bytes()));
+        let redis_url = lookup("PHONEBOOK_REDIS_URL");
+        if let Some(url) = &redis_url {
+            redis::Client::open(url.as_str()).map_err(|error| ConfigError {
+                name: "PHONEBOOK_REDIS_URL",
+                problem: format!(
+                    "{url:?} is not a usable Redis URL such as redis://127.0.0.1:6379/0 ({error})"
+                ),
+            })?;
+        }
         Ok(Self {
+            redis_url,
+            redis_key_prefix: lookup("PHONEBOOK_REDIS_KEY_PREFIX")
+                .unwrap_or_else(|| "phonebook:".into()),
             database_url: lookup("DATABASE_URL").unwrap_or_else(|| "sqlite://phonebook.db".into()),
             bind: lookup("PHONEBOOK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             public_url: lookup("PHONEBOOK_PUBLIC_URL")

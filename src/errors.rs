@@ -23,6 +23,9 @@ use crate::rate_limit::RateInfo;
 
 pub use crate::jsonapi::error::FieldError;
 
+/// The request header that makes a POST safe to retry (API.md section 12).
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
 /// Everything a request can fail with.
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -56,6 +59,18 @@ pub enum ApiError {
     },
     #[error("precondition failed")]
     PreconditionFailed,
+    /// A malformed request header (400 at `source.header`).
+    #[error("bad header {header}: {detail}")]
+    BadHeader {
+        header: &'static str,
+        detail: String,
+    },
+    /// 409: the first request with this `Idempotency-Key` is still running.
+    #[error("idempotency key in use")]
+    IdempotencyKeyInUse,
+    /// 422: the `Idempotency-Key` was used for another method, path or body.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
     #[error("validation failed")]
@@ -134,7 +149,15 @@ impl ApiError {
                 "unsupportedMediaType",
                 "Unsupported media type",
             ),
-            ApiError::Conflict { .. } => (S::CONFLICT, "conflict", "Conflict"),
+            ApiError::Conflict { .. } | ApiError::IdempotencyKeyInUse => {
+                (S::CONFLICT, "conflict", "Conflict")
+            }
+            ApiError::BadHeader { .. } => (S::BAD_REQUEST, "badRequest", "Bad request"),
+            ApiError::IdempotencyKeyReused => (
+                S::UNPROCESSABLE_ENTITY,
+                "validationError",
+                "Idempotency-Key reused",
+            ),
             ApiError::PreconditionFailed => (
                 S::PRECONDITION_FAILED,
                 "preconditionFailed",
@@ -199,6 +222,21 @@ impl ApiError {
             ApiError::UnsupportedMediaType(detail) => {
                 one(detail.clone(), Some(Source::header("Content-Type")))
             }
+            ApiError::BadHeader { header, detail } => {
+                one(detail.clone(), Some(Source::header(header)))
+            }
+            ApiError::IdempotencyKeyInUse => one(
+                "A request with this Idempotency-Key is still being processed; retry once it has \
+                 answered."
+                    .into(),
+                Some(Source::header(IDEMPOTENCY_KEY)),
+            ),
+            ApiError::IdempotencyKeyReused => one(
+                "This Idempotency-Key was used for a request with another method, path or body; \
+                 use a new key for a new request."
+                    .into(),
+                Some(Source::header(IDEMPOTENCY_KEY)),
+            ),
             ApiError::PreconditionFailed => one(
                 "The resource has changed since the version named in If-Match.".into(),
                 Some(Source::header("If-Match")),

@@ -3,7 +3,8 @@
 //! A map of the crate (CONTRIBUTING.md has the layering and how to extend it):
 //! - [`router`] holds the one route table and [`router::build`], with [`state::AppState`] what
 //!   every handler shares and [`middleware`] what every response passes; [`cli`] is the command
-//!   line and [`config`] every environment variable.
+//!   line and [`config`] every environment variable; [`idempotency`] makes POSTs with an
+//!   `Idempotency-Key` safe to retry.
 //! - [`schema`] declares each resource type once: a field enum and the relationship enum, which
 //!   the query parser, views, models and permissions match exhaustively.
 //! - [`resources`] has the thin handlers per type over the request context, the generic
@@ -23,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod errors;
+pub mod idempotency;
 pub mod jsonapi;
 pub mod middleware;
 pub mod models;

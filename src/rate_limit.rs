@@ -1,4 +1,7 @@
-//! Per-user rate limiting (API.md sections 5 and 9), built on `governor`'s keyed GCRA limiter.
+//! Per-user rate limiting (API.md sections 5, 9 and 12): [`Limiter`] is the one the service
+//! uses, either [`RateLimiter`], in this process and built on `governor`'s keyed GCRA limiter, or
+//! with `PHONEBOOK_REDIS_URL` the [`shared::SharedLimiter`], the same GCRA with its state in Redis,
+//! so that all instances spend one budget.
 //!
 //! Quota: `PHONEBOOK_RATE_LIMIT` requests per hour per user (all of a user's tokens together),
 //! with a burst of the same size: a user may spend the whole hour's budget at once, and it
@@ -23,6 +26,41 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::Quota;
+
+pub mod shared;
+
+/// The rate limiter of the service.
+#[derive(Debug)]
+pub enum Limiter {
+    /// This process counts for itself.
+    Local(RateLimiter),
+    /// Every instance counts in Redis.
+    Shared(shared::SharedLimiter),
+}
+
+impl Limiter {
+    /// The limiter `PHONEBOOK_RATE_LIMIT` and `PHONEBOOK_REDIS_URL` ask for, or `None` when rate
+    /// limiting is off. The Redis URL is checked here (and was when the configuration was read).
+    pub fn new(
+        per_hour: u32,
+        redis_url: Option<&str>,
+        prefix: &str,
+    ) -> Result<Option<Self>, redis::RedisError> {
+        Ok(match redis_url {
+            Some(url) => shared::SharedLimiter::new(url, prefix, per_hour)?.map(Limiter::Shared),
+            None => RateLimiter::new(per_hour).map(Limiter::Local),
+        })
+    }
+
+    /// Counts one request of `user_id`. `None`: no decision (the shared limiter's Redis is
+    /// unreachable), the request is served without `X-RateLimit-*` headers.
+    pub async fn check(&self, user_id: i64) -> Option<Decision> {
+        match self {
+            Limiter::Local(limiter) => Some(limiter.check(user_id)),
+            Limiter::Shared(limiter) => limiter.check(user_id).await,
+        }
+    }
+}
 
 /// How many [`RateLimiter::check`] calls pass between two sweeps of stale per-user entries.
 pub const RETAIN_RECENT_EVERY: u64 = 1024;

@@ -1,11 +1,11 @@
 //! The ONE route table ([`ROUTES`]) and [`build`], which `serve` and the tests use to assemble the
 //! same `App`: every route with its handlers, 405 with `Allow` for the methods a path lacks, 404
-//! for paths that are no route.
+//! for paths that are no route, and `Idempotency-Key` inside every route that needs a token.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse};
 
 use crate::errors::ApiError;
@@ -29,7 +29,12 @@ macro_rules! route_table {
                         .default_service(web::to(|| async {
                             let allow: &[&str] = methods!([] $($method)+);
                             Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: allow.join(", ") })
-                        })),
+                        }))
+                        // Inside the route: 404 and 405 come before anything it checks.
+                        .wrap(Condition::new(
+                            !PUBLIC.contains(&$path),
+                            from_fn(crate::idempotency::keep_answers),
+                        )),
                 );
             )*
         }
@@ -59,6 +64,9 @@ macro_rules! with_routes {
         with_routes!($resource.route(web::method(Method::$method).to($handler)); $($more => $rest),*)
     };
 }
+
+/// The routes that need no token (and so know no caller to keep an Idempotency-Key for).
+const PUBLIC: &[&str] = &["/health", "/api/v2/openapi.json"];
 
 route_table! {
     "/health" => { GET => entry::get_health }

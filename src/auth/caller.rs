@@ -44,63 +44,81 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Already authenticated at the edge (a POST with an Idempotency-Key).
+        let known = req.extensions_mut().remove::<Caller>();
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let dialect = if req.path() == "/api/v2/operations" {
-                Dialect::Atomic
-            } else {
-                Dialect::Plain
-            };
-            media::negotiate(req.method(), req.headers(), dialect)?;
-
-            let token =
-                bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
-            let hash = crate::auth::hash_token(token);
-            let (principal, cached_token) = match authenticate_from_cache(&state, &req, &hash) {
-                Some(principal) => (
-                    principal,
-                    (state.backend == Backend::Postgres).then_some(hash),
-                ),
-                None => {
-                    let generation = state.credentials.generation();
-                    let lookup = hash.clone();
-                    let found = crate::db::read(&state.pool, move |conn| {
-                        ApiToken::authenticate(conn, &lookup).map_err(ApiError::from)
-                    })
-                    .await?;
-                    let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
-                    let principal = credential.principal();
-                    let expires_at = credential.expires_at;
-                    state
-                        .credentials
-                        .insert(generation, hash, principal.clone(), expires_at);
-                    (principal, None)
-                }
-            };
-            req.extensions_mut().insert(UserId(principal.user_id));
-
-            if let Some(limiter) = &state.rate_limiter {
-                let decision = limiter.check(principal.user_id);
-                req.extensions_mut().insert(decision.info());
-                if let Decision::Limited {
-                    info,
-                    retry_after_secs,
-                } = decision
-                {
-                    return Err(ApiError::RateLimited {
-                        retry_after_secs,
-                        info,
-                    });
-                }
+            match known {
+                Some(caller) => Ok(caller),
+                None => Caller::authenticate(&req).await,
             }
-            Ok(Caller {
+        })
+    }
+}
+
+impl Caller {
+    /// Negotiates the media type (415/406), authenticates the bearer token (401) and applies the
+    /// rate limit (429), keeping the user id and the rate-limit state in the request's extensions.
+    /// A caller authenticated before the handler runs (the idempotency middleware) is put into the
+    /// extensions, where the extractor takes it instead of authenticating again.
+    pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+        let dialect = if req.path() == "/api/v2/operations" {
+            Dialect::Atomic
+        } else {
+            Dialect::Plain
+        };
+        media::negotiate(req.method(), req.headers(), dialect)?;
+
+        let token =
+            bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
+        let hash = crate::auth::hash_token(token);
+        let (principal, cached_token) = match authenticate_from_cache(&state, req, &hash) {
+            Some(principal) => (
                 principal,
-                cached_token,
-            })
+                (state.backend == Backend::Postgres).then_some(hash),
+            ),
+            None => {
+                let generation = state.credentials.generation();
+                let lookup = hash.clone();
+                let found = crate::db::read(&state.pool, move |conn| {
+                    ApiToken::authenticate(conn, &lookup).map_err(ApiError::from)
+                })
+                .await?;
+                let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
+                let principal = credential.principal();
+                let expires_at = credential.expires_at;
+                state
+                    .credentials
+                    .insert(generation, hash, principal.clone(), expires_at);
+                (principal, None)
+            }
+        };
+        req.extensions_mut().insert(UserId(principal.user_id));
+
+        let decision = match &state.rate_limiter {
+            Some(limiter) => limiter.check(principal.user_id).await,
+            None => None,
+        };
+        if let Some(decision) = decision {
+            req.extensions_mut().insert(decision.info());
+            if let Decision::Limited {
+                info,
+                retry_after_secs,
+            } = decision
+            {
+                return Err(ApiError::RateLimited {
+                    retry_after_secs,
+                    info,
+                });
+            }
+        }
+        Ok(Caller {
+            principal,
+            cached_token,
         })
     }
 }

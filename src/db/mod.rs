@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
@@ -356,6 +356,32 @@ pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error
         .build(manager)
 }
 
+/// The PostgreSQL advisory lock that start-up work takes ([`exclusively`]): "phonebk" in ASCII.
+const SETUP_LOCK: i64 = 0x0070_686f_6e65_626b;
+
+/// Runs `work` (migrations, the bootstrap admin) while no other process of the service runs its
+/// own: on PostgreSQL under a session-level advisory lock held by `conn`, so that instances started
+/// together on an empty database migrate one after the other (the later ones find nothing to do)
+/// and exactly one creates the bootstrap admin. The lock is released when `work` ends, or by the
+/// server when the connection is lost. SQLite serves one instance; `work` runs as it is there.
+pub fn exclusively<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Pg(_) = conn else {
+        return work(conn);
+    };
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({SETUP_LOCK})"))?;
+    let result = work(conn);
+    let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({SETUP_LOCK})"));
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
 /// Applies the embedded migrations of the connection's backend that have not run yet.
 pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match conn {
@@ -404,7 +430,10 @@ impl TransactionError for diesel::result::Error {
 
 /// Runs `work` on a pooled connection on the blocking thread pool, so that database calls never
 /// stall an HTTP worker. The connection is taken inside the blocking task: waiting for it must not
-/// block the async runtime either.
+/// block the async runtime either. The wait for it is bounded by the pool's timeout counted from
+/// now, not from when the task gets a thread: while the database is unreachable, tasks queued
+/// behind others that wait for a connection answer 503 within the timeout too, instead of one
+/// timeout after another.
 pub async fn run<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -412,8 +441,10 @@ where
     E: From<DbError> + Send + 'static,
 {
     let pool = pool.clone();
+    let deadline = Instant::now() + pool.connection_timeout();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(DbError::from)?;
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let mut conn = pool.get_timeout(wait).map_err(DbError::from)?;
         work(&mut conn)
     })
     .await
@@ -440,95 +471,52 @@ where
     run(pool, work).await
 }
 
-/// Whether the database answers a trivial query (for `/health`).
-pub async fn is_healthy(pool: &Pool) -> bool {
-    run::<(), DbError, _>(pool, |conn| {
-        (conn.batch_execute("SELECT 1")).map_err(|error| DbError::Interrupted(error.to_string()))
-    })
-    .await
-    .is_ok()
+/// How long `/health` looks for an answer from the database before it says there is none: below
+/// the second within which API.md section 12 wants an outage (and a recovery) to show.
+pub const HEALTH_BUDGET: Duration = Duration::from_millis(800);
+
+/// Whether the database answers a trivial query within `budget` (for `/health`). A pooled
+/// connection that fails the query (its server went away and came back) is dropped by the pool and
+/// the check tries the next one, or a new one, until the budget is spent: after an outage the
+/// first answer of the database is seen at once, not only once every stale connection has been
+/// tried by some request.
+pub async fn is_healthy(pool: &Pool, budget: Duration) -> bool {
+    let pool = pool.clone();
+    let deadline = Instant::now() + budget;
+    let check = actix_web::web::block(move || loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let Ok(mut conn) = pool.get_timeout(wait) else {
+            return false;
+        };
+        if conn.batch_execute("SELECT 1").is_ok() {
+            return true;
+        }
+        drop(conn);
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    });
+    // A query on a connection whose server stopped answering without closing it could hang: the
+    // answer does not wait for it (the blocking task ends when the driver gives up).
+    let margin = Duration::from_millis(100);
+    matches!(
+        actix_web::rt::time::timeout(budget + margin, check).await,
+        Ok(Ok(true))
+    )
 }
 
 /// Runs the reads of `work` from one snapshot of the database, so that rows read by different
 /// statements agree with each other (a page and the prospects it includes). On PostgreSQL `work`
 /// runs as it is: callers there read in one statement. On SQLite it runs in a deferred read
-/// transaction, begun and ended by statements prepared once per connection, because diesel's
-/// transaction manager prepares `BEGIN` and `COMMIT` again on every call. `work` only reads and
-/// opens no transaction of its own (SQLite would refuse the nested `BEGIN`).
+/// transaction, which never waits for a writer in WAL mode.
 pub fn read_snapshot<T, E: From<diesel::result::Error>>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E> {
-    if matches!(conn, DbConnection::Pg(_)) {
-        return work(conn);
-    }
-    let snapshot = snapshot::Snapshot::begin(conn)?;
-    let result = work(snapshot.conn);
-    let ended = snapshot.end();
-    let value = result?;
-    ended?;
-    Ok(value)
-}
-
-mod snapshot {
-    use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-    use diesel::sqlite::SqliteConnection;
-    use diesel::{QueryResult, RunQueryDsl};
-
-    use super::DbConnection;
-
-    crate::fixed_statements! {
-        Begin => "BEGIN",
-        Commit => "COMMIT",
-    }
-
-    /// An open read transaction on a SQLite connection, lent to the work as the [`DbConnection`]
-    /// that model code takes. Dropped without [`Snapshot::end`] (an error or a panic in the work),
-    /// it rolls back, so the connection goes back to the pool outside any transaction; diesel's
-    /// transaction manager never hears of it, so a connection that cannot roll back is marked
-    /// broken for the pool to drop.
-    pub struct Snapshot<'c> {
-        pub conn: &'c mut DbConnection,
-        open: bool,
-    }
-
-    impl<'c> Snapshot<'c> {
-        /// Begins one on `conn`, which must be a SQLite connection.
-        pub fn begin(conn: &'c mut DbConnection) -> QueryResult<Self> {
-            Begin.execute(sqlite(conn))?;
-            Ok(Snapshot { conn, open: true })
-        }
-
-        pub fn end(mut self) -> QueryResult<()> {
-            self.open = false;
-            let conn = sqlite(self.conn);
-            Commit
-                .execute(conn)
-                .map(drop)
-                .inspect_err(|_| roll_back(conn))
-        }
-    }
-
-    impl Drop for Snapshot<'_> {
-        fn drop(&mut self) {
-            if self.open {
-                roll_back(sqlite(self.conn));
-            }
-        }
-    }
-
-    fn sqlite(conn: &mut DbConnection) -> &mut SqliteConnection {
-        match conn {
-            DbConnection::Sqlite(conn) => conn,
-            DbConnection::Pg(_) => unreachable!("snapshots are begun on SQLite only"),
-        }
-    }
-
-    /// Rolls back a read transaction whose `COMMIT` did not run or failed.
-    fn roll_back(conn: &mut SqliteConnection) {
-        if conn.batch_execute("ROLLBACK").is_err() {
-            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-        }
+    match conn {
+        DbConnection::Pg(_) => work(conn),
+        DbConnection::Sqlite(_) => conn.transaction(work),
     }
 }
 
@@ -661,7 +649,7 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_ends_when_its_work_fails_or_panics() {
+    fn a_snapshot_ends_when_its_work_fails_and_a_panic_in_it_retires_the_connection() {
         let dir = tempfile::tempdir().unwrap();
         let (mut reader, mut writer) = connections(&dir);
         let failed: Result<i64, Error> = read_snapshot(&mut reader, |conn| {
@@ -669,6 +657,11 @@ mod tests {
             Err(Error::NotFound)
         });
         assert!(matches!(failed, Err(Error::NotFound)), "{failed:?}");
+        // Outside any transaction again: the reader sees new writes and can write itself.
+        bump(&mut writer);
+        assert_eq!(value(&mut reader).unwrap(), 2);
+        bump(&mut reader);
+        assert_eq!(value(&mut writer).unwrap(), 3);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             read_snapshot(&mut reader, |conn| -> Result<(), Error> {
                 value(conn)?;
@@ -676,10 +669,10 @@ mod tests {
             })
         }));
         assert!(panicked.is_err());
-        // Outside any transaction again: the reader sees new writes and can write itself.
-        bump(&mut writer);
-        assert_eq!(value(&mut reader).unwrap(), 2);
-        bump(&mut reader);
-        assert_eq!(value(&mut writer).unwrap(), 3);
+        // Left inside its transaction, it reports itself broken, so the pool drops it.
+        let DbConnection::Sqlite(inner) = &mut reader else {
+            unreachable!("the test's connections are SQLite")
+        };
+        assert!(diesel::r2d2::R2D2Connection::is_broken(inner));
     }
 }

@@ -1,5 +1,5 @@
 //! Table definitions shared by both backends. Written by hand with portable SQL types only
-//! (`BigInt`, `Integer`, `Text`, `Timestamp`), so one set of model code serves SQLite and PostgreSQL.
+//! (`BigInt`, `Integer`, `Text`, `Timestamp`, `Binary`), so one set of model code serves SQLite and PostgreSQL.
 
 diesel::table! {
     users (id) {
@@ -60,6 +60,32 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Secrets made once and shared by every instance (`models::server_key`).
+    server_keys (name) {
+        name -> Text,
+        /// Hex of the key's bytes.
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Idempotency-Key claims and the answers they keep (`models::idempotency`).
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        claim -> Text,
+        created_at -> Timestamp,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Nullable<Binary>,
     }
 }
 

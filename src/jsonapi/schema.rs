@@ -52,37 +52,41 @@ pub struct FieldSpec {
     pub writable: bool,
 }
 
+/// What a field is beyond readable; a [`FieldSpec`] lists those it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// `filter[name]` is allowed.
+    Filterable,
+    /// `sort=name` is allowed.
+    Sortable,
+    /// The value may be null.
+    Nullable,
+    /// A create or update may set it.
+    Writable,
+}
+
 impl FieldSpec {
-    /// A read-only field that is neither filterable nor sortable; the builders below add to it.
-    pub const fn read_only(name: &'static str, kind: FieldKind) -> Self {
-        FieldSpec {
+    /// The field called `name`, holding `kind` values, with `capabilities`.
+    pub const fn new(name: &'static str, kind: FieldKind, capabilities: &[Capability]) -> Self {
+        let mut spec = FieldSpec {
             name,
             kind,
             filterable: false,
             sortable: false,
             nullable: false,
             writable: false,
+        };
+        let mut at = 0;
+        while at < capabilities.len() {
+            match capabilities[at] {
+                Capability::Filterable => spec.filterable = true,
+                Capability::Sortable => spec.sortable = true,
+                Capability::Nullable => spec.nullable = true,
+                Capability::Writable => spec.writable = true,
+            }
+            at += 1;
         }
-    }
-
-    pub const fn filterable(mut self) -> Self {
-        self.filterable = true;
-        self
-    }
-
-    pub const fn sortable(mut self) -> Self {
-        self.sortable = true;
-        self
-    }
-
-    pub const fn nullable(mut self) -> Self {
-        self.nullable = true;
-        self
-    }
-
-    pub const fn writable(mut self) -> Self {
-        self.writable = true;
-        self
+        spec
     }
 }
 

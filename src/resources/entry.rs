@@ -96,9 +96,10 @@ pub async fn get_openapi() -> HttpResponse {
         .body(openapi_json())
 }
 
-/// 200 when the database answers, 503 when not. Not JSON:API: load balancers read the status.
+/// 200 when the database answers, 503 when not (within [`db::HEALTH_BUDGET`]). Not JSON:API:
+/// load balancers read the status.
 pub async fn get_health(state: web::Data<AppState>) -> HttpResponse {
-    let healthy = db::is_healthy(&state.pool).await;
+    let healthy = db::is_healthy(&state.pool, db::HEALTH_BUDGET).await;
     let status = if healthy {
         StatusCode::OK
     } else {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::conditional::Precondition;
 use super::context::Context;
 use super::view::View;
-use super::writes::{phone_number, prospect, Lids};
+use super::writes::{self, phone_number, prospect, Lids};
 use crate::db::{self, DbConnection};
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Intent, Target};
@@ -262,8 +262,10 @@ impl Apply<'_> {
         let id = self.lids.resolve(kind, target, pointer)?;
         let none = &Precondition::None;
         match kind {
-            ResourceType::Prospect => prospect::delete(self.conn, self.principal, id, none)?,
-            _ => phone_number::delete(self.conn, self.principal, id, none)?,
+            ResourceType::Prospect => {
+                writes::delete::<Prospect>(self.conn, self.principal, id, none)?
+            }
+            _ => writes::delete::<PhoneNumberRow>(self.conn, self.principal, id, none)?,
         }
         Ok(Outcome::Nothing)
     }

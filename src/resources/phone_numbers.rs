@@ -89,7 +89,7 @@ pub async fn update_phone_number(
 }
 
 pub async fn delete_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    respond::delete::<PhoneNumberField, _>(&cx, &id, write::delete).await
+    respond::delete::<PhoneNumberRow>(&cx, &id).await
 }
 
 /// `GET /phoneNumbers/{id}/prospect`.

@@ -64,7 +64,7 @@ pub async fn update_prospect(
 }
 
 pub async fn delete_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    respond::delete::<ProspectField, _>(&cx, &id, write::delete).await
+    respond::delete::<Prospect>(&cx, &id).await
 }
 
 /// `GET /prospects/{id}/owner`. Like every related endpoint, it needs the read scope of what it

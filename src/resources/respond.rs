@@ -11,6 +11,7 @@ use super::conditional::{not_modified, Precondition};
 use super::context::Context;
 use super::pagination::CursorBinding;
 use super::served::{existing, Served};
+use super::writes::{self, Deletable};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Body, Target};
@@ -211,17 +212,13 @@ where
     Ok(single(cx, StatusCode::OK, document, row.etag()))
 }
 
-/// `DELETE /{type}/{id}`: `delete` applies the write rules (existence, record permission, the
+/// `DELETE /{type}/{id}`: the write rules of a delete (existence, record permission, the
 /// `If-Match` precondition); 204.
-pub async fn delete<F, W>(cx: &Context, id: &str, delete: W) -> ApiResult<HttpResponse>
-where
-    F: Field,
-    W: FnOnce(&mut DbConnection, &Principal, i64, &Precondition) -> ApiResult<()> + Send + 'static,
-{
-    cx.query::<F>(Endpoint::Bare, Access::Delete)?;
-    let id = path_id(id, F::TYPE)?;
+pub async fn delete<R: Deletable>(cx: &Context, id: &str) -> ApiResult<HttpResponse> {
+    cx.query::<R::Field>(Endpoint::Bare, Access::Delete)?;
+    let id = path_id(id, R::Field::TYPE)?;
     let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    cx.database(move |conn| delete(conn, &principal, id, &precondition))
+    cx.database(move |conn| writes::delete::<R>(conn, &principal, id, &precondition))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

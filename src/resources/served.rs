@@ -12,6 +12,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::document::{Linkage, Resource};
 use crate::jsonapi::schema::Field;
 use crate::models::includes::{Graph, Includes, Needs};
+use crate::models::listing::Keyed;
 use crate::models::{PhoneNumberRow, Prospect, User};
 use crate::schema::{PhoneNumberField, ProspectField, Relationship, UserField};
 
@@ -20,13 +21,12 @@ pub fn existing<T: Served>(conn: &mut DbConnection, id: i64) -> ApiResult<T> {
     T::find(conn, id)?.ok_or_else(|| ApiError::not_found(T::Field::TYPE, id))
 }
 
-pub trait Served: Send + Sized + 'static {
+/// A type's rows as responses show them; [`Keyed`] gives their id (and cursor values).
+pub trait Served: Keyed<Self::Field> + Send + Sized + 'static {
     type Field: Field<Rel = Relationship>;
 
     /// The row with this id, if there is one.
     fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>>;
-
-    fn id(&self) -> i64;
 
     /// The ETag of the version shown (users, read-only over the API, have none).
     fn etag(&self) -> Option<EntityTag>;
@@ -54,10 +54,6 @@ impl Served for PhoneNumberRow {
     }
 
     type Field = PhoneNumberField;
-
-    fn id(&self) -> i64 {
-        self.id
-    }
 
     fn etag(&self) -> Option<EntityTag> {
         Some(etag(self.id, self.version))
@@ -99,10 +95,6 @@ impl Served for Prospect {
     }
 
     type Field = ProspectField;
-
-    fn id(&self) -> i64 {
-        self.id
-    }
 
     fn etag(&self) -> Option<EntityTag> {
         Some(etag(self.id, self.version))
@@ -147,10 +139,6 @@ impl Served for User {
     }
 
     type Field = UserField;
-
-    fn id(&self) -> i64 {
-        self.id
-    }
 
     fn etag(&self) -> Option<EntityTag> {
         None

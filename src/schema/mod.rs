@@ -4,8 +4,49 @@
 //! views, models' column mappings, permissions — takes these enums and matches them exhaustively,
 //! so a field added here and forgotten elsewhere does not compile.
 //!
-//! Adding a field: a variant in its type's enum and its arm in `spec`; the compiler then lists
-//! every match that needs it (view, model columns and sort values, the write's draft).
+//! Adding a field: a row in its type's `fields!` table; the compiler then lists every match that
+//! needs it (view, model columns and sort values, the write's draft).
+
+/// Declares a resource type's fields as one table, a row a field: `Variant => spec`, `id` first,
+/// then in the order resource objects show them. The table gives [`Field::ALL`],
+/// [`Field::SPECS`] (built at compile time, which views read as they render) and
+/// [`Field::spec`] (an exhaustive match of constants). `pub enum Name of Type` also declares the enum, a unit
+/// variant a row; `impl Name of Type` takes an enum declared by hand, whose variants may carry a
+/// value (`Phones(PhoneType::Home) => …`).
+macro_rules! fields {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident of $type:ident, includes $includes:expr;
+        $($(#[$variant_meta:meta])* $variant:ident => $spec:expr,)+
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        fields! { impl $name of $type, includes $includes; $($variant => $spec,)+ }
+    };
+    (
+        impl $name:ident of $type:ident, includes $includes:expr;
+        $($variant:ident $(($value:path))? => $spec:expr,)+
+    ) => {
+        impl $crate::jsonapi::schema::Field for $name {
+            type Rel = Relationship;
+            const TYPE: ResourceType = ResourceType::$type;
+            const ALL: &'static [Self] = &[$(Self::$variant $(($value))?),+];
+            const ID: Self = Self::Id;
+            const SPECS: &'static [FieldSpec] = &[$($spec),+];
+            const INCLUDES: &'static [&'static [Relationship]] = $includes;
+
+            fn spec(self) -> FieldSpec {
+                match self {
+                    $(Self::$variant $(($value))? => const { $spec },)+
+                }
+            }
+        }
+    };
+}
 
 mod phone_number;
 mod prospect;
@@ -19,8 +60,8 @@ pub use prospect::ProspectField;
 pub use user::UserField;
 
 pub use crate::domain::ResourceType;
+pub use crate::jsonapi::schema::{Capability, FieldKind, FieldSpec};
 use crate::jsonapi::schema::{Field, RelSpec};
-pub use crate::jsonapi::schema::{FieldKind, FieldSpec};
 
 /// Every relationship of the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -132,10 +132,9 @@ async fn tokens_made_on_the_command_line_authenticate_until_revoked() {
         },
     )
     .expect("pool");
-    let service = init_service(router::build(web::Data::new(AppState::new(
-        pool,
-        test_config(&url),
-    ))))
+    let service = init_service(router::build(web::Data::new(
+        AppState::new(pool, test_config(&url)).expect("state"),
+    )))
     .await;
     let get = |path: &str, token: &str| {
         TestRequest::get()

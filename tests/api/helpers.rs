@@ -178,7 +178,9 @@ pub struct TestApp {
     pub database_url: String,
     /// SQL statements run by the pool since the app started.
     pub statements: Arc<AtomicU64>,
-    _database: Database,
+    /// The configuration adjustment the app was started with (for [`TestApp::another`]).
+    adjust: Rc<dyn Fn(&mut Config)>,
+    _database: Rc<Database>,
 }
 
 fn admin_postgres_url() -> String {
@@ -200,6 +202,40 @@ fn postgres_required() -> bool {
     })
 }
 
+fn required(names: &[&str]) -> bool {
+    names.iter().any(|name| {
+        std::env::var(name).is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+    })
+}
+
+/// The Redis the tests use (`PHONEBOOK_TEST_REDIS_URL`, default `redis://127.0.0.1:6379/0`), or
+/// `None` (the test is skipped, with a note) when it does not answer — unless `CI` or
+/// `PHONEBOOK_REQUIRE_REDIS` is set, where the test fails. Tests keep apart by key prefix
+/// ([`redis_prefix`]).
+pub fn test_redis_url() -> Option<String> {
+    let url = std::env::var("PHONEBOOK_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let answered = redis::Client::open(url.as_str())
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(2)))
+        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
+    match answered {
+        Ok(_) => Some(url),
+        Err(error) => {
+            assert!(
+                !required(&["CI", "PHONEBOOK_REQUIRE_REDIS"]),
+                "Redis is required (CI) but unreachable at {url}: {error}"
+            );
+            eprintln!("skipping Redis test: {url} unreachable ({error})");
+            None
+        }
+    }
+}
+
+/// A key prefix of a test's own in the shared Redis.
+pub fn redis_prefix() -> String {
+    format!("phonebook-test:{}:", hex::encode(rand::random::<[u8; 8]>()))
+}
+
 /// Creates the shared test database once per process (racing processes may both try).
 fn postgres_ready() -> Result<(), String> {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
@@ -214,6 +250,65 @@ fn postgres_ready() -> Result<(), String> {
                 .map_err(|error| error.to_string())
         })
         .clone()
+}
+
+/// A fresh, empty schema in the PostgreSQL test database and the URL that works in it, or `None`
+/// (the test is skipped) when the server is unreachable outside CI.
+fn empty_postgres() -> Option<(String, Database)> {
+    if let Err(error) = postgres_ready() {
+        assert!(
+            !postgres_required(),
+            "PostgreSQL is required (CI) but unreachable: {error}"
+        );
+        eprintln!("skipping PostgreSQL test: server unreachable ({error})");
+        return None;
+    }
+    let admin_url = admin_postgres_url();
+    let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let mut conn =
+        diesel::PgConnection::establish(&test_database_url(&admin_url)).expect("test database");
+    conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create schema");
+    let url = format!(
+        "{}?options=-c%20search_path%3D{schema}",
+        test_database_url(&admin_url)
+    );
+    Some((url, Database::Postgres { admin_url, schema }))
+}
+
+/// An empty PostgreSQL database for processes a test starts itself, removed when dropped.
+pub struct EmptyPostgres {
+    pub url: String,
+    _database: Database,
+}
+
+impl EmptyPostgres {
+    /// `None` (test skipped, with a note) when PostgreSQL is unreachable outside CI.
+    pub fn new() -> Option<EmptyPostgres> {
+        let (url, database) = empty_postgres()?;
+        Some(EmptyPostgres {
+            url,
+            _database: database,
+        })
+    }
+
+    /// A direct connection to it.
+    pub fn conn(&self) -> DbConnection {
+        DbConnection::Pg(diesel::PgConnection::establish(&self.url).expect("connection"))
+    }
+}
+
+fn test_pool(url: &str, statements: Option<Arc<AtomicU64>>) -> db::Pool {
+    db::pool(
+        &DatabaseUrl::parse(url).expect("url"),
+        PoolOptions {
+            size: 4,
+            timeout: Duration::from_secs(10),
+            statement_counter: statements,
+            on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
+        },
+    )
+    .expect("pool")
 }
 
 pub fn test_config(database_url: &str) -> Config {
@@ -244,41 +339,16 @@ impl TestApp {
     }
 
     pub async fn postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        if let Err(error) = postgres_ready() {
-            assert!(
-                !postgres_required(),
-                "PostgreSQL is required (CI) but unreachable: {error}"
-            );
-            eprintln!("skipping PostgreSQL test: server unreachable ({error})");
-            return None;
-        }
-        let admin_url = admin_postgres_url();
-        let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
-        let mut conn =
-            diesel::PgConnection::establish(&test_database_url(&admin_url)).expect("test database");
-        conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .expect("create schema");
-        let url = format!(
-            "{}?options=-c%20search_path%3D{schema}",
-            test_database_url(&admin_url)
-        );
-        Some(Self::start(url, Database::Postgres { admin_url, schema }, adjust).await)
+        let (url, database) = empty_postgres()?;
+        Some(Self::start(url, database, adjust).await)
     }
 
     async fn start(url: String, database: Database, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(&url);
         adjust(&mut config);
-        let statements = Arc::new(AtomicU64::new(0));
-        let pool = db::pool(
-            &DatabaseUrl::parse(&url).expect("url"),
-            PoolOptions {
-                size: 4,
-                timeout: Duration::from_secs(10),
-                statement_counter: Some(statements.clone()),
-                on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
-            },
-        )
-        .expect("pool");
+        let kept = config.clone();
+        let adjust: Rc<dyn Fn(&mut Config)> = Rc::new(move |config| *config = kept.clone());
+        let pool = test_pool(&url, None);
         let admin_token = {
             let mut conn = pool.get().expect("connection");
             db::migrate(&mut conn).expect("migrations");
@@ -287,7 +357,33 @@ impl TestApp {
                 other => panic!("a fresh database gets a generated admin token, not {other:?}"),
             }
         };
-        let state = web::Data::new(AppState::new(pool, config));
+        drop(pool);
+        Self::serve(url, Rc::new(database), adjust, admin_token).await
+    }
+
+    /// Another process of the service on this app's database, with the same configuration: what
+    /// a second instance, or this one after a restart, would be.
+    pub async fn another(&self) -> TestApp {
+        Self::serve(
+            self.database_url.clone(),
+            self._database.clone(),
+            self.adjust.clone(),
+            self.admin_token.clone(),
+        )
+        .await
+    }
+
+    async fn serve(
+        url: String,
+        database: Rc<Database>,
+        adjust: Rc<dyn Fn(&mut Config)>,
+        admin_token: String,
+    ) -> TestApp {
+        let mut config = test_config(&url);
+        adjust(&mut config);
+        let statements = Arc::new(AtomicU64::new(0));
+        let pool = test_pool(&url, Some(statements.clone()));
+        let state = web::Data::new(AppState::new(pool, config).expect("state"));
         let service = Rc::new(actix_web::test::init_service(router::build(state.clone())).await);
         let call: Call = Rc::new(move |request| {
             let service = service.clone();
@@ -304,6 +400,7 @@ impl TestApp {
             admin_token,
             database_url: url,
             statements,
+            adjust,
             _database: database,
         }
     }
@@ -468,6 +565,23 @@ impl TestApp {
     /// The statements run so far.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// The rows of `table` (or any `FROM` clause).
+    pub fn count(&self, from: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn();
+        let conn: &mut DbConnection = &mut conn;
+        diesel::RunQueryDsl::get_result::<Count>(
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {from}")),
+            conn,
+        )
+        .expect("count")
+        .n
     }
 
     /// Runs raw SQL (test setup).

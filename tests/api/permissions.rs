@@ -1892,19 +1892,22 @@ async fn token_create_expires_in() {
     );
     assert_eq!(expiry(&forever), None);
     // The 1 s token is served, then refused once its second has passed.
-    let state = actix_web::web::Data::new(phonebook::state::AppState::new(
-        phonebook::db::pool(
-            &phonebook::db::DatabaseUrl::parse(&db.url).unwrap(),
-            phonebook::db::PoolOptions {
-                size: 2,
-                timeout: Duration::from_secs(10),
-                statement_counter: None,
-                on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
-            },
+    let state = actix_web::web::Data::new(
+        phonebook::state::AppState::new(
+            phonebook::db::pool(
+                &phonebook::db::DatabaseUrl::parse(&db.url).unwrap(),
+                phonebook::db::PoolOptions {
+                    size: 2,
+                    timeout: Duration::from_secs(10),
+                    statement_counter: None,
+                    on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
+                },
+            )
+            .unwrap(),
+            crate::helpers::test_config(&db.url),
         )
-        .unwrap(),
-        crate::helpers::test_config(&db.url),
-    ));
+        .expect("state"),
+    );
     let service = actix_web::test::init_service(phonebook::router::build(state)).await;
     let get = |token: &str| {
         actix_web::test::TestRequest::get()

@@ -2,7 +2,7 @@
 //! endpoints and `/operations`: reading a resource object into a create or an update, in the order
 //! of checks API.md section 9 fixes (existence → record permission → validation → precondition).
 
-use super::Lids;
+use super::{Delete, Lids};
 use crate::db::DbConnection;
 use crate::domain::phone_number::{ExtensionInput, PhoneError, PhoneField, PhoneNumber};
 use crate::domain::{PhoneType, Status};
@@ -336,18 +336,13 @@ pub fn move_to(
     PhoneNumberRow::update(conn, id, &changes, &allows).map_err(ApiError::duplicate_at(linkage))
 }
 
-/// Deletes number `id`.
-pub fn delete(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    id: i64,
-    precondition: &Precondition,
-) -> ApiResult<()> {
-    let current = existing::<PhoneNumberRow>(conn, id)?;
-    let prospect_owner_id = owner_of(conn, &current)?;
-    authorize(principal, &Action::DeletePhoneNumber { prospect_owner_id })?;
-    let allows = precondition.of_record(id);
-    Ok(PhoneNumberRow::delete(conn, id, &allows)?)
+impl super::Deletable for PhoneNumberRow {
+    const DELETE: Delete = PhoneNumberRow::delete;
+
+    fn delete_action(conn: &mut DbConnection, number: &PhoneNumberRow) -> ApiResult<Action> {
+        let prospect_owner_id = owner_of(conn, number)?;
+        Ok(Action::DeletePhoneNumber { prospect_owner_id })
+    }
 }
 
 /// The move a to-one `prospect` linkage asks for (`PATCH /phoneNumbers/{id}/relationships/prospect`):

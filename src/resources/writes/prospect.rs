@@ -1,6 +1,6 @@
 //! The write rules of a prospect, shared by `/prospects` and `/operations`.
 
-use crate::clock::now;
+use super::Delete;
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, ResourceInput, Sent, Target};
@@ -118,7 +118,6 @@ pub fn create(
     let owner_id = draft.owner.unwrap_or(principal.user_id);
     authorize(principal, &Action::CreateProspect { owner_id })?;
     draft.attributes?;
-    let at = now();
     Ok(Prospect::create(
         conn,
         NewProspect {
@@ -127,9 +126,6 @@ pub fn create(
             last_name: draft.last_name.value(),
             title: draft.title.value(),
             company: draft.company.value(),
-            version: 1,
-            created_at: at,
-            updated_at: at,
         },
     )?)
 }
@@ -165,18 +161,15 @@ pub fn update(
     Ok(Prospect::update(conn, id, &changes, &allows)?)
 }
 
-/// Deletes prospect `id` and its numbers.
-pub fn delete(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    id: i64,
-    precondition: &Precondition,
-) -> ApiResult<()> {
-    let current = existing::<Prospect>(conn, id)?;
-    let owner_id = current.owner_id;
-    authorize(principal, &Action::DeleteProspect { owner_id })?;
-    let allows = precondition.of_record(id);
-    Ok(Prospect::delete(conn, id, &allows)?)
+impl super::Deletable for Prospect {
+    /// Deletes the prospect and its numbers.
+    const DELETE: Delete = Prospect::delete;
+
+    fn delete_action(_: &mut DbConnection, prospect: &Prospect) -> ApiResult<Action> {
+        Ok(Action::DeleteProspect {
+            owner_id: prospect.owner_id,
+        })
+    }
 }
 
 /// Gives prospect `id` the owner a to-one linkage names (`PATCH
