@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on every POST (API.md section 12), once, at the edge: [`keep_answers`] wraps
 //! every route and handles the requests that carry the header; the others pass through untouched
-//! (a plain GET costs nothing here but a header lookup). Another method with a key that names a
-//! POST is 422 (the same key with another method); otherwise the key means nothing to it.
+//! (a plain GET costs nothing here but a header lookup). Another method of the route with a key
+//! that names a POST is 422 (the same key with another method); otherwise the key means nothing
+//! to it. A method the route lacks is 405 with `Allow`, key or not, and nothing is kept.
 //!
 //! A POST with a key is authenticated and rate-limited here (the handler's `Caller` extractor
 //! takes the result instead of doing it again), then the key is checked (400 at `source.header`),
@@ -40,11 +41,13 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 const SWEEP_EVERY_SECS: i64 = 60;
 
 /// The middleware: see the module documentation.
+/// `methods` are the route's own: a method it lacks is answered 405 with `Allow` whatever the key.
 pub async fn keep_answers<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
+    methods: &'static [&'static str],
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    if !req.headers().contains_key(IDEMPOTENCY_KEY) {
+    if !req.headers().contains_key(IDEMPOTENCY_KEY) || !methods.contains(&req.method().as_str()) {
         return next
             .call(req)
             .await

@@ -35,7 +35,10 @@ macro_rules! route_table {
                         // Inside the route: 404 and 405 come before anything it checks.
                         .wrap(Condition::new(
                             !PUBLIC.contains(&$path),
-                            from_fn(crate::idempotency::keep_answers),
+                            from_fn(|req, next| {
+                                let methods: &'static [&'static str] = methods!([] $($method)+);
+                                crate::idempotency::keep_answers(req, next, methods)
+                            }),
                         )),
                 );
             )*

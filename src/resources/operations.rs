@@ -30,14 +30,25 @@ struct Request {
     operations: Vec<Value>,
 }
 
-/// One operation object, as the extension defines it.
+/// One operation object, as the extension defines it: `ref` is an object and `href` a string when
+/// present (`null` is neither), and an operation has at most one of them.
 #[derive(Deserialize)]
 struct Operation {
     op: Op,
-    #[serde(rename = "ref")]
+    #[serde(rename = "ref", default, deserialize_with = "present")]
     reference: Option<Reference>,
+    #[serde(default, deserialize_with = "present")]
     href: Option<String>,
     data: Option<Value>,
+}
+
+/// A member that, when present, must be a `T` (`null` included in what is refused).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -48,13 +59,18 @@ enum Op {
     Remove,
 }
 
-/// `ref`: the resource (or one of its relationships) an update or remove targets.
+/// `ref`: the resource (or one of its relationships) an update or remove targets; on an add, only
+/// the type of the resource it creates.
 #[derive(Deserialize)]
+#[serde(expecting = "an object with a string `type`")]
 struct Reference {
     #[serde(rename = "type")]
     kind: String,
+    #[serde(default, deserialize_with = "present")]
     id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     lid: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     relationship: Option<String>,
 }
 
@@ -177,6 +193,16 @@ impl Apply<'_> {
         }
         let operation: Operation =
             serde_path_to_error::deserialize(operation).map_err(|error| malformed(error, ""))?;
+        if operation.href.is_some() {
+            if operation.reference.is_some() {
+                let detail = "An operation has `ref` or `href`, not both.";
+                return Err(ApiError::bad_request("", detail));
+            }
+            if operation.op != Op::Add {
+                let detail = "Only `add` takes `href` (its collection); `update` and `remove` name their target with `ref`.";
+                return Err(ApiError::bad_request("/href", detail));
+            }
+        }
         match operation.op {
             Op::Add => self.add(operation),
             Op::Update | Op::Remove => self.change(operation),
@@ -192,6 +218,23 @@ impl Apply<'_> {
             if !href.trim_end_matches('/').ends_with(&collection) {
                 let detail = format!("`href` must be the {} collection.", kind.collection());
                 return Err(ApiError::bad_request("/href", detail));
+            }
+        }
+        if let Some(reference) = &operation.reference {
+            // An add creates a resource: its `ref` names that type and nothing else (adding to a
+            // relationship is done by creating or moving numbers).
+            if reference.kind != kind.name() {
+                let detail = format!("`ref` must name the type of `data`, `{}`.", kind.name());
+                return Err(ApiError::bad_request("/ref/type", detail));
+            }
+            let extra = [
+                ("id", reference.id.is_some()),
+                ("lid", reference.lid.is_some()),
+                ("relationship", reference.relationship.is_some()),
+            ];
+            if let Some((name, _)) = extra.into_iter().find(|(_, given)| *given) {
+                let detail = format!("The `ref` of an `add` has only `type`, not `{name}`.");
+                return Err(ApiError::bad_request(format!("/ref/{name}"), detail));
             }
         }
         self.require(kind, Access::Write)?;

@@ -17,6 +17,7 @@ backend_tests!(
     expired_keys_run_again_and_are_swept,
     client_errors_are_kept_and_keys_are_per_user,
     operations_retried_with_a_key_apply_once,
+    methods_a_route_lacks_are_405_whatever_the_key,
 );
 
 fn doc(name: &str) -> Value {
@@ -153,6 +154,38 @@ async fn a_key_for_another_request_is_refused(app: TestApp) {
     )
     .await
     .expect(200);
+}
+
+async fn methods_a_route_lacks_are_405_whatever_the_key(app: TestApp) {
+    post(&app, "/api/v2/prospects", &doc("Ada"), "used")
+        .await
+        .expect(201);
+    let trace = Method::from_bytes(b"TRACE").expect("a method");
+    for (method, path, key) in [
+        (trace.clone(), "/api/v2/prospects", "used"),
+        (Method::PUT, "/api/v2/prospects", "used"),
+        (trace, "/api/v2/prospects", "not a key"),
+        (Method::POST, "/api/v2/prospects/1", "used"),
+        (Method::POST, "/api/v2/prospects/1", "fresh"),
+    ] {
+        let answer = app
+            .send(
+                method.clone(),
+                path,
+                Some(&app.admin_token),
+                Some(&doc("Ada")),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+            .expect(405);
+        assert!(answer.header("allow").is_some(), "{method} {path}");
+        assert_eq!(answer.header("idempotent-replayed"), None);
+    }
+    // The 405 kept nothing: the key is free for a POST of the route.
+    post(&app, "/api/v2/prospects", &doc("Grace"), "fresh")
+        .await
+        .expect(201);
+    assert_eq!(app.count("prospects"), 2);
 }
 
 async fn malformed_keys_are_400_after_authentication(app: TestApp) {

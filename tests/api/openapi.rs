@@ -715,3 +715,37 @@ fn filter_patterns_agree_with_the_parser_on_samples() {
         }
     }
 }
+
+/// The `Idempotency-Key` pattern accepts exactly the keys the service reads: every value of one
+/// and two printable characters, and the edges of the length limits.
+#[test]
+fn the_idempotency_key_pattern_agrees_with_the_parser() {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    let document = served_document();
+    let parameter = &document["components"]["parameters"]["idempotencyKey"];
+    let validator = jsonschema::validator_for(&parameter["schema"]).expect("the schema compiles");
+    let printable: Vec<char> = ('!'..='~').collect();
+    let mut samples: Vec<String> =
+        vec![String::new(), " ".into(), "a b".into(), "caf\u{e9}".into()];
+    samples.extend(printable.iter().map(char::to_string));
+    for a in &printable {
+        samples.extend(printable.iter().map(|b| format!("{a}{b}")));
+    }
+    for length in [253, 254, 255, 256, 257, 258] {
+        for (first, last) in [('k', 'k'), ('"', 'k'), ('k', '"'), ('"', '"')] {
+            let middle = "k".repeat(length - 2);
+            samples.push(format!("{first}{middle}{last}"));
+        }
+    }
+    for sample in samples {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&sample) {
+            headers.insert(HeaderName::from_static("idempotency-key"), value);
+        }
+        assert_eq!(
+            validator.is_valid(&json!(sample)),
+            phonebook::idempotency::parse_key(&headers).is_ok(),
+            "Idempotency-Key: {sample:?}"
+        );
+    }
+}

@@ -28,6 +28,7 @@ backend_tests!(
     operations_replace_a_list_in_one_request,
     a_failing_operation_rolls_everything_back,
     malformed_operations_are_400,
+    ref_and_href_are_what_the_extension_defines,
     crossing_atomic_requests_never_fail_with_a_server_error
 );
 
@@ -277,6 +278,75 @@ async fn malformed_operations_are_400(app: TestApp) {
     .await
     .expect(200);
     assert_eq!(count(&app, "prospects").await, 1000);
+}
+
+async fn ref_and_href_are_what_the_extension_defines(app: TestApp) {
+    let prospect = json!({"type": "prospect", "attributes": {"firstName": "Ada"}});
+    // An add may name its data's type in `ref`, or its collection in `href`.
+    app.post(
+        "/api/v2/operations",
+        json!({"atomic:operations": [
+            {"op": "add", "ref": {"type": "prospect"}, "data": prospect},
+            {"op": "add", "href": "/api/v2/prospects", "data": prospect},
+        ]}),
+    )
+    .await
+    .expect(200);
+    let id = app.prospect("Grace").await;
+    let update = json!({"type": "prospect", "id": id, "attributes": {"title": "Dr"}});
+    for (operation, at) in [
+        (json!({"op": "add", "ref": null, "data": prospect}), "/ref"),
+        (
+            json!({"op": "add", "href": null, "data": prospect}),
+            "/href",
+        ),
+        (
+            json!({"op": "add", "ref": {"type": "phoneNumber"}, "data": prospect}),
+            "/ref/type",
+        ),
+        (
+            json!({"op": "add", "ref": {"type": "banana"}, "data": prospect}),
+            "/ref/type",
+        ),
+        (
+            json!({"op": "add", "ref": {"type": "prospect", "id": "1"}, "data": prospect}),
+            "/ref/id",
+        ),
+        (
+            json!({"op": "add", "ref": {"type": "prospect", "id": id, "relationship": "phoneNumbers"},
+                "data": prospect}),
+            "/ref/id",
+        ),
+        (
+            json!({"op": "add", "ref": {"type": "prospect"}, "href": "/api/v2/prospects", "data": prospect}),
+            "",
+        ),
+        (json!({"op": "update", "ref": null, "data": update}), "/ref"),
+        (
+            json!({"op": "update", "ref": {"type": "prospect", "id": id, "relationship": null}, "data": update}),
+            "/ref/relationship",
+        ),
+        (
+            json!({"op": "update", "href": format!("/api/v2/prospects/{id}"), "data": update}),
+            "/href",
+        ),
+        (json!({"op": "remove", "ref": null}), "/ref"),
+    ] {
+        let response = app
+            .post(
+                "/api/v2/operations",
+                json!({"atomic:operations": [operation]}),
+            )
+            .await
+            .expect(400);
+        assert_eq!(response.error_code(), "badRequest", "{operation}");
+        assert_eq!(
+            pointer(&response),
+            format!("/atomic:operations/0{at}"),
+            "{operation}"
+        );
+    }
+    assert_eq!(count(&app, "prospects").await, 3);
 }
 
 async fn crossing_atomic_requests_never_fail_with_a_server_error(app: TestApp) {
