@@ -443,13 +443,8 @@ crate::per_backend! {
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         match field {
             F::Id => Ok(order_by!(query, col::id, descending)),
-            F::Action
-            | F::ResourceKind
-            | F::ResourceId
-            | F::ChangedFields
-            | F::Before
-            | F::After
-            | F::OccurredAt => Err(unsortable(field)),
+            // The schema declares only `id` sortable; the query parser refuses the others.
+            _ => Err(unsortable(field)),
         }
     }
 }

@@ -172,16 +172,8 @@ crate::per_backend! {
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         match field {
             F::Id => Ok(order_by!(query, col::id, descending)),
-            F::Url
-            | F::ResourceTypes
-            | F::Active
-            | F::Secret
-            | F::LastDeliveryAt
-            | F::LastDeliveryStatus
-            | F::PendingDeliveries
-            | F::FailedDeliveries
-            | F::CreatedAt
-            | F::UpdatedAt => Err(unsortable(field)),
+            // The schema declares only `id` sortable; the query parser refuses the others.
+            _ => Err(unsortable(field)),
         }
     }
 }
