@@ -287,6 +287,7 @@ async fn ref_and_href_are_what_the_extension_defines(app: TestApp) {
         "/api/v2/operations",
         json!({"atomic:operations": [
             {"op": "add", "ref": {"type": "prospect"}, "data": prospect},
+            {"op": "add", "ref": {"type": "prospect", "meta": {}}, "data": prospect},
             {"op": "add", "href": "/api/v2/prospects", "data": prospect},
         ]}),
     )
@@ -346,7 +347,7 @@ async fn ref_and_href_are_what_the_extension_defines(app: TestApp) {
             "{operation}"
         );
     }
-    assert_eq!(count(&app, "prospects").await, 3);
+    assert_eq!(count(&app, "prospects").await, 4);
 }
 
 async fn crossing_atomic_requests_never_fail_with_a_server_error(app: TestApp) {
