@@ -523,7 +523,6 @@ impl From<ModelError> for ApiError {
                 detail: "The number kept moving between prospects; try again.".into(),
                 pointer: None,
             },
-            ModelError::KeptChanging { .. } => ApiError::Contention(error.to_string()),
             ModelError::Unsupported(_) => ApiError::Internal(error.to_string()),
             ModelError::Database(error) => error.into(),
         }

@@ -31,9 +31,6 @@ pub enum ModelError {
     /// A number moved between prospects again and again while the write tried to lock its list.
     #[error("the number kept moving between prospects")]
     KeptMoving,
-    /// A record changed between every read and conditional write of the write's attempts.
-    #[error("{kind} {id} kept changing")]
-    KeptChanging { kind: ResourceType, id: i64 },
     /// A typed field this model has no column for in this role: the declarations in
     /// `crate::schema` allow something the model does not implement.
     #[error("the model cannot {0}")]
@@ -52,7 +49,6 @@ impl crate::db::TransactionError for ModelError {
     fn is_contention(&self) -> bool {
         match self {
             Self::Database(error) => crate::db::is_contention(error),
-            Self::KeptChanging { .. } => true,
             _ => false,
         }
     }
