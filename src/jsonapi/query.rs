@@ -817,6 +817,12 @@ fn parse_sort<F: Field>(text: &str) -> Res<Vec<SortKey<F>>> {
                     ),
                 ),
             })?;
+        if descending && !field.spec().descending {
+            return Err(Fail {
+                kind: QueryErrorKind::UnsupportedSort,
+                detail: format!("`{}` is sorted by `{name}` ascending only", F::TYPE),
+            });
+        }
         if keys.iter().any(|k| k.field == field) {
             return Err(format!("`{name}` is sorted on more than once").into());
         }

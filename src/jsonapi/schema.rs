@@ -50,6 +50,8 @@ pub struct FieldSpec {
     pub filterable: bool,
     /// Whether `sort=name` is allowed.
     pub sortable: bool,
+    /// Whether `sort=-name` is allowed too.
+    pub descending: bool,
     /// Whether the value may be null.
     pub nullable: bool,
     /// Whether a create or update may set it; other attributes are read-only (ignored in writes).
@@ -61,8 +63,10 @@ pub struct FieldSpec {
 pub enum Capability {
     /// `filter[name]` is allowed.
     Filterable,
-    /// `sort=name` is allowed.
+    /// `sort=name` and `sort=-name` are allowed.
     Sortable,
+    /// `sort=name` is allowed, `sort=-name` is not (a feed read in one order only).
+    SortableAscending,
     /// The value may be null.
     Nullable,
     /// A create or update may set it.
@@ -77,6 +81,7 @@ impl FieldSpec {
             kind,
             filterable: false,
             sortable: false,
+            descending: false,
             nullable: false,
             writable: false,
         };
@@ -84,7 +89,8 @@ impl FieldSpec {
         while at < capabilities.len() {
             match capabilities[at] {
                 Capability::Filterable => spec.filterable = true,
-                Capability::Sortable => spec.sortable = true,
+                Capability::Sortable => (spec.sortable, spec.descending) = (true, true),
+                Capability::SortableAscending => spec.sortable = true,
                 Capability::Nullable => spec.nullable = true,
                 Capability::Writable => spec.writable = true,
             }

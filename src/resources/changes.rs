@@ -9,9 +9,7 @@ use super::respond::{self, path_id};
 use super::served::{existing, FeedEntry};
 use crate::errors::ApiResult;
 use crate::jsonapi::document::{Data, Document, ResourceType};
-use crate::jsonapi::query::{
-    Endpoint, FilterOp, FilterTarget, FilterValue, Query, QueryError, QueryErrorKind,
-};
+use crate::jsonapi::query::{Endpoint, FilterOp, FilterTarget, FilterValue, Query};
 use crate::models::includes::Graph;
 use crate::models::{Change, User};
 use crate::permissions::{self, Access, Principal};
@@ -41,22 +39,8 @@ fn check_type_filters(cx: &Context, query: &Query<ChangeField>) -> ApiResult<()>
     Ok(())
 }
 
-/// The feed is read in commit order only: `sort=id` (the default) is all it takes.
-fn check_sort(query: &Query<ChangeField>) -> ApiResult<()> {
-    if query.sort.iter().any(|key| key.descending) {
-        return Err(QueryError {
-            parameter: "sort".into(),
-            kind: QueryErrorKind::UnsupportedSort,
-            detail: "The change feed is sorted by `id` ascending (commit order) only.".into(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
 pub async fn list_changes(cx: Context) -> ApiResult<HttpResponse> {
     let query = cx.query::<ChangeField>(Endpoint::Collection, Access::Read)?;
-    check_sort(&query)?;
     check_type_filters(&cx, &query)?;
     let readable = permissions::readable_changes(cx.principal());
     let restrict = (readable.len() < ResourceType::RECORDED.len())

@@ -11,7 +11,7 @@ pub const RECORDED_TYPES: &[&str] = &["phoneNumber", "prospect"];
 fields! {
     /// The fields of a `change`.
     pub enum ChangeField of Change, includes &[];
-    Id => FieldSpec::new("id", Id, &[Filterable, Sortable]),
+    Id => FieldSpec::new("id", Id, &[Filterable, SortableAscending]),
     Action => FieldSpec::new("action", Enum(ACTIONS), &[Filterable]),
     ResourceKind => FieldSpec::new("resourceType", Enum(RECORDED_TYPES), &[Filterable]),
     ResourceId => FieldSpec::new("resourceId", Id, &[Filterable]),

@@ -354,20 +354,19 @@ fn parameters_of<F: Field<Rel = declared::Relationship>>(collection: bool) -> Ve
     if !collection {
         return parameters;
     }
-    let sortable: Vec<&str> = F::ALL
+    // Each sortable field's keys: its name, and `-name` where it sorts descending too.
+    let sortable: Vec<Vec<String>> = F::ALL
         .iter()
         .filter(|field| field.spec().sortable)
-        .map(|field| field.name())
+        .map(|field| match field.spec().descending {
+            true => vec![field.name().to_string(), format!("-{}", field.name())],
+            false => vec![field.name().to_string()],
+        })
         .collect();
-    let keys: Vec<String> = sortable
-        .iter()
-        .flat_map(|name| [name.to_string(), format!("-{name}")])
-        .collect();
+    let keys: Vec<String> = sortable.iter().flatten().cloned().collect();
     let once: Vec<Value> = sortable
         .iter()
-        .map(|name| {
-            json!({"contains": {"enum": [name, format!("-{name}")]}, "minContains": 0, "maxContains": 1})
-        })
+        .map(|forms| json!({"contains": {"enum": forms}, "minContains": 0, "maxContains": 1}))
         .collect();
     let sort = json!({
         "type": "array",
