@@ -259,6 +259,17 @@ mod tests {
         )
     }
 
+    /// The headers and `Retry-After` of a check that must be limited.
+    fn limited<C: Clock>(rl: &RateLimiter<C>, user: i64) -> (RateInfo, u64) {
+        match rl.check(user) {
+            Decision::Limited {
+                info,
+                retry_after_secs,
+            } => (info, retry_after_secs),
+            Decision::Allowed(info) => panic!("expected Limited, got {info:?}"),
+        }
+    }
+
     #[test]
     fn zero_is_off() {
         assert!(RateLimiter::new(0).is_none());
@@ -330,21 +341,9 @@ mod tests {
         for _ in 0..3 {
             assert!(rl.check(1).is_allowed());
         }
-        let Decision::Limited {
-            retry_after_secs, ..
-        } = rl.check(1)
-        else {
-            panic!("expected Limited");
-        };
-        assert_eq!(retry_after_secs, 1200);
+        assert_eq!(limited(&rl, 1).1, 1200);
         clock.advance(Duration::from_secs(600));
-        let Decision::Limited {
-            info,
-            retry_after_secs,
-        } = rl.check(1)
-        else {
-            panic!("expected Limited");
-        };
+        let (info, retry_after_secs) = limited(&rl, 1);
         assert_eq!(retry_after_secs, 600);
         // Full again 600 s (first request back) + 2 × 1200 s later.
         let now = unix_now();
@@ -402,13 +401,7 @@ mod tests {
             assert!(rl.check(5).is_allowed());
         }
         clock.advance(Duration::from_secs(100));
-        let Decision::Limited {
-            info,
-            retry_after_secs,
-        } = rl.check(5)
-        else {
-            panic!("expected Limited");
-        };
+        let (info, retry_after_secs) = limited(&rl, 5);
         // 900 s per request: the first is back 800 s from now, the bucket full 3 × 900 s later.
         assert_eq!(retry_after_secs, 800);
         let to_reset = secs_to_reset(&info);

@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpResponse};
 use crate::errors::ApiError;
 use crate::jsonapi::body::BodyLimit;
 use crate::resources::{
-    changes, entry, operations, phone_numbers as numbers, prospects, users, webhooks,
+    changes, entry, operations, phone_numbers as numbers, prospects, respond, users, webhooks,
 };
 use crate::state::AppState;
 
@@ -78,28 +78,15 @@ route_table! {
     "/api/v2" => { GET => entry::get_entry_point }
     "/api/v2/openapi.json" => { GET => entry::get_openapi }
     "/api/v2/phoneNumbers" => { GET => numbers::list_phone_numbers, POST => numbers::create_phone_number }
-    "/api/v2/phoneNumbers/{id}" => {
-        GET => numbers::get_phone_number, PATCH => numbers::update_phone_number, DELETE => numbers::delete_phone_number
-    }
+    "/api/v2/phoneNumbers/{id}" => { GET => numbers::get_phone_number, PATCH => numbers::update_phone_number, DELETE => numbers::delete_phone_number }
     "/api/v2/phoneNumbers/{id}/prospect" => { GET => numbers::get_phone_number_prospect }
-    "/api/v2/phoneNumbers/{id}/relationships/prospect" => {
-        GET => numbers::get_phone_number_prospect_relationship, PATCH => numbers::update_phone_number_prospect_relationship
-    }
+    "/api/v2/phoneNumbers/{id}/relationships/prospect" => { GET => numbers::get_phone_number_prospect_relationship, PATCH => numbers::update_phone_number_prospect_relationship }
     "/api/v2/prospects" => { GET => prospects::list_prospects, POST => prospects::create_prospect }
-    "/api/v2/prospects/{id}" => {
-        GET => prospects::get_prospect, PATCH => prospects::update_prospect, DELETE => prospects::delete_prospect
-    }
+    "/api/v2/prospects/{id}" => { GET => prospects::get_prospect, PATCH => prospects::update_prospect, DELETE => prospects::delete_prospect }
     "/api/v2/prospects/{id}/phoneNumbers" => { GET => numbers::list_prospect_phone_numbers }
     "/api/v2/prospects/{id}/owner" => { GET => prospects::get_prospect_owner }
-    "/api/v2/prospects/{id}/relationships/phoneNumbers" => {
-        GET => prospects::get_prospect_phone_numbers_relationship,
-        POST => prospects::add_prospect_phone_numbers,
-        PATCH => crate::resources::respond::cannot_detach,
-        DELETE => crate::resources::respond::cannot_detach,
-    }
-    "/api/v2/prospects/{id}/relationships/owner" => {
-        GET => prospects::get_prospect_owner_relationship, PATCH => prospects::update_prospect_owner_relationship
-    }
+    "/api/v2/prospects/{id}/relationships/phoneNumbers" => { GET => prospects::get_prospect_phone_numbers_relationship, POST => prospects::add_prospect_phone_numbers, PATCH => respond::cannot_detach, DELETE => respond::cannot_detach }
+    "/api/v2/prospects/{id}/relationships/owner" => { GET => prospects::get_prospect_owner_relationship, PATCH => prospects::update_prospect_owner_relationship }
     "/api/v2/users" => { GET => users::list_users }
     "/api/v2/users/{id}" => { GET => users::get_user }
     "/api/v2/changes" => { GET => changes::list_changes }
@@ -107,9 +94,7 @@ route_table! {
     "/api/v2/changes/{id}/actor" => { GET => changes::get_change_actor }
     "/api/v2/changes/{id}/relationships/actor" => { GET => changes::get_change_actor_relationship }
     "/api/v2/webhooks" => { GET => webhooks::list_webhooks, POST => webhooks::create_webhook }
-    "/api/v2/webhooks/{id}" => {
-        GET => webhooks::get_webhook, PATCH => webhooks::update_webhook, DELETE => webhooks::delete_webhook
-    }
+    "/api/v2/webhooks/{id}" => { GET => webhooks::get_webhook, PATCH => webhooks::update_webhook, DELETE => webhooks::delete_webhook }
     "/api/v2/operations" => { POST => operations::post_operations }
 }
 

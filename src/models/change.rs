@@ -31,7 +31,7 @@ use crate::db::{last_insert_id, DbConnection, StoredTime, TransactionError};
 use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::document::{Attr, Timestamp};
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::schema::{ChangeField as F, PhoneNumberField, ProspectField, Relationship};
 use crate::{nullable_predicate, order_by, predicate};
@@ -353,15 +353,9 @@ pub fn recorded<T, E: TransactionError>(
     })
 }
 
-impl Change {
-    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        crate::on_backend!(conn, |conn| changes::table
-            .find(id)
-            .select(Self::as_select())
-            .first(conn)
-            .optional())
-    }
+crate::lookups_by_id!(Change, changes);
 
+impl Change {
     /// One page of the feed matching `listing`, restricted to the changes of `readable` types
     /// (`None`: every type).
     pub fn list(
@@ -396,17 +390,14 @@ crate::per_backend! {
         listing: &Listing<F>,
         readable: Option<&[&'static str]>,
     ) -> ModelResult<Page<Change>> {
-        let filtered = || -> ModelResult<Filtered> {
-            let mut query = changes::table.into_boxed();
-            if let Some(types) = readable {
-                query = query.filter(col::resource_type.eq_any(types.to_vec()));
+        let base = || -> Filtered {
+            let query = changes::table.into_boxed();
+            match readable {
+                Some(types) => query.filter(col::resource_type.eq_any(types.to_vec())),
+                None => query,
             }
-            for filter in &listing.filters {
-                query = query.filter(predicate(filter.target, &filter.op)?);
-            }
-            Ok(query)
         };
-        crate::list_page!(conn, listing, filtered, Change, order, sort_predicate)
+        crate::list_page!(conn, listing, base(), Change, order, predicate)
     }
 
     fn predicate(
@@ -432,13 +423,6 @@ crate::per_backend! {
         })
     }
 
-    fn sort_predicate(
-        field: F,
-        op: CompareOp,
-        value: &FilterValue,
-    ) -> ModelResult<crate::models::listing::Predicate<changes::table, Db>> {
-        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
-    }
 
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         match field {

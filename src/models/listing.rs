@@ -224,26 +224,53 @@ macro_rules! nullable_predicate {
     }};
 }
 
-/// One page of `$row`s: `$filtered()` builds the filtered boxed query (run once more for
-/// `count=true`); `$order` appends one sort key; `$compare` builds the keyset comparisons. The
-/// selection comes last, so that `$order` and `$compare` work on the one filtered query type
-/// whatever a listing selects from it. `$conn` is a backend's own connection, the one the query
-/// was boxed for.
+/// One page of `$row`s: `$base` builds the boxed query before the client's filters (the
+/// model's own restrictions, such as one prospect's numbers), which `$predicate` turns into `WHERE`
+/// clauses and, unless a `$compare(field, op, value)` is given, keyset comparisons (a sort key
+/// compares like a filter on its field when its column is NOT NULL); `$order` appends one sort
+/// key. The filtered query is built once more for `count=true`. The selection comes last, so that `$order` and `$predicate` work on the
+/// one filtered query type whatever a listing selects from it. `$conn` is a backend's own
+/// connection, the one the query was boxed for.
 /// A macro rather than a generic function: diesel's boxed-query types differ per table and
-/// backend, and the trait bounds a generic version needs would say less than these ten lines.
+/// backend, and the trait bounds a generic version needs would say less than these lines.
 #[macro_export]
 macro_rules! list_page {
-    ($conn:expr, $listing:expr, $filtered:expr, $row:ty, $order:path, $compare:path) => {{
+    ($conn:expr, $listing:expr, $base:expr, $row:ty, $order:path, $predicate:path) => {
+        $crate::list_page!(
+            $conn,
+            $listing,
+            $base,
+            $row,
+            $order,
+            $predicate,
+            |field, op, value| {
+                use $crate::jsonapi::query::{FilterOp, FilterTarget};
+                $predicate(
+                    FilterTarget::Field(field),
+                    &FilterOp::Compare(op, Clone::clone(value)),
+                )
+            }
+        )
+    };
+    ($conn:expr, $listing:expr, $base:expr, $row:ty, $order:path, $predicate:path, $compare:expr) => {{
         use diesel::prelude::*;
+        use $crate::jsonapi::query::{CompareOp, FilterValue};
         use $crate::models::listing::{keyset, Direction, Page};
         let listing = $listing;
+        let filtered = || -> $crate::models::error::ModelResult<_> {
+            let mut query = $base;
+            for filter in &listing.filters {
+                query = query.filter($predicate(filter.target, &filter.op)?);
+            }
+            Ok(query)
+        };
         let total = if listing.count {
-            Some($filtered()?.count().get_result($conn)?)
+            Some(filtered()?.count().get_result($conn)?)
         } else {
             None
         };
         let direction = listing.direction();
-        let mut query = $filtered()?;
+        let mut query = filtered()?;
         for key in &listing.keys {
             query = $order(
                 query,
@@ -252,7 +279,8 @@ macro_rules! list_page {
             )?;
         }
         if let Some((_, cursor)) = &listing.cursor {
-            query = query.filter(keyset(&listing.keys, cursor, direction, &$compare)?);
+            let compare = |field, op: CompareOp, value: &FilterValue| $compare(field, op, value);
+            query = query.filter(keyset(&listing.keys, cursor, direction, &compare)?);
         }
         let rows = query
             .select(<$row>::as_select())

@@ -27,6 +27,40 @@ pub use token::ApiToken;
 pub use user::User;
 pub use webhook::Webhook;
 
+/// `find` and `by_ids` for a row type `$row` of `$table` whose key is `id`, run on the backend's own
+/// connection ([`crate::on_backend!`]), as every request reads rows by id.
+#[macro_export]
+macro_rules! lookups_by_id {
+    ($row:ty, $table:ident) => {
+        impl $row {
+            /// The row with this id, if there is one.
+            pub fn find(conn: &mut $crate::db::DbConnection, id: i64) -> QueryResult<Option<Self>> {
+                $crate::on_backend!(conn, |conn| $table::table
+                    .find(id)
+                    .select(Self::as_select())
+                    .first(conn)
+                    .optional())
+            }
+
+            /// The rows with these ids, in no particular order.
+            pub fn by_ids(
+                conn: &mut $crate::db::DbConnection,
+                ids: &[i64],
+            ) -> QueryResult<Vec<Self>> {
+                // One id (a page of one prospect's numbers) is `=`: diesel caches that
+                // statement, and never one with `IN` on SQLite, whose bind count varies.
+                $crate::on_backend!(conn, |conn| match ids {
+                    [id] => $table::table.find(*id).select(Self::as_select()).load(conn),
+                    _ => $table::table
+                        .filter($table::id.eq_any(ids))
+                        .select(Self::as_select())
+                        .load(conn),
+                })
+            }
+        }
+    };
+}
+
 /// `ids` once each, in first-seen order.
 pub fn unique(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = HashSet::new();

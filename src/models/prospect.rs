@@ -131,6 +131,8 @@ pub struct ProspectChanges {
     pub company: Option<Option<String>>,
 }
 
+crate::lookups_by_id!(Prospect, prospects);
+
 impl Prospect {
     /// The row's value of an attribute as resource objects show it, with `numbers` as its numbers
     /// (all of them, in `order`); `None` for the id.
@@ -151,29 +153,6 @@ impl Prospect {
             ),
             F::CreatedAt => Attr::Time(self.created_at),
             F::UpdatedAt => Attr::Time(self.updated_at),
-        })
-    }
-
-    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        crate::on_backend!(conn, |conn| prospects::table
-            .find(id)
-            .select(Self::as_select())
-            .first(conn)
-            .optional())
-    }
-
-    pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
-        // One id (a page of one prospect's numbers) is `=`: diesel caches that statement, and never
-        // one with `IN` on SQLite, whose bind count varies.
-        crate::on_backend!(conn, |conn| match ids {
-            [id] => prospects::table
-                .find(*id)
-                .select(Self::as_select())
-                .load(conn),
-            _ => prospects::table
-                .filter(col::id.eq_any(ids))
-                .select(Self::as_select())
-                .load(conn),
         })
     }
 
@@ -350,14 +329,7 @@ crate::per_backend! {
     type Filtered = prospects::BoxedQuery<'static, Db>;
 
     pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<Prospect>> {
-        let filtered = || -> ModelResult<Filtered> {
-            let mut query = prospects::table.into_boxed();
-            for filter in &listing.filters {
-                query = query.filter(predicate(filter.target, &filter.op)?);
-            }
-            Ok(query)
-        };
-        crate::list_page!(conn, listing, filtered, Prospect, order, sort_predicate)
+        crate::list_page!(conn, listing, prospects::table.into_boxed(), Prospect, order, predicate, sort_predicate)
     }
 
     fn predicate(

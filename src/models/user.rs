@@ -11,7 +11,7 @@ use crate::clock::now;
 use crate::db::schema::users::{self, dsl as col};
 use crate::db::{DbConnection, StoredTime};
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::permissions::Role;
 use crate::schema::UserField as F;
@@ -40,6 +40,8 @@ struct NewUser<'a> {
     updated_at: NaiveDateTime,
 }
 
+crate::lookups_by_id!(User, users);
+
 impl User {
     /// The stored role; the CHECK constraint keeps it one of the three.
     pub fn role(&self) -> Role {
@@ -65,31 +67,12 @@ impl User {
         Self::find_by_email(conn, email)?.ok_or(diesel::result::Error::NotFound)
     }
 
-    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
-        crate::on_backend!(conn, |conn| users::table
-            .find(id)
-            .select(User::as_select())
-            .first(conn)
-            .optional())
-    }
-
     pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
         users::table
             .filter(users::email.eq(email))
             .select(User::as_select())
             .first(conn)
             .optional()
-    }
-
-    pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
-        // One id is `=` (cached prepared statement; see `Prospect::by_ids`).
-        crate::on_backend!(conn, |conn| match ids {
-            [id] => users::table.find(*id).select(User::as_select()).load(conn),
-            _ => users::table
-                .filter(users::id.eq_any(ids))
-                .select(User::as_select())
-                .load(conn),
-        })
     }
 
     pub fn any_exist(conn: &mut DbConnection) -> QueryResult<bool> {
@@ -107,24 +90,9 @@ crate::per_backend! {
     type Filtered = users::BoxedQuery<'static, Db>;
 
     pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<User>> {
-        let filtered = || -> ModelResult<Filtered> {
-            let mut query = users::table.into_boxed();
-            for filter in &listing.filters {
-                query = query.filter(predicate(filter.target, &filter.op)?);
-            }
-            Ok(query)
-        };
-        crate::list_page!(conn, listing, filtered, User, order, sort_predicate)
+        crate::list_page!(conn, listing, users::table.into_boxed(), User, order, predicate)
     }
 
-    /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
-    fn sort_predicate(
-        field: F,
-        op: CompareOp,
-        value: &FilterValue,
-    ) -> ModelResult<Predicate<users::table, Db>> {
-        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
-    }
 
     fn predicate(target: FilterTarget<F>, op: &FilterOp) -> ModelResult<Predicate<users::table, Db>> {
         let field = match target {

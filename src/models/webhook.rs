@@ -22,7 +22,7 @@ use crate::db::schema::webhooks::{self, dsl as col};
 use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::schema::WebhookField as F;
 use crate::{order_by, predicate};
@@ -62,19 +62,13 @@ pub struct WebhookChanges {
     pub active: Option<bool>,
 }
 
+crate::lookups_by_id!(Webhook, webhooks);
+
 impl Webhook {
     pub fn types(&self) -> impl Iterator<Item = &str> {
         self.resource_types
             .split(' ')
             .filter(|name| !name.is_empty())
-    }
-
-    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        webhooks::table
-            .find(id)
-            .select(Self::as_select())
-            .first(conn)
-            .optional()
     }
 
     pub fn create(conn: &mut DbConnection, new: &NewWebhook) -> QueryResult<Self> {
@@ -143,14 +137,7 @@ crate::per_backend! {
     type Filtered = webhooks::BoxedQuery<'static, Db>;
 
     pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<Webhook>> {
-        let filtered = || -> ModelResult<Filtered> {
-            let mut query = webhooks::table.into_boxed();
-            for filter in &listing.filters {
-                query = query.filter(predicate(filter.target, &filter.op)?);
-            }
-            Ok(query)
-        };
-        crate::list_page!(conn, listing, filtered, Webhook, order, sort_predicate)
+        crate::list_page!(conn, listing, webhooks::table.into_boxed(), Webhook, order, predicate)
     }
 
     fn predicate(target: FilterTarget<F>, op: &FilterOp) -> ModelResult<Predicate<webhooks::table, Db>> {
@@ -161,13 +148,6 @@ crate::per_backend! {
         }
     }
 
-    fn sort_predicate(
-        field: F,
-        op: CompareOp,
-        value: &FilterValue,
-    ) -> ModelResult<Predicate<webhooks::table, Db>> {
-        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
-    }
 
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
         match field {

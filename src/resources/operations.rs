@@ -126,18 +126,20 @@ fn malformed(error: serde_path_to_error::Error<serde_json::Error>, root: &str) -
     ApiError::bad_request(pointer, format!("Invalid operation: {}.", error.inner()))
 }
 
+/// `value` read as a `T`: 400 at the root unless it is a JSON object, else at the member that
+/// does not fit.
+fn read_object<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> ApiResult<T> {
+    if !value.is_object() {
+        let detail = format!("{what} must be a JSON object.");
+        return Err(ApiError::bad_request("", detail));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| malformed(error, ""))
+}
+
 /// Reads the request document: 400 when it is not an Atomic Operations document or has too many
 /// operations.
 fn operations(bytes: &[u8]) -> ApiResult<Vec<Value>> {
-    let document = body::parse_json(bytes)?;
-    if !document.is_object() {
-        return Err(ApiError::bad_request(
-            "",
-            "The document must be a JSON object.",
-        ));
-    }
-    let request: Request =
-        serde_path_to_error::deserialize(document).map_err(|error| malformed(error, ""))?;
+    let request: Request = read_object(&body::parse_json(bytes)?, "The document")?;
     let pointer = "/atomic:operations";
     match request.operations.len() {
         0 => Err(ApiError::bad_request(
@@ -185,14 +187,7 @@ impl Apply<'_> {
 
     /// Runs one operation (pointers relative to the operation object).
     fn run(&mut self, operation: &Value) -> ApiResult<Outcome> {
-        if !operation.is_object() {
-            return Err(ApiError::bad_request(
-                "",
-                "An operation must be a JSON object.",
-            ));
-        }
-        let operation: Operation =
-            serde_path_to_error::deserialize(operation).map_err(|error| malformed(error, ""))?;
+        let operation: Operation = read_object(operation, "An operation")?;
         if operation.href.is_some() {
             if operation.reference.is_some() {
                 let detail = "An operation has `ref` or `href`, not both.";

@@ -2,15 +2,13 @@
 //! (`writes::phone_number`) and the generic responses (`respond`).
 
 use super::served::existing;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
 use super::respond::{self, path_id};
-use super::writes::as_actor;
 use super::writes::{phone_number as write, Lids};
 use crate::errors::ApiResult;
-use crate::jsonapi::body::{self, Body, Intent};
+use crate::jsonapi::body::Body;
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
@@ -54,22 +52,15 @@ async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpRe
 }
 
 pub async fn get_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, KIND)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        existing::<PhoneNumberRow>(conn, id)
-    })
-    .await
+    respond::get::<PhoneNumberRow>(&cx, &id).await
 }
 
 pub async fn create_phone_number(cx: Context, body: Body) -> ApiResult<HttpResponse> {
-    let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.read().await?, KIND, Intent::Create)?;
-    let (principal, region) = (cx.principal().clone(), cx.default_region());
-    let work = as_actor(&principal.clone(), move |conn, journal| {
-        write::create(conn, journal, &principal, &input, &region, &Lids::new())
-    });
-    respond::one(&cx, &query, StatusCode::CREATED, work).await
+    let region = cx.default_region();
+    respond::create(&cx, body, move |conn, journal, principal, input| {
+        write::create(conn, journal, principal, input, &region, &Lids::new())
+    })
+    .await
 }
 
 pub async fn update_phone_number(
@@ -77,23 +68,24 @@ pub async fn update_phone_number(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    let query = cx.query::<PhoneNumberField>(Endpoint::Single, Access::Write)?;
-    let id = path_id(&id, KIND)?;
-    let input = body::resource_document(&body.read().await?, KIND, Intent::Update { id })?;
-    let (principal, region) = (cx.principal().clone(), cx.default_region());
-    let precondition = cx.precondition();
-    let work = as_actor(&principal.clone(), move |conn, journal| {
-        let (target, lids) = ((id, &input), Lids::new());
-        write::update(
-            conn,
-            journal,
-            &principal,
-            target,
-            (&region, &lids),
-            &precondition,
-        )
-    });
-    respond::one(&cx, &query, StatusCode::OK, work).await
+    let region = cx.default_region();
+    respond::update(
+        &cx,
+        &id,
+        body,
+        move |conn, journal, principal, id, input, precondition| {
+            let (target, lids) = ((id, input), Lids::new());
+            write::update(
+                conn,
+                journal,
+                principal,
+                target,
+                (&region, &lids),
+                precondition,
+            )
+        },
+    )
+    .await
 }
 
 pub async fn delete_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {

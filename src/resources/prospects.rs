@@ -2,7 +2,6 @@
 //! (`writes::prospect`, `writes::phone_number` for moves) and the generic responses (`respond`).
 
 use super::served::existing;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
@@ -10,7 +9,7 @@ use super::respond::{self, path_id};
 use super::writes::as_actor;
 use super::writes::{phone_number, prospect as write};
 use crate::errors::{ApiError, ApiResult};
-use crate::jsonapi::body::{self, Body, Intent};
+use crate::jsonapi::body::{self, Body};
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
@@ -31,22 +30,11 @@ pub async fn list_prospects(cx: Context) -> ApiResult<HttpResponse> {
 }
 
 pub async fn get_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = cx.query::<ProspectField>(Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, KIND)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        existing::<Prospect>(conn, id)
-    })
-    .await
+    respond::get::<Prospect>(&cx, &id).await
 }
 
 pub async fn create_prospect(cx: Context, body: Body) -> ApiResult<HttpResponse> {
-    let query = cx.query::<ProspectField>(Endpoint::Single, Access::Write)?;
-    let input = body::resource_document(&body.read().await?, KIND, Intent::Create)?;
-    let principal = cx.principal().clone();
-    let work = as_actor(&principal.clone(), move |conn, journal| {
-        write::create(conn, journal, &principal, &input)
-    });
-    respond::one(&cx, &query, StatusCode::CREATED, work).await
+    respond::create(&cx, body, write::create).await
 }
 
 pub async fn update_prospect(
@@ -54,14 +42,7 @@ pub async fn update_prospect(
     id: web::Path<String>,
     body: Body,
 ) -> ApiResult<HttpResponse> {
-    let query = cx.query::<ProspectField>(Endpoint::Single, Access::Write)?;
-    let id = path_id(&id, KIND)?;
-    let input = body::resource_document(&body.read().await?, KIND, Intent::Update { id })?;
-    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
-    let work = as_actor(&principal.clone(), move |conn, journal| {
-        write::update(conn, journal, &principal, id, &input, &precondition)
-    });
-    respond::one(&cx, &query, StatusCode::OK, work).await
+    respond::update(&cx, &id, body, write::update).await
 }
 
 pub async fn delete_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {

@@ -14,7 +14,7 @@ use super::served::{existing, Served};
 use super::writes::{self, as_actor, Deletable};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
-use crate::jsonapi::body::{self, Body, Target};
+use crate::jsonapi::body::{self, Body, Intent, ResourceInput, Target};
 use crate::jsonapi::document::{Data, Document, Linkage, Resource, ResourceType};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::{Field, Relationship as _};
@@ -119,6 +119,61 @@ where
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// `GET /{type}/{id}`: the resource and what the query includes, after the read scope.
+pub async fn get<T: Served>(cx: &Context, id: &str) -> ApiResult<HttpResponse> {
+    let query = cx.query::<T::Field>(Endpoint::Single, Access::Read)?;
+    let id = path_id(id, T::Field::TYPE)?;
+    one(cx, &query, StatusCode::OK, move |conn| {
+        existing::<T>(conn, id)
+    })
+    .await
+}
+
+/// `POST /{type}`: after the write scope and the body's shape, `write` applies the write rules as
+/// the caller, in a transaction that records the change; 201 with the new resource.
+pub async fn create<T, W>(cx: &Context, body: Body, write: W) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    W: Fn(&mut DbConnection, &mut Journal, &Principal, &ResourceInput) -> ApiResult<T>
+        + Send
+        + 'static,
+{
+    let query = cx.query::<T::Field>(Endpoint::Single, Access::Write)?;
+    let input = body::resource_document(&body.read().await?, T::Field::TYPE, Intent::Create)?;
+    let principal = cx.principal().clone();
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write(conn, journal, &principal, &input)
+    });
+    one(cx, &query, StatusCode::CREATED, work).await
+}
+
+/// `PATCH /{type}/{id}`: [`create`]'s steps for record `id`, with the request's `If-Match`
+/// precondition; 200 with the updated resource.
+pub async fn update<T, W>(cx: &Context, id: &str, body: Body, write: W) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    W: Fn(
+            &mut DbConnection,
+            &mut Journal,
+            &Principal,
+            i64,
+            &ResourceInput,
+            &Precondition,
+        ) -> ApiResult<T>
+        + Send
+        + 'static,
+{
+    let query = cx.query::<T::Field>(Endpoint::Single, Access::Write)?;
+    let id = path_id(id, T::Field::TYPE)?;
+    let intent = Intent::Update { id };
+    let input = body::resource_document(&body.read().await?, T::Field::TYPE, intent)?;
+    let (principal, precondition) = (cx.principal().clone(), cx.precondition());
+    let work = as_actor(&principal.clone(), move |conn, journal| {
+        write(conn, journal, &principal, id, &input, &precondition)
+    });
+    one(cx, &query, StatusCode::OK, work).await
 }
 
 /// Answers with one page of a collection (below `parent` for a related endpoint, for the cursor

@@ -24,31 +24,41 @@ pub fn existing<T: Served>(conn: &mut DbConnection, id: i64) -> ApiResult<T> {
     T::find(conn, id)?.ok_or_else(|| ApiError::not_found(T::Field::TYPE, id))
 }
 
-/// A type's rows as responses show them; [`Keyed`] gives their id (and cursor values).
+/// A type's rows as responses show them; [`Keyed`] gives their id (and cursor values). The
+/// defaults are those of a type without relationships and without versions.
 pub trait Served: Keyed<Self::Field> + Send + Sized + 'static {
     type Field: Field<Rel = Relationship>;
 
     /// The row with this id, if there is one.
     fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>>;
 
-    /// The ETag of the version shown (users, read-only over the API, have none).
-    fn etag(&self) -> Option<EntityTag>;
+    fn render<'r>(&'r self, view: &View<'r>, graph: &'r Graph) -> Resource<'r>;
+
+    /// The ETag of the version shown.
+    fn etag(&self) -> Option<EntityTag> {
+        None
+    }
 
     /// Loads what a response showing `rows` needs besides them.
-    fn graph(conn: &mut DbConnection, rows: &[Self], needs: Needs) -> QueryResult<Graph>;
-
-    fn render<'r>(&'r self, view: &View<'r>, graph: &'r Graph) -> Resource<'r>;
+    fn graph(_conn: &mut DbConnection, _rows: &[Self], _needs: Needs) -> QueryResult<Graph> {
+        Ok(Graph::default())
+    }
 
     /// The `included` array of a response whose primary data are `rows`.
     fn included<'r>(
-        view: &View<'r>,
-        graph: &'r Graph,
-        includes: Includes,
-        rows: &'r [Self],
-    ) -> Vec<Resource<'r>>;
+        _view: &View<'r>,
+        _graph: &'r Graph,
+        _includes: Includes,
+        _rows: &'r [Self],
+    ) -> Vec<Resource<'r>> {
+        Vec::new()
+    }
 
-    /// The linkage of one of the type's relationships.
-    fn linkage(&self, rel: Relationship) -> Linkage;
+    /// The linkage of one of the type's relationships; the relationship routes exist only for the
+    /// relationships a type declares.
+    fn linkage(&self, rel: Relationship) -> Linkage {
+        unreachable!("{} has no relationship {rel:?}", Self::Field::TYPE)
+    }
 }
 
 impl Served for PhoneNumberRow {
@@ -143,29 +153,14 @@ impl Served for User {
 
     type Field = UserField;
 
-    fn etag(&self) -> Option<EntityTag> {
-        None
-    }
-
-    fn graph(_: &mut DbConnection, _: &[Self], _: Needs) -> QueryResult<Graph> {
-        Ok(Graph::default())
-    }
-
     fn render<'r>(&'r self, view: &View<'r>, _: &'r Graph) -> Resource<'r> {
         view.user(self)
-    }
-
-    fn included<'r>(_: &View<'r>, _: &'r Graph, _: Includes, _: &'r [Self]) -> Vec<Resource<'r>> {
-        Vec::new()
-    }
-
-    fn linkage(&self, rel: Relationship) -> Linkage {
-        unreachable!("a user has no relationship {rel:?}")
     }
 }
 
 /// A change as the feed shows it: with its own cursor (`meta.page.cursor`) when it is shown as a
-/// resource; without one where only its linkage is (`existing` finds it so).
+/// resource; without one where only its linkage is (`existing` finds it so). No ETag: changes never
+/// change.
 pub struct FeedEntry {
     pub change: Change,
     pub cursor: Option<String>,
@@ -199,21 +194,8 @@ impl Served for FeedEntry {
         }))
     }
 
-    /// Changes never change.
-    fn etag(&self) -> Option<EntityTag> {
-        None
-    }
-
-    fn graph(_: &mut DbConnection, _: &[Self], _: Needs) -> QueryResult<Graph> {
-        Ok(Graph::default())
-    }
-
     fn render<'r>(&'r self, view: &View<'r>, _: &'r Graph) -> Resource<'r> {
         view.change(&self.change, self.cursor.clone())
-    }
-
-    fn included<'r>(_: &View<'r>, _: &'r Graph, _: Includes, _: &'r [Self]) -> Vec<Resource<'r>> {
-        Vec::new()
     }
 
     fn linkage(&self, rel: Relationship) -> Linkage {
@@ -263,23 +245,7 @@ impl Served for WebhookState {
         Ok(WebhookState::load(conn, found)?.pop())
     }
 
-    fn etag(&self) -> Option<EntityTag> {
-        None
-    }
-
-    fn graph(_: &mut DbConnection, _: &[Self], _: Needs) -> QueryResult<Graph> {
-        Ok(Graph::default())
-    }
-
     fn render<'r>(&'r self, view: &View<'r>, _: &'r Graph) -> Resource<'r> {
         view.webhook(self)
-    }
-
-    fn included<'r>(_: &View<'r>, _: &'r Graph, _: Includes, _: &'r [Self]) -> Vec<Resource<'r>> {
-        Vec::new()
-    }
-
-    fn linkage(&self, rel: Relationship) -> Linkage {
-        unreachable!("a webhook has no relationship {rel:?}")
     }
 }

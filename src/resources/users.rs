@@ -1,13 +1,10 @@
 //! `/users` (read-only): users are managed with the command line.
 
-use super::served::existing;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
-use super::respond::{self, path_id};
+use super::respond::{self};
 use crate::errors::ApiResult;
-use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
 use crate::models::User;
@@ -23,10 +20,5 @@ pub async fn list_users(cx: Context) -> ApiResult<HttpResponse> {
 }
 
 pub async fn get_user(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let query = cx.query::<UserField>(Endpoint::Single, Access::Read)?;
-    let id = path_id(&id, ResourceType::User)?;
-    respond::one(&cx, &query, StatusCode::OK, move |conn| {
-        existing::<User>(conn, id)
-    })
-    .await
+    respond::get::<User>(&cx, &id).await
 }

@@ -10,7 +10,7 @@ use crate::db::schema::phone_numbers::{self, dsl as col};
 use crate::db::schema::prospects;
 use crate::db::DbConnection;
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
+use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::error::ModelResult;
 use crate::models::listing::{
@@ -50,35 +50,20 @@ crate::per_backend! {
         listing: &Listing<F>,
         prospect_id: Option<i64>,
     ) -> ModelResult<Page<PhoneNumberRow>> {
-        let filtered = || filtered(listing, prospect_id);
-        crate::list_page!(conn, listing, filtered, PhoneNumberRow, order, sort_predicate)
+        crate::list_page!(conn, listing, base(prospect_id), PhoneNumberRow, order, predicate)
     }
 
-    /// The listing's filtered query: numbers matching `listing`, optionally only those of one
-    /// prospect.
-    pub(crate) fn filtered(listing: &Listing<F>, prospect_id: Option<i64>) -> ModelResult<Filtered> {
-        let mut query = phone_numbers::table
-            .left_join(prospects::table)
-            .into_boxed();
-        if let Some(prospect_id) = prospect_id {
-            query = query.filter(col::prospect_id.eq(prospect_id));
+    /// The listing's query before the client's filters: every number, or one prospect's.
+    pub(crate) fn base(prospect_id: Option<i64>) -> Filtered {
+        let query = phone_numbers::table.left_join(prospects::table).into_boxed();
+        match prospect_id {
+            Some(prospect_id) => query.filter(col::prospect_id.eq(prospect_id)),
+            None => query,
         }
-        for filter in &listing.filters {
-            query = query.filter(predicate(filter.target, &filter.op)?);
-        }
-        Ok(query)
     }
 
-    /// A keyset comparison on a sort key (every sortable column here is NOT NULL).
-    pub(crate) fn sort_predicate(
-        field: F,
-        op: CompareOp,
-        value: &FilterValue,
-    ) -> ModelResult<Predicate<ListSource, Db>> {
-        predicate(FilterTarget::Field(field), &FilterOp::Compare(op, value.clone()))
-    }
 
-    fn predicate(
+    pub(crate) fn predicate(
         target: FilterTarget<F>,
         op: &FilterOp,
     ) -> ModelResult<Predicate<ListSource, Db>> {

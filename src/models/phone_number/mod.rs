@@ -299,6 +299,8 @@ fn take(rows: Vec<PhoneNumberRow>, id: i64) -> ModelResult<PhoneNumberRow> {
         .ok_or(ModelError::Database(DieselError::NotFound))
 }
 
+crate::lookups_by_id!(PhoneNumberRow, phone_numbers);
+
 impl PhoneNumberRow {
     /// The row's value of an attribute as resource objects (and the change feed's snapshots) show
     /// it; `None` for the id. One exhaustive match: a new field cannot be forgotten.
@@ -325,21 +327,6 @@ impl PhoneNumberRow {
     /// The extension as the API shows it.
     pub fn extension(&self) -> Option<&str> {
         Some(self.extension.as_str()).filter(|extension| !extension.is_empty())
-    }
-
-    pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        crate::on_backend!(conn, |conn| phone_numbers::table
-            .find(id)
-            .select(Self::as_select())
-            .first(conn)
-            .optional())
-    }
-
-    pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<Self>> {
-        phone_numbers::table
-            .filter(col::id.eq_any(ids))
-            .select(Self::as_select())
-            .load(conn)
     }
 
     /// Every number of these prospects, in list order: one query for any number of prospects.

@@ -42,14 +42,14 @@ fn list_joined(
     listing: &Listing<F>,
     prospect_id: Option<i64>,
 ) -> ModelResult<Page<NumberWithProspect>> {
-    let filtered = || pg::filtered(listing, prospect_id);
+    let base = || pg::base(prospect_id);
     crate::list_page!(
         conn,
         listing,
-        filtered,
+        base(),
         NumberWithProspect,
         pg::order,
-        pg::sort_predicate
+        pg::predicate
     )
 }
 
