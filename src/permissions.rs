@@ -629,67 +629,20 @@ mod tests {
         {
             rows.push(row(Action::Read(kind), true, true, true));
         }
+        // Each row: the action, then whether an admin, a member and a viewer may do it.
         for (owner, member) in [(ME, true), (OTHER, false)] {
-            rows.push(row(
-                Action::CreateProspect { owner_id: owner },
-                true,
-                member,
-                false,
-            ));
-            rows.push(row(
-                Action::UpdateProspect {
-                    owner_id: owner,
-                    changes_owner: false,
-                },
-                true,
-                member,
-                false,
-            ));
-            rows.push(row(
-                Action::UpdateProspect {
-                    owner_id: owner,
-                    changes_owner: true,
-                },
-                true,
-                false,
-                false,
-            ));
-            rows.push(row(
-                Action::DeleteProspect { owner_id: owner },
-                true,
-                member,
-                false,
-            ));
-            rows.push(row(
-                Action::ChangeOwner { owner_id: owner },
-                true,
-                false,
-                false,
-            ));
-            rows.push(row(
-                Action::CreatePhoneNumber {
-                    prospect_owner_id: owner,
-                },
-                true,
-                member,
-                false,
-            ));
-            rows.push(row(
-                Action::UpdatePhoneNumber {
-                    prospect_owner_id: owner,
-                },
-                true,
-                member,
-                false,
-            ));
-            rows.push(row(
-                Action::DeletePhoneNumber {
-                    prospect_owner_id: owner,
-                },
-                true,
-                member,
-                false,
-            ));
+            let (owner_id, prospect_owner_id) = (owner, owner);
+            #[rustfmt::skip]
+            rows.extend([
+                row(Action::CreateProspect { owner_id }, true, member, false),
+                row(Action::UpdateProspect { owner_id, changes_owner: false }, true, member, false),
+                row(Action::UpdateProspect { owner_id, changes_owner: true }, true, false, false),
+                row(Action::DeleteProspect { owner_id }, true, member, false),
+                row(Action::ChangeOwner { owner_id }, true, false, false),
+                row(Action::CreatePhoneNumber { prospect_owner_id }, true, member, false),
+                row(Action::UpdatePhoneNumber { prospect_owner_id }, true, member, false),
+                row(Action::DeletePhoneNumber { prospect_owner_id }, true, member, false),
+            ]);
         }
         for (from, to, member) in [
             (ME, ME, true),
@@ -698,15 +651,12 @@ mod tests {
             (OTHER, OTHER, false),
             (OTHER, THIRD, false),
         ] {
-            rows.push(row(
-                Action::MovePhoneNumber {
-                    from_owner_id: from,
-                    to_owner_id: to,
-                },
-                true,
-                member,
-                false,
-            ));
+            let (from_owner_id, to_owner_id) = (from, to);
+            let action = Action::MovePhoneNumber {
+                from_owner_id,
+                to_owner_id,
+            };
+            rows.push(row(action, true, member, false));
         }
         rows
     }

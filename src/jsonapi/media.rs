@@ -307,30 +307,20 @@ mod tests {
         let get = |accept: &str| status(Method::GET, &[(ACCEPT, accept)], Dialect::Plain);
         // Type, subtype and parameter names in any case; `ext` and `profile` values as written.
         assert_eq!(post("Application/Vnd.Api+JSON", Dialect::Plain), 200);
+        const JSONAPI: &str = "application/vnd.api+json";
+        let ext = |uri: &str| format!("{JSONAPI}; ext=\"{uri}\"");
+        let atomic = ext("https://jsonapi.org/ext/atomic");
+        assert_eq!(post(&atomic.replace("ext=", "EXT="), Dialect::Atomic), 200);
         assert_eq!(
-            post(
-                "application/vnd.api+json; EXT=\"https://jsonapi.org/ext/atomic\"",
-                Dialect::Atomic
-            ),
-            200
-        );
-        assert_eq!(
-            post(
-                "application/vnd.api+json; ext=\"https://JSONAPI.org/ext/atomic\"",
-                Dialect::Atomic
-            ),
+            post(&ext("https://JSONAPI.org/ext/atomic"), Dialect::Atomic),
             415
         );
         // `ext` is a space-separated list inside quotes; every extension must be supported.
-        let both = "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic https://example.com/x\"";
-        assert_eq!(post(both, Dialect::Atomic), 415);
-        assert_eq!(
-            post(
-                "application/vnd.api+json; profile=\"https://example.com/a https://example.com/b\"",
-                Dialect::Plain
-            ),
-            200
-        );
+        let both = ext("https://jsonapi.org/ext/atomic https://example.com/x");
+        assert_eq!(post(&both, Dialect::Atomic), 415);
+        let profiles =
+            format!("{JSONAPI}; profile=\"https://example.com/a https://example.com/b\"");
+        assert_eq!(post(&profiles, Dialect::Plain), 200);
         // Whitespace around `;` and `=` is allowed (RFC 9110 OWS).
         let spaced = "application/vnd.api+json ; profile = \"https://example.com/p\"";
         assert_eq!(post(spaced, Dialect::Plain), 200);

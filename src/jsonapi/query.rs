@@ -59,7 +59,7 @@ use chrono::{DateTime, NaiveDateTime};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value as Json};
 
-use super::schema::{Field, FieldKind, Relationship};
+use super::schema::{Field, FieldKind, FieldSpec, Relationship};
 use crate::domain::ResourceType;
 
 /// Page size when `page[size]` is absent.
@@ -734,6 +734,14 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
+/// The wire names of `F`'s fields whose spec passes `which`, for error details.
+fn field_names<F: Field>(which: impl Fn(&FieldSpec) -> bool) -> impl Iterator<Item = &'static str> {
+    F::ALL
+        .iter()
+        .filter(move |f| which(&f.spec()))
+        .map(|f| f.name())
+}
+
 fn parse_bool(text: &str) -> Res<bool> {
     match text {
         "true" => Ok(true),
@@ -809,12 +817,7 @@ fn parse_sort<F: Field>(text: &str) -> Res<Vec<SortKey<F>>> {
                 detail: format!(
                     "`{}` cannot be sorted by `{name}` (sortable: {})",
                     F::TYPE,
-                    names(
-                        F::ALL
-                            .iter()
-                            .filter(|f| f.spec().sortable)
-                            .map(|f| f.name())
-                    ),
+                    names(field_names::<F>(|spec| spec.sortable)),
                 ),
             })?;
         if descending && !field.spec().descending {
@@ -989,15 +992,11 @@ fn resolve_filter_field<'s, F: Field>(
                 "`{}` cannot be filtered on `{first}` (filterable: {})",
                 F::TYPE,
                 names(
-                    F::ALL
-                        .iter()
-                        .filter(|f| f.spec().filterable)
-                        .map(|f| f.name())
-                        .chain(
-                            F::Rel::of(F::TYPE)
-                                .filter(|r| r.spec().filterable_by_id)
-                                .map(Relationship::name)
-                        ),
+                    field_names::<F>(|spec| spec.filterable).chain(
+                        F::Rel::of(F::TYPE)
+                            .filter(|r| r.spec().filterable_by_id)
+                            .map(Relationship::name)
+                    ),
                 ),
             )
         })?;
