@@ -29,7 +29,6 @@ use crate::db::schema::changes::{self, dsl as col};
 use crate::db::schema::webhook_deliveries;
 use crate::db::{last_insert_id, DbConnection, StoredTime, TransactionError};
 use crate::domain::ResourceType;
-use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::document::{Attr, Timestamp};
 use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field, Relationship as _};
@@ -434,20 +433,6 @@ crate::per_backend! {
 }
 
 impl super::listing::Keyed<F> for Change {
-    fn sort_value(&self, field: F) -> CursorValue {
-        match field {
-            F::Id => CursorValue::Int(self.id),
-            // The feed sorts by id only.
-            F::Action
-            | F::ResourceKind
-            | F::ResourceId
-            | F::ChangedFields
-            | F::Before
-            | F::After
-            | F::OccurredAt => CursorValue::Null,
-        }
-    }
-
     fn id(&self) -> i64 {
         self.id
     }

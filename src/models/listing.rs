@@ -21,9 +21,18 @@ pub type Compare<'a, F, T, DB> =
     dyn Fn(F, CompareOp, &FilterValue) -> Result<Predicate<T, DB>, ModelError> + 'a;
 
 /// A row that can stand at a cursor position: its values of `F`'s sort keys, and its id.
-pub trait Keyed<F> {
-    fn sort_value(&self, field: F) -> CursorValue;
+pub trait Keyed<F: Field> {
     fn id(&self) -> i64;
+
+    /// The row's value of sort key `field` (`Null` for fields that do not sort); by default that
+    /// of a type that sorts by `id` only.
+    fn sort_value(&self, field: F) -> CursorValue {
+        if field == F::ID {
+            CursorValue::Int(self.id())
+        } else {
+            CursorValue::Null
+        }
+    }
 }
 
 /// Which way a page is read from its cursor.

@@ -21,7 +21,6 @@ use crate::db::schema::webhook_deliveries::{self, dsl as queue};
 use crate::db::schema::webhooks::{self, dsl as col};
 use crate::db::{last_insert_id, DbConnection, StoredTime};
 use crate::domain::ResourceType;
-use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::schema::WebhookField as F;
@@ -159,23 +158,6 @@ crate::per_backend! {
 }
 
 impl super::listing::Keyed<F> for Webhook {
-    fn sort_value(&self, field: F) -> CursorValue {
-        match field {
-            F::Id => CursorValue::Int(self.id),
-            // Webhooks sort by id only.
-            F::Url
-            | F::ResourceTypes
-            | F::Active
-            | F::Secret
-            | F::LastDeliveryAt
-            | F::LastDeliveryStatus
-            | F::PendingDeliveries
-            | F::FailedDeliveries
-            | F::CreatedAt
-            | F::UpdatedAt => CursorValue::Null,
-        }
-    }
-
     fn id(&self) -> i64 {
         self.id
     }
