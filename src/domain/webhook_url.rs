@@ -9,9 +9,11 @@
 /// The longest URL a webhook may have.
 pub const MAX_CHARS: usize = 2048;
 
-/// The grammar [`is_valid`] implements, as the OpenAPI document states it.
+/// The grammar [`is_valid`] implements, as the OpenAPI document states it. The length is a
+/// lookahead of the pattern rather than a `maxLength` beside it: a generator that honours both
+/// would look for 2048-character strings of the grammar by trial.
 pub const PATTERN: &str = concat!(
-    "^https?://",
+    "^(?=.{0,2048}$)https?://",
     "(?:(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*",
     "|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}",
     "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))",
@@ -20,8 +22,11 @@ pub const PATTERN: &str = concat!(
     "(?:\\?(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$",
 );
 
-/// Whether `text` is a webhook URL (see the module documentation); its length is checked apart.
+/// Whether `text` is a webhook URL (see the module documentation) of at most [`MAX_CHARS`].
 pub fn is_valid(text: &str) -> bool {
+    if text.chars().count() > MAX_CHARS {
+        return false;
+    }
     let Some(rest) = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"))
@@ -34,9 +39,7 @@ pub fn is_valid(text: &str) -> bool {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
-    (is_ipv4(host) || is_host_name(host))
-        && port.is_none_or(is_port)
-        && is_path_and_query(tail)
+    (is_ipv4(host) || is_host_name(host)) && port.is_none_or(is_port) && is_path_and_query(tail)
 }
 
 /// Four decimal octets of 0–255 without leading zeros.
@@ -57,7 +60,9 @@ fn is_ipv4(host: &str) -> bool {
 fn is_host_name(host: &str) -> bool {
     let label = |label: &str| {
         !label.is_empty()
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
             && !label.contains("--")
