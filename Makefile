@@ -1,5 +1,5 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
-# calls `make lint` and `make test`.
+# calls `make lint`, `make test` and `make fuzz`.
 SHELL := /bin/bash
 .PHONY: run test lint fmt bench fuzz
 

@@ -7,6 +7,8 @@
 //! - [`resource_type`]: [`ResourceType`], the closed set of resource types.
 //! - [`enums`]: the closed vocabularies of the `phoneNumber` resource
 //!   ([`PhoneType`], [`Status`], [`LineType`]).
+//! - [`webhook_url`]: the URLs a webhook may be delivered to, as a check and
+//!   as the pattern the OpenAPI document states.
 //!
 //! Nothing here depends on the rest of the crate (only `std` and the
 //! `phonenumber` crate).
@@ -14,6 +16,7 @@
 pub mod enums;
 pub mod phone_number;
 pub mod resource_type;
+pub mod webhook_url;
 
 pub use enums::{LineType, PhoneType, Status, UnknownVariant};
 pub use phone_number::{

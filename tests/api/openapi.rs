@@ -521,6 +521,12 @@ fn each_operation_documents_exactly_the_query_parameters_it_accepts() {
             "{label}: If-None-Match"
         );
         assert!(header("X-Request-Id"), "{label}: X-Request-Id");
+        // Every POST takes a key (the middleware reads it on each), nothing else does.
+        assert_eq!(
+            header("Idempotency-Key"),
+            operation.method == "POST",
+            "{label}: Idempotency-Key"
+        );
     }
     let if_match = &document["components"]["parameters"]["ifMatch"];
     assert!(if_match["x-not-listed-on-operations"].is_string());
@@ -746,5 +752,93 @@ fn the_idempotency_key_pattern_agrees_with_the_parser() {
             phonebook::idempotency::parse_key(&headers).is_ok(),
             "Idempotency-Key: {sample:?}"
         );
+    }
+}
+
+/// A webhook's `url` is documented with the domain's pattern, which takes exactly what the write's
+/// check takes: on every combination of sample scheme, host, port and path, and at the length
+/// limit.
+#[test]
+fn the_webhook_url_pattern_agrees_with_the_check() {
+    use phonebook::domain::webhook_url;
+    let document = served_document();
+    let url = &document["components"]["schemas"]["WebhookInputAttributes"]["properties"]["url"];
+    assert_eq!(url["pattern"], webhook_url::PATTERN);
+    let validator =
+        jsonschema::validator_for(&json!({"type": "string", "pattern": url["pattern"]}))
+            .expect("the pattern compiles");
+    let schemes = [
+        "http://", "https://", "HTTP://", "http:/", "http:", "ftp://", "",
+    ];
+    let hosts = [
+        "a",
+        "example.com",
+        "a-b.c-d",
+        "a1.b2",
+        "a--b",
+        "-a",
+        "a-",
+        "a.1",
+        "1.a",
+        "a.",
+        ".a",
+        "",
+        "127.0.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "256.1.1.1",
+        "01.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "xn--a",
+        "u@a",
+        "[::1]",
+        "a_b",
+        "\u{e9}",
+    ];
+    let ports = [
+        "", ":", ":0", ":80", ":0080", ":65535", ":65536", ":99999", ":123456", ":x", ":1:2",
+    ];
+    let tails = [
+        "",
+        "/",
+        "/a/b",
+        "//",
+        "/%41",
+        "/%4",
+        "/%zz",
+        "%41",
+        "?",
+        "?q=1&r=/?",
+        "/a?b#c",
+        "#c",
+        "/ ",
+        "/\u{e9}",
+        "/\\",
+        "/[",
+        "/a:b@c;d=e!$'()*+,~",
+        "?a%2",
+        "/\u{0}",
+    ];
+    // With `https://a`, the first of these makes a URL of exactly the limit.
+    let room = webhook_url::MAX_CHARS - "https://a/".len();
+    let longest = format!("/{}", "b".repeat(room));
+    let too_long = format!("/{}", "b".repeat(room + 1));
+    let tails: Vec<&str> = tails.into_iter().chain([&*longest, &*too_long]).collect();
+    assert!(webhook_url::is_valid(&format!("https://a{longest}")));
+    assert!(!webhook_url::is_valid(&format!("https://a{too_long}")));
+    for scheme in schemes {
+        for host in hosts {
+            for port in ports {
+                for tail in &tails {
+                    let sample = format!("{scheme}{host}{port}{tail}");
+                    assert_eq!(
+                        validator.is_valid(&json!(sample)),
+                        webhook_url::is_valid(&sample),
+                        "url {sample:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -216,6 +216,30 @@ async fn bad_webhook_writes_are_422_and_write_nothing(app: TestApp) {
         ),
         (json!({"url": "/relative/path"}), "/data/attributes/url"),
         (json!({"url": "example.com"}), "/data/attributes/url"),
+        // Taken by lenient URL parsers, but no URI or read otherwise by one of them.
+        (json!({"url": "HTTP://example.com"}), "/data/attributes/url"),
+        (json!({"url": "http:example.com"}), "/data/attributes/url"),
+        (json!({"url": "http://a.1/"}), "/data/attributes/url"),
+        (
+            json!({"url": "http://user@example.com/"}),
+            "/data/attributes/url",
+        ),
+        (
+            json!({"url": "https://example.com/#top"}),
+            "/data/attributes/url",
+        ),
+        (
+            json!({"url": "https://example.com/caf\u{e9}"}),
+            "/data/attributes/url",
+        ),
+        (
+            json!({"url": "https://example.com/a b"}),
+            "/data/attributes/url",
+        ),
+        (
+            json!({"url": "https://example.com:65536/"}),
+            "/data/attributes/url",
+        ),
         (json!({"url": long}), "/data/attributes/url"),
         (json!({"url": 7}), "/data/attributes/url"),
         (

@@ -4,6 +4,7 @@
 use base64::Engine;
 
 use crate::db::DbConnection;
+use crate::domain::webhook_url;
 use crate::errors::{ApiError, ApiResult, FieldError};
 use crate::jsonapi::body::{self, Attributes, ResourceInput, Sent};
 use crate::models::webhook::{NewWebhook, WebhookChanges};
@@ -11,9 +12,6 @@ use crate::models::Webhook;
 use crate::permissions::{authorize, Access, Action, Principal};
 use crate::resources::served::WebhookState;
 use crate::schema::{WebhookField as F, RECORDED_TYPES};
-
-/// The longest URL a webhook may have.
-const MAX_URL_CHARS: usize = 2048;
 
 /// 403 `unauthorizedRequest` unless the caller is an admin (the scope for `access` first).
 pub fn authorize_admin(principal: &Principal, access: Access) -> ApiResult<()> {
@@ -31,10 +29,10 @@ impl Draft {
     /// Reads the document: every problem is one 422 at its pointer.
     fn read(input: &ResourceInput) -> ApiResult<Draft> {
         let mut attributes = Attributes::<F>::new(input);
-        let url = attributes.required_string(F::Url, MAX_URL_CHARS);
+        let url = attributes.required_string(F::Url, webhook_url::MAX_CHARS);
         if let Sent::Value(text) = &url {
-            if let Err(problem) = check_url(text) {
-                attributes.reject(F::Url, problem);
+            if !webhook_url::is_valid(text) {
+                attributes.reject(F::Url, URL_RULE);
             }
         }
         let draft = Draft {
@@ -62,15 +60,10 @@ impl Draft {
     }
 }
 
-/// An absolute `http` or `https` URL with a host.
-fn check_url(text: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(text)
-        .map_err(|error| format!("`url` must be an absolute http or https URL ({error})."))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err("`url` must be an absolute http or https URL.".into());
-    }
-    Ok(())
-}
+/// What `domain::webhook_url` takes, in words.
+const URL_RULE: &str = "`url` must be an absolute http or https URL: `http://` or `https://`, a \
+    host name or IPv4 address, an optional port, then a path and query of URI characters \
+    (RFC 3986, `%` only in an escape); no user information and no fragment.";
 
 /// `whsec_` and the base64 of 32 random bytes (the Standard Webhooks form).
 fn new_secret() -> String {
