@@ -1,7 +1,7 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
 # calls `make lint`, `make test` and `make fuzz`.
 SHELL := /bin/bash
-.PHONY: run test lint fmt bench fuzz
+.PHONY: run test lint fmt bench bench-deliveries fuzz
 
 # The service on SQLite (./phonebook.db), nothing else to install.
 run:
@@ -39,3 +39,8 @@ fuzz:
 # instead compares W1–W3 side by side with the release service of another checkout.
 bench:
 	bench/run
+
+# The webhook delivery benchmark (bench/README.md, "Deliveries", a few minutes): deliveries/s to a
+# local receiver, and the service's memory while a million queued deliveries drain.
+bench-deliveries:
+	bench/deliveries

@@ -60,7 +60,7 @@ function init(args)
       numbers[#numbers + 1] = all[i]
     end
     -- The warm-up takes numbers from the start of the list, the measured run from its middle.
-    if os.getenv("BENCH_SEED") ~= "1" then
+    if os.getenv("BENCH_PHASE") ~= "warmup" then
       cursor = math.floor(#numbers / 2)
     end
   end

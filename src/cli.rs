@@ -285,8 +285,9 @@ fn serve(config: Config) -> Result<(), Failure> {
             .worker_max_blocking_threads(blocking_threads)
             .bind(&bind)?;
         let served = server.run().await;
-        // SIGTERM: the requests have drained; attempts still in flight go back to the queue.
-        worker.stop();
+        // SIGTERM: the requests have drained; the attempts in flight get a moment to finish, and
+        // those still running go back to the queue.
+        worker.stop().await;
         served.map_err(Failure::from)
     })?;
     Ok(())

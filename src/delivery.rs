@@ -4,24 +4,27 @@
 //! retry schedule, or failed after the last attempt).
 //!
 //! Each attempt runs as a task of its own, so a slow or hanging receiver delays only its own
-//! deliveries (at most [`TIMEOUT`] each), never the queue. The queue lives in the database, so
+//! deliveries (at most [`TIMEOUT`] each), never the queue. Outcomes are recorded by one task, all
+//! those that ended meanwhile in one transaction. The queue lives in the database, so
 //! pending deliveries survive a restart or a crash (a crashed instance's leases run out after
-//! [`LEASE`]); on shutdown the worker hands back the leases of attempts still in flight.
+//! [`LEASE`]); on shutdown the worker stops claiming, lets the attempts in flight finish for up to
+//! [`GRACE`], and hands back the leases of those still running.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::sync::mpsc;
 
 use crate::db::{self, DbError};
 use crate::jsonapi::document::LinkBase;
-use crate::models::webhook::{Attempt, Outcome};
+use crate::models::webhook::{Attempt, Finished, Outcome};
 use crate::resources::served::FeedEntry;
 use crate::resources::view::View;
 use crate::state::AppState;
@@ -35,6 +38,13 @@ pub const LEASE: Duration = Duration::from_secs(30);
 const IN_FLIGHT: usize = 256;
 /// How long the worker waits before looking at an empty queue again.
 const IDLE: Duration = Duration::from_millis(100);
+/// How long it waits when [`IN_FLIGHT`] attempts are running, for some to end.
+const FULL: Duration = Duration::from_millis(5);
+/// Most outcomes recorded in one transaction.
+const RECORD_BATCH: usize = 256;
+/// How long a stopping worker lets its attempts in flight run on before it hands their leases
+/// back: a receiver that answers within it is not sent the same change again.
+pub const GRACE: Duration = Duration::from_secs(5);
 
 /// The `webhook-signature` of one attempt: `v1,` and the base64 HMAC-SHA256 of
 /// `{id}.{timestamp}.{body}`, keyed with the base64-decoded part of `secret` after `whsec_`.
@@ -55,6 +65,10 @@ pub struct Worker {
     /// The deliveries this instance has claimed and not finished.
     in_flight: Mutex<HashSet<i64>>,
     stopped: AtomicBool,
+    /// Whether the claim loop still runs: a claim it is making may yet add to `in_flight`.
+    claiming: AtomicBool,
+    /// To the task that records outcomes (`record`).
+    finished: mpsc::UnboundedSender<Finished>,
 }
 
 impl Worker {
@@ -68,13 +82,17 @@ impl Worker {
             .build()?;
         let origin = (state.config.public_url.clone())
             .unwrap_or_else(|| format!("http://{}", state.config.bind));
+        let (finished, outcomes) = mpsc::unbounded_channel();
         let worker = Arc::new(Worker {
             base: LinkBase::new(format!("{origin}/api/v2")),
             client,
             state,
             in_flight: Mutex::new(HashSet::new()),
             stopped: AtomicBool::new(false),
+            claiming: AtomicBool::new(true),
+            finished,
         });
+        actix_web::rt::spawn(worker.clone().record(outcomes));
         actix_web::rt::spawn(worker.clone().run());
         Ok(worker)
     }
@@ -85,21 +103,28 @@ impl Worker {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stops claiming, and hands back the leases of the attempts still in flight, so that any
-    /// instance may make them at once (at least once: one may still reach its receiver).
-    pub fn stop(&self) {
+    /// Stops claiming, waits (at most [`GRACE`]) for the attempts in flight to finish, and hands
+    /// back the leases of those still running, so that any instance may make them at once (at
+    /// least once: such an attempt may still reach its receiver).
+    pub async fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + GRACE;
+        while (self.claiming.load(Ordering::SeqCst) || !self.in_flight().is_empty())
+            && Instant::now() < deadline
+        {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
         let ids: Vec<i64> = self.in_flight().drain().collect();
         if ids.is_empty() {
             return;
         }
-        if let Ok(mut conn) = self.state.pool.get() {
-            if let Err(error) = Attempt::release(&mut conn, &ids) {
-                log::warn!(
-                    "webhook deliveries: could not release {} leases: {error}",
-                    ids.len()
-                );
-            }
+        let count = ids.len();
+        let released = db::run(&self.state.pool, move |conn| {
+            Attempt::release(conn, &ids).map_err(|error| DbError::Interrupted(error.to_string()))
+        })
+        .await;
+        if let Err(error) = released {
+            log::warn!("webhook deliveries: could not release {count} leases: {error}");
         }
     }
 
@@ -115,7 +140,7 @@ impl Worker {
                 Vec::new()
             });
             if attempts.is_empty() {
-                actix_web::rt::time::sleep(IDLE).await;
+                actix_web::rt::time::sleep(if free == 0 { FULL } else { IDLE }).await;
                 continue;
             }
             for attempt in attempts {
@@ -123,6 +148,7 @@ impl Worker {
                 actix_web::rt::spawn(self.clone().attempt(attempt));
             }
         }
+        self.claiming.store(false, Ordering::SeqCst);
     }
 
     async fn claim(&self, limit: i64) -> Result<Vec<Attempt>, DbError> {
@@ -191,20 +217,45 @@ impl Worker {
         let schedule = &self.state.config.webhook_retry_schedule;
         let retry_after = (schedule.get(attempt.attempts as usize))
             .and_then(|delay| chrono::Duration::from_std(*delay).ok());
-        let delivery = attempt.delivery_id;
-        if !self.in_flight().contains(&delivery) {
-            // Released at shutdown: another attempt will be made.
+        if !self.in_flight().contains(&attempt.delivery_id) {
+            // Released by `stop`: another attempt will be made.
             return;
         }
-        let finished = db::run(&self.state.pool, move |conn| {
-            (attempt.finish(conn, outcome, retry_after))
-                .map_err(|error| DbError::Interrupted(error.to_string()))
-        })
-        .await;
-        if let Err(error) = finished {
-            log::warn!("webhook delivery {delivery}: outcome not recorded: {error}");
+        // The recorder ends only with the worker.
+        let _ = self.finished.send(Finished {
+            delivery_id: attempt.delivery_id,
+            webhook_id: attempt.webhook.id,
+            attempts: attempt.attempts,
+            outcome,
+            retry_after,
+            at: crate::clock::now(),
+        });
+    }
+
+    /// Records outcomes as attempts end: each transaction takes every outcome that arrived while
+    /// the previous one ran (at most [`RECORD_BATCH`]). An attempt stays in flight until its
+    /// outcome is recorded; one that cannot be recorded is made again once its lease runs out.
+    async fn record(self: Arc<Self>, mut outcomes: mpsc::UnboundedReceiver<Finished>) {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while outcomes.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            let ids: Vec<i64> = batch.iter().map(|attempt| attempt.delivery_id).collect();
+            let finished = std::mem::take(&mut batch);
+            let recorded = db::run(&self.state.pool, move |conn| {
+                Attempt::record(conn, &finished)
+                    .map_err(|error| DbError::Interrupted(error.to_string()))
+            })
+            .await;
+            if let Err(error) = recorded {
+                log::warn!(
+                    "webhook deliveries: {} outcomes not recorded: {error}",
+                    ids.len()
+                );
+            }
+            let mut in_flight = self.in_flight();
+            for id in ids {
+                in_flight.remove(&id);
+            }
         }
-        self.in_flight().remove(&delivery);
     }
 }
 

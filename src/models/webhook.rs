@@ -7,7 +7,7 @@
 //! writer at a time), so each attempt is made by one instance. A lease that runs out (the instance
 //! died mid-attempt) makes the delivery claimable again: at least once, never lost.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -185,6 +185,27 @@ pub struct Outcome {
     pub delivered: bool,
 }
 
+/// How one attempt ended, for [`Attempt::record`].
+#[derive(Clone, Copy, Debug)]
+pub struct Finished {
+    pub delivery_id: i64,
+    pub webhook_id: i64,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    pub outcome: Outcome,
+    /// When to try again after a failure; `None`: that was the last attempt.
+    pub retry_after: Option<chrono::Duration>,
+    /// When the attempt ended.
+    pub at: NaiveDateTime,
+}
+
+impl Finished {
+    /// Whether the delivery leaves the queue: delivered, or given up.
+    fn done(&self) -> bool {
+        self.outcome.delivered || self.retry_after.is_none()
+    }
+}
+
 impl Attempt {
     /// Claims up to `limit` due deliveries of active webhooks for `lease` (leased to this caller
     /// until then), oldest first, and reads what each attempt sends. An inactive webhook's queued
@@ -238,44 +259,50 @@ impl Attempt {
             .collect())
     }
 
-    /// Records how the attempt ended: a delivered one leaves the queue; a failed one is due again
-    /// after `retry_after` (or, without one, after the last attempt, leaves the queue counted as
-    /// failed). The webhook's last delivery attributes take this attempt's time and status.
-    pub fn finish(
-        &self,
-        conn: &mut DbConnection,
-        outcome: Outcome,
-        retry_after: Option<chrono::Duration>,
-    ) -> QueryResult<()> {
-        let at = now();
-        let status = outcome.status.map(i32::from);
+    /// Records how attempts ended, in one transaction: a delivered one leaves the queue; a failed
+    /// one is due again after its `retry_after` (or, without one, after the last attempt, leaves
+    /// the queue counted as failed). Each webhook's last delivery attributes take its latest
+    /// attempt's time and status. One transaction for many attempts, because every attempt of a
+    /// webhook updates that webhook's row: one at a time, each waiting for the previous commit,
+    /// they could not keep up with a receiver that answers at once.
+    pub fn record(conn: &mut DbConnection, finished: &[Finished]) -> QueryResult<()> {
+        // Webhook id → (latest attempt's time and status, deliveries given up); in id order, so
+        // that instances recording at once lock webhook rows in the same order.
+        let mut latest: BTreeMap<i64, (NaiveDateTime, Option<i32>, i64)> = BTreeMap::new();
+        for attempt in finished {
+            let status = attempt.outcome.status.map(i32::from);
+            let entry = (latest.entry(attempt.webhook_id)).or_insert((attempt.at, status, 0));
+            if attempt.at >= entry.0 {
+                (entry.0, entry.1) = (attempt.at, status);
+            }
+            entry.2 += i64::from(!attempt.outcome.delivered && attempt.retry_after.is_none());
+        }
+        let done: Vec<i64> = (finished.iter().filter(|attempt| attempt.done()))
+            .map(|attempt| attempt.delivery_id)
+            .collect();
         crate::db::write_transaction(conn, |conn| {
-            let webhook = webhooks::table.find(self.webhook.id);
-            let last = (
-                col::last_delivery_at.eq(Some(at)),
-                col::last_delivery_status.eq(status),
-            );
-            let delivery = webhook_deliveries::table.find(self.delivery_id);
-            match (outcome.delivered, retry_after) {
-                (true, _) => {
-                    diesel::delete(delivery).execute(conn)?;
-                    diesel::update(webhook).set(last).execute(conn)?;
-                }
-                (false, Some(delay)) => {
-                    diesel::update(delivery)
-                        .set((
-                            queue::attempts.eq(self.attempts + 1),
-                            queue::next_attempt_at.eq(at + delay),
-                            queue::leased_until.eq(None::<NaiveDateTime>),
-                        ))
-                        .execute(conn)?;
-                    diesel::update(webhook).set(last).execute(conn)?;
-                }
-                (false, None) => {
-                    diesel::delete(delivery).execute(conn)?;
-                    let failed = col::failed_deliveries.eq(col::failed_deliveries + 1);
-                    diesel::update(webhook).set((last, failed)).execute(conn)?;
-                }
+            if !done.is_empty() {
+                diesel::delete(queue::webhook_deliveries.filter(queue::id.eq_any(&done)))
+                    .execute(conn)?;
+            }
+            for attempt in finished.iter().filter(|attempt| !attempt.done()) {
+                let delay = attempt.retry_after.unwrap_or_default();
+                diesel::update(webhook_deliveries::table.find(attempt.delivery_id))
+                    .set((
+                        queue::attempts.eq(attempt.attempts + 1),
+                        queue::next_attempt_at.eq(attempt.at + delay),
+                        queue::leased_until.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(conn)?;
+            }
+            for (id, (at, status, failed)) in &latest {
+                diesel::update(webhooks::table.find(*id))
+                    .set((
+                        col::last_delivery_at.eq(Some(*at)),
+                        col::last_delivery_status.eq(*status),
+                        col::failed_deliveries.eq(col::failed_deliveries + *failed),
+                    ))
+                    .execute(conn)?;
             }
             Ok(())
         })

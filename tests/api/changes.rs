@@ -23,6 +23,7 @@ backend_tests!(
     filters_select_changes,
     single_changes_their_actor_and_bad_parameters,
     cursors_resume_whatever_the_filter_and_survive_pruning,
+    pruning_keeps_recent_changes_and_those_webhooks_still_owe,
     concurrent_writers_and_a_poller_see_every_change_once,
 );
 
@@ -499,23 +500,86 @@ async fn cursors_resume_whatever_the_filter_and_survive_pruning(app: TestApp) {
     app.execute(&format!(
         "UPDATE changes SET occurred_at = '2000-01-01 00:00:00' WHERE id < {keep_from}"
     ));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_phonebook"))
-        .args(["changes", "prune", "--older-than", "30d"])
+    assert_eq!(pruned(&app, "30d"), 4);
+    let first = all[0]["meta"]["page"]["cursor"].as_str().unwrap();
+    let kept = changes_after(&app, Some(first)).await;
+    assert_eq!(kept[0]["id"], all[4]["id"]);
+    assert_eq!(kept.len(), 5);
+}
+
+/// `phonebook changes prune` with `args` on the app's database.
+fn prune(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_phonebook"))
+        .args(["changes", "prune"])
+        .args(args)
         .env_clear()
         .env("DATABASE_URL", &app.database_url)
         .env("RUST_LOG", "warn")
         .output()
-        .expect("run phonebook");
+        .expect("run phonebook")
+}
+
+/// How many changes `changes prune --older-than AGE` removed, as it prints.
+fn pruned(app: &TestApp, age: &str) -> usize {
+    let output = prune(app, &["--older-than", age]);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "4");
-    let first = all[0]["meta"]["page"]["cursor"].as_str().unwrap();
-    let kept = changes_after(&app, Some(first)).await;
-    assert_eq!(kept[0]["id"], all[4]["id"]);
-    assert_eq!(kept.len(), 5);
+    let printed = String::from_utf8(output.stdout).expect("UTF-8");
+    printed.trim().parse().expect("the count alone")
+}
+
+fn feed_ids(changes: &[Value]) -> Vec<&str> {
+    changes.iter().map(|c| c["id"].as_str().unwrap()).collect()
+}
+
+async fn pruning_keeps_recent_changes_and_those_webhooks_still_owe(app: TestApp) {
+    // A webhook of numbers only, which nothing delivers here: the number's change stays queued.
+    let hook = json!({"data": {"type": "webhook",
+        "attributes": {"url": "http://127.0.0.1:9/n", "resourceTypes": ["phoneNumber"]}}});
+    let webhook = app.post("/api/v2/webhooks", hook).await.expect(201).id();
+    let ada = app.prospect("Ada").await;
+    app.number(&ada, json!({"number": "+14155550100"}))
+        .await
+        .expect(201);
+    let old = changes_after(&app, None).await;
+    assert_eq!(old.len(), 3);
+    app.execute("UPDATE changes SET occurred_at = '2000-01-01 00:00:00'");
+    app.prospect("Grace").await;
+    let everything = changes_after(&app, None).await;
+    // An age that is not one is refused, and removes nothing.
+    for bad in [
+        &["--older-than", "0s"][..],
+        &["--older-than", "soon"],
+        &["--older-than", "-1d"],
+        &[],
+    ] {
+        let output = prune(&app, bad);
+        assert!(!output.status.success(), "{bad:?}");
+        assert!(output.stdout.is_empty(), "{bad:?}");
+        assert!(!output.stderr.is_empty(), "{bad:?}");
+    }
+    assert_eq!(changes_after(&app, None).await, everything);
+    // The old prospect changes go; the queued number change and Grace's recent one stay.
+    assert_eq!(pruned(&app, "30d"), 2);
+    let kept = changes_after(&app, None).await;
+    assert_eq!(
+        feed_ids(&kept),
+        vec![feed_ids(&old)[1], feed_ids(&everything)[3]]
+    );
+    assert_eq!(kept[0]["attributes"]["resourceType"], "phoneNumber");
+    assert_eq!(pruned(&app, "30d"), 0);
+    // Once nothing is owed (the webhook and its queue are gone), the number's change goes too.
+    app.delete(&format!("/api/v2/webhooks/{webhook}"))
+        .await
+        .expect(204);
+    assert_eq!(pruned(&app, "1h 30m"), 1);
+    assert_eq!(
+        feed_ids(&changes_after(&app, None).await),
+        vec![feed_ids(&everything)[3]]
+    );
 }
 
 /// One HTTP/1.1 request to the server on `port`; the status and the body.

@@ -298,6 +298,62 @@ impl EmptyPostgres {
     }
 }
 
+/// An empty database on either backend for processes a test starts itself (`phonebook serve`
+/// and the command line), removed when dropped.
+pub struct ProcessDatabase {
+    pub url: String,
+    _database: Database,
+}
+
+impl ProcessDatabase {
+    /// A fresh SQLite file in a temporary directory.
+    pub fn sqlite() -> ProcessDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("phonebook.db").display());
+        ProcessDatabase {
+            url,
+            _database: Database::Sqlite(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL schema; `None` (test skipped, with a note) when PostgreSQL is
+    /// unreachable outside CI.
+    pub fn postgres() -> Option<ProcessDatabase> {
+        let (url, database) = empty_postgres()?;
+        Some(ProcessDatabase {
+            url,
+            _database: database,
+        })
+    }
+
+    /// A direct connection to it (once the processes have migrated it).
+    pub fn conn(&self) -> r2d2::PooledConnection<db::Manager> {
+        test_pool(&self.url, None).get().expect("connection")
+    }
+}
+
+/// Like [`backend_tests!`], for synchronous tests that start their own processes:
+/// `process_tests!(name, ...)` generates `mod name { fn sqlite(); fn postgres(); }`, each calling
+/// `fn name(database: ProcessDatabase)` of the invoking module with an empty database.
+#[macro_export]
+macro_rules! process_tests {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::helpers::ProcessDatabase::sqlite())
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(database) = $crate::helpers::ProcessDatabase::postgres() {
+                    super::$name(database)
+                }
+            }
+        }
+    )+};
+}
+
 fn test_pool(url: &str, statements: Option<Arc<AtomicU64>>) -> db::Pool {
     db::pool(
         &DatabaseUrl::parse(url).expect("url"),

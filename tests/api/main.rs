@@ -7,6 +7,7 @@ mod bodies;
 mod changes;
 mod check_order;
 mod cli;
+mod deliveries;
 mod entry_point;
 mod etags;
 mod http;

@@ -74,6 +74,32 @@ impl Server {
         panic!("phonebook serve did not become healthy: {}", self.output());
     }
 
+    /// Kills it with SIGKILL, as a crash or an OOM kill would, and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for it to exit; panics if it does not.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Some(exit) = self.child.try_wait().expect("wait") {
+                return exit;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "phonebook serve still runs {within:?} after SIGTERM: {}",
+            self.output()
+        );
+    }
+
     /// What it printed so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

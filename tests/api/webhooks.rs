@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,50 +42,80 @@ fn quick_retries(config: &mut Config) {
 
 /// One request a receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: String,
+pub struct Received {
+    /// Which request this was, counted from 0 in the order they arrived.
+    pub index: usize,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+    /// The status the receiver answered (or tried to: the sender may have gone meanwhile).
+    pub status: u16,
+}
+
+impl Received {
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn webhook_id(&self) -> &str {
+        &self.headers["webhook-id"]
+    }
 }
 
 /// An HTTP receiver on a loopback port: `answer(n)` gives the status of the n-th request (from 0)
 /// and how long to wait before answering.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Requests read so far, answered or not.
+    arrived: Arc<AtomicUsize>,
 }
 
 impl Receiver {
-    fn start(answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> Receiver {
+    pub fn start(answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
-        let log = received.clone();
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (log, count) = (received.clone(), arrived.clone());
         let answer = Arc::new(answer);
         std::thread::spawn(move || {
-            for (count, stream) in listener.incoming().enumerate() {
+            for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                let (log, answer) = (log.clone(), answer.clone());
-                std::thread::spawn(move || serve_one(stream, count, &log, &*answer));
+                let (log, count, answer) = (log.clone(), count.clone(), answer.clone());
+                std::thread::spawn(move || serve_one(stream, &count, &log, &*answer));
             }
         });
-        Receiver { url, received }
+        Receiver {
+            url,
+            received,
+            arrived,
+        }
     }
 
-    fn received(&self) -> Vec<Received> {
+    /// The requests answered so far.
+    pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// How many requests it has read, including those it is still holding.
+    pub fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst)
     }
 }
 
 fn serve_one(
     mut stream: std::net::TcpStream,
-    count: usize,
+    arrived: &AtomicUsize,
     log: &Mutex<Vec<Received>>,
     answer: &dyn Fn(usize) -> (u16, Duration),
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut headers = HashMap::new();
     let mut line = String::new();
-    reader.read_line(&mut line).unwrap_or_default();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        // A connection closed before it carried a request (its sender died): nothing was sent.
+        return;
+    }
     loop {
         line.clear();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -100,18 +131,21 @@ fn serve_one(
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap_or_default();
-    let (status, delay) = answer(count);
+    let index = arrived.fetch_add(1, Ordering::SeqCst);
+    let (status, delay) = answer(index);
     std::thread::sleep(delay);
     log.lock().unwrap().push(Received {
+        index,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        status,
     });
     let response = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let _ = stream.write_all(response.as_bytes());
 }
 
 /// The Standard Webhooks verification, written here from the specification.
-fn verify(secret: &str, request: &Received) -> bool {
+pub fn verify(secret: &str, request: &Received) -> bool {
     let key = BASE64
         .decode(secret.trim_start_matches("whsec_"))
         .expect("base64 key");
@@ -341,7 +375,7 @@ async fn changes_are_delivered_signed_and_retried(app: TestApp) {
         receiver.received()
     );
     let state = settled(&app, id, |state| state["pendingDeliveries"] == 0).await;
-    worker.stop();
+    worker.stop().await;
     let received = receiver.received();
     let change = app.get("/api/v2/changes").await.expect(200).body["data"][0].clone();
     for request in &received {
@@ -383,7 +417,7 @@ async fn a_receiver_that_never_succeeds_ends_failed(app: TestApp) {
     let state = settled(&app, &id, |state| state["failedDeliveries"] == 1).await;
     // One attempt and the two retries of the schedule, then no more.
     actix_web::rt::time::sleep(Duration::from_millis(800)).await;
-    worker.stop();
+    worker.stop().await;
     assert_eq!(receiver.received().len(), 3);
     assert_eq!(state["failedDeliveries"], 1);
     assert_eq!(state["pendingDeliveries"], 0);
@@ -411,7 +445,7 @@ async fn a_slow_receiver_delays_no_other_webhook(app: TestApp) {
     );
     assert!(slow.received().is_empty());
     assert!(eventually(20, || slow.received().len() >= 3).await);
-    worker.stop();
+    worker.stop().await;
 }
 
 async fn inactive_and_other_type_webhooks_queue_nothing(app: TestApp) {
@@ -441,7 +475,7 @@ async fn inactive_and_other_type_webhooks_queue_nothing(app: TestApp) {
         .expect(200);
     let worker = Worker::start(app.state.clone()).expect("worker");
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
-    worker.stop();
+    worker.stop().await;
     let state = webhook(&app, &paused_id).await;
     assert_eq!(
         (&state["pendingDeliveries"], &state["lastDeliveryAt"]),
@@ -482,8 +516,8 @@ async fn two_workers_on_one_database_deliver_each_change_once(app: TestApp) {
     let (first, second) = (first.expect("worker"), second.expect("worker"));
     assert!(eventually(20, || receiver.received().len() >= 10).await);
     settled(&app, &id, |state| state["pendingDeliveries"] == 0).await;
-    first.stop();
-    second.stop();
+    first.stop().await;
+    second.stop().await;
     let mut ids: Vec<String> = (receiver.received().iter())
         .map(|request| request.headers["webhook-id"].clone())
         .collect();
