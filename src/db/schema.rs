@@ -32,6 +32,7 @@ diesel::table! {
         last_name -> Nullable<Text>,
         title -> Nullable<Text>,
         company -> Nullable<Text>,
+        external_id -> Nullable<Text>,
         /// The prospect's numbers as it shows them, a JSON array of `[id, number, extension, phoneType]`
         /// arrays kept by every write of its numbers
         /// (see `models::prospect::PhoneList`).
@@ -57,6 +58,9 @@ diesel::table! {
         source -> Nullable<Text>,
         formatted_number -> Text,
         line_type -> Text,
+        sms_opt_out -> Bool,
+        sms_opt_out_changed_at -> Nullable<Timestamp>,
+        notes -> Nullable<Text>,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,

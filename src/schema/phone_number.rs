@@ -22,6 +22,9 @@ fields! {
     Source => FieldSpec::new("source", Str, &[Filterable, Nullable, Writable]),
     FormattedNumber => FieldSpec::new("formattedNumber", Str, &[]),
     LineType => FieldSpec::new("lineType", Enum(LineType::NAMES), &[Filterable]),
+    SmsOptOut => FieldSpec::new("smsOptOut", Bool, &[Filterable, Writable]),
+    SmsOptOutChangedAt => FieldSpec::new("smsOptOutChangedAt", DateTime, &[Nullable]),
+    Notes => FieldSpec::new("notes", Str, &[Nullable, Writable]),
     CreatedAt => FieldSpec::new("createdAt", DateTime, &[Filterable, Sortable]),
     UpdatedAt => FieldSpec::new("updatedAt", DateTime, &[Filterable, Sortable]),
 }

@@ -14,7 +14,8 @@ use crate::jsonapi::query::{CompareOp, FilterOp, FilterTarget, FilterValue};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::error::ModelResult;
 use crate::models::listing::{
-    as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Keyed, Listing, Page, Predicate,
+    as_bool, as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Keyed, Listing, Page,
+    Predicate,
 };
 use crate::schema::PhoneNumberField as F;
 use crate::{nullable_predicate, order_by, predicate};
@@ -101,9 +102,14 @@ crate::per_backend! {
             F::StatusChangedAt => predicate!(col::status_changed_at, op, name, as_time),
             F::Source => nullable_predicate!(col::source, op, name, as_string),
             F::LineType => predicate!(col::line_type, op, name, as_string),
+            F::SmsOptOut => predicate!(col::sms_opt_out, op, name, as_bool),
             F::CreatedAt => predicate!(col::created_at, op, name, as_time),
             F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
-            F::RawNumber | F::Extension | F::FormattedNumber => return Err(wrong_type(name)),
+            F::RawNumber
+            | F::Extension
+            | F::FormattedNumber
+            | F::SmsOptOutChangedAt
+            | F::Notes => return Err(wrong_type(name)),
         })
     }
 
@@ -122,7 +128,10 @@ crate::per_backend! {
             | F::Extension
             | F::Source
             | F::FormattedNumber
-            | F::LineType => return Err(unsortable(field)),
+            | F::LineType
+            | F::SmsOptOut
+            | F::SmsOptOutChangedAt
+            | F::Notes => return Err(unsortable(field)),
         })
     }
 }
@@ -144,7 +153,10 @@ impl Keyed<F> for PhoneNumberRow {
             | F::Extension
             | F::Source
             | F::FormattedNumber
-            | F::LineType => CursorValue::Null,
+            | F::LineType
+            | F::SmsOptOut
+            | F::SmsOptOutChangedAt
+            | F::Notes => CursorValue::Null,
         }
     }
     fn id(&self) -> i64 {
