@@ -11,6 +11,8 @@ fields! {
     ];
     Id => FieldSpec::new("id", Id, &[Filterable, Sortable]),
     Number => FieldSpec::new("number", PhoneNumber, &[Filterable, Sortable, Writable]),
+    /// `filter[digits]`: the numbers whose digits end with the value's (not an attribute).
+    Digits => FieldSpec::new("digits", DigitsSuffix, &[Filterable]),
     RawNumber => FieldSpec::new("rawNumber", Str, &[Writable]),
     CountryCode => FieldSpec::new("countryCode", Str, &[Filterable, Nullable, Writable]),
     Extension => FieldSpec::new("extension", Str, &[Nullable, Writable]),

@@ -319,7 +319,7 @@ impl PhoneNumberRow {
     #[inline]
     pub fn attr(&self, field: F) -> Option<Attr<'_>> {
         Some(match field {
-            F::Id => return None,
+            F::Id | F::Digits => return None,
             F::Number => Attr::Str(&self.number),
             F::RawNumber => Attr::Str(&self.raw_number),
             F::CountryCode => Attr::OptStr(self.country_code.as_deref()),
