@@ -6,7 +6,8 @@
 //! - `DATABASE_URL` (required): a new or empty database; the schema is migrated first.
 //! - `BENCH_PROSPECTS` (default 100000) prospects, each with `BENCH_NUMBERS_PER` (default 5) valid
 //!   US numbers; `BENCH_FRESH` (default 100000) more valid numbers, stored nowhere, are written to
-//!   `BENCH_OUT/fresh-numbers.txt` for the POST workload.
+//!   `BENCH_OUT/fresh-numbers.txt` for the POST workload, and the last 7 digits of up to 100,000
+//!   stored numbers, spread over the dataset, to `BENCH_OUT/suffixes.txt` for the caller-ID lookup.
 //! - `BENCH_TOKEN`: the admin's API token to store (by its hash, as `token create` does).
 //! - `BENCH_OUT` (default `.`): where `dataset.env` (id ranges, counts) and the numbers file go.
 //!
@@ -39,6 +40,8 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 /// Rows per `INSERT`: 16 columns × 1000 = 16,000 bind parameters, under SQLite's 32,766 and
 /// PostgreSQL's 65,535.
 const BATCH: usize = 1000;
+/// How many stored numbers' suffixes `suffixes.txt` lists, at most.
+const SUFFIXES: usize = 100_000;
 
 /// Every scope, as the bootstrap admin token has.
 const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all";
@@ -323,6 +326,7 @@ fn main() -> Result<(), Failure> {
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .ok_or("bad base date")?;
 
+    let mut suffixes = String::new();
     let (first_prospect, first_number) = conn.transaction(|conn| -> Result<_, Failure> {
         let first_prospect = max_id(conn, "prospects")? + 1;
         let first_number = max_id(conn, "phone_numbers")? + 1;
@@ -330,6 +334,7 @@ fn main() -> Result<(), Failure> {
         // so that the prospect row is inserted with its stored list, as the API's writes keep it.
         let mut prospect_rows: Vec<ProspectRow> = Vec::with_capacity(BATCH);
         let mut number_rows: Vec<NumberRow> = Vec::with_capacity(BATCH * per_prospect);
+        let stride = (prospect_count * per_prospect / SUFFIXES).max(1);
         for i in 0..prospect_count {
             let mut phones = Vec::with_capacity(per_prospect);
             for position in 0..per_prospect {
@@ -359,6 +364,9 @@ fn main() -> Result<(), Failure> {
                     extension: row.extension.clone(),
                     phone_type: row.phone_type.parse().expect("one of PhoneType::NAMES"),
                 });
+                if j % stride == 0 {
+                    let _ = writeln!(suffixes, "{}", &row.number[row.number.len() - 7..]);
+                }
                 number_rows.push(row);
             }
             let at = base + chrono::Duration::seconds(i as i64);
@@ -397,6 +405,7 @@ fn main() -> Result<(), Failure> {
         let _ = writeln!(fresh, "{}", numbers.next().number.e164());
     }
     std::fs::write(out.join("fresh-numbers.txt"), fresh)?;
+    std::fs::write(out.join("suffixes.txt"), suffixes)?;
 
     let last_prospect = max_id(conn, "prospects")?;
     let last_number = max_id(conn, "phone_numbers")?;

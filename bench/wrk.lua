@@ -5,6 +5,8 @@
 --   W1   GET /api/v2/phoneNumbers?filter[prospect][id]=<random prospect>
 --   W1i  the same with &include=prospect
 --   W2   GET /api/v2/phoneNumbers/<random number>
+--   W7   GET /api/v2/phoneNumbers?filter[digits]=<last 7 digits of a random stored number>&include=prospect
+--        (the caller-ID lookup; suffixes from the BENCH_SUFFIXES file)
 --   GET  a fixed path (BENCH_PATH): W3, W4 page 1, W4 page 1000
 --   W5   POST /api/v2/phoneNumbers, a valid number never stored before (BENCH_NUMBERS file)
 --   W6   PATCH /api/v2/phoneNumbers/<random number>, a random `status`
@@ -21,6 +23,7 @@ local first_number = tonumber(os.getenv("FIRST_NUMBER") or "1")
 local last_number = tonumber(os.getenv("LAST_NUMBER") or "1")
 local fixed_path = os.getenv("BENCH_PATH") or "/api/v2/phoneNumbers"
 local numbers_file = os.getenv("BENCH_NUMBERS")
+local suffixes_file = os.getenv("BENCH_SUFFIXES")
 
 local statuses = { "unverified", "valid", "invalid", "do_not_call", "historic" }
 local media = "application/vnd.api+json"
@@ -41,6 +44,7 @@ function setup(thread)
 end
 
 local numbers = {}
+local suffixes = {}
 local cursor = 0
 local stride = 1
 
@@ -49,6 +53,11 @@ function init(args)
   -- The warm-up and the measured run draw different sequences: W5 must not repeat a (number,
   -- prospect) pair the warm-up already stored.
   math.randomseed(tonumber(os.getenv("BENCH_SEED") or "20261123") + index)
+  if mode == "W7" then
+    for line in io.lines(suffixes_file) do
+      suffixes[#suffixes + 1] = line
+    end
+  end
   if mode == "W5" then
     -- Every thread takes every n-th number, so no two requests carry the same one.
     local all = {}
@@ -82,6 +91,9 @@ function request()
       read_headers)
   elseif mode == "W2" then
     return wrk.format("GET", "/api/v2/phoneNumbers/" .. number_id(), read_headers)
+  elseif mode == "W7" then
+    return wrk.format("GET", "/api/v2/phoneNumbers?filter[digits]=" .. suffixes[math.random(1, #suffixes)]
+      .. "&include=prospect", read_headers)
   elseif mode == "W5" then
     cursor = cursor % #numbers + 1
     local body = '{"data":{"type":"phoneNumber","attributes":{"number":"' .. numbers[cursor]

@@ -518,6 +518,10 @@ impl From<ModelError> for ApiError {
                 };
                 ApiError::invalid(pointer, duplicate_detail(number, extension))
             }
+            ModelError::ExternalIdTaken(external_id) => ApiError::invalid(
+                "/data/attributes/externalId",
+                format!("Another prospect already has the externalId `{external_id}`."),
+            ),
             ModelError::VersionMismatch => ApiError::PreconditionFailed,
             ModelError::KeptMoving => ApiError::Conflict {
                 detail: "The number kept moving between prospects; try again.".into(),

@@ -1073,6 +1073,18 @@ fn typed_value(
             _ => Err(format!("`{text}` is not true or false")),
         },
         FieldKind::Object => Err(format!("`{text}`: objects cannot be filtered on")),
+        FieldKind::DigitsSuffix => {
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            let digits = digits.trim_start_matches('0');
+            if digits.len() >= super::schema::MIN_SUFFIX_DIGITS {
+                Ok(FilterValue::Str(digits.to_owned()))
+            } else {
+                Err(format!(
+                    "`{text}` has fewer than {} digits once its other characters and leading zeros are dropped",
+                    super::schema::MIN_SUFFIX_DIGITS
+                ))
+            }
+        }
         FieldKind::Enum(allowed) => allowed
             .contains(&text)
             .then(|| FilterValue::Str(text.to_owned()))

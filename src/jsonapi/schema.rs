@@ -31,7 +31,14 @@ pub enum FieldKind {
     Bool,
     /// A JSON object (read-only, never filtered).
     Object,
+    /// A suffix of the digits of a phone number (the caller-ID lookup): a filter only, with no
+    /// value of its own, so not an attribute. Filter values keep only their digits, without
+    /// leading zeros, and need at least [`MIN_SUFFIX_DIGITS`] of them.
+    DigitsSuffix,
 }
+
+/// The fewest digits a [`FieldKind::DigitsSuffix`] filter value may have.
+pub const MIN_SUFFIX_DIGITS: usize = 4;
 
 impl FieldKind {
     /// Whether ranges and comparisons apply (`Id`, `Int`, `DateTime`).
@@ -127,9 +134,12 @@ pub trait Field: Copy + Eq + Ord + Hash + Debug + Send + Sync + 'static {
         Self::ALL.iter().copied().find(|field| field.name() == name)
     }
 
-    /// Every attribute (every field but the id).
+    /// Every attribute (every field but the id and the filters that have no value of their own).
     fn attributes() -> impl Iterator<Item = Self> {
-        Self::ALL.iter().copied().filter(|field| *field != Self::ID)
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|field| *field != Self::ID && field.spec().kind != FieldKind::DigitsSuffix)
     }
 }
 

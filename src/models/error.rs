@@ -25,6 +25,9 @@ pub enum ModelError {
         extension: String,
         cause: DuplicateCause,
     },
+    /// Another prospect has this `externalId`.
+    #[error("another prospect has the external id {0:?}")]
+    ExternalIdTaken(String),
     /// The stored version is not the one the write was conditional on (`If-Match`).
     #[error("the stored version does not match")]
     VersionMismatch,

@@ -146,6 +146,15 @@ pub fn as_string(field: &str, value: &FilterValue) -> Result<String, ModelError>
     }
 }
 
+/// A boolean filter value (the parser admits only `true` and `false`).
+pub fn as_bool(field: &str, value: &FilterValue) -> Result<bool, ModelError> {
+    match value {
+        FilterValue::Str(text) if text == "true" => Ok(true),
+        FilterValue::Str(text) if text == "false" => Ok(false),
+        _ => Err(wrong_type(field)),
+    }
+}
+
 pub fn as_time(field: &str, value: &FilterValue) -> Result<chrono::NaiveDateTime, ModelError> {
     match value {
         FilterValue::DateTime(time) => Ok(*time),

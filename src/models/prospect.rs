@@ -38,6 +38,7 @@ pub struct Prospect<Phones = PhoneList> {
     pub last_name: Option<String>,
     pub title: Option<String>,
     pub company: Option<String>,
+    pub external_id: Option<String>,
     /// Its numbers as it shows them, in `order` (the `phones` column).
     pub phones: Phones,
     pub version: i64,
@@ -102,6 +103,7 @@ impl RawProspect {
             last_name: self.last_name,
             title: self.title,
             company: self.company,
+            external_id: self.external_id,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -118,6 +120,7 @@ pub struct NewProspect {
     pub last_name: Option<String>,
     pub title: Option<String>,
     pub company: Option<String>,
+    pub external_id: Option<String>,
 }
 
 /// Changes to a prospect; `None` keeps a value, `Some(None)` clears it.
@@ -129,6 +132,18 @@ pub struct ProspectChanges {
     pub last_name: Option<Option<String>>,
     pub title: Option<Option<String>>,
     pub company: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+}
+
+/// A write refused by the one unique index of prospects: `external_id` is another prospect's.
+fn taken(error: diesel::result::Error, external_id: Option<&str>) -> ModelError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match (error, external_id) {
+        (Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _), Some(external_id)) => {
+            ModelError::ExternalIdTaken(external_id.to_owned())
+        }
+        (error, _) => error.into(),
+    }
 }
 
 crate::lookups_by_id!(Prospect, prospects);
@@ -144,6 +159,7 @@ impl Prospect {
             F::LastName => Attr::OptStr(self.last_name.as_deref()),
             F::Title => Attr::OptStr(self.title.as_deref()),
             F::Company => Attr::OptStr(self.company.as_deref()),
+            F::ExternalId => Attr::OptStr(self.external_id.as_deref()),
             F::Phones(phone_type) => Attr::List(
                 numbers
                     .iter()
@@ -247,7 +263,8 @@ impl Prospect {
         );
         diesel::insert_into(prospects::table)
             .values((&new, stamps))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|error| taken(error, new.external_id.as_deref()))?;
         let id = last_insert_id(conn)?;
         let row =
             Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))?;
@@ -265,6 +282,7 @@ impl Prospect {
             && same(&changes.last_name, &self.last_name)
             && same(&changes.title, &self.title)
             && same(&changes.company, &self.company)
+            && same(&changes.external_id, &self.external_id)
     }
 
     /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check),
@@ -290,7 +308,11 @@ impl Prospect {
                 col::version.eq(current.version + 1),
                 col::updated_at.eq(current.next_time(now())),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|error| {
+                let external_id = changes.external_id.as_ref().and_then(Option::as_deref);
+                taken(error, external_id)
+            })?;
         let row = Self::find(conn, id)?
             .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
         journal.prospect(Some(&current), Some(&row));
@@ -351,6 +373,7 @@ crate::per_backend! {
             F::LastName => nullable_predicate!(col::last_name, op, name, as_string),
             F::Title => nullable_predicate!(col::title, op, name, as_string),
             F::Company => nullable_predicate!(col::company, op, name, as_string),
+            F::ExternalId => nullable_predicate!(col::external_id, op, name, as_string),
             F::CreatedAt => predicate!(col::created_at, op, name, as_time),
             F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
             F::Phones(_) => return Err(wrong_type(name)),
@@ -370,7 +393,7 @@ crate::per_backend! {
             F::LastName => predicate!(coalesce(col::last_name, ""), &op, name, as_string),
             F::Title => predicate!(coalesce(col::title, ""), &op, name, as_string),
             F::Company => predicate!(coalesce(col::company, ""), &op, name, as_string),
-            F::Id | F::Phones(_) | F::CreatedAt | F::UpdatedAt => {
+            F::Id | F::ExternalId | F::Phones(_) | F::CreatedAt | F::UpdatedAt => {
                 return predicate(FilterTarget::Field(field), &op)
             }
         })
@@ -385,7 +408,7 @@ crate::per_backend! {
             F::Company => order_by!(query, coalesce(col::company, ""), descending),
             F::CreatedAt => order_by!(query, col::created_at, descending),
             F::UpdatedAt => order_by!(query, col::updated_at, descending),
-            F::Phones(_) => return Err(unsortable(field)),
+            F::ExternalId | F::Phones(_) => return Err(unsortable(field)),
         })
     }
 }
@@ -402,7 +425,7 @@ impl super::listing::Keyed<F> for Prospect {
             F::Company => text(&self.company),
             F::CreatedAt => CursorValue::DateTime(self.created_at),
             F::UpdatedAt => CursorValue::DateTime(self.updated_at),
-            F::Phones(_) => CursorValue::Null,
+            F::ExternalId | F::Phones(_) => CursorValue::Null,
         }
     }
     fn id(&self) -> i64 {

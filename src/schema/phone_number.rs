@@ -11,6 +11,8 @@ fields! {
     ];
     Id => FieldSpec::new("id", Id, &[Filterable, Sortable]),
     Number => FieldSpec::new("number", PhoneNumber, &[Filterable, Sortable, Writable]),
+    /// `filter[digits]`: the numbers whose digits end with the value's (not an attribute).
+    Digits => FieldSpec::new("digits", DigitsSuffix, &[Filterable]),
     RawNumber => FieldSpec::new("rawNumber", Str, &[Writable]),
     CountryCode => FieldSpec::new("countryCode", Str, &[Filterable, Nullable, Writable]),
     Extension => FieldSpec::new("extension", Str, &[Nullable, Writable]),
@@ -22,6 +24,9 @@ fields! {
     Source => FieldSpec::new("source", Str, &[Filterable, Nullable, Writable]),
     FormattedNumber => FieldSpec::new("formattedNumber", Str, &[]),
     LineType => FieldSpec::new("lineType", Enum(LineType::NAMES), &[Filterable]),
+    SmsOptOut => FieldSpec::new("smsOptOut", Bool, &[Filterable, Writable]),
+    SmsOptOutChangedAt => FieldSpec::new("smsOptOutChangedAt", DateTime, &[Nullable]),
+    Notes => FieldSpec::new("notes", Str, &[Nullable, Writable]),
     CreatedAt => FieldSpec::new("createdAt", DateTime, &[Filterable, Sortable]),
     UpdatedAt => FieldSpec::new("updatedAt", DateTime, &[Filterable, Sortable]),
 }

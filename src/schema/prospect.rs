@@ -11,6 +11,8 @@ pub enum ProspectField {
     LastName,
     Title,
     Company,
+    /// Its id in another system; unique when not null.
+    ExternalId,
     /// Its numbers of one type, as `*Phones` arrays (read-only; written through numbers).
     Phones(PhoneType),
     CreatedAt,
@@ -32,6 +34,7 @@ fields! {
     LastName => name("lastName"),
     Title => name("title"),
     Company => name("company"),
+    ExternalId => FieldSpec::new("externalId", Str, &[Filterable, Nullable, Writable]),
     Phones(PhoneType::Home) => FieldSpec::new("homePhones", StrList, &[]),
     Phones(PhoneType::Mobile) => FieldSpec::new("mobilePhones", StrList, &[]),
     Phones(PhoneType::Work) => FieldSpec::new("workPhones", StrList, &[]),

@@ -13,6 +13,7 @@ mod etags;
 mod http;
 mod idempotency;
 mod instances;
+mod lookup;
 mod negotiation;
 mod openapi;
 mod operations;

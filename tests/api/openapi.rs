@@ -273,6 +273,9 @@ fn filter_item(kind: FieldKind) -> String {
         }
         FieldKind::Bool => "(?:true|false)".into(),
         FieldKind::Object => unreachable!("objects are not filterable"),
+        // Digits only: the parser also drops any other character, which a pattern of the values
+        // it still accepts could not say briefly.
+        FieldKind::DigitsSuffix => "0*[1-9][0-9]{3,14}".into(),
     }
 }
 

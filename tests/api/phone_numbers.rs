@@ -2044,6 +2044,8 @@ fn new_number(prospect_id: i64, index: usize, order: Option<i64>) -> NewPhoneNum
         phone_type: "other".into(),
         status: "unverified".into(),
         source: None,
+        sms_opt_out: false,
+        notes: None,
         order,
     }
 }

@@ -14,7 +14,8 @@ use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::error::ModelResult;
 use crate::models::listing::{
-    as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Keyed, Listing, Page, Predicate,
+    as_bool, as_i32, as_i64, as_string, as_time, unsortable, wrong_type, Keyed, Listing, Page,
+    Predicate,
 };
 use crate::schema::PhoneNumberField as F;
 use crate::{nullable_predicate, order_by, predicate};
@@ -79,6 +80,7 @@ crate::per_backend! {
         Ok(match field {
             F::Id => predicate!(col::id, op, name, as_i64),
             F::Number => predicate!(col::number, op, name, as_string),
+            F::Digits => digits_predicate(op)?,
             F::CountryCode => nullable_predicate!(col::country_code, op, name, as_string),
             F::PhoneType => predicate!(col::phone_type, op, name, as_string),
             F::Order => predicate!(col::position, op, name, as_i32),
@@ -86,10 +88,49 @@ crate::per_backend! {
             F::StatusChangedAt => predicate!(col::status_changed_at, op, name, as_time),
             F::Source => nullable_predicate!(col::source, op, name, as_string),
             F::LineType => predicate!(col::line_type, op, name, as_string),
+            F::SmsOptOut => predicate!(col::sms_opt_out, op, name, as_bool),
             F::CreatedAt => predicate!(col::created_at, op, name, as_time),
             F::UpdatedAt => predicate!(col::updated_at, op, name, as_time),
-            F::RawNumber | F::Extension | F::FormattedNumber => return Err(wrong_type(name)),
+            F::RawNumber
+            | F::Extension
+            | F::FormattedNumber
+            | F::SmsOptOutChangedAt
+            | F::Notes => return Err(wrong_type(name)),
         })
+    }
+
+    /// `filter[digits]`: numbers ending with the value's digits are those whose reversed number
+    /// starts with them reversed, a range of the `number_reversed` index (`:` follows `9`, and
+    /// the reversed number's other characters, digits and its final `+`, sort before it).
+    fn digits_predicate(op: &FilterOp) -> ModelResult<Predicate<ListSource, Db>> {
+        let name = F::Digits.name();
+        let starts_with = |value: &FilterValue| -> ModelResult<Predicate<ListSource, Db>> {
+            let reversed: String = as_string(name, value)?.chars().rev().collect();
+            let end = format!("{reversed}:");
+            Ok(Box::new(
+                col::number_reversed
+                    .ge(reversed)
+                    .and(col::number_reversed.lt(end))
+                    .nullable(),
+            ))
+        };
+        match op {
+            FilterOp::AnyOf(values) => {
+                let mut any: Option<Predicate<ListSource, Db>> = None;
+                for value in values {
+                    let one = starts_with(value)?;
+                    any = Some(match any {
+                        None => one,
+                        Some(rest) => Box::new(rest.or(one)),
+                    });
+                }
+                any.ok_or_else(|| wrong_type(name))
+            }
+            FilterOp::IsNull | FilterOp::IsNotNull => {
+                Ok(predicate!(col::number_reversed, op, name, as_string))
+            }
+            FilterOp::Range { .. } | FilterOp::Compare(..) => Err(wrong_type(name)),
+        }
     }
 
     pub(crate) fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
@@ -102,12 +143,16 @@ crate::per_backend! {
             F::StatusChangedAt => order_by!(query, col::status_changed_at, descending),
             F::CreatedAt => order_by!(query, col::created_at, descending),
             F::UpdatedAt => order_by!(query, col::updated_at, descending),
-            F::RawNumber
+            F::Digits
+            | F::RawNumber
             | F::CountryCode
             | F::Extension
             | F::Source
             | F::FormattedNumber
-            | F::LineType => return Err(unsortable(field)),
+            | F::LineType
+            | F::SmsOptOut
+            | F::SmsOptOutChangedAt
+            | F::Notes => return Err(unsortable(field)),
         })
     }
 }
@@ -124,12 +169,16 @@ impl Keyed<F> for PhoneNumberRow {
             F::StatusChangedAt => CursorValue::DateTime(self.status_changed_at),
             F::CreatedAt => CursorValue::DateTime(self.created_at),
             F::UpdatedAt => CursorValue::DateTime(self.updated_at),
-            F::RawNumber
+            F::Digits
+            | F::RawNumber
             | F::CountryCode
             | F::Extension
             | F::Source
             | F::FormattedNumber
-            | F::LineType => CursorValue::Null,
+            | F::LineType
+            | F::SmsOptOut
+            | F::SmsOptOutChangedAt
+            | F::Notes => CursorValue::Null,
         }
     }
     fn id(&self) -> i64 {

@@ -64,6 +64,10 @@ pub struct PhoneNumberRow {
     pub source: Option<String>,
     pub formatted_number: String,
     pub line_type: String,
+    pub sms_opt_out: bool,
+    /// When `sms_opt_out` last changed; `None` until it does.
+    pub sms_opt_out_changed_at: Option<NaiveDateTime>,
+    pub notes: Option<String>,
     pub version: i64,
     #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
@@ -163,6 +167,8 @@ pub struct NewPhoneNumber {
     pub phone_type: String,
     pub status: String,
     pub source: Option<String>,
+    pub sms_opt_out: bool,
+    pub notes: Option<String>,
     /// Requested position; `None` appends. Clamped to the end of the list.
     pub order: Option<i64>,
 }
@@ -182,6 +188,9 @@ struct InsertRow<'a> {
     source: Option<&'a str>,
     formatted_number: &'a str,
     line_type: &'a str,
+    sms_opt_out: bool,
+    sms_opt_out_changed_at: Option<NaiveDateTime>,
+    notes: Option<&'a str>,
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -194,6 +203,8 @@ pub struct PhoneNumberChanges {
     pub phone_type: Option<String>,
     pub status: Option<String>,
     pub source: Option<Option<String>>,
+    pub sms_opt_out: Option<bool>,
+    pub notes: Option<Option<String>>,
     pub order: Option<i64>,
     /// Move to this prospect.
     pub prospect_id: Option<i64>,
@@ -206,6 +217,9 @@ struct ColumnChanges {
     status: Option<String>,
     status_changed_at: Option<NaiveDateTime>,
     source: Option<Option<String>>,
+    sms_opt_out: Option<bool>,
+    sms_opt_out_changed_at: Option<Option<NaiveDateTime>>,
+    notes: Option<Option<String>>,
 }
 
 /// A number already on the prospect.
@@ -307,7 +321,7 @@ impl PhoneNumberRow {
     #[inline]
     pub fn attr(&self, field: F) -> Option<Attr<'_>> {
         Some(match field {
-            F::Id => return None,
+            F::Id | F::Digits => return None,
             F::Number => Attr::Str(&self.number),
             F::RawNumber => Attr::Str(&self.raw_number),
             F::CountryCode => Attr::OptStr(self.country_code.as_deref()),
@@ -319,6 +333,9 @@ impl PhoneNumberRow {
             F::Source => Attr::OptStr(self.source.as_deref()),
             F::FormattedNumber => Attr::Str(&self.formatted_number),
             F::LineType => Attr::Str(&self.line_type),
+            F::SmsOptOut => Attr::Bool(self.sms_opt_out),
+            F::SmsOptOutChangedAt => Attr::OptTime(self.sms_opt_out_changed_at),
+            F::Notes => Attr::OptStr(self.notes.as_deref()),
             F::CreatedAt => Attr::Time(self.created_at),
             F::UpdatedAt => Attr::Time(self.updated_at),
         })
@@ -437,6 +454,10 @@ impl PhoneNumberRow {
                 source: new.source.as_deref(),
                 formatted_number: &parsed.formatted_number,
                 line_type: &parsed.line_type,
+                sms_opt_out: new.sms_opt_out,
+                // An opt-out given at creation is a change from the default.
+                sms_opt_out_changed_at: new.sms_opt_out.then_some(at),
+                notes: new.notes.as_deref(),
                 version: 1,
                 created_at: at,
                 updated_at: at,
@@ -509,6 +530,10 @@ impl PhoneNumberRow {
                 .source
                 .as_ref()
                 .is_none_or(|new| *new == self.source)
+            && changes
+                .sms_opt_out
+                .is_none_or(|new| new == self.sms_opt_out)
+            && changes.notes.as_ref().is_none_or(|new| *new == self.notes)
             && position.is_none_or(|position| position == self.position)
     }
 
@@ -535,11 +560,16 @@ impl PhoneNumberRow {
                 let position = Self::reposition(conn, current, target, changes.order, &lists, at)?;
                 let status_changed =
                     (changes.status.as_ref()).filter(|status| **status != current.status);
+                let opt_out_changed =
+                    (changes.sms_opt_out).filter(|opt_out| *opt_out != current.sms_opt_out);
                 let columns = ColumnChanges {
                     phone_type: changes.phone_type.clone(),
                     status: status_changed.cloned(),
                     status_changed_at: status_changed.map(|_| at),
                     source: changes.source.clone(),
+                    sms_opt_out: opt_out_changed,
+                    sms_opt_out_changed_at: opt_out_changed.map(|_| Some(at)),
+                    notes: changes.notes.clone(),
                 };
                 // One statement, so that the unique index judges the row as it ends up: a move that
                 // also changes the number must not be refused for the number it had.

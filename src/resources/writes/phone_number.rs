@@ -27,6 +27,8 @@ struct Draft {
     phone_type: Sent<PhoneType>,
     status: Sent<Status>,
     source: Sent<String>,
+    sms_opt_out: Sent<bool>,
+    notes: Sent<String>,
     order: Sent<i64>,
     errors: Vec<FieldError>,
     /// The `prospect` relationship, when sent.
@@ -46,6 +48,8 @@ impl Draft {
             phone_type: attributes.enumeration(F::PhoneType, PhoneType::NAMES),
             status: attributes.enumeration(F::Status, Status::NAMES),
             source: attributes.string(F::Source, 255),
+            sms_opt_out: attributes.boolean(F::SmsOptOut),
+            notes: attributes.string(F::Notes, 2000),
             order: attributes.integer(F::Order),
             errors: Vec::new(),
             prospect: None,
@@ -203,6 +207,8 @@ pub fn create(
                 .to_owned(),
             status: draft.status.value().unwrap_or_default().as_str().to_owned(),
             source: draft.source.value(),
+            sms_opt_out: draft.sms_opt_out.value().unwrap_or(false),
+            notes: draft.notes.value(),
             order: draft.order.value(),
         },
     )?)
@@ -278,6 +284,8 @@ pub fn update(
             .map(|value| value.as_str().to_owned()),
         status: draft.status.value().map(|value| value.as_str().to_owned()),
         source: draft.source.into_change(),
+        sms_opt_out: draft.sms_opt_out.value(),
+        notes: draft.notes.into_change(),
         order: draft.order.value(),
         prospect_id: target,
     };

@@ -20,6 +20,7 @@ struct Draft {
     last_name: Sent<String>,
     title: Sent<String>,
     company: Sent<String>,
+    external_id: Sent<String>,
     owner: Option<i64>,
     attributes: Result<(), ApiError>,
 }
@@ -31,11 +32,12 @@ impl Draft {
     fn read(input: &ResourceInput) -> ApiResult<Draft> {
         use ProspectField as F;
         let mut attributes = Attributes::<F>::new(input);
-        let (first_name, last_name, title, company) = (
+        let (first_name, last_name, title, company, external_id) = (
             attributes.string(F::FirstName, 255),
             attributes.string(F::LastName, 255),
             attributes.string(F::Title, 255),
             attributes.string(F::Company, 255),
+            attributes.string(F::ExternalId, 255),
         );
         let (mut owner, mut invalid) = (None, Vec::new());
         for (name, linkage) in &input.relationships {
@@ -91,6 +93,7 @@ impl Draft {
             last_name,
             title,
             company,
+            external_id,
             owner,
             attributes: if errors.is_empty() {
                 Ok(())
@@ -131,6 +134,7 @@ pub fn create(
             last_name: draft.last_name.value(),
             title: draft.title.value(),
             company: draft.company.value(),
+            external_id: draft.external_id.value(),
         },
     )?)
 }
@@ -162,6 +166,7 @@ pub fn update(
         last_name: draft.last_name.into_change(),
         title: draft.title.into_change(),
         company: draft.company.into_change(),
+        external_id: draft.external_id.into_change(),
     };
     let allows = precondition.of_record(id);
     Ok(Prospect::update(conn, journal, id, &changes, &allows)?)

@@ -1,0 +1,5 @@
+DROP INDEX prospects_external_id;
+ALTER TABLE prospects DROP COLUMN external_id;
+ALTER TABLE phone_numbers DROP COLUMN notes;
+ALTER TABLE phone_numbers DROP COLUMN sms_opt_out_changed_at;
+ALTER TABLE phone_numbers DROP COLUMN sms_opt_out;
