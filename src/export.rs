@@ -131,7 +131,7 @@ pub enum ExportError {
 
 /// Where rows go, in their format.
 enum Sink<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Jsonl(W),
 }
 
@@ -141,7 +141,7 @@ impl<W: Write> Sink<W> {
             Format::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(columns.iter().map(|column| column.name()))?;
-                Sink::Csv(writer)
+                Sink::Csv(Box::new(writer))
             }
             Format::Jsonl => Sink::Jsonl(out),
         })
