@@ -1,7 +1,7 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
 # calls `make lint` and `make test`.
 SHELL := /bin/bash
-.PHONY: run test lint fmt bench fuzz
+.PHONY: run test lint fmt bench bench-import fuzz
 
 # The service on SQLite (./phonebook.db), nothing else to install.
 run:
@@ -39,3 +39,8 @@ fuzz:
 # instead compares W1–W3 side by side with the release service of another checkout.
 bench:
 	bench/run
+
+# `phonebook import` on generated files of 10,000 and 500,000 rows (bench/import): rows/s and the
+# importer's peak RSS; BENCH_DATABASE_URL=postgres://… for PostgreSQL.
+bench-import:
+	bench/import
