@@ -1,7 +1,7 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
 # calls `make lint`, `make test` and `make fuzz`.
 SHELL := /bin/bash
-.PHONY: run test lint fmt bench bench-deliveries fuzz
+.PHONY: run test lint fmt bench bench-deliveries bench-import fuzz
 
 # The service on SQLite (./phonebook.db), nothing else to install.
 run:
@@ -44,3 +44,8 @@ bench:
 # local receiver, and the service's memory while a million queued deliveries drain.
 bench-deliveries:
 	bench/deliveries
+
+# `phonebook import` on generated files of 10,000 and 500,000 rows (bench/import): rows/s and the
+# importer's peak RSS; BENCH_DATABASE_URL=postgres://… for PostgreSQL.
+bench-import:
+	bench/import

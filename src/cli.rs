@@ -2,6 +2,9 @@
 //! `token revoke`, `changes prune`. Commands that print a value print it alone on stdout, so
 //! scripts can capture it.
 
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpServer};
@@ -11,13 +14,12 @@ use crate::auth::{generate_token, hash_token};
 use crate::clock::now;
 use crate::config::Config;
 use crate::db::{self, DatabaseUrl, PoolOptions};
+use crate::export::Format;
+use crate::import;
 use crate::models::{ApiToken, Change, User};
 use crate::permissions::{Role, Scopes};
 use crate::router;
 use crate::state::AppState;
-
-/// Every scope, for the bootstrap admin token.
-const EVERY_SCOPE: &str = "prospects.all phoneNumbers.all users.all webhooks.all";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +47,26 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Import prospects and phone numbers from a CSV file (one row per number; API.md section
+    /// 14); rejected rows go to FILE.rejected.csv beside it.
+    Import {
+        file: PathBuf,
+        /// Check every row and write the report, but nothing to the database.
+        #[arg(long)]
+        dry_run: bool,
+        /// The region of numbers written without `+` in rows without `countryCode` (default:
+        /// PHONEBOOK_DEFAULT_REGION).
+        #[arg(long)]
+        region: Option<String>,
+        /// The email of the user imported prospects belong to (default: the oldest admin).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Write every prospect and phone number to stdout, in the import's columns.
+    Export {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
     },
     /// Manage the change feed.
     Changes {
@@ -182,6 +204,18 @@ pub fn run(config: Config) -> Result<(), Failure> {
         Command::Changes {
             command: ChangesCommand::Prune { older_than },
         } => prune_changes(&config, older_than),
+        Command::Import {
+            file,
+            dry_run,
+            region,
+            owner,
+        } => import_file(&config, file, dry_run, region, owner),
+        Command::Export { format } => {
+            let pool = open_pool(&config, 1)?;
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            crate::export::run(&mut *pool.get()?, format, stdout)?;
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Revoke { email },
         } => {
@@ -194,6 +228,66 @@ pub fn run(config: Config) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// `phonebook import`: the options checked, Ctrl-C caught, progress on stderr, the summary last.
+fn import_file(
+    config: &Config,
+    path: PathBuf,
+    dry_run: bool,
+    region: Option<String>,
+    owner: Option<String>,
+) -> Result<(), Failure> {
+    let region = region.map_or_else(|| config.default_region.clone(), |r| r.to_ascii_uppercase());
+    if !crate::domain::phone_number::is_valid_region(&region) {
+        return Err(format!("--region {region} is not a region with a numbering plan").into());
+    }
+    let pool = open_pool(config, 1)?;
+    let mut conn = pool.get()?;
+    let owner = match &owner {
+        Some(email) => User::find_by_email(&mut conn, email)?
+            .ok_or_else(|| format!("--owner: no user has email {email}"))?,
+        None => User::oldest_admin(&mut conn)?
+            .ok_or("no admin to own the imported prospects: give --owner EMAIL")?,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
+    let options = import::Options {
+        path: path.clone(),
+        dry_run,
+        region,
+        owner_id: owner.id,
+    };
+    let (bar, started) = import::progress_bar(&path)?;
+    let progress = |summary: &import::Summary, bytes: u64| {
+        let rows = summary.imported + summary.rejected;
+        let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_position(bytes);
+        bar.set_message(format!("{rows} rows, {rate:.0} rows/s"));
+    };
+    let summary = import::run(&mut conn, &options, &stop, &progress)?;
+    bar.finish_and_clear();
+    let report = import::report_path(&path);
+    let verb = if dry_run { "would import" } else { "imported" };
+    eprintln!(
+        "{}rows: {verb} {}, rejected {} (see {}); {} prospects and {} numbers created{}",
+        if dry_run {
+            "dry run, nothing written: "
+        } else {
+            ""
+        },
+        summary.imported,
+        summary.rejected,
+        report.display(),
+        summary.prospects_created,
+        summary.numbers_created,
+        if summary.interrupted {
+            "; stopped by Ctrl-C, the rows after were not read"
+        } else {
+            ""
+        },
+    );
+    Ok(())
 }
 
 /// Removes the changes that occurred more than `age` ago.
@@ -218,7 +312,7 @@ pub fn bootstrap(
     }
     let admin = User::create(conn, "Administrator", "admin@localhost", Role::Admin)?;
     let token = configured.map_or_else(generate_token, str::to_owned);
-    ApiToken::create(conn, admin.id, &hash_token(&token), EVERY_SCOPE, None)?;
+    ApiToken::create(conn, admin.id, &hash_token(&token), Scopes::EVERY, None)?;
     Ok(match configured {
         Some(_) => Bootstrap::Configured,
         None => Bootstrap::Generated(token),

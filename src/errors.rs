@@ -281,6 +281,22 @@ impl ApiError {
         }
     }
 
+    /// The error's details in one line, each after the member it concerns (`number: …`), as the
+    /// command line reports a rejected row.
+    pub fn reason(&self) -> String {
+        let details = self.details().into_iter().map(|(detail, source)| {
+            let member = source
+                .and_then(|source| source.pointer)
+                .and_then(|pointer| pointer.rsplit('/').next().map(str::to_owned))
+                .filter(|member| !member.is_empty() && member != "data");
+            match member {
+                Some(member) => format!("{member}: {detail}"),
+                None => detail,
+            }
+        });
+        details.collect::<Vec<_>>().join("; ")
+    }
+
     /// The error objects of the response document.
     fn objects(&self) -> Vec<ErrorObject> {
         let (status, code, title) = self.describe();

@@ -225,6 +225,14 @@ impl Scopes {
         }
     }
 
+    /// Every scope on every type: the bootstrap admin's token, and the command line's writes.
+    pub const EVERY: &'static str = "prospects.all phoneNumbers.all users.all webhooks.all";
+
+    /// See [`Scopes::EVERY`].
+    pub fn every() -> Self {
+        Self::parse(Self::EVERY).expect("every scope parses")
+    }
+
     /// `prospects.all phoneNumbers.all users.read`: see [`Scopes::DEFAULT_FOR_NEW_TOKEN`].
     pub fn default_for_new_token() -> Self {
         Self::parse(Self::DEFAULT_FOR_NEW_TOKEN).expect("the default scopes parse")

@@ -182,6 +182,21 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Runs `work` in a savepoint of the current write transaction: when it fails, both its writes
+    /// and the changes it noted here are undone, and the transaction goes on.
+    pub fn savepoint<T, E: TransactionError>(
+        &mut self,
+        conn: &mut DbConnection,
+        mut work: impl FnMut(&mut DbConnection, &mut Journal) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let noted = self.entries.len();
+        let result = crate::db::write_transaction(conn, |conn| work(conn, self));
+        if result.is_err() {
+            self.entries.truncate(noted);
+        }
+        result
+    }
+
     /// Notes a phone number's change from `before` to `after` (`None`: did not exist); nothing when
     /// the two show the same.
     pub fn number(&mut self, before: Option<&PhoneNumberRow>, after: Option<&PhoneNumberRow>) {

@@ -172,6 +172,28 @@ impl Prospect {
         })
     }
 
+    /// The prospect with this `externalId`, if there is one (the unique index finds it).
+    pub fn find_by_external_id(
+        conn: &mut DbConnection,
+        external_id: &str,
+    ) -> QueryResult<Option<Self>> {
+        prospects::table
+            .filter(col::external_id.eq(external_id))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Prospects in id order from just after `after`, at most `limit` of them: the export's pages.
+    pub fn page_after(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec<Self>> {
+        prospects::table
+            .filter(col::id.gt(after))
+            .order(col::id)
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// The prospects of `numbers`, once each, in the order the numbers first name them: one query.
     pub fn of_numbers(
         conn: &mut DbConnection,

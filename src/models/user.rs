@@ -75,6 +75,16 @@ impl User {
             .optional()
     }
 
+    /// The admin created first, if there is one.
+    pub fn oldest_admin(conn: &mut DbConnection) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .order(users::id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
     pub fn any_exist(conn: &mut DbConnection) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(users::table.select(users::id))).get_result(conn)
     }

@@ -12,6 +12,7 @@ mod entry_point;
 mod etags;
 mod http;
 mod idempotency;
+mod import;
 mod instances;
 mod lookup;
 mod negotiation;
