@@ -10,7 +10,7 @@ use crate::db::schema::phone_numbers::{self, dsl as col};
 use crate::db::schema::prospects;
 use crate::db::DbConnection;
 use crate::jsonapi::cursor::CursorValue;
-use crate::jsonapi::query::{FilterOp, FilterTarget};
+use crate::jsonapi::query::{FilterOp, FilterTarget, FilterValue};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::error::ModelResult;
 use crate::models::listing::{
