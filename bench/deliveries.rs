@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use diesel::prelude::*;
@@ -45,15 +45,7 @@ fn max_change(conn: &mut DbConnection) -> QueryResult<i64> {
 fn queue(count: i64, receiver: &str) -> Result<(), Failure> {
     let started = Instant::now();
     let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is required")?;
-    let pool = db::pool(
-        &DatabaseUrl::parse(&url)?,
-        PoolOptions {
-            size: 1,
-            timeout: Duration::from_secs(30),
-            statement_counter: None,
-            on_connect: None,
-        },
-    )?;
+    let pool = db::pool(&DatabaseUrl::parse(&url)?, PoolOptions::single())?;
     let mut pooled = pool.get()?;
     let conn: &mut DbConnection = &mut pooled;
     db::migrate(conn)?;

@@ -20,7 +20,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -299,15 +299,7 @@ fn main() -> Result<(), Failure> {
     std::fs::create_dir_all(&out)?;
 
     let url = DatabaseUrl::parse(&url)?;
-    let pool = db::pool(
-        &url,
-        PoolOptions {
-            size: 1,
-            timeout: Duration::from_secs(30),
-            statement_counter: None,
-            on_connect: None,
-        },
-    )?;
+    let pool = db::pool(&url, PoolOptions::single())?;
     let mut pooled = pool.get()?;
     let conn: &mut DbConnection = &mut pooled;
     db::migrate(conn)?;

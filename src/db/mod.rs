@@ -340,6 +340,18 @@ pub struct PoolOptions {
     pub on_connect: Option<ConnectHook>,
 }
 
+impl PoolOptions {
+    /// One connection, waited for up to 30 s, no hooks: what a one-shot tool needs.
+    pub fn single() -> Self {
+        PoolOptions {
+            size: 1,
+            timeout: Duration::from_secs(30),
+            statement_counter: None,
+            on_connect: None,
+        }
+    }
+}
+
 /// Builds the pool. Connections are not tested on checkout (that would cost a round trip per
 /// request); broken ones are dropped through [`Manager::has_broken`] instead.
 pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error> {

@@ -513,14 +513,8 @@ async fn cursors_resume_whatever_the_filter_and_survive_pruning(app: TestApp) {
 
 /// `phonebook changes prune` with `args` on the app's database.
 fn prune(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_phonebook"))
-        .args(["changes", "prune"])
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run phonebook")
+    let args: Vec<&str> = ["changes", "prune"].iter().chain(args).copied().collect();
+    crate::helpers::phonebook(&app.database_url, &args)
 }
 
 /// How many changes `changes prune --older-than AGE` removed, as it prints.

@@ -13,17 +13,7 @@ use phonebook::db::{self, DatabaseUrl, PoolOptions};
 use phonebook::router;
 use phonebook::state::AppState;
 
-use crate::helpers::{test_config, JSONAPI};
-
-fn phonebook(database_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phonebook"))
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run phonebook")
-}
+use crate::helpers::{phonebook, test_config, JSONAPI};
 
 /// Stdout of a successful command, which must be one line.
 fn one_line(output: Output) -> String {

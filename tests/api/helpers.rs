@@ -640,6 +640,46 @@ impl TestApp {
         .n
     }
 
+    /// The plan of `sql` after `ANALYZE`, as text: SQLite's `EXPLAIN QUERY PLAN` details, or
+    /// PostgreSQL's `EXPLAIN` with the planner settings `off` turned off for it (tiny test tables
+    /// would otherwise make a full scan the cheapest plan).
+    pub fn plan(&self, sql: &str, off: &[&str]) -> String {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct Sqlite {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Pg {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let mut pooled = self.conn();
+        let lines: Vec<String> = match &mut *pooled {
+            DbConnection::Sqlite(conn) => {
+                conn.batch_execute("ANALYZE").expect("analyze");
+                let explain = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"));
+                let rows = diesel::RunQueryDsl::load::<Sqlite>(explain, conn).expect("explain");
+                rows.into_iter().map(|row| row.detail).collect()
+            }
+            DbConnection::Pg(conn) => {
+                let settings: String = off
+                    .iter()
+                    .map(|name| format!("SET {name} = off; "))
+                    .collect();
+                conn.batch_execute(&format!("ANALYZE; {settings}"))
+                    .expect("settings");
+                let explain = diesel::sql_query(format!("EXPLAIN (COSTS OFF) {sql}"));
+                let rows = diesel::RunQueryDsl::load::<Pg>(explain, conn).expect("explain");
+                let resets: String = off.iter().map(|name| format!("RESET {name}; ")).collect();
+                conn.batch_execute(&resets).expect("reset");
+                rows.into_iter().map(|row| row.line).collect()
+            }
+        };
+        lines.join("\n")
+    }
+
     /// Runs raw SQL (test setup).
     pub fn execute(&self, sql: &str) {
         let mut conn = self.conn();
@@ -809,4 +849,36 @@ pub fn serve_on_loopback(app: &TestApp) -> LoopbackServer {
         .recv_timeout(Duration::from_secs(30))
         .expect("the loopback server starts");
     LoopbackServer { port, handle }
+}
+
+/// Runs the built `phonebook` with `args` on `database_url`, with nothing else from the
+/// environment but quiet logs.
+pub fn phonebook(database_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_phonebook"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run phonebook")
+}
+
+/// Asserts a 422 `validationError` whose first error points at `pointer`; returns its detail.
+#[track_caller]
+pub fn assert_invalid(response: Response, pointer: &str) -> String {
+    let response = response.expect(422);
+    assert_eq!(
+        response.error_code(),
+        "validationError",
+        "{}",
+        response.text
+    );
+    let error = &response.body["errors"][0];
+    assert_eq!(error["status"], "422");
+    assert_eq!(
+        error["source"]["pointer"], pointer,
+        "wrong pointer: {}",
+        response.text
+    );
+    error["detail"].as_str().unwrap_or_default().to_owned()
 }

@@ -11,13 +11,7 @@ use crate::backend_tests;
 use crate::helpers::{ids, TestApp};
 
 fn phonebook(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phonebook"))
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run phonebook")
+    crate::helpers::phonebook(&app.database_url, args)
 }
 
 /// Writes `content` to `name` in a fresh directory (kept alive by the returned guard).

@@ -1,26 +1,13 @@
 //! API.md section 11: texting opt-out and notes on numbers, prospects' `externalId`, the caller-ID
-//! lookup (`filter[digits]`) and shared numbers (`sharedWith`).
+//! lookup (`filter[digits]`).
 
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{pointer, prospect_doc, Response, TestApp};
+use crate::helpers::{assert_invalid, prospect_doc, TestApp};
 
 fn number_patch(id: &str, attributes: Value) -> Value {
     json!({"data": {"type": "phoneNumber", "id": id, "attributes": attributes}})
-}
-
-/// The 422 a write gets for one bad attribute, at `at`.
-#[track_caller]
-fn assert_invalid_at(response: Response, at: &str) {
-    let response = response.expect(422);
-    assert_eq!(
-        response.error_code(),
-        "validationError",
-        "{}",
-        response.text
-    );
-    assert_eq!(pointer(&response), at, "{}", response.text);
 }
 
 /// The changes recorded for one phone number, oldest first.
@@ -160,7 +147,7 @@ async fn bad_sms_opt_out_and_notes_are_422_and_write_nothing(app: TestApp) {
         let mut create = attributes.clone();
         create["number"] = json!("+18889387356");
         let response = app.number(&prospect, create).await;
-        assert_invalid_at(response, &format!("/data/attributes/{at}"));
+        assert_invalid(response, &format!("/data/attributes/{at}"));
     }
     assert_eq!(app.count("phone_numbers"), 0);
 
@@ -230,7 +217,7 @@ async fn external_ids_are_unique_filterable_and_checked_everywhere(app: TestApp)
             prospect_doc(json!({"firstName": "Alan", "externalId": "crm-1"})),
         )
         .await;
-    assert_invalid_at(duplicate, "/data/attributes/externalId");
+    assert_invalid(duplicate, "/data/attributes/externalId");
     assert_eq!(app.count("prospects"), 3);
     let too_long = app
         .post(
@@ -238,12 +225,12 @@ async fn external_ids_are_unique_filterable_and_checked_everywhere(app: TestApp)
             prospect_doc(json!({"externalId": "x".repeat(256)})),
         )
         .await;
-    assert_invalid_at(too_long, "/data/attributes/externalId");
+    assert_invalid(too_long, "/data/attributes/externalId");
 
     let path = format!("/api/v2/prospects/{second}");
     let patch = |external_id: Value| json!({"data": {"type": "prospect", "id": second, "attributes": {"externalId": external_id, "title": "Dr"}}});
     let before = app.get(&path).await.expect(200);
-    assert_invalid_at(
+    assert_invalid(
         app.patch(&path, patch(json!("crm-1"))).await,
         "/data/attributes/externalId",
     );
@@ -256,7 +243,7 @@ async fn external_ids_are_unique_filterable_and_checked_everywhere(app: TestApp)
         {"op": "add", "data": {"type": "prospect", "attributes": {"firstName": "Barbara", "externalId": "crm-3"}}},
         {"op": "add", "data": {"type": "prospect", "attributes": {"externalId": "crm-2"}}},
     ]})).await;
-    assert_invalid_at(response, "/atomic:operations/1/data/attributes/externalId");
+    assert_invalid(response, "/atomic:operations/1/data/attributes/externalId");
     assert_eq!(app.count("prospects"), 3);
 
     let found = |query: String| {
@@ -379,7 +366,7 @@ async fn digits_find_numbers_by_the_end_of_their_digits(app: TestApp) {
     let response = app
         .number(&ada, json!({"number": "+14155550100", "digits": "0100"}))
         .await;
-    assert_invalid_at(response, "/data/attributes/digits");
+    assert_invalid(response, "/data/attributes/digits");
     let response = app
         .get("/api/v2/phoneNumbers?fields[phoneNumber]=digits")
         .await;
@@ -499,52 +486,6 @@ async fn fewer_than_four_digits_are_400(app: TestApp) {
     );
 }
 
-/// The plan of `sql` after `ANALYZE`: SQLite's `EXPLAIN QUERY PLAN` details, or PostgreSQL's
-/// `EXPLAIN` with sequential scans priced out. Sorts stay allowed: a lookup sorts the few rows it
-/// finds by their sort keys.
-fn plan(app: &TestApp, sql: &str) -> String {
-    use diesel::connection::SimpleConnection;
-    use diesel::sql_types::Text;
-    use diesel::RunQueryDsl;
-    use phonebook::db::DbConnection;
-
-    #[derive(diesel::QueryableByName)]
-    struct Sqlite {
-        #[diesel(sql_type = Text)]
-        detail: String,
-    }
-    #[derive(diesel::QueryableByName)]
-    struct Pg {
-        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
-    let mut pooled = app.conn();
-    match &mut *pooled {
-        DbConnection::Sqlite(conn) => {
-            conn.batch_execute("ANALYZE").expect("analyze");
-            let rows = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load::<Sqlite>(conn)
-                .expect("explain");
-            rows.into_iter()
-                .map(|row| row.detail)
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        DbConnection::Pg(conn) => {
-            conn.batch_execute("ANALYZE; SET enable_seqscan = off")
-                .expect("settings");
-            let rows = diesel::sql_query(format!("EXPLAIN (COSTS OFF) {sql}"))
-                .load::<Pg>(conn)
-                .expect("explain");
-            conn.batch_execute("RESET enable_seqscan").expect("reset");
-            rows.into_iter()
-                .map(|row| row.line)
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-    }
-}
-
 async fn digits_lookups_read_the_reversed_number_index(app: TestApp) {
     let ada = app.prospect("Ada").await;
     // Rows written outside the API get their reversed number too (it is generated).
@@ -586,7 +527,8 @@ async fn digits_lookups_read_the_reversed_number_index(app: TestApp) {
         format!("SELECT {columns} FROM phone_numbers WHERE {range} AND phone_numbers.status = 'unverified' ORDER BY phone_numbers.updated_at DESC, phone_numbers.id ASC LIMIT 51"),
         format!("SELECT {columns} FROM phone_numbers LEFT JOIN prospects ON prospects.id = phone_numbers.prospect_id WHERE {range} ORDER BY phone_numbers.id ASC LIMIT 51"),
     ] {
-        let plan = plan(&app, &sql);
+        // Sorts stay allowed: a lookup sorts the few rows it finds by their sort keys.
+        let plan = app.plan(&sql, &["enable_seqscan"]);
         assert!(
             plan.split_whitespace().any(|word| word == "phone_numbers_number_reversed"),
             "{sql}\nshould read phone_numbers_number_reversed:\n{plan}"

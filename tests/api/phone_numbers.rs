@@ -17,7 +17,7 @@ use phonebook::models::{recorded, ModelError};
 use phonebook::models::{PhoneNumberRow, Prospect, ProspectPhone};
 
 use crate::backend_tests;
-use crate::helpers::{Response, TestApp};
+use crate::helpers::{assert_invalid, Response, TestApp};
 
 const NUMBERS: &str = "/api/v2/phoneNumbers";
 
@@ -32,26 +32,6 @@ async fn patch_number(app: &TestApp, id: &str, attributes: Value) -> Response {
         json!({"data": {"type": "phoneNumber", "id": id, "attributes": attributes}}),
     )
     .await
-}
-
-/// Asserts a 422 `validationError` whose first error points at `pointer`; returns its detail.
-#[track_caller]
-fn assert_invalid(response: Response, pointer: &str) -> String {
-    let response = response.expect(422);
-    assert_eq!(
-        response.error_code(),
-        "validationError",
-        "{}",
-        response.text
-    );
-    let error = &response.body["errors"][0];
-    assert_eq!(error["status"], "422");
-    assert_eq!(
-        error["source"]["pointer"], pointer,
-        "wrong pointer: {}",
-        response.text
-    );
-    error["detail"].as_str().unwrap_or_default().to_owned()
 }
 
 /// The ids of a prospect's numbers in list order, after checking that their `order` values are

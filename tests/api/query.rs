@@ -1744,54 +1744,6 @@ async fn include_costs_one_query_per_level_whatever_the_page_size(app: TestApp) 
     assert_eq!(one, many, "prospect includes do not grow with the page");
 }
 
-/// The plan of `sql` as text: SQLite's `EXPLAIN QUERY PLAN` details, or PostgreSQL's `EXPLAIN`
-/// with sorts and sequential scans priced out (tiny test tables would otherwise make a full scan
-/// the cheapest plan), so a plan that still sorts has no index to read the order from.
-fn plan(app: &TestApp, sql: &str) -> String {
-    use diesel::connection::SimpleConnection;
-    use diesel::sql_types::Text;
-    use diesel::RunQueryDsl;
-    use phonebook::db::DbConnection;
-
-    #[derive(diesel::QueryableByName)]
-    struct Sqlite {
-        #[diesel(sql_type = Text)]
-        detail: String,
-    }
-    #[derive(diesel::QueryableByName)]
-    struct Pg {
-        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
-    let mut pooled = app.conn();
-    match &mut *pooled {
-        DbConnection::Sqlite(conn) => {
-            conn.batch_execute("ANALYZE").expect("analyze");
-            diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load::<Sqlite>(conn)
-                .expect("explain")
-                .into_iter()
-                .map(|row| row.detail)
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        DbConnection::Pg(conn) => {
-            conn.batch_execute("ANALYZE; SET enable_sort = off; SET enable_seqscan = off; SET enable_bitmapscan = off")
-                .expect("settings");
-            let lines = diesel::sql_query(format!("EXPLAIN (COSTS OFF) {sql}"))
-                .load::<Pg>(conn)
-                .expect("explain")
-                .into_iter()
-                .map(|row| row.line)
-                .collect::<Vec<_>>()
-                .join("\n");
-            conn.batch_execute("RESET enable_sort; RESET enable_seqscan; RESET enable_bitmapscan")
-                .expect("reset");
-            lines
-        }
-    }
-}
-
 backend_tests!(pagination_queries_read_their_order_from_an_index);
 
 async fn pagination_queries_read_their_order_from_an_index(app: TestApp) {
@@ -1820,7 +1772,8 @@ async fn pagination_queries_read_their_order_from_an_index(app: TestApp) {
         ("SELECT id, updated_at FROM prospects ORDER BY updated_at DESC, id ASC LIMIT 51".to_owned(), "prospects_updated_at_desc"),
         (format!("SELECT id, updated_at FROM prospects WHERE owner_id = {member} AND id > 3 ORDER BY id ASC LIMIT 51"), "prospects_owner_id"),
     ] {
-        let plan = plan(&app, &sql);
+        // Sorts priced out too: a plan that still sorts has no index to read the order from.
+        let plan = app.plan(&sql, &["enable_sort", "enable_seqscan", "enable_bitmapscan"]);
         assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "{sql}\nsorts:\n{plan}");
         let reads = if index == by_id {
             // SQLite's rowid table is the id index; PostgreSQL's is `*_pkey`.
