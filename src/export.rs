@@ -71,8 +71,17 @@ fn cell_of_number(field: PhoneNumberField, number: &PhoneNumberRow) -> Cell {
         N::Source => Cell::text(number.source.as_deref()),
         N::SmsOptOut => Cell::Flag(number.sms_opt_out),
         N::Notes => Cell::text(number.notes.as_deref()),
-        // Read-only or positional: not an import column.
-        _ => Cell::Empty,
+        // Read-only, positional or a filter only: not import columns (a row is appended in file
+        // order), and listed so that a new field must be placed here.
+        N::Id
+        | N::Order
+        | N::StatusChangedAt
+        | N::FormattedNumber
+        | N::LineType
+        | N::SmsOptOutChangedAt
+        | N::Digits
+        | N::CreatedAt
+        | N::UpdatedAt => Cell::Empty,
     }
 }
 
