@@ -24,6 +24,23 @@ use crate::models::Journal;
 use crate::permissions::{Access, Principal};
 use crate::schema::Relationship;
 
+/// The write rules of a change to existing record `id` with `input` (its attributes, or a new
+/// linkage) under the request's precondition: what [`update`] and [`write_to_one`] run in the
+/// write transaction.
+pub trait RecordWrite<In, T>:
+    Fn(&mut DbConnection, &mut Journal, &Principal, i64, In, &Precondition) -> ApiResult<T>
+    + Send
+    + 'static
+{
+}
+
+impl<W, In, T> RecordWrite<In, T> for W where
+    W: Fn(&mut DbConnection, &mut Journal, &Principal, i64, In, &Precondition) -> ApiResult<T>
+        + Send
+        + 'static
+{
+}
+
 /// A single-resource response with its ETag (304 when a read's `If-None-Match` already has it;
 /// writes are answered in full).
 pub fn single(
@@ -154,16 +171,7 @@ where
 pub async fn update<T, W>(cx: &Context, id: &str, body: Body, write: W) -> ApiResult<HttpResponse>
 where
     T: Served,
-    W: Fn(
-            &mut DbConnection,
-            &mut Journal,
-            &Principal,
-            i64,
-            &ResourceInput,
-            &Precondition,
-        ) -> ApiResult<T>
-        + Send
-        + 'static,
+    W: for<'i> RecordWrite<&'i ResourceInput, T>,
 {
     let query = cx.query::<T::Field>(Endpoint::Single, Access::Write)?;
     let id = path_id(id, T::Field::TYPE)?;
@@ -252,16 +260,7 @@ pub async fn write_to_one<T, W>(
 ) -> ApiResult<HttpResponse>
 where
     T: Served,
-    W: Fn(
-            &mut DbConnection,
-            &mut Journal,
-            &Principal,
-            i64,
-            Option<Target>,
-            &Precondition,
-        ) -> ApiResult<T>
-        + Send
-        + 'static,
+    W: RecordWrite<Option<Target>, T>,
 {
     cx.query::<T::Field>(Endpoint::Bare, Access::Write)?;
     let spec = rel.spec();
