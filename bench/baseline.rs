@@ -236,6 +236,7 @@ fn main() -> Result<(), Failure> {
             timeout: Duration::from_millis(config.pool_timeout_ms),
             statement_counter: None,
             on_connect: None,
+            min_idle: 1,
         },
     )?;
     let pool = web::Data::new(pool);

@@ -142,6 +142,7 @@ fn open_pool(config: &Config, size: u32) -> Result<db::Pool, Failure> {
             timeout: Duration::from_secs(10),
             statement_counter: None,
             on_connect: Some(crate::auth::credentials::listen_for_revocations),
+            min_idle: 1,
         },
     )?;
     db::exclusively(&mut *pool.get()?, db::migrate)?;
@@ -339,6 +340,7 @@ fn serve(config: Config) -> Result<(), Failure> {
             timeout: Duration::from_millis(config.pool_timeout_ms),
             statement_counter: None,
             on_connect: Some(crate::auth::credentials::listen_for_revocations),
+            min_idle: 1,
         },
     )?;
     // Migrations and the bootstrap admin under one lock: instances started together on an empty

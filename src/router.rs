@@ -118,5 +118,6 @@ pub fn build(
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError::NotFound("There is no such route.".into()))
         }))
+        .wrap(from_fn(crate::auth::caller::confirm_cached_credential))
         .wrap(from_fn(crate::middleware::observe))
 }

@@ -2,29 +2,64 @@
 //! section 9 prescribes (routing has already happened), the extractor negotiates the media type
 //! (415/406), authenticates the bearer token (401) and applies the rate limit (429).
 
-use actix_web::dev::Payload;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
 use crate::auth::credentials::CredentialCheck;
-use crate::db::Backend;
+use crate::db::{Backend, DbConnection, Pool};
 use crate::errors::ApiError;
 use crate::jsonapi::media::{self, Dialect};
-use crate::models::ApiToken;
 use crate::permissions::Principal;
-use crate::rate_limit::Decision;
+use crate::rate_limit::{Decision, RateInfo};
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
 #[derive(Debug)]
 pub struct Caller {
     pub principal: Principal,
-    /// The token hash, when the principal came from the credential cache on PostgreSQL: the
-    /// handler's database work looks for revocations once more (see [`crate::auth::credentials`];
-    /// on SQLite the look before the handler is exact).
-    pub cached_token: Option<String>,
+    /// Set when the principal came from the credential cache on PostgreSQL, where it still has
+    /// to be confirmed (see [`crate::auth::credentials`]; on SQLite the look before the handler
+    /// is exact).
+    pub cached: Option<CachedCredential>,
+}
+
+/// A credential taken from the cache on PostgreSQL, until a statement run for this request has
+/// shown that no revocation arrived since. The handler's database work confirms it; a request
+/// that ends without any is confirmed by [`confirm_cached_credential`]. The request's extensions
+/// hold a clone.
+#[derive(Clone, Debug)]
+pub struct CachedCredential {
+    pub hash: String,
+    /// [`crate::db::Pool::connections_opened`] before the cache was checked: a connection opened
+    /// after that was not asked, and may have missed a revocation.
+    pub connections_opened: u64,
+    confirmed: Arc<AtomicBool>,
+}
+
+impl CachedCredential {
+    /// Whether `conn`, having run this request's statements, shows that a token may have been
+    /// revoked since the cache was checked.
+    pub fn revocations_arrived(&self, conn: &mut DbConnection, pool: &Pool) -> bool {
+        crate::auth::credentials::revocations_arrived(conn)
+            | (pool.connections_opened() != self.connections_opened)
+    }
+
+    /// A statement of this request ran and the notifications were looked at after it.
+    pub fn confirm(&self) {
+        self.confirmed.store(true, Ordering::Relaxed);
+    }
+
+    fn confirmed(&self) -> bool {
+        self.confirmed.load(Ordering::Relaxed)
+    }
 }
 
 /// The user id of an authenticated request, kept in the request extensions for the access log.
@@ -76,28 +111,28 @@ impl Caller {
         let token =
             bearer_token(req.headers()).ok_or(ApiError::Unauthorized { token_sent: false })?;
         let hash = crate::auth::hash_token(token);
-        let (principal, cached_token) = match authenticate_from_cache(&state, req, &hash) {
-            Some(principal) => (
-                principal,
-                (state.backend == Backend::Postgres).then_some(hash),
-            ),
+        let connections_opened = state.pool.connections_opened();
+        let (principal, cached) = match authenticate_from_cache(&state, req, &hash) {
+            Some(principal) => {
+                let cached = (state.backend == Backend::Postgres).then(|| CachedCredential {
+                    hash,
+                    connections_opened,
+                    confirmed: Arc::default(),
+                });
+                (principal, cached)
+            }
             None => {
-                let generation = state.credentials.generation();
-                let lookup = hash.clone();
-                let found = crate::db::read(&state.pool, move |conn| {
-                    ApiToken::authenticate(conn, &lookup).map_err(ApiError::from)
-                })
-                .await?;
-                let credential = found.ok_or(ApiError::Unauthorized { token_sent: true })?;
-                let principal = credential.principal();
-                let expires_at = credential.expires_at;
-                state
-                    .credentials
-                    .insert(generation, hash, principal.clone(), expires_at);
-                (principal, None)
+                let principal = look_up(&state, hash).await?;
+                (
+                    principal.ok_or(ApiError::Unauthorized { token_sent: true })?,
+                    None,
+                )
             }
         };
         req.extensions_mut().insert(UserId(principal.user_id));
+        if let Some(cached) = &cached {
+            req.extensions_mut().insert(cached.clone());
+        }
 
         let decision = match &state.rate_limiter {
             Some(limiter) => limiter.check(principal.user_id).await,
@@ -116,11 +151,56 @@ impl Caller {
                 });
             }
         }
-        Ok(Caller {
-            principal,
-            cached_token,
-        })
+        Ok(Caller { principal, cached })
     }
+}
+
+/// Who a token authenticates, looked up with a query (and kept in the cache).
+async fn look_up(state: &web::Data<AppState>, hash: String) -> Result<Option<Principal>, ApiError> {
+    let cache = state.clone();
+    crate::db::read(&state.pool, move |conn| {
+        cache
+            .credentials
+            .look_up(conn, &hash)
+            .map_err(ApiError::from)
+    })
+    .await
+}
+
+/// Around every route: a request served from the credential cache on PostgreSQL whose handler ran
+/// no statement (the entry point, a 400 before the database) has its token looked up as it ends,
+/// and a token revoked meanwhile gets the 401 instead of the answer. Requests that read the
+/// database were confirmed by their own statements and pass untouched.
+pub async fn confirm_cached_credential(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let response = next.call(req).await?;
+    let unconfirmed = (response.request().extensions().get::<CachedCredential>())
+        .filter(|cached| !cached.confirmed())
+        .map(|cached| cached.hash.clone());
+    let state = response
+        .request()
+        .app_data::<web::Data<AppState>>()
+        .cloned();
+    let (Some(hash), Some(state)) = (unconfirmed, state) else {
+        return Ok(response.map_into_left_body());
+    };
+    let refusal = match look_up(&state, hash).await {
+        Ok(Some(_)) => return Ok(response.map_into_left_body()),
+        Ok(None) => {
+            // A revocation that has not reached the idle connections yet: others' cached
+            // tokens may be among it.
+            state.credentials.clear();
+            ApiError::Unauthorized { token_sent: true }
+        }
+        Err(error) => error,
+    };
+    // Authentication comes before the rate limit: a refused request shows none of it.
+    response.request().extensions_mut().remove::<RateInfo>();
+    response.request().extensions_mut().remove::<UserId>();
+    let (request, _) = response.into_parts();
+    Ok(ServiceResponse::new(request, refusal.error_response()).map_into_right_body())
 }
 
 /// A GET's (or HEAD's) credential from the cache, unless a token may have been revoked since the cache was
@@ -131,7 +211,11 @@ fn authenticate_from_cache(state: &AppState, req: &HttpRequest, hash: &str) -> O
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
-    match crate::auth::credentials::check_credentials(&state.pool, state.backend) {
+    match crate::auth::credentials::check_credentials(
+        &state.pool,
+        state.backend,
+        &state.credentials,
+    ) {
         CredentialCheck::Current => state.credentials.get(hash),
         CredentialCheck::Stale => {
             state.credentials.clear();

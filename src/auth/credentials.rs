@@ -5,26 +5,29 @@
 //!
 //! What a credential holds (user, role, scopes, expiry) never changes for a token; only revocation
 //! ends it early, and revocation happens in another process (`phonebook token revoke`) or, in the
-//! tests, on a pooled connection of this one. Before a GET trusts the cache, an idle pooled
-//! connection is asked whether anything may have been revoked since ([`check_credentials`]):
+//! tests, on a pooled connection of this one. A revoked token is refused on its next request:
 //!
+//! - **SQLite**: before a GET trusts the cache, an idle pooled connection is asked
+//!   ([`check_credentials`]) for its `data_version` (which changes when any other connection, in
+//!   any process, commits) and its `total_changes()` (its own writes), compared with what it read
+//!   last time. That answer is exact when it is given. Any write at all counts, so under write load
+//!   the cache is emptied often; a read-only load keeps it.
 //! - **PostgreSQL**: every pooled connection `LISTEN`s on [`REVOCATIONS`] ([`listen_for_revocations`],
-//!   the pool's connect hook) and
-//!   `ApiToken::revoke_all` notifies that channel in the revoking transaction. A request served
-//!   from the cache looks at the notifications that reached a pooled connection, before its
-//!   handler runs and again on the handler's own connection after its statements
-//!   (`Caller::database`). PostgreSQL sends a listening session the notifications pending when a
-//!   statement began before that statement's `ReadyForQuery`, so a read that starts after a
-//!   revocation committed finds it there.
-//! - **SQLite**: the connection reads its `data_version` (which changes when any other connection,
-//!   in any process, commits) and its `total_changes()` (its own writes), and compares them with
-//!   what it read last time. Any write at all counts, so under write load the cache is emptied
-//!   often; a read-only load keeps it.
+//!   the pool's connect hook) and `ApiToken::revoke_all` notifies that channel in the revoking
+//!   transaction. The notification reaches an idle connection a moment after the commit, so the
+//!   look at an idle connection before the handler ([`check_credentials`]) only catches most
+//!   revocations early. What makes it exact is the request's own statement: PostgreSQL hands a
+//!   listening session the notifications signalled before a statement began ahead of that
+//!   statement's `ReadyForQuery`, so the handler's connection looks again after its statements
+//!   (`Context::database`). A connection the pool opened after the look began to listen late and
+//!   may have missed a revocation: its arrival counts as one ([`Pool::connections_opened`]). A request served from the cache that runs no statement of its own (the
+//!   entry point, a 400 before the database) is confirmed by a lookup as it ends
+//!   ([`crate::auth::caller::confirm_cached_credential`]).
 //!
-//! Either way the cache is emptied and the token looked up with a query: a revoked token gets 401
-//! on its next request. Writes always authenticate with a query. A credential read before the cache
-//! was last emptied is not added to it ([`CredentialCache::generation`]): its token may have been
-//! revoked between the lookup and the insert.
+//! Whenever a revocation may have happened the cache is emptied and the token looked up with a
+//! query ([`CredentialCache::look_up`]). Writes always authenticate with a query. A credential
+//! read before the cache was last emptied is not added to it ([`CredentialCache::generation`]):
+//! its token may have been revoked between the lookup and the insert.
 //!
 //! A new way to change a user's role or delete a user would have to notify the channel too (on
 //! SQLite every write counts already).
@@ -39,6 +42,7 @@ use diesel::connection::SimpleConnection;
 use crate::clock::now;
 use crate::db::{Backend, DbConnection, Pool};
 pub use crate::models::token::REVOCATIONS;
+use crate::models::ApiToken;
 use crate::permissions::Principal;
 
 /// The pool's connect hook: a PostgreSQL connection listens for revocations.
@@ -68,19 +72,28 @@ pub enum CredentialCheck {
 
 /// Asks an idle pooled connection, on the calling thread, whether a token may have been revoked
 /// since a pooled connection was last asked. Never waits. PostgreSQL reads the notifications that
-/// have arrived ([`revocations_arrived`]); with no connection idle it answers
-/// [`CredentialCheck::Current`], since the handler's own connection looks again after its
-/// statements. SQLite asks whether anything was written since this connection last looked
-/// ([`crate::db::written_since_last_look`]), which is exact at the moment it answers.
-pub fn check_credentials(pool: &Pool, backend: Backend) -> CredentialCheck {
+/// have arrived ([`revocations_arrived`]), and a connection opened since the last check counts as
+/// news too: it began to listen after the check, so it may have missed a revocation. With no
+/// connection idle PostgreSQL answers [`CredentialCheck::Current`], since the handler's own
+/// connection looks again after its statements. SQLite asks whether anything was written since
+/// this connection last looked ([`crate::db::written_since_last_look`]), which is exact at the
+/// moment it answers.
+pub fn check_credentials(
+    pool: &Pool,
+    backend: Backend,
+    cache: &CredentialCache,
+) -> CredentialCheck {
+    let joined =
+        backend == Backend::Postgres && cache.connections_joined(pool.connections_opened());
     let Some(mut conn) = pool.try_get() else {
         return match backend {
+            Backend::Postgres if joined => CredentialCheck::Stale,
             Backend::Postgres => CredentialCheck::Current,
             Backend::Sqlite => CredentialCheck::Unknown,
         };
     };
     let changed = match *conn {
-        DbConnection::Pg(_) => revocations_arrived(&mut conn),
+        DbConnection::Pg(_) => revocations_arrived(&mut conn) | joined,
         DbConnection::Sqlite(_) => crate::db::written_since_last_look(&mut conn),
     };
     if changed {
@@ -104,6 +117,8 @@ struct Entries {
     by_hash: HashMap<String, Entry>,
     /// How many times the cache was emptied for a possible revocation.
     generation: u64,
+    /// How many connections the pool had opened when it was last checked (PostgreSQL).
+    connections_opened: u64,
 }
 
 #[derive(Debug)]
@@ -128,6 +143,12 @@ impl CredentialCache {
             return None;
         }
         Some(entry.principal.clone())
+    }
+
+    /// Whether the pool has opened connections since the last check (and notes that it has now
+    /// seen `opened`).
+    fn connections_joined(&self, opened: u64) -> bool {
+        std::mem::replace(&mut self.entries().connections_opened, opened) != opened
     }
 
     /// Which emptying of the cache a lookup about to start follows; pass it to [`Self::insert`].
@@ -158,6 +179,27 @@ impl CredentialCache {
                 expires_at,
             },
         );
+    }
+
+    /// Looks a token up with a query: who it authenticates if it is live, kept for the next
+    /// requests unless the cache is emptied while the lookup runs.
+    pub fn look_up(
+        &self,
+        conn: &mut DbConnection,
+        hash: &str,
+    ) -> diesel::QueryResult<Option<Principal>> {
+        let generation = self.generation();
+        let Some(credential) = ApiToken::authenticate(conn, hash)? else {
+            return Ok(None);
+        };
+        let principal = credential.principal();
+        self.insert(
+            generation,
+            hash.to_owned(),
+            principal.clone(),
+            credential.expires_at,
+        );
+        Ok(Some(principal))
     }
 
     /// Forgets every credential: a token may have been revoked (no announcement names it).
@@ -270,6 +312,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(5),
             statement_counter: None,
             on_connect: None,
+            min_idle: 1,
         };
         let others = pool(&url, options(1)).unwrap();
         let mut elsewhere = others.get().unwrap();
@@ -280,7 +323,8 @@ mod tests {
             .unwrap();
         // One connection, so that every look is this connection's.
         let pool = pool(&url, options(1)).unwrap();
-        let check = || check_credentials(&pool, Backend::Sqlite);
+        let cache = CredentialCache::default();
+        let check = || check_credentials(&pool, Backend::Sqlite, &cache);
         assert_eq!(
             check(),
             CredentialCheck::Stale,

@@ -99,8 +99,29 @@ macro_rules! by_backend {
     };
 }
 
-/// The connection pool shared by all workers.
-pub type Pool = r2d2::Pool<Manager>;
+/// The connection pool shared by all workers (r2d2's, which it derefs to), and how many
+/// connections it has opened: the credential cache does not trust a connection that began to
+/// listen for revocations after the cache was last checked (it may have missed one).
+#[derive(Clone, Debug)]
+pub struct Pool {
+    connections: r2d2::Pool<Manager>,
+    opened: Arc<AtomicU64>,
+}
+
+impl Pool {
+    /// How many connections this pool has opened so far (its first ones included).
+    pub fn connections_opened(&self) -> u64 {
+        self.opened.load(Ordering::Acquire)
+    }
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<Manager>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.connections
+    }
+}
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -156,6 +177,8 @@ pub struct Manager {
     url: DatabaseUrl,
     statements: Option<Arc<AtomicU64>>,
     on_connect: Option<ConnectHook>,
+    /// Counts the connections opened (see [`Pool::connections_opened`]).
+    opened: Arc<AtomicU64>,
 }
 
 /// Run on every new connection after its session settings (the credential cache's `LISTEN`).
@@ -182,6 +205,7 @@ impl Manager {
         if let Some(counter) = &self.statements {
             conn.set_instrumentation(StatementCounter(counter.clone()));
         }
+        self.opened.fetch_add(1, Ordering::Release);
         Ok(conn)
     }
 }
@@ -338,6 +362,10 @@ pub struct PoolOptions {
     pub statement_counter: Option<Arc<AtomicU64>>,
     /// Run on every new connection (see [`ConnectHook`]).
     pub on_connect: Option<ConnectHook>,
+    /// Connections kept open while idle, all opened before the pool is returned. The service
+    /// keeps one and opens more as requests need them; the tests open them all at once, so that
+    /// no connection joins the pool halfway through a test.
+    pub min_idle: u32,
 }
 
 impl PoolOptions {
@@ -348,6 +376,7 @@ impl PoolOptions {
             timeout: Duration::from_secs(30),
             statement_counter: None,
             on_connect: None,
+            min_idle: 1,
         }
     }
 }
@@ -355,17 +384,23 @@ impl PoolOptions {
 /// Builds the pool. Connections are not tested on checkout (that would cost a round trip per
 /// request); broken ones are dropped through [`Manager::has_broken`] instead.
 pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error> {
+    let opened = Arc::new(AtomicU64::new(0));
     let manager = Manager {
         url: url.clone(),
         statements: options.statement_counter,
         on_connect: options.on_connect,
+        opened: opened.clone(),
     };
-    r2d2::Pool::builder()
+    let connections = r2d2::Pool::builder()
         .max_size(options.size)
-        .min_idle(Some(1))
+        .min_idle(Some(options.min_idle.clamp(1, options.size)))
         .connection_timeout(options.timeout)
         .test_on_check_out(false)
-        .build(manager)
+        .build(manager)?;
+    Ok(Pool {
+        connections,
+        opened,
+    })
 }
 
 /// The PostgreSQL advisory lock that start-up work takes ([`exclusively`]): "phonebk" in ASCII.
@@ -542,6 +577,7 @@ fn probe(pool: &Pool, url: &str) -> bool {
         url,
         statements: None,
         on_connect: None,
+        opened: Arc::default(),
     };
     manager
         .connect()
@@ -655,6 +691,7 @@ mod tests {
             url: DatabaseUrl::parse(&url).unwrap(),
             statements: None,
             on_connect: None,
+            opened: Default::default(),
         };
         let mut reader = manager.connect().unwrap();
         reader

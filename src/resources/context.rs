@@ -180,13 +180,17 @@ impl Context {
         F: FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let recheck = (self.caller.cached_token.clone()).map(|hash| (hash, self.state.clone()));
+        // A credential from the cache is confirmed after this work's statements (see
+        // `auth::credentials`): notifications of a revocation committed before they began have
+        // reached this connection by then.
+        let recheck = (self.caller.cached.clone()).map(|cached| (cached, self.state.clone()));
         let work = move |conn: &mut DbConnection| {
             let result = work(conn);
-            if let Some((hash, state)) = recheck {
-                if crate::auth::credentials::revocations_arrived(conn) {
+            if let Some((cached, state)) = recheck {
+                cached.confirm();
+                if cached.revocations_arrived(conn, &state.pool) {
                     state.credentials.clear();
-                    if crate::models::ApiToken::authenticate(conn, &hash)?.is_none() {
+                    if state.credentials.look_up(conn, &cached.hash)?.is_none() {
                         return Err(ApiError::Unauthorized { token_sent: true });
                     }
                 }

@@ -119,6 +119,7 @@ async fn tokens_made_on_the_command_line_authenticate_until_revoked() {
             timeout: Duration::from_secs(5),
             statement_counter: None,
             on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
+            min_idle: 1,
         },
     )
     .expect("pool");

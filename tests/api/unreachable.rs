@@ -93,6 +93,7 @@ async fn postgres_down_is_503_and_the_service_recovers() {
             timeout: Duration::from_millis(config.pool_timeout_ms),
             statement_counter: None,
             on_connect: Some(phonebook::auth::credentials::listen_for_revocations),
+            min_idle: 1,
         },
     )
     .expect("pool");
