@@ -173,23 +173,21 @@ mod tests {
 
     #[test]
     fn origins_are_a_scheme_and_an_authority() {
-        assert_eq!(origin("http", "127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(
-            origin("https", "crm.example.com"),
-            "https://crm.example.com"
-        );
-        assert_eq!(origin("http", "[::1]:8080"), "http://[::1]:8080");
-        assert_eq!(origin("http", "a b\"c"), "http://a%20b%22c");
-        assert_eq!(origin("http", "[::1]"), "http://[::1]");
-        assert_eq!(origin("http", "localhost:"), "http://localhost:");
-        assert_eq!(origin("http", "[x]y"), "http://%5Bx%5Dy");
-        assert_eq!(origin("http", "a:b:c"), "http://a%3Ab%3Ac");
-        assert_eq!(
-            origin("http", "[::1]:80[0]"),
-            "http://%5B%3A%3A1%5D%3A80%5B0%5D"
-        );
-        assert_eq!(origin("ht tp", "h"), "http://h");
-        assert_eq!(origin("", "h"), "http://h");
-        assert_eq!(origin("git+ssh", "h"), "git+ssh://h");
+        for (scheme, host, origin_is) in [
+            ("http", "127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https", "crm.example.com", "https://crm.example.com"),
+            ("http", "[::1]:8080", "http://[::1]:8080"),
+            ("http", "a b\"c", "http://a%20b%22c"),
+            ("http", "[::1]", "http://[::1]"),
+            ("http", "localhost:", "http://localhost:"),
+            ("http", "[x]y", "http://%5Bx%5Dy"),
+            ("http", "a:b:c", "http://a%3Ab%3Ac"),
+            ("http", "[::1]:80[0]", "http://%5B%3A%3A1%5D%3A80%5B0%5D"),
+            ("ht tp", "h", "http://h"),
+            ("", "h", "http://h"),
+            ("git+ssh", "h", "git+ssh://h"),
+        ] {
+            assert_eq!(origin(scheme, host), origin_is, "{scheme:?} {host:?}");
+        }
     }
 }
