@@ -24,6 +24,7 @@ mod query;
 mod relationships;
 mod resources;
 mod servers;
+mod shared_with;
 mod shared_limit;
 mod unreachable;
 mod webhooks;
