@@ -340,7 +340,12 @@ impl<F: Field> Query<F> {
         let spec = rel.spec();
         let fieldset = self.fields.get(&spec.owner);
         fieldset.is_some_and(|members| members.contains(spec.name))
-            || self.include.iter().flatten().flatten().any(|named| *named == rel)
+            || self
+                .include
+                .iter()
+                .flatten()
+                .flatten()
+                .any(|named| *named == rel)
     }
 
     /// Whether `include` asks for exactly this relationship chain.
@@ -609,7 +614,9 @@ fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group<'_>>, QueryE
             .ok_or_else(|| invalid(format!("`{name}` is not a supported query parameter")))?;
         if !family.allowed_on(endpoint) {
             let place = match endpoint {
-                Endpoint::Linkage => "on a paginated relationship (it takes `page[..]` and `count`)",
+                Endpoint::Linkage => {
+                    "on a paginated relationship (it takes `page[..]` and `count`)"
+                }
                 _ => "on a single resource",
             };
             return Err(invalid(format!("`{name}` is not supported {place}")));

@@ -120,7 +120,7 @@ impl Graph {
         }
         self.sharers = Sharers::of_numbers(conn, &numbers)?;
         if needs.includes.shared_with {
-            let ids = self.sharers.prospect_ids(numbers.into_iter());
+            let ids = self.sharers.prospect_ids(&numbers);
             if !ids.is_empty() {
                 self.sharing = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
             }

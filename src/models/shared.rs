@@ -76,10 +76,10 @@ impl Sharers {
         self.0.get(&id)
     }
 
-    /// Every sharer listed, once each, in first-seen order.
-    pub fn prospect_ids(&self, number_ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
-        let listed = number_ids.into_iter().flat_map(|id| self.of(id).into_iter().flat_map(|s| s.first.iter()));
-        super::unique(listed.copied())
+    /// The sharers listed for `numbers`, once each, in first-seen order.
+    pub fn prospect_ids(&self, numbers: &[i64]) -> Vec<i64> {
+        let listed = numbers.iter().filter_map(|&id| self.of(id));
+        super::unique(listed.flat_map(|shared| shared.first.iter().copied()))
     }
 }
 

@@ -446,7 +446,9 @@ pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpRes
     let results = outcomes
         .iter()
         .map(|outcome| match outcome {
-            Outcome::PhoneNumber(id) => numbers.get(id).map(|row| view.phone_number(row, None, None)),
+            Outcome::PhoneNumber(id) => numbers
+                .get(id)
+                .map(|row| view.phone_number(row, None, None)),
             Outcome::Prospect(id) => prospects.get(id).map(|row| view.prospect(row, &row.phones)),
             Outcome::Nothing => None,
         })

@@ -44,7 +44,10 @@ async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpRe
         let (page, prospects) = if needs.prospects_of_numbers() {
             PhoneNumberRow::list_with_prospects(conn, listing, prospect_id)?
         } else {
-            (PhoneNumberRow::list(conn, listing, prospect_id)?, Vec::new())
+            (
+                PhoneNumberRow::list(conn, listing, prospect_id)?,
+                Vec::new(),
+            )
         };
         let graph = Graph::with_prospects(conn, &page.rows, prospects, needs)?;
         Ok((page, graph))
@@ -132,12 +135,17 @@ pub async fn list_phone_number_shared_with(
 ) -> ApiResult<HttpResponse> {
     let query = cx.query::<ProspectField>(Endpoint::Collection, Access::Read)?;
     let id = path_id(&id, KIND)?;
-    respond::list(&cx, query, Some((KIND.name(), id)), move |conn, listing, needs| {
-        let number = existing::<PhoneNumberRow>(conn, id)?;
-        let page = Prospect::list_sharing(conn, listing, &number)?;
-        let graph = Graph::for_prospects(conn, &page.rows, needs)?;
-        Ok((page, graph))
-    })
+    respond::list(
+        &cx,
+        query,
+        Some((KIND.name(), id)),
+        move |conn, listing, needs| {
+            let number = existing::<PhoneNumberRow>(conn, id)?;
+            let page = Prospect::list_sharing(conn, listing, &number)?;
+            let graph = Graph::for_prospects(conn, &page.rows, needs)?;
+            Ok((page, graph))
+        },
+    )
     .await
 }
 

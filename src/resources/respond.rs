@@ -268,9 +268,7 @@ where
     let binding = CursorBinding::new(&query, Some((spec.owner.name(), id)));
     let listing = cx.listing(&query, &binding)?;
     let db_listing = listing.clone();
-    let page = cx
-        .database(move |conn| load(conn, id, &db_listing))
-        .await?;
+    let page = cx.database(move |conn| load(conn, id, &db_listing)).await?;
     let identifiers = (page.rows.iter())
         .map(|row| Identifier {
             kind: spec.target,
@@ -279,9 +277,11 @@ where
         .collect();
     let data = Data::Linkage(Linkage::ToMany(identifiers));
     let mut document = cx.collection(&page, &listing, &binding, data, None);
-    let related = cx
-        .base
-        .url(format_args!("/{}/{id}/{}", spec.owner.collection(), spec.name));
+    let related = cx.base.url(format_args!(
+        "/{}/{id}/{}",
+        spec.owner.collection(),
+        spec.name
+    ));
     document.links.push(("related", Some(related)));
     Ok(document.respond(StatusCode::OK))
 }

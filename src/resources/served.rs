@@ -137,11 +137,10 @@ impl Served for Prospect {
         if includes.phone_numbers {
             for row in rows {
                 let numbers = graph.numbers_of(row.id).iter();
-                included
-                    .extend(numbers.map(|number| {
-                        let shared = graph.shared_with(number.id);
-                        view.phone_number(number, Some(row.owner_id), shared)
-                    }));
+                included.extend(numbers.map(|number| {
+                    let shared = graph.shared_with(number.id);
+                    view.phone_number(number, Some(row.owner_id), shared)
+                }));
             }
         }
         if includes.owner {

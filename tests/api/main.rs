@@ -24,7 +24,7 @@ mod query;
 mod relationships;
 mod resources;
 mod servers;
-mod shared_with;
 mod shared_limit;
+mod shared_with;
 mod unreachable;
 mod webhooks;

@@ -121,12 +121,16 @@ async fn shown_only_when_asked_for(app: TestApp) {
         .expect(200);
     let data = &sparse.body["data"];
     assert_eq!(
-        data["attributes"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        data["attributes"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         ["number"]
     );
     assert!(data["relationships"].get("prospect").is_none());
     let relationship = shared_with(data);
-    assert_eq!(linked(&relationship["data"]), [bob.clone()]);
+    assert_eq!(linked(&relationship["data"]), [bob.as_str()]);
     assert_eq!(relationship["meta"]["count"], 1);
     let links = &relationship["links"];
     assert!(links["self"]
@@ -145,13 +149,18 @@ async fn shown_only_when_asked_for(app: TestApp) {
         .expect(200);
     let data = &included.body["data"];
     assert_eq!(data["attributes"], plain.body["data"]["attributes"]);
-    assert_eq!(data["relationships"]["prospect"]["data"]["id"], ada.as_str());
-    assert_eq!(linked(&shared_with(data)["data"]), [bob.clone()]);
+    assert_eq!(
+        data["relationships"]["prospect"]["data"]["id"],
+        ada.as_str()
+    );
+    assert_eq!(linked(&shared_with(data)["data"]), [bob.as_str()]);
 
     // A number nobody shares shows an empty linkage and a count of 0.
     let lonely = number(&app, &ada, json!({"number": "+14155552671"})).await;
     let alone = app
-        .get(&format!("/api/v2/phoneNumbers/{lonely}?fields[phoneNumber]=sharedWith"))
+        .get(&format!(
+            "/api/v2/phoneNumbers/{lonely}?fields[phoneNumber]=sharedWith"
+        ))
         .await
         .expect(200);
     let relationship = shared_with(&alone.body["data"]);
@@ -167,7 +176,7 @@ async fn shown_only_when_asked_for(app: TestApp) {
         .expect(200);
     let numbers = prospect.body["included"].as_array().unwrap();
     assert_eq!(numbers.len(), 2);
-    assert_eq!(linked(&shared_with(&numbers[0])["data"]), [bob.clone()]);
+    assert_eq!(linked(&shared_with(&numbers[0])["data"]), [bob.as_str()]);
     assert_eq!(shared_with(&numbers[1])["meta"]["count"], 0);
 }
 
@@ -184,7 +193,12 @@ async fn linkage_lists_the_other_prospects_once_each_in_id_order(app: TestApp) {
     number(&app, &cy, json!({"number": SHARED, "extension": "12"})).await;
     number(&app, &cy, json!({"number": SHARED})).await;
     // Written in another notation, it is the same number.
-    number(&app, &eve, json!({"number": "(201) 555-0100", "countryCode": "US"})).await;
+    number(
+        &app,
+        &eve,
+        json!({"number": "(201) 555-0100", "countryCode": "US"}),
+    )
+    .await;
     number(&app, &bob, json!({"number": SHARED, "extension": "3"})).await;
     number(&app, &dee, json!({"number": "+12015550101"})).await;
 
@@ -195,7 +209,10 @@ async fn linkage_lists_the_other_prospects_once_each_in_id_order(app: TestApp) {
         .await
         .expect(200);
     let relationship = shared_with(&response.body["data"]);
-    assert_eq!(linked(&relationship["data"]), [bob.clone(), cy.clone(), eve.clone()]);
+    assert_eq!(
+        linked(&relationship["data"]),
+        [bob.clone(), cy.clone(), eve.clone()]
+    );
     assert_eq!(relationship["meta"]["count"], 3);
 
     // Seen from Cy's number: Ada (once, for her two copies), Bob, Eve.
@@ -291,11 +308,17 @@ async fn include_puts_the_sharers_in_included(app: TestApp) {
     let prospects: BTreeSet<&str> = keys.iter().map(|(_, id)| *id).collect();
     assert_eq!(
         prospects,
-        [ada.as_str(), bob.as_str(), cy.as_str()].into_iter().collect()
+        [ada.as_str(), bob.as_str(), cy.as_str()]
+            .into_iter()
+            .collect()
     );
     for resource in included {
         assert_eq!(
-            resource["attributes"].as_object().unwrap().keys().collect::<Vec<_>>(),
+            resource["attributes"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
             ["firstName"],
             "sparse fieldsets apply to included sharers: {resource}"
         );
@@ -303,13 +326,20 @@ async fn include_puts_the_sharers_in_included(app: TestApp) {
 
     // Only the sharers, and their owners one level down.
     let response = app
-        .get(&format!("/api/v2/phoneNumbers/{a}?include=sharedWith.owner"))
+        .get(&format!(
+            "/api/v2/phoneNumbers/{a}?include=sharedWith.owner"
+        ))
         .await
         .expect(200);
     let included = response.body["included"].as_array().unwrap();
     let keys: BTreeSet<(String, String)> = included
         .iter()
-        .map(|r| (r["type"].as_str().unwrap().into(), r["id"].as_str().unwrap().into()))
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap().into(),
+                r["id"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let expected: BTreeSet<(String, String)> = [
         ("prospect".into(), bob.clone()),
@@ -388,16 +418,19 @@ async fn related_endpoint_filters_sorts_and_pages(app: TestApp) {
         .expect(200);
     assert_eq!(included.body["included"][0]["type"], "phoneNumber");
 
-    app.get(&format!("{base}?sort=phoneType"))
-        .await
-        .expect(400);
+    app.get(&format!("{base}?sort=phoneType")).await.expect(400);
     app.get("/api/v2/phoneNumbers/999999/sharedWith")
         .await
         .expect(404);
-    app.get("/api/v2/phoneNumbers/x/sharedWith").await.expect(404);
+    app.get("/api/v2/phoneNumbers/x/sharedWith")
+        .await
+        .expect(404);
     let token = app.admin_token.clone();
     let head = app.send(Method::HEAD, &base, Some(&token), None, &[]).await;
-    assert_eq!(head.expect(200).declared_length, Some(all.text.len() as u64));
+    assert_eq!(
+        head.expect(200).declared_length,
+        Some(all.text.len() as u64)
+    );
 }
 
 async fn relationship_endpoint_pages_its_linkage(app: TestApp) {
@@ -417,10 +450,7 @@ async fn relationship_endpoint_pages_its_linkage(app: TestApp) {
         .unwrap()
         .ends_with(&format!("/phoneNumbers/{mine}/sharedWith")));
     assert!(links["prev"].is_null());
-    let second = app
-        .get(links["next"].as_str().unwrap())
-        .await
-        .expect(200);
+    let second = app.get(links["next"].as_str().unwrap()).await.expect(200);
     assert_eq!(linked(&second.body["data"]), sharers[2..4]);
     let back = app
         .get(second.body["links"]["prev"].as_str().unwrap())
@@ -428,9 +458,17 @@ async fn relationship_endpoint_pages_its_linkage(app: TestApp) {
         .expect(200);
     assert_eq!(linked(&back.body["data"]), sharers[..2]);
 
-    for refused in ["include=sharedWith", "sort=id", "filter[firstName]=A", "fields[prospect]=firstName"] {
+    for refused in [
+        "include=sharedWith",
+        "sort=id",
+        "filter[firstName]=A",
+        "fields[prospect]=firstName",
+    ] {
         let response = app.get(&format!("{path}?{refused}")).await.expect(400);
-        assert_eq!(response.body["errors"][0]["source"]["parameter"], refused.split('=').next().unwrap());
+        assert_eq!(
+            response.body["errors"][0]["source"]["parameter"],
+            refused.split('=').next().unwrap()
+        );
     }
     app.get("/api/v2/phoneNumbers/999999/relationships/sharedWith")
         .await
@@ -444,7 +482,10 @@ async fn writes_are_forbidden_and_change_nothing(app: TestApp) {
     let ada = app.prospect("Ada").await;
     let bob = app.prospect("Bob").await;
     let mine = number(&app, &ada, json!({"number": SHARED})).await;
-    let before = app.get(&format!("/api/v2/phoneNumbers/{mine}")).await.expect(200);
+    let before = app
+        .get(&format!("/api/v2/phoneNumbers/{mine}"))
+        .await
+        .expect(200);
     let linkage = json!({"data": [{"type": "prospect", "id": bob}]});
     let path = format!("/api/v2/phoneNumbers/{mine}/relationships/sharedWith");
     for method in [Method::POST, Method::PATCH, Method::DELETE] {
@@ -477,7 +518,10 @@ async fn writes_are_forbidden_and_change_nothing(app: TestApp) {
         .await
         .expect(403);
     assert_eq!(created.error_code(), "forbidden");
-    let after = app.get(&format!("/api/v2/phoneNumbers/{mine}")).await.expect(200);
+    let after = app
+        .get(&format!("/api/v2/phoneNumbers/{mine}"))
+        .await
+        .expect(200);
     assert_eq!(after.body, before.body);
     assert_eq!(app.count("phone_numbers"), 1);
 }
@@ -489,7 +533,11 @@ async fn scopes(app: TestApp) {
     number(&app, &bob, json!({"number": SHARED})).await;
     let (_, numbers_only) = app.user("n@example.com", Role::Viewer, "phoneNumbers.read");
     let (_, prospects_only) = app.user("p@example.com", Role::Viewer, "prospects.read");
-    let (_, member) = app.user("m@example.com", Role::Member, "phoneNumbers.all prospects.read");
+    let (_, member) = app.user(
+        "m@example.com",
+        Role::Member,
+        "phoneNumbers.all prospects.read",
+    );
     let related = format!("/api/v2/phoneNumbers/{mine}/sharedWith");
     let relationship = format!("/api/v2/phoneNumbers/{mine}/relationships/sharedWith");
     let get = |path: String, token: String| {
@@ -498,17 +546,23 @@ async fn scopes(app: TestApp) {
     };
 
     // The related endpoint returns prospects: it needs their read scope, and that alone.
-    let shown = get(related.clone(), prospects_only.clone()).await.expect(200);
-    assert_eq!(ids(&shown), [bob.clone()]);
+    let shown = get(related.clone(), prospects_only.clone())
+        .await
+        .expect(200);
+    assert_eq!(ids(&shown), [bob.as_str()]);
     let refused = get(related.clone(), numbers_only.clone()).await.expect(403);
     assert!(refused.body["errors"][0]["detail"]
         .as_str()
         .unwrap()
         .contains("prospects.read"));
     // The relationship endpoint is the number's: it needs the numbers' read scope.
-    let linkage = get(relationship.clone(), numbers_only.clone()).await.expect(200);
-    assert_eq!(linked(&linkage.body["data"]), [bob.clone()]);
-    get(relationship.clone(), prospects_only.clone()).await.expect(403);
+    let linkage = get(relationship.clone(), numbers_only.clone())
+        .await
+        .expect(200);
+    assert_eq!(linked(&linkage.body["data"]), [bob.as_str()]);
+    get(relationship.clone(), prospects_only.clone())
+        .await
+        .expect(403);
     // Including the sharers needs the prospects' read scope too.
     get(
         format!("/api/v2/phoneNumbers/{mine}?include=sharedWith"),
@@ -522,18 +576,33 @@ async fn scopes(app: TestApp) {
     )
     .await
     .expect(200);
-    assert_eq!(linked(&shared_with(&linked_only.body["data"])["data"]), [bob.clone()]);
+    assert_eq!(
+        linked(&shared_with(&linked_only.body["data"])["data"]),
+        [bob.as_str()]
+    );
     // A member sees every sharer, as /prospects shows every prospect.
     let seen = get(related, member.clone()).await.expect(200);
-    assert_eq!(ids(&seen), [bob.clone()]);
+    assert_eq!(ids(&seen), [bob.as_str()]);
     // Writing needs the write scope first (a viewer without it: scope 403).
-    let refused = as_user(&app, Method::PATCH, &relationship, &prospects_only, Some(&json!({"data": []})))
-        .await
-        .expect(403);
+    let refused = as_user(
+        &app,
+        Method::PATCH,
+        &relationship,
+        &prospects_only,
+        Some(&json!({"data": []})),
+    )
+    .await
+    .expect(403);
     assert_eq!(refused.error_code(), "unauthorizedOauthScope");
-    let refused = as_user(&app, Method::PATCH, &relationship, &member, Some(&json!({"data": []})))
-        .await
-        .expect(403);
+    let refused = as_user(
+        &app,
+        Method::PATCH,
+        &relationship,
+        &member,
+        Some(&json!({"data": []})),
+    )
+    .await
+    .expect(403);
     assert_eq!(refused.error_code(), "forbidden");
 }
 
@@ -580,7 +649,11 @@ async fn one_statement_per_page_whatever_its_size(app: TestApp) {
             assert_eq!(shared_with(&data[99])["meta"]["count"], 1);
         }
         let (included, response) = statements(format!("{page}&include=sharedWith")).await;
-        assert_eq!(included, plain + 2, "page size {size}: linkage, then the sharers");
+        assert_eq!(
+            included,
+            plain + 2,
+            "page size {size}: linkage, then the sharers"
+        );
         assert!(!response.body["included"].as_array().unwrap().is_empty());
     }
 }

@@ -83,12 +83,10 @@ impl Draft {
                     | Relationship::PhoneNumberSharedWith
                     | Relationship::ChangeActor,
                 )
-                | None => {
-                    invalid.push(FieldError::new(
-                        pointer,
-                        format!("`{name}` is not a relationship of prospect."),
-                    ))
-                }
+                | None => invalid.push(FieldError::new(
+                    pointer,
+                    format!("`{name}` is not a relationship of prospect."),
+                )),
             }
         }
         let mut errors = attributes.into_errors();
