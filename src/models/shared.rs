@@ -48,18 +48,7 @@ impl Sharers {
             DbConnection::Sqlite(_) => vec!["?".into(); ids.len()],
             DbConnection::Pg(_) => (1..=ids.len()).map(|at| format!("${at}")).collect(),
         };
-        let sql = format!(
-            "SELECT number_id, prospect_id, total FROM (\
-             SELECT number_id, prospect_id, \
-             ROW_NUMBER() OVER (PARTITION BY number_id ORDER BY prospect_id) AS nth, \
-             COUNT(*) OVER (PARTITION BY number_id) AS total \
-             FROM (SELECT DISTINCT mine.id AS number_id, other.prospect_id AS prospect_id \
-             FROM phone_numbers mine JOIN phone_numbers other ON other.number = mine.number \
-             AND other.prospect_id <> mine.prospect_id WHERE mine.id IN ({})) AS pairs\
-             ) AS ranked WHERE nth <= {SHOWN} ORDER BY number_id, prospect_id",
-            placeholders.join(", ")
-        );
-        let rows = crate::by_backend!(conn, load(&sql, ids))?;
+        let rows = crate::by_backend!(conn, load(&Self::statement(&placeholders), ids))?;
         for row in rows {
             let shared = sharers.0.entry(row.number_id).or_default();
             shared.first.push(row.prospect_id);
@@ -69,6 +58,22 @@ impl Sharers {
             sharers.0.entry(id).or_default();
         }
         Ok(sharers)
+    }
+
+    /// The statement of [`Sharers::of_numbers`] for the number ids `ids` (placeholders, or
+    /// literals for a query plan).
+    pub fn statement(ids: &[String]) -> String {
+        format!(
+            "SELECT number_id, prospect_id, total FROM (\
+             SELECT number_id, prospect_id, \
+             ROW_NUMBER() OVER (PARTITION BY number_id ORDER BY prospect_id) AS nth, \
+             COUNT(*) OVER (PARTITION BY number_id) AS total \
+             FROM (SELECT DISTINCT mine.id AS number_id, other.prospect_id AS prospect_id \
+             FROM phone_numbers mine JOIN phone_numbers other ON other.number = mine.number \
+             AND other.prospect_id <> mine.prospect_id WHERE mine.id IN ({})) AS pairs\
+             ) AS ranked WHERE nth <= {SHOWN} ORDER BY number_id, prospect_id",
+            ids.join(", ")
+        )
     }
 
     /// What number `id` is shared with (nobody, if it was not loaded).

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use phonebook::db::schema::prospects;
+use phonebook::models::shared::Sharers;
 use phonebook::models::Prospect;
 use phonebook::permissions::Role;
 
@@ -24,7 +25,8 @@ backend_tests!(
     relationship_endpoint_pages_its_linkage,
     writes_are_forbidden_and_change_nothing,
     scopes,
-    one_statement_per_page_whatever_its_size
+    one_statement_per_page_whatever_its_size,
+    sharers_are_read_from_the_number_index
 );
 
 const SHARED: &str = "+12015550100";
@@ -154,6 +156,9 @@ async fn shown_only_when_asked_for(app: TestApp) {
         ada.as_str()
     );
     assert_eq!(linked(&shared_with(data)["data"]), [bob.as_str()]);
+
+    // The ETag is the number's version's, whatever the representation shows.
+    assert_eq!(sparse.header("etag"), plain.header("etag"));
 
     // A number nobody shares shows an empty linkage and a count of 0.
     let lonely = number(&app, &ada, json!({"number": "+14155552671"})).await;
@@ -656,4 +661,38 @@ async fn one_statement_per_page_whatever_its_size(app: TestApp) {
         );
         assert!(!response.body["included"].as_array().unwrap().is_empty());
     }
+}
+
+async fn sharers_are_read_from_the_number_index(app: TestApp) {
+    seed_sharers(&app, 50, SHARED);
+    seed_sharers_of_other_numbers(&app, 200);
+    let ids: Vec<String> = (1..=3).map(|id| id.to_string()).collect();
+    let sql = Sharers::statement(&ids);
+    let plan = app.plan(&sql, &["enable_seqscan"]);
+    assert!(
+        plan.split_whitespace()
+            .any(|word| word == "phone_numbers_number"),
+        "{sql}\nshould read phone_numbers_number:\n{plan}"
+    );
+}
+
+/// `count` numbers, each of its own value, on prospect 1 (so that a scan would cost more than
+/// the index).
+fn seed_sharers_of_other_numbers(app: &TestApp, count: usize) {
+    let rows: Vec<String> = (0..count)
+        .map(|at| {
+            let value = format!("+1202555{:04}", at);
+            format!(
+                "((SELECT MIN(id) FROM prospects), '{value}', '{value}', 'US', '', 'mobile', {at}, \
+                 'unverified', '2026-01-01 00:00:00', NULL, '{value}', 'fixed_line_or_mobile', 1, \
+                 '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        })
+        .collect();
+    app.execute(&format!(
+        "INSERT INTO phone_numbers (prospect_id, number, raw_number, country_code, extension, \
+         phone_type, position, status, status_changed_at, source, formatted_number, line_type, \
+         version, created_at, updated_at) VALUES {}",
+        rows.join(", ")
+    ));
 }
