@@ -59,7 +59,7 @@ pub struct Graph {
     phones: HashMap<i64, Vec<ProspectPhone>>,
     pub users: Vec<User>,
     /// Whom the numbers shown are shared with, when they show `sharedWith`.
-    pub sharers: Sharers,
+    sharers: Sharers,
     /// Those prospects' rows, once each in first-seen order, for `include=sharedWith`.
     pub sharing: Vec<Prospect>,
 }
@@ -95,12 +95,9 @@ impl Graph {
         };
         let includes = needs.includes;
         graph.load_sharers(conn, rows.iter().map(|row| row.id).collect(), needs)?;
-        let owners_of = |graph: &Graph| {
-            let own = graph.prospects.iter().filter(|_| includes.prospect_owner);
-            let sharing = graph.sharing.iter().filter(|_| includes.shared_with_owner);
-            unique(own.chain(sharing).map(|row| row.owner_id))
-        };
-        let owners = owners_of(&graph);
+        let own = graph.prospects.iter().filter(|_| includes.prospect_owner);
+        let sharing = graph.sharing.iter().filter(|_| includes.shared_with_owner);
+        let owners = unique(own.chain(sharing).map(|row| row.owner_id));
         if !owners.is_empty() {
             graph.users = in_order(&owners, User::by_ids(conn, &owners)?, |row| row.id);
         }

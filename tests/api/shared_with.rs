@@ -523,6 +523,23 @@ async fn writes_are_forbidden_and_change_nothing(app: TestApp) {
         .await
         .expect(403);
     assert_eq!(created.error_code(), "forbidden");
+    // In /operations too: as a relationship of an added number, or as the target of an update.
+    let add = json!({"op": "add", "data": {"type": "phoneNumber",
+        "attributes": {"number": "+14155552671"},
+        "relationships": {"prospect": {"data": {"type": "prospect", "id": bob}},
+            "sharedWith": {"data": []}}}});
+    let update = json!({"op": "update",
+        "ref": {"type": "phoneNumber", "id": mine, "relationship": "sharedWith"}, "data": []});
+    for operation in [add, update] {
+        let refused = app
+            .post(
+                "/api/v2/operations",
+                json!({"atomic:operations": [operation]}),
+            )
+            .await
+            .expect(403);
+        assert_eq!(refused.error_code(), "forbidden", "{}", refused.body);
+    }
     let after = app
         .get(&format!("/api/v2/phoneNumbers/{mine}"))
         .await
