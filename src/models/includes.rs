@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use diesel::QueryResult;
 
-use super::shared::{Shared, Sharers};
+use super::shared::{Shared, Sharers, PER_STATEMENT};
 use super::{in_order, unique, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::db::DbConnection;
 
@@ -104,8 +104,8 @@ impl Graph {
         Ok(graph)
     }
 
-    /// Whom `numbers` are shared with, when they show `sharedWith` (one statement for all of
-    /// them), and those prospects' rows for `include=sharedWith` (one more).
+    /// Whom `numbers` are shared with, when they show `sharedWith` (one statement for a page of
+    /// them), and those prospects' rows for `include=sharedWith` (one more per thousand).
     fn load_sharers(
         &mut self,
         conn: &mut DbConnection,
@@ -118,9 +118,11 @@ impl Graph {
         self.sharers = Sharers::of_numbers(conn, &numbers)?;
         if needs.includes.shared_with {
             let ids = self.sharers.prospect_ids(&numbers);
-            if !ids.is_empty() {
-                self.sharing = in_order(&ids, Prospect::by_ids(conn, &ids)?, |row| row.id);
+            let mut rows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(PER_STATEMENT) {
+                rows.extend(Prospect::by_ids(conn, chunk)?);
             }
+            self.sharing = in_order(&ids, rows, |row| row.id);
         }
         Ok(())
     }

@@ -12,6 +12,11 @@ use crate::db::DbConnection;
 /// How many of a number's sharers its `sharedWith` linkage lists.
 pub const SHOWN: i64 = 100;
 
+/// The most ids one statement asks about: the largest page, and far below both backends' limits
+/// on bound parameters (the numbers included with a page of prospects, and their sharers, can be
+/// more).
+pub const PER_STATEMENT: usize = crate::jsonapi::query::MAX_PAGE_SIZE as usize;
+
 /// The prospects one number is shared with, as its `sharedWith` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Shared {
@@ -36,23 +41,23 @@ struct Row {
 }
 
 impl Sharers {
-    /// The sharers of the numbers `ids`: one statement, whose window functions keep the first
-    /// [`SHOWN`] per number and count them all. The inner `DISTINCT` makes a prospect with two
-    /// numbers of that value one sharer; the join reads the `phone_numbers_number` index.
+    /// The sharers of the numbers `ids`: one statement per [`PER_STATEMENT`] numbers (so one for
+    /// any page of numbers), whose window functions keep the first [`SHOWN`] per number and count
+    /// them all. The inner `DISTINCT` makes a prospect with two numbers of that value one sharer;
+    /// the join reads the `phone_numbers_number` index.
     pub fn of_numbers(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Self> {
         let mut sharers = Sharers::default();
-        if ids.is_empty() {
-            return Ok(sharers);
-        }
-        let placeholders: Vec<String> = match conn {
-            DbConnection::Sqlite(_) => vec!["?".into(); ids.len()],
-            DbConnection::Pg(_) => (1..=ids.len()).map(|at| format!("${at}")).collect(),
-        };
-        let rows = crate::by_backend!(conn, load(&Self::statement(&placeholders), ids))?;
-        for row in rows {
-            let shared = sharers.0.entry(row.number_id).or_default();
-            shared.first.push(row.prospect_id);
-            shared.count = row.total;
+        for ids in ids.chunks(PER_STATEMENT) {
+            let placeholders: Vec<String> = match conn {
+                DbConnection::Sqlite(_) => vec!["?".into(); ids.len()],
+                DbConnection::Pg(_) => (1..=ids.len()).map(|at| format!("${at}")).collect(),
+            };
+            let rows = crate::by_backend!(conn, load(&Self::statement(&placeholders), ids))?;
+            for row in rows {
+                let shared = sharers.0.entry(row.number_id).or_default();
+                shared.first.push(row.prospect_id);
+                shared.count = row.total;
+            }
         }
         for &id in ids {
             sharers.0.entry(id).or_default();
