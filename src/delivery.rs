@@ -168,6 +168,7 @@ impl Worker {
             base: &self.base,
             fields: &fields,
             meta_for: None,
+            on_request: Vec::new(),
         };
         view.change(&entry.change, entry.cursor.clone())
             .delivery_document()

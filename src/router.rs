@@ -81,6 +81,8 @@ route_table! {
     "/api/v2/phoneNumbers/{id}" => { GET => numbers::get_phone_number, PATCH => numbers::update_phone_number, DELETE => numbers::delete_phone_number }
     "/api/v2/phoneNumbers/{id}/prospect" => { GET => numbers::get_phone_number_prospect }
     "/api/v2/phoneNumbers/{id}/relationships/prospect" => { GET => numbers::get_phone_number_prospect_relationship, PATCH => numbers::update_phone_number_prospect_relationship }
+    "/api/v2/phoneNumbers/{id}/sharedWith" => { GET => numbers::list_phone_number_shared_with }
+    "/api/v2/phoneNumbers/{id}/relationships/sharedWith" => { GET => numbers::get_phone_number_shared_with_relationship, POST => numbers::write_shared_with, PATCH => numbers::write_shared_with, DELETE => numbers::write_shared_with }
     "/api/v2/prospects" => { GET => prospects::list_prospects, POST => prospects::create_prospect }
     "/api/v2/prospects/{id}" => { GET => prospects::get_prospect, PATCH => prospects::update_prospect, DELETE => prospects::delete_prospect }
     "/api/v2/prospects/{id}/phoneNumbers" => { GET => numbers::list_prospect_phone_numbers }

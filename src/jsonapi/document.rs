@@ -304,13 +304,19 @@ impl WriteJson for Identifier {
 pub enum Linkage {
     ToOne(Option<Identifier>),
     ToMany(Vec<Identifier>),
+    /// The first members of a to-many relationship and how many it has in all, which a
+    /// relationship object shows as its `meta.count`.
+    Sample {
+        first: Vec<Identifier>,
+        count: i64,
+    },
 }
 
 impl WriteJson for Linkage {
     fn write_json(&self, json: &mut Json) {
         match self {
             Linkage::ToOne(one) => one.write_json(json),
-            Linkage::ToMany(many) => many.write_json(json),
+            Linkage::ToMany(many) | Linkage::Sample { first: many, .. } => many.write_json(json),
         }
     }
 }
@@ -371,6 +377,10 @@ impl WriteJson for Resource<'_> {
                 json.member("related").link(base, path, id, &["/", name]);
                 json.raw("}").member("data");
                 linkage.write_json(json);
+                if let Linkage::Sample { count, .. } = linkage {
+                    json.member("meta").raw("{").member("count");
+                    json.raw(&count.to_string()).raw("}");
+                }
                 json.raw("}");
             }
             json.raw("}");

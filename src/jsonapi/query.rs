@@ -180,6 +180,9 @@ pub enum Endpoint {
     /// A DELETE or a relationship endpoint (`/…/relationships/…`), whose response has no resource
     /// to shape: no query parameter at all.
     Bare,
+    /// A paginated relationship endpoint: its linkage in pages, so the page parameters and
+    /// `count` only.
+    Linkage,
 }
 
 /// What [`parse`] checks the query against, besides the primary type's fields.
@@ -331,6 +334,20 @@ impl<F: Field> Default for Query<F> {
 }
 
 impl<F: Field> Query<F> {
+    /// Whether the query names `rel`: in the fieldset of the type that has it, or anywhere in an
+    /// include path.
+    pub fn names(&self, rel: F::Rel) -> bool {
+        let spec = rel.spec();
+        let fieldset = self.fields.get(&spec.owner);
+        fieldset.is_some_and(|members| members.contains(spec.name))
+            || self
+                .include
+                .iter()
+                .flatten()
+                .flatten()
+                .any(|named| *named == rel)
+    }
+
     /// Whether `include` asks for exactly this relationship chain.
     pub fn includes(&self, path: &[F::Rel]) -> bool {
         self.include
@@ -548,6 +565,10 @@ impl Family {
                 Family::Include | Family::Fields | Family::AuthorizationMeta
             ),
             Endpoint::Bare => false,
+            Endpoint::Linkage => matches!(
+                self,
+                Family::PageSize | Family::PageAfter | Family::PageBefore | Family::Count
+            ),
         }
     }
 }
@@ -592,9 +613,13 @@ fn collect(raw_query: &str, endpoint: Endpoint) -> Result<Vec<Group<'_>>, QueryE
             .and_then(|(base, segments)| Family::classify(base, &segments))
             .ok_or_else(|| invalid(format!("`{name}` is not a supported query parameter")))?;
         if !family.allowed_on(endpoint) {
-            return Err(invalid(format!(
-                "`{name}` is not supported on a single resource"
-            )));
+            let place = match endpoint {
+                Endpoint::Linkage => {
+                    "on a paginated relationship (it takes `page[..]` and `count`)"
+                }
+                _ => "on a single resource",
+            };
+            return Err(invalid(format!("`{name}` is not supported {place}")));
         }
         let not_utf8 = || invalid("the value is not valid UTF-8".into());
         let plus = decode(raw_value, false).ok_or_else(not_utf8)?;

@@ -155,6 +155,9 @@ pub struct RelSpec {
     pub to_many: bool,
     /// Whether `filter[name][id]` is allowed.
     pub filterable_by_id: bool,
+    /// Whether resource objects show it only when `fields[TYPE]` or `include` names it (JSON:API
+    /// lets a server leave out what was not asked for).
+    pub on_request: bool,
 }
 
 /// Every relationship of the service: one enum, whose [`Relationship::spec`] is an exhaustive

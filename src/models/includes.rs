@@ -1,11 +1,13 @@
 //! [`Graph`]: the rows a response shows besides its primary rows — the prospects of numbers (for
 //! `include=prospect` or authorization meta), the numbers of prospects (`include=phoneNumbers`),
-//! owners — loaded with at most one query per include level, never one per resource.
+//! owners, whom numbers are shared with (`sharedWith`) — loaded with at most one query per include
+//! level, never one per resource.
 
 use std::collections::HashMap;
 
 use diesel::QueryResult;
 
+use super::shared::{Shared, Sharers, PER_STATEMENT};
 use super::{in_order, unique, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::db::DbConnection;
 
@@ -20,6 +22,10 @@ pub struct Includes {
     pub phone_numbers: bool,
     /// A prospect's owner (`owner`).
     pub owner: bool,
+    /// The prospects a number is shared with (`sharedWith`, and `sharedWith.owner`).
+    pub shared_with: bool,
+    /// Their owners (`sharedWith.owner`).
+    pub shared_with_owner: bool,
 }
 
 /// What a response needs loaded besides its primary rows; `Copy`, so it can go into a database
@@ -29,6 +35,8 @@ pub struct Needs {
     pub includes: Includes,
     /// Authorization meta, which needs each number's prospect owner.
     pub meta: bool,
+    /// Numbers show `sharedWith` (`fields[phoneNumber]` or `include` names it).
+    pub shared_with: bool,
 }
 
 impl Needs {
@@ -50,6 +58,10 @@ pub struct Graph {
     /// exactly the numbers included.
     phones: HashMap<i64, Vec<ProspectPhone>>,
     pub users: Vec<User>,
+    /// Whom the numbers shown are shared with, when they show `sharedWith`.
+    sharers: Sharers,
+    /// Those prospects' rows, once each in first-seen order, for `include=sharedWith`.
+    pub sharing: Vec<Prospect>,
 }
 
 impl Graph {
@@ -61,16 +73,19 @@ impl Graph {
         rows: &[PhoneNumberRow],
         needs: Needs,
     ) -> QueryResult<Self> {
-        if !needs.prospects_of_numbers() {
-            return Ok(Graph::default());
-        }
-        let prospects = Prospect::of_numbers(conn, rows)?;
-        Self::with_prospects(conn, prospects, needs)
+        let prospects = if needs.prospects_of_numbers() {
+            Prospect::of_numbers(conn, rows)?
+        } else {
+            Vec::new()
+        };
+        Self::with_prospects(conn, rows, prospects, needs)
     }
 
-    /// What phone-number resources need, given their prospects (read with the numbers).
+    /// What phone-number resources `rows` need, given their prospects (read with the numbers, or
+    /// none when nothing needs them).
     pub fn with_prospects(
         conn: &mut DbConnection,
+        rows: &[PhoneNumberRow],
         prospects: Vec<Prospect>,
         needs: Needs,
     ) -> QueryResult<Self> {
@@ -78,10 +93,38 @@ impl Graph {
             prospects,
             ..Graph::default()
         };
-        if needs.includes.prospect_owner {
-            graph.load_owners(conn)?;
+        let includes = needs.includes;
+        graph.load_sharers(conn, rows.iter().map(|row| row.id).collect(), needs)?;
+        let own = graph.prospects.iter().filter(|_| includes.prospect_owner);
+        let sharing = graph.sharing.iter().filter(|_| includes.shared_with_owner);
+        let owners = unique(own.chain(sharing).map(|row| row.owner_id));
+        if !owners.is_empty() {
+            graph.users = in_order(&owners, User::by_ids(conn, &owners)?, |row| row.id);
         }
         Ok(graph)
+    }
+
+    /// Whom `numbers` are shared with, when they show `sharedWith` (one statement for a page of
+    /// them), and those prospects' rows for `include=sharedWith` (one more per thousand).
+    fn load_sharers(
+        &mut self,
+        conn: &mut DbConnection,
+        numbers: Vec<i64>,
+        needs: Needs,
+    ) -> QueryResult<()> {
+        if !(needs.shared_with || needs.includes.shared_with) {
+            return Ok(());
+        }
+        self.sharers = Sharers::of_numbers(conn, &numbers)?;
+        if needs.includes.shared_with {
+            let ids = self.sharers.prospect_ids(&numbers);
+            let mut rows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(PER_STATEMENT) {
+                rows.extend(Prospect::by_ids(conn, chunk)?);
+            }
+            self.sharing = in_order(&ids, rows, |row| row.id);
+        }
+        Ok(())
     }
 
     /// Loads what prospect resources `rows` need: for `include=phoneNumbers` their numbers, and
@@ -99,6 +142,11 @@ impl Graph {
         if includes.phone_numbers && !rows.is_empty() {
             let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
             graph.load_numbers(conn, &ids)?;
+            // The included numbers show `sharedWith` when `fields[phoneNumber]` names it.
+            let numbers = (rows.iter())
+                .flat_map(|row| graph.numbers_of(row.id).iter().map(|number| number.id))
+                .collect();
+            graph.load_sharers(conn, numbers, needs)?;
         }
         if includes.owner {
             graph.load_owners(conn)?;
@@ -134,6 +182,11 @@ impl Graph {
             .iter()
             .find(|row| row.id == prospect_id)
             .map(|row| row.owner_id)
+    }
+
+    /// Whom number `id` is shared with, when that was loaded.
+    pub fn shared_with(&self, id: i64) -> Option<&Shared> {
+        self.sharers.of(id)
     }
 
     /// What a prospect shows of its numbers.

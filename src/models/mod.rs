@@ -15,6 +15,7 @@ pub mod listing;
 pub mod phone_number;
 pub mod prospect;
 pub mod server_key;
+pub mod shared;
 pub mod token;
 pub mod user;
 pub mod webhook;

@@ -364,16 +364,58 @@ impl Prospect {
 
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
-        crate::by_backend!(conn, list(listing))
+        crate::by_backend!(conn, list(listing, None))
     }
+
+    /// One page of the prospects `number` is shared with (its `sharedWith`) matching `listing`:
+    /// those with a number of the same `number`, but not the number's own prospect.
+    pub fn list_sharing(
+        conn: &mut DbConnection,
+        listing: &Listing<F>,
+        number: &PhoneNumberRow,
+    ) -> ModelResult<Page<Self>> {
+        let sharing = Sharing {
+            number: number.number.clone(),
+            own: number.prospect_id,
+        };
+        crate::by_backend!(conn, list(listing, Some(sharing)))
+    }
+}
+
+/// What restricts a listing to the prospects a number is shared with.
+struct Sharing {
+    number: String,
+    /// The number's own prospect, never among them.
+    own: i64,
 }
 
 crate::per_backend! {
     /// A filtered listing query, before its selection.
     type Filtered = prospects::BoxedQuery<'static, Db>;
 
-    pub(super) fn list(conn: &mut Conn, listing: &Listing<F>) -> ModelResult<Page<Prospect>> {
-        crate::list_page!(conn, listing, prospects::table.into_boxed(), Prospect, order, predicate, sort_predicate)
+    pub(super) fn list(
+        conn: &mut Conn,
+        listing: &Listing<F>,
+        sharing: Option<Sharing>,
+    ) -> ModelResult<Page<Prospect>> {
+        crate::list_page!(conn, listing, base(sharing.as_ref()), Prospect, order, predicate, sort_predicate)
+    }
+
+    /// The listing's query before the client's filters: every prospect, or those a number is
+    /// shared with (a semi-join on the `phone_numbers_number` index, so each comes once).
+    fn base(sharing: Option<&Sharing>) -> Filtered {
+        use crate::db::schema::phone_numbers;
+        let query = prospects::table.into_boxed();
+        match sharing {
+            Some(sharing) => query.filter(col::id.ne(sharing.own)).filter(
+                col::id.eq_any(
+                    phone_numbers::table
+                        .filter(phone_numbers::number.eq(sharing.number.clone()))
+                        .select(phone_numbers::prospect_id),
+                ),
+            ),
+            None => query,
+        }
     }
 
     fn predicate(

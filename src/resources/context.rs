@@ -127,6 +127,21 @@ impl Context {
         Ok(query)
     }
 
+    /// Parses the query of a paginated relationship endpoint, whose pages list `F`'s type
+    /// (page parameters and `count` only), after the read scope of `owner`, the type that has
+    /// the relationship.
+    pub fn linkage_query<F: Field>(&self, owner: ResourceType) -> ApiResult<Query<F>> {
+        let reject = |_: &str| Err(String::new());
+        let options = Options {
+            endpoint: Endpoint::Linkage,
+            members: &schema::members,
+            normalize_phone: &reject,
+        };
+        let query = query::parse::<F>(&self.raw_query, &options)?;
+        self.require(owner, Access::Read)?;
+        Ok(query)
+    }
+
     /// 400 for any query parameter, on endpoints that take none and check their scopes
     /// themselves (the entry point, `/operations`).
     pub fn no_query_parameters(&self) -> ApiResult<()> {
@@ -146,17 +161,22 @@ impl Context {
     }
 
     /// The view of resources this query asks for.
-    pub fn view<'a, F: Field>(&'a self, query: &'a Query<F>) -> View<'a> {
+    pub fn view<'a, F: Field<Rel = Relationship>>(&'a self, query: &'a Query<F>) -> View<'a> {
         View {
             base: &self.base,
             fields: &query.fields,
             meta_for: query.authorization_meta.then_some(self.principal()),
+            on_request: (Relationship::ALL.iter().copied())
+                .filter(|rel| rel.spec().on_request && query.names(*rel))
+                .collect(),
         }
     }
 
     /// What a response to this query needs loaded besides its primary rows.
     pub fn needs<F: Field<Rel = Relationship>>(&self, query: &Query<F>) -> Needs {
-        use Relationship::{PhoneNumberProspect, ProspectOwner, ProspectPhoneNumbers};
+        use Relationship::{
+            PhoneNumberProspect, PhoneNumberSharedWith, ProspectOwner, ProspectPhoneNumbers,
+        };
         let has = |path: &[Relationship]| query.includes(path);
         Needs {
             includes: Includes {
@@ -164,8 +184,11 @@ impl Context {
                 prospect_owner: has(&[PhoneNumberProspect, ProspectOwner]),
                 phone_numbers: has(&[ProspectPhoneNumbers]),
                 owner: has(&[ProspectOwner]),
+                shared_with: has(&[PhoneNumberSharedWith]),
+                shared_with_owner: has(&[PhoneNumberSharedWith, ProspectOwner]),
             },
             meta: query.authorization_meta,
+            shared_with: query.names(PhoneNumberSharedWith),
         }
     }
 

@@ -441,11 +441,14 @@ pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpRes
         base: &cx.base,
         fields: &fields,
         meta_for: None,
+        on_request: Vec::new(),
     };
     let results = outcomes
         .iter()
         .map(|outcome| match outcome {
-            Outcome::PhoneNumber(id) => numbers.get(id).map(|row| view.phone_number(row, None)),
+            Outcome::PhoneNumber(id) => numbers
+                .get(id)
+                .map(|row| view.phone_number(row, None, None)),
             Outcome::Prospect(id) => prospects.get(id).map(|row| view.prospect(row, &row.phones)),
             Outcome::Nothing => None,
         })

@@ -153,14 +153,15 @@ impl Context {
         link
     }
 
-    /// A collection document for one page: `first`/`prev`/`next` links with cursors bound to this
-    /// query, `meta.count` when asked for, the cursor-pagination profile applied.
+    /// A collection document for one page (its resources, or a relationship's linkage):
+    /// `first`/`prev`/`next` links with cursors bound to this query, `meta.count` when asked for,
+    /// the cursor-pagination profile applied.
     pub fn collection<'r, F: Field, T: Keyed<F>>(
         &self,
         page: &Page<T>,
         listing: &Listing<F>,
         binding: &CursorBinding<F>,
-        data: Vec<Resource<'r>>,
+        data: Data<'r>,
         included: Option<Vec<Resource<'r>>>,
     ) -> Document<'r> {
         let cursor_of = |row: &T| {
@@ -215,7 +216,7 @@ impl Context {
         } else {
             self_link.clone()
         };
-        let mut document = Document::new(Data::Many(data), self_link);
+        let mut document = Document::new(data, self_link);
         document.links.push(("first", Some(first)));
         document.links.push(("prev", prev.flatten()));
         document.links.push(("next", next.flatten()));

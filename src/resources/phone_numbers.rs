@@ -7,14 +7,14 @@ use actix_web::{web, HttpResponse};
 use super::context::Context;
 use super::respond::{self, path_id};
 use super::writes::{phone_number as write, Lids};
-use crate::errors::ApiResult;
+use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::Body;
 use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::query::Endpoint;
 use crate::models::includes::Graph;
 use crate::models::{PhoneNumberRow, Prospect};
 use crate::permissions::Access;
-use crate::schema::{PhoneNumberField, Relationship};
+use crate::schema::{PhoneNumberField, ProspectField, Relationship};
 
 const KIND: ResourceType = ResourceType::PhoneNumber;
 
@@ -41,12 +41,16 @@ async fn list(cx: Context, prospect: Option<ApiResult<i64>>) -> ApiResult<HttpRe
         if let Some(prospect_id) = prospect_id {
             existing::<Prospect>(conn, prospect_id)?;
         }
-        if !needs.prospects_of_numbers() {
-            let page = PhoneNumberRow::list(conn, listing, prospect_id)?;
-            return Ok((page, Graph::default()));
-        }
-        let (page, prospects) = PhoneNumberRow::list_with_prospects(conn, listing, prospect_id)?;
-        Ok((page, Graph::with_prospects(conn, prospects, needs)?))
+        let (page, prospects) = if needs.prospects_of_numbers() {
+            PhoneNumberRow::list_with_prospects(conn, listing, prospect_id)?
+        } else {
+            (
+                PhoneNumberRow::list(conn, listing, prospect_id)?,
+                Vec::new(),
+            )
+        };
+        let graph = Graph::with_prospects(conn, &page.rows, prospects, needs)?;
+        Ok((page, graph))
     })
     .await
 }
@@ -120,4 +124,48 @@ pub async fn update_phone_number_prospect_relationship(
 ) -> ApiResult<HttpResponse> {
     let rel = Relationship::PhoneNumberProspect;
     respond::write_to_one(&cx, &id, rel, body, write::move_by_linkage).await
+}
+
+/// `GET /phoneNumbers/{id}/sharedWith`: the other prospects with a number of the same `number`,
+/// with the query language of `/prospects` (and, like every related endpoint, the read scope of
+/// what it returns).
+pub async fn list_phone_number_shared_with(
+    cx: Context,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let query = cx.query::<ProspectField>(Endpoint::Collection, Access::Read)?;
+    let id = path_id(&id, KIND)?;
+    respond::list(
+        &cx,
+        query,
+        Some((KIND.name(), id)),
+        move |conn, listing, needs| {
+            let number = existing::<PhoneNumberRow>(conn, id)?;
+            let page = Prospect::list_sharing(conn, listing, &number)?;
+            let graph = Graph::for_prospects(conn, &page.rows, needs)?;
+            Ok((page, graph))
+        },
+    )
+    .await
+}
+
+/// `GET /phoneNumbers/{id}/relationships/sharedWith`: its linkage, a page at a time.
+pub async fn get_phone_number_shared_with_relationship(
+    cx: Context,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let rel = Relationship::PhoneNumberSharedWith;
+    respond::linkage_page(&cx, &id, rel, |conn, id, listing| {
+        let number = existing::<PhoneNumberRow>(conn, id)?;
+        Ok(Prospect::list_sharing(conn, listing, &number)?)
+    })
+    .await
+}
+
+/// `PATCH`, `POST` and `DELETE /phoneNumbers/{id}/relationships/sharedWith`: 403 after the write
+/// scope, since the relationship follows the numbers themselves.
+pub async fn write_shared_with(cx: Context) -> ApiResult<HttpResponse> {
+    cx.require(KIND, Access::Write)?;
+    let detail = respond::read_only_detail(Relationship::PhoneNumberSharedWith);
+    Err(ApiError::Forbidden(detail))
 }

@@ -15,7 +15,7 @@ use super::writes::{self, as_actor, Deletable};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::{self, Body, Intent, ResourceInput, Target};
-use crate::jsonapi::document::{Data, Document, Linkage, Resource, ResourceType};
+use crate::jsonapi::document::{Data, Document, Identifier, Linkage, Resource, ResourceType};
 use crate::jsonapi::query::{Endpoint, Query};
 use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::models::includes::{Graph, Needs};
@@ -212,7 +212,7 @@ where
         .collect();
     let included = T::included(&view, &graph, needs.includes, &page.rows);
     let included = included_if_asked(&query, included);
-    let document = cx.collection(&page, &listing, &binding, data, included);
+    let document = cx.collection(&page, &listing, &binding, Data::Many(data), included);
     Ok(document.respond(StatusCode::OK))
 }
 
@@ -245,6 +245,44 @@ pub async fn relationship<T: Served>(
     let id = path_id(id, T::Field::TYPE)?;
     let row = cx.database(move |conn| existing::<T>(conn, id)).await?;
     let document = relationship_document(cx, rel, id, row.linkage(rel));
+    Ok(document.respond(StatusCode::OK))
+}
+
+/// `GET /{type}/{id}/relationships/{name}` of a paginated to-many relationship: one page of its
+/// linkage, after the read scope of the type that has it and the path id; `load` reads the page
+/// of record `id`'s related rows (404 when there is no such record). Its cursors are bound like
+/// those of the related endpoint, which lists the same rows in the same order.
+pub async fn linkage_page<T, L>(
+    cx: &Context,
+    id: &str,
+    rel: Relationship,
+    load: L,
+) -> ApiResult<HttpResponse>
+where
+    T: Served,
+    L: FnOnce(&mut DbConnection, i64, &Listing<T::Field>) -> ApiResult<Page<T>> + Send + 'static,
+{
+    let spec = rel.spec();
+    let query = cx.linkage_query::<T::Field>(spec.owner)?;
+    let id = path_id(id, spec.owner)?;
+    let binding = CursorBinding::new(&query, Some((spec.owner.name(), id)));
+    let listing = cx.listing(&query, &binding)?;
+    let db_listing = listing.clone();
+    let page = cx.database(move |conn| load(conn, id, &db_listing)).await?;
+    let identifiers = (page.rows.iter())
+        .map(|row| Identifier {
+            kind: spec.target,
+            id: row.id(),
+        })
+        .collect();
+    let data = Data::Linkage(Linkage::ToMany(identifiers));
+    let mut document = cx.collection(&page, &listing, &binding, data, None);
+    let related = cx.base.url(format_args!(
+        "/{}/{id}/{}",
+        spec.owner.collection(),
+        spec.name
+    ));
+    document.links.push(("related", Some(related)));
     Ok(document.respond(StatusCode::OK))
 }
 
@@ -286,6 +324,15 @@ pub async fn delete<R: Deletable>(cx: &Context, id: &str) -> ApiResult<HttpRespo
     });
     cx.database(work).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Why a write to read-only relationship `rel` is refused.
+pub fn read_only_detail(rel: Relationship) -> String {
+    format!(
+        "`{}` is read-only: it lists the other prospects that have a number with the same \
+         `number`, and changes when their numbers do.",
+        rel.name()
+    )
 }
 
 /// 403 for the detach routes: a number always belongs to a prospect.

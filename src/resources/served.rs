@@ -77,7 +77,8 @@ impl Served for PhoneNumberRow {
     }
 
     fn render<'r>(&'r self, view: &View<'r>, graph: &'r Graph) -> Resource<'r> {
-        view.phone_number(self, graph.owner_of(self.prospect_id))
+        let shared = graph.shared_with(self.id);
+        view.phone_number(self, graph.owner_of(self.prospect_id), shared)
     }
 
     fn included<'r>(
@@ -87,18 +88,23 @@ impl Served for PhoneNumberRow {
         _: &'r [Self],
     ) -> Vec<Resource<'r>> {
         let mut included = Vec::new();
-        if includes.prospect {
-            let prospects = graph.prospects.iter();
-            included.extend(prospects.map(|row| row.render(view, graph)));
+        // A number's sharer may be another number's own prospect: each is included once.
+        let mut seen = std::collections::HashSet::new();
+        let own = graph.prospects.iter().filter(|_| includes.prospect);
+        let sharing = graph.sharing.iter().filter(|_| includes.shared_with);
+        for row in own.chain(sharing) {
+            if seen.insert(row.id) {
+                included.push(row.render(view, graph));
+            }
         }
-        if includes.prospect_owner {
+        if includes.prospect_owner || includes.shared_with_owner {
             included.extend(graph.users.iter().map(|user| view.user(user)));
         }
         included
     }
 
     fn linkage(&self, rel: Relationship) -> Linkage {
-        phone_number_linkage(self, rel)
+        phone_number_linkage(self, None, rel)
     }
 }
 
@@ -131,8 +137,10 @@ impl Served for Prospect {
         if includes.phone_numbers {
             for row in rows {
                 let numbers = graph.numbers_of(row.id).iter();
-                included
-                    .extend(numbers.map(|number| view.phone_number(number, Some(row.owner_id))));
+                included.extend(numbers.map(|number| {
+                    let shared = graph.shared_with(number.id);
+                    view.phone_number(number, Some(row.owner_id), shared)
+                }));
             }
         }
         if includes.owner {

@@ -10,6 +10,7 @@ use crate::jsonapi::document::{
     Attr, AuthorizationMeta, Identifier, LinkBase, Linkage, Resource, ResourceType,
 };
 use crate::jsonapi::schema::{Field, Relationship as _};
+use crate::models::shared::Shared;
 use crate::models::{Change, PhoneNumberRow, Prospect, ProspectPhone, User};
 use crate::permissions::{self, Principal};
 use crate::schema::{
@@ -23,6 +24,9 @@ pub struct View<'a> {
     pub fields: &'a BTreeMap<ResourceType, BTreeSet<&'static str>>,
     /// Set when the client asked for authorization meta.
     pub meta_for: Option<&'a Principal>,
+    /// The relationships shown only on request that this response asks for (their linkage
+    /// comes from the response's graph).
+    pub on_request: Vec<Relationship>,
 }
 
 /// A row's value of each of its attributes (`None` for the id): one exhaustive match per type.
@@ -143,27 +147,31 @@ impl<'a> View<'a> {
         let (shows, mut relationships) = (self.shows(kind), Vec::new());
         for &rel in Relationship::ALL {
             let spec = rel.spec();
-            if spec.owner == kind && shows(spec.name) {
+            let asked = !spec.on_request || self.on_request.contains(&rel);
+            if spec.owner == kind && asked && shows(spec.name) {
                 relationships.push((spec.name, linkage(rel)));
             }
         }
         relationships
     }
 
+    /// A number, with the prospects it is shared with when its `sharedWith` is asked for.
     pub fn phone_number<'r>(
         &self,
         row: &'r PhoneNumberRow,
         prospect_owner: Option<i64>,
+        shared: Option<&Shared>,
     ) -> Resource<'r>
     where
         'a: 'r,
     {
         let kind = ResourceType::PhoneNumber;
+        let linkage = |rel| phone_number_linkage(row, shared, rel);
         Resource {
             kind,
             id: row.id,
             attributes: self.attributes::<PhoneNumberField>(row),
-            relationships: self.relationships(kind, |rel| phone_number_linkage(row, rel)),
+            relationships: self.relationships(kind, linkage),
             meta: self.meta_for.zip(prospect_owner).map(|(principal, owner)| {
                 authorization(permissions::phone_number_meta(principal, owner))
             }),
@@ -260,13 +268,31 @@ pub fn change_linkage(row: &Change, rel: Relationship) -> Linkage {
     }
 }
 
-/// The linkage of a phone number's relationship.
-pub fn phone_number_linkage(row: &PhoneNumberRow, rel: Relationship) -> Linkage {
+/// The linkage of a phone number's relationship, `shared` being whom it is shared with (nobody
+/// when that was not loaded).
+pub fn phone_number_linkage(
+    row: &PhoneNumberRow,
+    shared: Option<&Shared>,
+    rel: Relationship,
+) -> Linkage {
     match rel {
         Relationship::PhoneNumberProspect => Linkage::ToOne(Some(Identifier {
             kind: ResourceType::Prospect,
             id: row.prospect_id,
         })),
+        Relationship::PhoneNumberSharedWith => {
+            let shared = shared.cloned().unwrap_or_default();
+            let first = (shared.first.iter())
+                .map(|&id| Identifier {
+                    kind: ResourceType::Prospect,
+                    id,
+                })
+                .collect();
+            Linkage::Sample {
+                first,
+                count: shared.count,
+            }
+        }
         Relationship::ProspectPhoneNumbers
         | Relationship::ProspectOwner
         | Relationship::ChangeActor => {
@@ -291,7 +317,9 @@ pub fn prospect_linkage(row: &Prospect, numbers: &[ProspectPhone], rel: Relation
             kind: ResourceType::User,
             id: row.owner_id,
         })),
-        Relationship::PhoneNumberProspect | Relationship::ChangeActor => {
+        Relationship::PhoneNumberProspect
+        | Relationship::PhoneNumberSharedWith
+        | Relationship::ChangeActor => {
             unreachable!("{rel:?} is not a relationship of prospect")
         }
     }

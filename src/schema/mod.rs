@@ -78,6 +78,9 @@ pub enum Relationship {
     ProspectOwner,
     /// Who made a change (to-one user; null for the command line).
     ChangeActor,
+    /// The other prospects with a number of the same `number` (to-many, read-only, in id order;
+    /// shown only when asked for).
+    PhoneNumberSharedWith,
 }
 
 impl crate::jsonapi::schema::Relationship for Relationship {
@@ -86,6 +89,7 @@ impl crate::jsonapi::schema::Relationship for Relationship {
         Self::ProspectPhoneNumbers,
         Self::ProspectOwner,
         Self::ChangeActor,
+        Self::PhoneNumberSharedWith,
     ];
 
     fn spec(self) -> RelSpec {
@@ -95,6 +99,7 @@ impl crate::jsonapi::schema::Relationship for Relationship {
             Self::ProspectPhoneNumbers => ("phoneNumbers", Prospect, PhoneNumber, true, false),
             Self::ProspectOwner => ("owner", Prospect, User, false, true),
             Self::ChangeActor => ("actor", Change, User, false, true),
+            Self::PhoneNumberSharedWith => ("sharedWith", PhoneNumber, Prospect, true, false),
         };
         RelSpec {
             name,
@@ -102,6 +107,8 @@ impl crate::jsonapi::schema::Relationship for Relationship {
             target,
             to_many,
             filterable_by_id,
+            // Its linkage costs a query of its own, so resources show it only when asked for.
+            on_request: self == Self::PhoneNumberSharedWith,
         }
     }
 }

@@ -8,6 +8,8 @@ fields! {
     pub enum PhoneNumberField of PhoneNumber, includes &[
         &[Relationship::PhoneNumberProspect],
         &[Relationship::PhoneNumberProspect, Relationship::ProspectOwner],
+        &[Relationship::PhoneNumberSharedWith],
+        &[Relationship::PhoneNumberSharedWith, Relationship::ProspectOwner],
     ];
     Id => FieldSpec::new("id", Id, &[Filterable, Sortable]),
     Number => FieldSpec::new("number", PhoneNumber, &[Filterable, Sortable, Writable]),

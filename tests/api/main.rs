@@ -25,5 +25,6 @@ mod relationships;
 mod resources;
 mod servers;
 mod shared_limit;
+mod shared_with;
 mod unreachable;
 mod webhooks;

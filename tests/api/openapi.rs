@@ -118,6 +118,8 @@ enum Query {
     Collection(ResourceType),
     /// One resource of this type (GET, and the document a POST or PATCH answers with).
     Single(ResourceType),
+    /// A paginated relationship endpoint: `page[size]` and `count` only.
+    Linkage,
     /// No query parameter at all.
     None,
 }
@@ -153,7 +155,7 @@ const fn conditional(mut operation: Operation) -> Operation {
 }
 
 fn operations() -> Vec<Operation> {
-    use Query::{Collection, None, Single};
+    use Query::{Collection, Linkage, None, Single};
     use ResourceType::{Change, PhoneNumber, Prospect, User, Webhook};
     let mut operations = vec![
         op("/health", "GET", None),
@@ -183,6 +185,31 @@ fn operations() -> Vec<Operation> {
             "PATCH",
             None,
         )),
+        op(
+            "/api/v2/phoneNumbers/{id}/sharedWith",
+            "GET",
+            Collection(Prospect),
+        ),
+        op(
+            "/api/v2/phoneNumbers/{id}/relationships/sharedWith",
+            "GET",
+            Linkage,
+        ),
+        op(
+            "/api/v2/phoneNumbers/{id}/relationships/sharedWith",
+            "POST",
+            None,
+        ),
+        op(
+            "/api/v2/phoneNumbers/{id}/relationships/sharedWith",
+            "PATCH",
+            None,
+        ),
+        op(
+            "/api/v2/phoneNumbers/{id}/relationships/sharedWith",
+            "DELETE",
+            None,
+        ),
         op("/api/v2/prospects", "GET", Collection(Prospect)),
         op("/api/v2/prospects", "POST", Single(Prospect)),
         conditional(op("/api/v2/prospects/{id}", "GET", Single(Prospect))),
@@ -416,6 +443,13 @@ fn expected_parameters(query: Query) -> Vec<(String, Value)> {
     let (kind, collection) = match query {
         Query::Collection(kind) => (kind, true),
         Query::Single(kind) => (kind, false),
+        Query::Linkage => {
+            let all = parameters_of::<ProspectField>(true);
+            let paging = ["pageSize", "count"];
+            return (all.into_iter())
+                .filter(|(name, _)| paging.contains(&name.as_str()))
+                .collect();
+        }
         Query::None => return Vec::new(),
     };
     match kind {
@@ -557,6 +591,17 @@ fn expected_statuses(operation: &Operation) -> BTreeSet<u16> {
     statuses.extend([401, 406, 429, 500, 503]);
     let detach =
         path.ends_with("/relationships/phoneNumbers") && ["PATCH", "DELETE"].contains(&method);
+    // Writes to the read-only `sharedWith` are 403 whatever they send; a POST's Idempotency-Key
+    // can still be malformed (400), in use (409) or reused for another request (422).
+    if path.ends_with("/relationships/sharedWith") && method != "GET" && method != "HEAD" {
+        statuses.insert(403);
+        match method {
+            "POST" => statuses.extend([400, 409, 415, 422]),
+            "PATCH" => statuses.extend([415]),
+            _ => {}
+        }
+        return statuses;
+    }
     let body = ["POST", "PATCH"].contains(&method);
     let atomic = path == "/api/v2/operations";
     statuses.insert(match (method, detach) {

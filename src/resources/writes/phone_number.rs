@@ -33,6 +33,8 @@ struct Draft {
     errors: Vec<FieldError>,
     /// The `prospect` relationship, when sent.
     prospect: Option<(serde_json::Value, String)>,
+    /// Whether `sharedWith` was sent: read-only, so the write is refused (403).
+    shared_with: bool,
 }
 
 impl Draft {
@@ -53,6 +55,7 @@ impl Draft {
             order: attributes.integer(F::Order),
             errors: Vec::new(),
             prospect: None,
+            shared_with: false,
         };
         if matches!(draft.order, Sent::Value(order) if order < 0) {
             attributes.reject(F::Order, "`order` must be 0 or greater.");
@@ -64,10 +67,11 @@ impl Draft {
                 input.pointer,
                 body::pointer_token(name)
             );
-            if Relationship::named(ResourceType::PhoneNumber, name)
-                == Some(Relationship::PhoneNumberProspect)
-            {
+            let rel = Relationship::named(ResourceType::PhoneNumber, name);
+            if rel == Some(Relationship::PhoneNumberProspect) {
                 draft.prospect = Some((linkage.clone(), pointer));
+            } else if rel == Some(Relationship::PhoneNumberSharedWith) {
+                draft.shared_with = true;
             } else {
                 draft.errors.push(FieldError::new(
                     pointer,
@@ -98,7 +102,14 @@ impl Draft {
             .map_err(ApiError::from)
     }
 
+    /// After the existence and permission checks: 403 when the write sends `sharedWith`.
     fn validated(self) -> ApiResult<Self> {
+        if self.shared_with {
+            let rel = Relationship::PhoneNumberSharedWith;
+            return Err(ApiError::Forbidden(
+                crate::resources::respond::read_only_detail(rel),
+            ));
+        }
         if self.errors.is_empty() {
             Ok(self)
         } else {

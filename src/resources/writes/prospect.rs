@@ -78,12 +78,15 @@ impl Draft {
                 }
                 // Read-only here, like `*Phones`: clients such as Ember Data send it back as they got it.
                 Some(Relationship::ProspectPhoneNumbers) => {}
-                Some(Relationship::PhoneNumberProspect | Relationship::ChangeActor) | None => {
-                    invalid.push(FieldError::new(
-                        pointer,
-                        format!("`{name}` is not a relationship of prospect."),
-                    ))
-                }
+                Some(
+                    Relationship::PhoneNumberProspect
+                    | Relationship::PhoneNumberSharedWith
+                    | Relationship::ChangeActor,
+                )
+                | None => invalid.push(FieldError::new(
+                    pointer,
+                    format!("`{name}` is not a relationship of prospect."),
+                )),
             }
         }
         let mut errors = attributes.into_errors();
