@@ -550,13 +550,9 @@ impl PhoneNumberRow {
                 .execute(conn)?;
         }
         let mut created: HashMap<(i64, String, String), Self> = HashMap::new();
-        for (start, chunk) in (0..news.len())
-            .step_by(crate::models::BATCH_ROWS)
-            .map(|start| {
-                let end = (start + crate::models::BATCH_ROWS).min(news.len());
-                (start, &news[start..end])
-            })
-        {
+        let chunk_rows = crate::models::BATCH_ROWS;
+        for (chunk_index, chunk) in news.chunks(chunk_rows).enumerate() {
+            let start = chunk_index * chunk_rows;
             let rows: Vec<InsertRow<'_>> = (chunk.iter().enumerate())
                 .map(|(offset, new)| {
                     let index = start + offset;
