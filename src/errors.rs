@@ -543,7 +543,10 @@ impl From<ModelError> for ApiError {
                 detail: "The number kept moving between prospects; try again.".into(),
                 pointer: None,
             },
-            ModelError::Unsupported(_) => ApiError::Internal(error.to_string()),
+            // Callers of a batched write fall back to one-by-one writes on this one.
+            ModelError::Unsupported(_) | ModelError::RefusedInBatch => {
+                ApiError::Internal(error.to_string())
+            }
             ModelError::Database(error) => error.into(),
         }
     }

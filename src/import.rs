@@ -18,8 +18,11 @@ use crate::domain::ResourceType;
 use crate::errors::ApiError;
 use crate::jsonapi::body::ResourceInput;
 use crate::jsonapi::schema::{Field as _, Relationship as _};
-use crate::models::{recorded, Journal, Prospect};
+use crate::models::phone_number::NewPhoneNumber;
+use crate::models::prospect::NewProspect;
+use crate::models::{recorded, Journal, PhoneNumberRow, Prospect};
 use crate::permissions::{Principal, Role, Scopes};
+use crate::resources::served::existing;
 use crate::resources::writes::{phone_number, prospect, Lids};
 use crate::schema::{PhoneNumberField, ProspectField, Relationship};
 
@@ -277,11 +280,19 @@ struct Importer<'a> {
     summary: Summary,
 }
 
-/// A batch that must not be kept: a dry run's.
+/// A batch that must not be kept: a dry run's, or a batched write the database refused (written
+/// again row by row).
 #[derive(Debug)]
 enum Batch {
     Failed(ApiError),
     DryRun,
+    Refused,
+}
+
+impl From<ApiError> for Batch {
+    fn from(error: ApiError) -> Self {
+        Batch::Failed(error)
+    }
 }
 
 impl From<diesel::result::Error> for Batch {
@@ -353,22 +364,13 @@ impl<'a> Importer<'a> {
     ) -> Result<(), ImportError> {
         let mut outcomes = Vec::with_capacity(rows.len());
         let written = recorded(conn, None, |conn, journal| {
-            outcomes.clear();
-            let mut prospects = HashMap::new();
-            for row in &rows {
-                let outcome = match &row.unreadable {
-                    Some(reason) => Err(reason.clone()),
-                    None => journal
-                        .savepoint(conn, |conn, journal| {
-                            self.write_row(conn, journal, row, &prospects)
-                        })
-                        .map_err(|error| error.reason()),
-                };
-                // Known only once the row's savepoint stands: a rolled-back row made nothing.
-                if let (Ok(created), Some(external_id)) = (&outcome, row.external_id()) {
-                    prospects.insert(external_id.to_owned(), created.prospect_id);
-                }
-                outcomes.push(outcome);
+            let batched = journal.savepoint(conn, |conn, journal| {
+                self.write_batched(conn, journal, &rows)
+            });
+            match batched {
+                Ok(batched) => outcomes = batched,
+                Err(Batch::Refused) => self.write_one_by_one(conn, journal, &rows, &mut outcomes),
+                Err(error) => return Err(error),
             }
             if self.options.dry_run {
                 Err(Batch::DryRun)
@@ -379,6 +381,7 @@ impl<'a> Importer<'a> {
         match written {
             Ok(()) | Err(Batch::DryRun) => {}
             Err(Batch::Failed(error)) => return Err(error.into()),
+            Err(Batch::Refused) => unreachable!("a refused batch is written again row by row"),
         }
         for (row, outcome) in rows.iter().zip(outcomes) {
             match outcome {
@@ -391,6 +394,141 @@ impl<'a> Importer<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The batch in a few statements: every row checked first (a row refused by a check is
+    /// rejected and writes nothing, as one by one), then one batched create of the new prospects
+    /// and one of the numbers ([`Prospect::create_many`], [`PhoneNumberRow::create_many`]), which
+    /// write and record what the rows one by one would. [`Batch::Refused`] when the database
+    /// refuses the batch (a duplicate): only writing the rows one by one tells which.
+    fn write_batched(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        rows: &[Row],
+    ) -> Result<Vec<Outcome>, Batch> {
+        let readable = rows.iter().filter(|row| row.unreadable.is_none());
+        let mut seen = std::collections::HashSet::new();
+        let wanted: Vec<&str> = (readable.filter_map(Row::external_id))
+            .filter(|external_id| seen.insert(*external_id))
+            .collect();
+        let known: HashMap<String, (i64, i64)> = Prospect::by_external_ids(conn, &wanted)?
+            .into_iter()
+            .map(|(external_id, id, owner)| (external_id, (id, owner)))
+            .collect();
+        // Prospects by id (`prospectId` rows), with their owners, read once each.
+        let mut owners = HashMap::new();
+        let mut new_prospects: Vec<NewProspect> = Vec::new();
+        let mut pending: HashMap<&str, usize> = HashMap::new();
+        let mut numbers: Vec<(NewPhoneNumber, Target)> = Vec::new();
+        let mut plans = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(reason) = &row.unreadable {
+                plans.push(Err(reason.clone()));
+                continue;
+            }
+            let plan = (|| {
+                let (target, owner, creates) = match row.external_id() {
+                    Some(external_id) => match (known.get(external_id), pending.get(external_id)) {
+                        (Some(&(id, owner)), _) => (Target::Stored(id), owner, None),
+                        (None, Some(&index)) => {
+                            (Target::New(index), new_prospects[index].owner_id, None)
+                        }
+                        (None, None) => {
+                            let input = self.prospect_input(row);
+                            let new = prospect::prepare(conn, &self.principal, &input)?;
+                            let index = new_prospects.len();
+                            (Target::New(index), new.owner_id, Some((external_id, new)))
+                        }
+                    },
+                    None => {
+                        let id = Self::prospect_id(row)?;
+                        let owner = match owners.get(&id) {
+                            Some(owner) => *owner,
+                            None => {
+                                let owner = existing::<Prospect>(conn, id)?.owner_id;
+                                *owners.entry(id).or_insert(owner)
+                            }
+                        };
+                        (Target::Stored(id), owner, None)
+                    }
+                };
+                let number = match row.has_number() {
+                    true => {
+                        let input = self.number_input(row, None);
+                        let region = &self.options.region;
+                        let prospect = (0, owner);
+                        Some(phone_number::prepare_on(
+                            &self.principal,
+                            &input,
+                            region,
+                            prospect,
+                        )?)
+                    }
+                    false => None,
+                };
+                let (prospect, has_number) = (creates.is_some(), number.is_some());
+                if let Some((external_id, new)) = creates {
+                    pending.insert(external_id, new_prospects.len());
+                    new_prospects.push(new);
+                }
+                if let Some(number) = number {
+                    numbers.push((number, target));
+                }
+                Ok::<_, ApiError>((target, prospect, has_number))
+            })();
+            plans.push(plan.map_err(|error| error.reason()));
+        }
+        let refused = |_| Batch::Refused;
+        let created = Prospect::create_many(conn, journal, &new_prospects).map_err(refused)?;
+        let id_of = |target: Target| match target {
+            Target::Stored(id) => id,
+            Target::New(index) => created[index].id,
+        };
+        let numbers: Vec<NewPhoneNumber> = (numbers.into_iter())
+            .map(|(number, target)| NewPhoneNumber {
+                prospect_id: id_of(target),
+                ..number
+            })
+            .collect();
+        PhoneNumberRow::create_many(conn, journal, &numbers).map_err(refused)?;
+        Ok((plans.into_iter())
+            .map(|plan| {
+                plan.map(|(target, prospect, number)| Created {
+                    prospect_id: id_of(target),
+                    prospect,
+                    number,
+                })
+            })
+            .collect())
+    }
+
+    /// Today's path, for a batch the database refused: each row in a savepoint of its own, so
+    /// that a refused row (a duplicate) rolls back alone with its reason.
+    fn write_one_by_one(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        rows: &[Row],
+        outcomes: &mut Vec<Outcome>,
+    ) {
+        outcomes.clear();
+        let mut prospects = HashMap::new();
+        for row in rows {
+            let outcome = match &row.unreadable {
+                Some(reason) => Err(reason.clone()),
+                None => journal
+                    .savepoint(conn, |conn, journal| {
+                        self.write_row(conn, journal, row, &prospects)
+                    })
+                    .map_err(|error| error.reason()),
+            };
+            // Known only once the row's savepoint stands: a rolled-back row made nothing.
+            if let (Ok(created), Some(external_id)) = (&outcome, row.external_id()) {
+                prospects.insert(external_id.to_owned(), created.prospect_id);
+            }
+            outcomes.push(outcome);
+        }
     }
 
     /// One row: its prospect found or created, then its number created.
@@ -410,6 +548,15 @@ impl<'a> Importer<'a> {
         if !row.has_number() {
             return Ok(created);
         }
+        let input = self.number_input(row, Some(prospect_id));
+        let region = &self.options.region;
+        phone_number::create(conn, journal, &self.principal, &input, region, &Lids::new())?;
+        created.number = true;
+        Ok(created)
+    }
+
+    /// The row's number as a resource object, linked to its prospect when `prospect_id` is given.
+    fn number_input(&self, row: &Row, prospect_id: Option<i64>) -> ResourceInput {
         let mut attributes = Map::new();
         for field in NUMBER_COLUMNS {
             if let Some(value) = row.value(Column::Number(field)) {
@@ -417,16 +564,38 @@ impl<'a> Importer<'a> {
             }
         }
         let mut relationships = Map::new();
-        let linkage = serde_json::json!({
-            "type": ResourceType::Prospect.name(),
-            "id": prospect_id.to_string(),
-        });
-        relationships.insert(Relationship::PhoneNumberProspect.name().to_owned(), linkage);
-        let input = resource_input(attributes, relationships);
-        let region = &self.options.region;
-        phone_number::create(conn, journal, &self.principal, &input, region, &Lids::new())?;
-        created.number = true;
-        Ok(created)
+        if let Some(prospect_id) = prospect_id {
+            let linkage = serde_json::json!({
+                "type": ResourceType::Prospect.name(),
+                "id": prospect_id.to_string(),
+            });
+            relationships.insert(Relationship::PhoneNumberProspect.name().to_owned(), linkage);
+        }
+        resource_input(attributes, relationships)
+    }
+
+    /// The row's prospect columns as a resource object.
+    fn prospect_input(&self, row: &Row) -> ResourceInput {
+        let mut attributes = Map::new();
+        for field in PROSPECT_COLUMNS {
+            if let Some(value) = row.value(Column::Prospect(field)) {
+                attributes.insert(field.name().to_owned(), Value::String(value.to_owned()));
+            }
+        }
+        resource_input(attributes, Map::new())
+    }
+
+    /// The id in a row's `prospectId` (a row without `externalId` needs one).
+    fn prospect_id(row: &Row) -> Result<i64, ApiError> {
+        let Some(raw) = row.value(Column::ProspectId) else {
+            let external_id = ProspectField::ExternalId.name();
+            let detail = format!("A row needs `{external_id}` or `{PROSPECT_ID}`.");
+            return Err(ApiError::invalid(format!("/{PROSPECT_ID}"), detail));
+        };
+        raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+            let detail = format!("`{raw}` is not a prospect id.");
+            ApiError::invalid(format!("/{PROSPECT_ID}"), detail)
+        })
     }
 
     /// The row's prospect, and whether this row created it: by `externalId` (found, or created
@@ -445,32 +614,25 @@ impl<'a> Importer<'a> {
             if let Some(found) = Prospect::find_by_external_id(conn, external_id)? {
                 return Ok((found.id, false));
             }
-            let mut attributes = Map::new();
-            for field in PROSPECT_COLUMNS {
-                if let Some(value) = row.value(Column::Prospect(field)) {
-                    attributes.insert(field.name().to_owned(), Value::String(value.to_owned()));
-                }
-            }
-            let input = resource_input(attributes, Map::new());
+            let input = self.prospect_input(row);
             let created = prospect::create(conn, journal, &self.principal, &input)?;
             return Ok((created.id, true));
         }
-        let Some(raw) = row.value(Column::ProspectId) else {
-            let external_id = ProspectField::ExternalId.name();
-            let detail = format!("A row needs `{external_id}` or `{PROSPECT_ID}`.");
-            return Err(ApiError::invalid(format!("/{PROSPECT_ID}"), detail));
-        };
-        let id = raw
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                let detail = format!("`{raw}` is not a prospect id.");
-                ApiError::invalid(format!("/{PROSPECT_ID}"), detail)
-            })?;
-        crate::resources::served::existing::<Prospect>(conn, id)?;
+        let id = Self::prospect_id(row)?;
+        existing::<Prospect>(conn, id)?;
         Ok((id, false))
     }
+}
+
+/// A row's outcome: what it wrote, or why it was rejected.
+type Outcome = Result<Created, String>;
+
+/// The prospect of a row of a batched write: stored already, or the batch's new prospect at an
+/// index.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Stored(i64),
+    New(usize),
 }
 
 /// What a row wrote: its prospect, and whether it created that prospect and a number.

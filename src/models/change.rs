@@ -58,7 +58,7 @@ pub struct Change {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = changes)]
+#[diesel(table_name = changes, treat_none_as_default_value = false)]
 struct NewChange {
     action: &'static str,
     resource_type: &'static str,
@@ -278,15 +278,23 @@ impl Journal {
             .collect();
         match conn {
             DbConnection::Pg(pg) => pg_commit(pg, rows),
-            DbConnection::Sqlite(sqlite) => {
-                let count = rows.len() as i64;
-                diesel::insert_into(changes::table)
-                    .values(&rows)
-                    .execute(sqlite)?;
-                // Under the write lock nobody else draws ids, so this statement's are the
-                // `count` ids up to the last one.
-                let last = last_insert_id(conn)?;
-                queue_deliveries(conn, last - count + 1, last)
+            DbConnection::Sqlite(_) => {
+                // A multi-row insert per chunk (NULLs bound as such, not `DEFAULT`, which would
+                // make diesel insert row by row), each chunk's 8 binds a row under SQLite's
+                // 32,766 per statement.
+                for chunk in rows.chunks(super::BATCH_ROWS) {
+                    let DbConnection::Sqlite(sqlite) = &mut *conn else {
+                        unreachable!("matched as SQLite")
+                    };
+                    diesel::insert_into(changes::table)
+                        .values(chunk)
+                        .execute(sqlite)?;
+                    // Under the write lock nobody else draws ids, so this statement's are the
+                    // `chunk.len()` ids up to the last one.
+                    let last = last_insert_id(conn)?;
+                    queue_deliveries(conn, last - chunk.len() as i64 + 1, last)?;
+                }
+                Ok(())
             }
         }
     }

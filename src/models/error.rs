@@ -38,6 +38,11 @@ pub enum ModelError {
     /// `crate::schema` allow something the model does not implement.
     #[error("the model cannot {0}")]
     Unsupported(String),
+    /// A batched write ([`crate::models::PhoneNumberRow::create_many`],
+    /// [`crate::models::Prospect::create_many`]) was refused by a unique index: one of its rows
+    /// is a duplicate, and only writing them one by one tells which.
+    #[error("a row of the batch is refused by a unique index")]
+    RefusedInBatch,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }

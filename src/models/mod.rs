@@ -28,6 +28,10 @@ pub use token::ApiToken;
 pub use user::User;
 pub use webhook::Webhook;
 
+/// Rows per multi-row `INSERT` of a batched create (`create_many`): a phone number row has 18
+/// binds, so a chunk stays far under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
+pub const BATCH_ROWS: usize = 1000;
+
 /// `find` and `by_ids` for a row type `$row` of `$table` whose key is `id`, run on the backend's own
 /// connection ([`crate::on_backend!`]), as every request reads rows by id.
 #[macro_export]

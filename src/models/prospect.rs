@@ -112,8 +112,8 @@ impl RawProspect {
 }
 
 /// A prospect to create (its version and timestamps are the create's).
-#[derive(Clone, Debug, Insertable)]
-#[diesel(table_name = prospects)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Insertable)]
+#[diesel(table_name = prospects, treat_none_as_default_value = false)]
 pub struct NewProspect {
     pub owner_id: i64,
     pub first_name: Option<String>,
@@ -184,6 +184,23 @@ impl Prospect {
             .optional()
     }
 
+    /// The prospects with these `externalId`s that exist: (`externalId`, id, owner id) each, in
+    /// one query.
+    pub fn by_external_ids(
+        conn: &mut DbConnection,
+        external_ids: &[&str],
+    ) -> QueryResult<Vec<(String, i64, i64)>> {
+        let found: Vec<(Option<String>, i64, i64)> = crate::on_backend!(conn, |conn| {
+            prospects::table
+                .filter(col::external_id.eq_any(external_ids))
+                .select((col::external_id, col::id, col::owner_id))
+                .load(conn)
+        })?;
+        Ok((found.into_iter())
+            .filter_map(|(external_id, id, owner)| Some((external_id?, id, owner)))
+            .collect())
+    }
+
     /// Prospects in id order from just after `after`, at most `limit` of them: the export's pages.
     pub fn page_after(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec<Self>> {
         prospects::table
@@ -228,6 +245,38 @@ impl Prospect {
                 .optional()?,
         };
         row.ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))
+    }
+
+    /// Locks the prospects `ids` (ascending, no repeats) in one statement, in id order, and reads
+    /// them: what [`Prospect::lock`] does for each, in one round trip (404 for the first one that
+    /// does not exist).
+    pub fn lock_all(conn: &mut DbConnection, ids: &[i64]) -> ModelResult<Vec<Self>> {
+        let ordered = prospects::table.filter(col::id.eq_any(ids)).order(col::id);
+        let rows = match conn {
+            DbConnection::Sqlite(conn) => ordered.select(Self::as_select()).load(conn)?,
+            // The rows are sorted before they are locked: in id order, like every other writer.
+            DbConnection::Pg(conn) => (ordered.select(Self::as_select()))
+                .for_no_key_update()
+                .load(conn)?,
+        };
+        match ids.iter().zip(&rows).find(|(id, row)| **id != row.id) {
+            Some((&id, _)) => Err(ModelError::not_found(ResourceType::Prospect, id)),
+            None if rows.len() < ids.len() => Err(ModelError::not_found(
+                ResourceType::Prospect,
+                ids[rows.len()],
+            )),
+            None => Ok(rows),
+        }
+    }
+
+    /// `self` after one more write of its list at `at`: the version and `updatedAt` that
+    /// [`Prospect::store_phones`] gives it (its list is left as it is).
+    pub fn next_version(&self, at: NaiveDateTime) -> Prospect {
+        Prospect {
+            version: self.version + 1,
+            updated_at: self.next_time(at),
+            ..self.clone()
+        }
     }
 
     /// A time for a new version of `self` at `at`, later than its current `updatedAt` even when
@@ -292,6 +341,70 @@ impl Prospect {
             Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))?;
         journal.prospect(None, Some(&row));
         Ok(row)
+    }
+
+    /// Creates the prospects `news`, in their order, with what [`Prospect::create`] writes and
+    /// records for each, in one multi-row `INSERT … RETURNING` per chunk. Returns them in the
+    /// order of `news`. A unique violation (an `externalId` taken, or given twice) fails the whole
+    /// batch with [`ModelError::RefusedInBatch`]: the caller writes the rows one by one to find
+    /// which (inside a savepoint, so that PostgreSQL's transaction survives the failed statement).
+    pub fn create_many(
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        news: &[NewProspect],
+    ) -> ModelResult<Vec<Self>> {
+        use std::collections::{HashMap, VecDeque};
+        let at = now();
+        let mut created = Vec::with_capacity(news.len());
+        // 9 binds a row: far under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
+        for chunk in news.chunks(super::BATCH_ROWS) {
+            let rows: Vec<_> = (chunk.iter())
+                .map(|new| {
+                    (
+                        new,
+                        col::version.eq(1),
+                        col::created_at.eq(at),
+                        col::updated_at.eq(at),
+                    )
+                })
+                .collect();
+            let insert = diesel::insert_into(prospects::table).values(rows);
+            let returned: Vec<Self> = crate::on_backend!(&mut *conn, |conn| insert
+                .returning(Self::as_returning())
+                .get_results(conn))
+            .map_err(|error| match taken(error, Some("")) {
+                ModelError::ExternalIdTaken(_) => ModelError::RefusedInBatch,
+                other => other,
+            })?;
+            created.extend(returned);
+        }
+        // `RETURNING` promises no order: each row goes back to the new prospect it was made from.
+        // Rows made from equal values are interchangeable; they take their ids in `news` order.
+        created.sort_unstable_by_key(|row| row.id);
+        let mut by_values: HashMap<NewProspect, VecDeque<Self>> = HashMap::new();
+        for row in created {
+            by_values.entry(row.values()).or_default().push_back(row);
+        }
+        let mut rows = Vec::with_capacity(news.len());
+        for new in news {
+            let row = (by_values.get_mut(new).and_then(VecDeque::pop_front))
+                .ok_or(ModelError::Database(diesel::result::Error::NotFound))?;
+            journal.prospect(None, Some(&row));
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The values a create wrote.
+    fn values(&self) -> NewProspect {
+        NewProspect {
+            owner_id: self.owner_id,
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            title: self.title.clone(),
+            company: self.company.clone(),
+            external_id: self.external_id.clone(),
+        }
     }
 
     /// Whether `changes` would leave `self` as it is.

@@ -15,7 +15,7 @@ use super::view::View;
 use super::writes::{self, as_actor, phone_number, prospect, Lids};
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
-use crate::jsonapi::body::{self, Intent, Target};
+use crate::jsonapi::body::{self, Intent, ResourceInput, Target};
 use crate::jsonapi::document::{AtomicResults, ResourceType};
 use crate::models::{Journal, PhoneNumberRow, Prospect};
 use crate::permissions::{self, Access, Principal};
@@ -188,6 +188,15 @@ impl Apply<'_> {
     /// Runs one operation (pointers relative to the operation object).
     fn run(&mut self, operation: &Value) -> ApiResult<Outcome> {
         let operation: Operation = read_object(operation, "An operation")?;
+        self.check_href(&operation)?;
+        match operation.op {
+            Op::Add => self.add(operation),
+            Op::Update | Op::Remove => self.change(operation),
+        }
+    }
+
+    /// `href` is only an add's, and never beside `ref`.
+    fn check_href(&self, operation: &Operation) -> ApiResult<()> {
         if operation.href.is_some() {
             if operation.reference.is_some() {
                 let detail = "An operation has `ref` or `href`, not both.";
@@ -198,13 +207,11 @@ impl Apply<'_> {
                 return Err(ApiError::bad_request("/href", detail));
             }
         }
-        match operation.op {
-            Op::Add => self.add(operation),
-            Op::Update | Op::Remove => self.change(operation),
-        }
+        Ok(())
     }
 
-    fn add(&mut self, operation: Operation) -> ApiResult<Outcome> {
+    /// An add's checks up to its resource object (the shape of the operation, the scope).
+    fn add_input(&self, operation: Operation) -> ApiResult<(ResourceType, ResourceInput)> {
         let data = (operation.data)
             .ok_or_else(|| ApiError::bad_request("", "An `add` operation needs `data`."))?;
         let kind = kind_of(&data, "/data")?;
@@ -234,6 +241,11 @@ impl Apply<'_> {
         }
         self.require(kind, Access::Write)?;
         let input = body::resource_object(&data, "/data", kind, Intent::Create)?;
+        Ok((kind, input))
+    }
+
+    fn add(&mut self, operation: Operation) -> ApiResult<Outcome> {
+        let (kind, input) = self.add_input(operation)?;
         let (conn, journal, principal) = (&mut *self.conn, &mut *self.journal, self.principal);
         let (id, lids, outcome): (i64, &mut Lids, fn(i64) -> Outcome) = match kind {
             ResourceType::Prospect => {
@@ -251,6 +263,59 @@ impl Apply<'_> {
             lids.insert(lid, id);
         }
         Ok(outcome(id))
+    }
+
+    /// A run of adds of one type `kind` (`operations`, the first at `first`), applied as one
+    /// batched create with the outcome they would have one by one: the first operation refused is
+    /// the one running them in order would stop at.
+    fn add_run(
+        &mut self,
+        kind: ResourceType,
+        operations: &[Value],
+        first: usize,
+    ) -> Result<Vec<Outcome>, (usize, ApiError)> {
+        let mut inputs = Vec::with_capacity(operations.len());
+        let mut refused = None;
+        for (index, operation) in operations.iter().enumerate() {
+            let input = read_object(operation, "An operation").and_then(|operation: Operation| {
+                self.check_href(&operation)?;
+                self.add_input(operation)
+            });
+            match input {
+                Ok((_, input)) => inputs.push(input),
+                Err(error) => {
+                    refused = Some((first + index, error));
+                    break;
+                }
+            }
+        }
+        let (conn, journal, principal) = (&mut *self.conn, &mut *self.journal, self.principal);
+        let at = |(index, error): (usize, ApiError)| (first + index, error);
+        let (ids, lids, outcome): (Vec<i64>, &mut Lids, fn(i64) -> Outcome) = match kind {
+            ResourceType::Prospect => {
+                let rows = prospect::create_many(conn, journal, principal, &inputs).map_err(at)?;
+                let ids = rows.iter().map(|row| row.id).collect();
+                (ids, &mut self.lids.prospects, Outcome::Prospect)
+            }
+            _ => {
+                let context = (self.region, &self.lids.prospects);
+                let rows = phone_number::create_many(conn, journal, principal, &inputs, context)
+                    .map_err(at)?;
+                let ids = rows.iter().map(|row| row.id).collect();
+                (ids, &mut self.lids.phone_numbers, Outcome::PhoneNumber)
+            }
+        };
+        if let Some(refused) = refused {
+            return Err(refused);
+        }
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for (input, id) in inputs.into_iter().zip(ids) {
+            if let Some(lid) = input.lid {
+                lids.insert(lid, id);
+            }
+            outcomes.push(outcome(id));
+        }
+        Ok(outcomes)
     }
 
     /// An update or remove: the target comes from `ref`, or (update) from the resource object.
@@ -369,6 +434,17 @@ impl Apply<'_> {
     }
 }
 
+/// The type an `add` operation creates, read without any check (those come when it runs):
+/// consecutive adds of one type run as one batched create ([`Apply::add_run`]).
+fn added_kind(operation: &Value) -> Option<ResourceType> {
+    if operation.get("op").and_then(Value::as_str) != Some("add") {
+        return None;
+    }
+    let name = operation.get("data")?.get("type")?.as_str()?;
+    ResourceType::named(name)
+        .filter(|kind| matches!(kind, ResourceType::PhoneNumber | ResourceType::Prospect))
+}
+
 /// The records the results show, as they stand after the whole request.
 type Written = (
     Vec<Outcome>,
@@ -392,14 +468,31 @@ fn run_all(
         region,
         lids: &mut lids,
     };
+    let in_operation = |(index, error)| ApiError::InOperation {
+        index,
+        error: Box::new(error),
+    };
     let mut outcomes = Vec::with_capacity(operations.len());
-    for (index, operation) in operations.iter().enumerate() {
-        let outcome = apply.run(operation);
-        let in_operation = |error| ApiError::InOperation {
-            index,
-            error: Box::new(error),
+    let mut index = 0;
+    while index < operations.len() {
+        let kind = added_kind(&operations[index]);
+        let run = match kind {
+            Some(kind) => (operations[index..].iter())
+                .take_while(|operation| added_kind(operation) == Some(kind))
+                .count(),
+            None => 1,
         };
-        outcomes.push(outcome.map_err(in_operation)?);
+        match kind {
+            Some(kind) if run > 1 => {
+                let run_of = &operations[index..index + run];
+                outcomes.extend(apply.add_run(kind, run_of, index).map_err(in_operation)?);
+            }
+            _ => {
+                let outcome = apply.run(&operations[index]);
+                outcomes.push(outcome.map_err(|error| in_operation((index, error)))?);
+            }
+        }
+        index += run;
     }
     let number_ids: Vec<i64> = outcomes.iter().filter_map(Outcome::phone_number).collect();
     let prospect_ids: Vec<i64> = outcomes.iter().filter_map(Outcome::prospect).collect();

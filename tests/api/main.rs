@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod batched;
 mod bodies;
 mod changes;
 mod check_order;

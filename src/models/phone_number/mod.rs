@@ -174,7 +174,7 @@ pub struct NewPhoneNumber {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = phone_numbers)]
+#[diesel(table_name = phone_numbers, treat_none_as_default_value = false)]
 struct InsertRow<'a> {
     prospect_id: i64,
     number: &'a str,
@@ -194,6 +194,34 @@ struct InsertRow<'a> {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+}
+
+impl<'a> InsertRow<'a> {
+    /// The row of `new` at `position` with `version`, created at `at`.
+    fn of(new: &'a NewPhoneNumber, position: i32, version: i64, at: NaiveDateTime) -> Self {
+        let parsed = &new.parsed;
+        InsertRow {
+            prospect_id: new.prospect_id,
+            number: &parsed.number,
+            raw_number: &parsed.raw_number,
+            country_code: parsed.country_code.as_deref(),
+            extension: &parsed.extension,
+            phone_type: &new.phone_type,
+            position,
+            status: &new.status,
+            status_changed_at: at,
+            source: new.source.as_deref(),
+            formatted_number: &parsed.formatted_number,
+            line_type: &parsed.line_type,
+            sms_opt_out: new.sms_opt_out,
+            // An opt-out given at creation is a change from the default.
+            sms_opt_out_changed_at: new.sms_opt_out.then_some(at),
+            notes: new.notes.as_deref(),
+            version,
+            created_at: at,
+            updated_at: at,
+        }
+    }
 }
 
 /// Changes to an existing number; `None` keeps a value.
@@ -441,27 +469,7 @@ impl PhoneNumberRow {
         Self::shift(conn, new.prospect_id, position, None, 1, at)?;
         let parsed = &new.parsed;
         diesel::insert_into(phone_numbers::table)
-            .values(InsertRow {
-                prospect_id: new.prospect_id,
-                number: &parsed.number,
-                raw_number: &parsed.raw_number,
-                country_code: parsed.country_code.as_deref(),
-                extension: &parsed.extension,
-                phone_type: &new.phone_type,
-                position,
-                status: &new.status,
-                status_changed_at: at,
-                source: new.source.as_deref(),
-                formatted_number: &parsed.formatted_number,
-                line_type: &parsed.line_type,
-                sms_opt_out: new.sms_opt_out,
-                // An opt-out given at creation is a change from the default.
-                sms_opt_out_changed_at: new.sms_opt_out.then_some(at),
-                notes: new.notes.as_deref(),
-                version: 1,
-                created_at: at,
-                updated_at: at,
-            })
+            .values(InsertRow::of(new, position, 1, at))
             .execute(conn)
             .map_err(|error| {
                 if unique_violation(&error) {
@@ -472,6 +480,159 @@ impl PhoneNumberRow {
             })?;
         let id = last_insert_id(conn)?;
         take(lists.finish(conn, journal, at)?, id)
+    }
+
+    /// Creates the numbers `news`, in their order, exactly as [`PhoneNumberRow::create`] one after
+    /// the other in this transaction would — the same positions, versions and stored lists, the
+    /// same changes noted in the same order — in a few statements for the whole batch: one lock of
+    /// its prospects (in id order), one read of their lists, one multi-row `INSERT … RETURNING`
+    /// per [`BATCH_ROWS`](crate::models::BATCH_ROWS) numbers, one `UPDATE` per distinct shift of
+    /// numbers already there (none when every number is appended) and one store of each list.
+    /// Returns the numbers in the order of `news`, as they stand after the batch.
+    ///
+    /// A duplicate (of a number already on its prospect, or within the batch) fails the whole
+    /// batch with [`ModelError::RefusedInBatch`]; the caller writes the numbers one by one to
+    /// find which, inside a savepoint (PostgreSQL aborts a transaction at a failed statement).
+    pub fn create_many(
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        news: &[NewPhoneNumber],
+    ) -> ModelResult<Vec<Self>> {
+        use std::collections::{BTreeMap, HashMap};
+        if news.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        let mut ids: Vec<i64> = news.iter().map(|new| new.prospect_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let prospects = Prospect::lock_all(conn, &ids)?;
+        let before = Self::of_prospects(conn, &ids)?;
+
+        // The order computation: each list as a sequence of existing numbers (`Ok(index into
+        // before)`) and new ones (`Err(index into news)`), each new one inserted where its create
+        // would put it.
+        let mut lists: HashMap<i64, Vec<Result<usize, usize>>> = HashMap::new();
+        for (index, row) in before.iter().enumerate() {
+            lists.entry(row.prospect_id).or_default().push(Ok(index));
+        }
+        let mut inserted_at = Vec::with_capacity(news.len());
+        for (index, new) in news.iter().enumerate() {
+            let list = lists.entry(new.prospect_id).or_default();
+            let position = clamp_position(new.order, list.len() as i64);
+            list.insert(position as usize, Err(index));
+            inserted_at.push(position);
+        }
+        // Where each number ends up. A number shifted `d` places was shifted `d` times: `d` new
+        // versions. Existing numbers are grouped by that distance, one `UPDATE` each.
+        let mut final_at = vec![0; news.len()];
+        let mut shifted: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        for list in lists.values() {
+            for (position, slot) in list.iter().enumerate() {
+                let position = position as i32;
+                match *slot {
+                    Ok(index) if position != before[index].position => {
+                        let distance = position - before[index].position;
+                        shifted.entry(distance).or_default().push(before[index].id);
+                    }
+                    Ok(_) => {}
+                    Err(index) => final_at[index] = position,
+                }
+            }
+        }
+        for (distance, ids) in &shifted {
+            diesel::update(phone_numbers::table.filter(col::id.eq_any(ids)))
+                .set((
+                    col::position.eq(col::position + *distance),
+                    col::version.eq(col::version + i64::from(*distance)),
+                    col::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        let mut created: HashMap<(i64, String, String), Self> = HashMap::new();
+        let chunk_rows = crate::models::BATCH_ROWS;
+        for (chunk_index, chunk) in news.chunks(chunk_rows).enumerate() {
+            let start = chunk_index * chunk_rows;
+            let rows: Vec<InsertRow<'_>> = (chunk.iter().enumerate())
+                .map(|(offset, new)| {
+                    let index = start + offset;
+                    let shifts = i64::from(final_at[index] - inserted_at[index]);
+                    InsertRow::of(new, final_at[index], 1 + shifts, at)
+                })
+                .collect();
+            let insert = diesel::insert_into(phone_numbers::table).values(&rows);
+            let returned: Vec<Self> = crate::on_backend!(&mut *conn, |conn| insert
+                .returning(Self::as_returning())
+                .get_results(conn))
+            .map_err(|error| match unique_violation(&error) {
+                true => ModelError::RefusedInBatch,
+                false => error.into(),
+            })?;
+            // `RETURNING` promises no order: the unique key finds each row's new number.
+            for row in returned {
+                let key = (row.prospect_id, row.number.clone(), row.extension.clone());
+                created.insert(key, row);
+            }
+        }
+
+        // The changes, noted as the creates one by one note them: for each new number its
+        // `created`, then each sibling it shifted, then its prospect's new version.
+        let mut current: HashMap<i64, (Prospect, Vec<Self>)> = prospects
+            .into_iter()
+            .map(|prospect| (prospect.id, (prospect, Vec::new())))
+            .collect();
+        for row in &before {
+            if let Some((_, list)) = current.get_mut(&row.prospect_id) {
+                list.push(row.clone());
+            }
+        }
+        let mut ids_of_news = Vec::with_capacity(news.len());
+        for (index, new) in news.iter().enumerate() {
+            let key = (
+                new.prospect_id,
+                new.parsed.number.clone(),
+                new.parsed.extension.clone(),
+            );
+            let mut row =
+                (created.get(&key).cloned()).ok_or(ModelError::Database(DieselError::NotFound))?;
+            ids_of_news.push(row.id);
+            let (prospect, list) = (current.get_mut(&new.prospect_id))
+                .ok_or(ModelError::Database(DieselError::NotFound))?;
+            let position = inserted_at[index];
+            (row.position, row.version) = (position, 1);
+            journal.number(None, Some(&row));
+            list.insert(position as usize, row);
+            for sibling in &mut list[position as usize + 1..] {
+                let was = sibling.clone();
+                sibling.position += 1;
+                sibling.version += 1;
+                sibling.updated_at = at;
+                journal.number(Some(&was), Some(sibling));
+            }
+            let next = prospect.next_version(at);
+            journal.prospect(Some(prospect), Some(&next));
+            *prospect = next;
+        }
+
+        // Each list stored once, as its last create would have left it.
+        let mut stored = Vec::with_capacity(current.len());
+        let mut rows_by_id = HashMap::new();
+        for (_, (mut prospect, list)) in current {
+            let phones = (list.iter())
+                .map(ProspectPhone::try_from)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| DieselError::DeserializationError(Box::new(error)))?;
+            prospect.phones = super::prospect::PhoneList(phones);
+            stored.push(prospect);
+            rows_by_id.extend(list.into_iter().map(|row| (row.id, row)));
+        }
+        match conn {
+            DbConnection::Pg(conn) => postgres::store_lists(conn, &stored)?,
+            DbConnection::Sqlite(_) => sqlite::store_lists(conn, &stored)?,
+        }
+        (ids_of_news.iter())
+            .map(|id| (rows_by_id.remove(id)).ok_or(ModelError::Database(DieselError::NotFound)))
+            .collect()
     }
 
     /// Runs `write` on number `id` with the lists involved locked — the number's and `target`'s,

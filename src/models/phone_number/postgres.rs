@@ -10,7 +10,7 @@ use super::listing::pg;
 use super::PhoneNumberRow;
 use crate::models::error::ModelResult;
 use crate::models::listing::{Listing, Page};
-use crate::models::prospect::{Prospect, RawProspect};
+use crate::models::prospect::{PhoneList, Prospect, RawProspect};
 use crate::schema::PhoneNumberField as F;
 
 /// [`PhoneNumberRow::list_with_prospects`] on PostgreSQL: one statement, one snapshot.
@@ -77,4 +77,30 @@ impl Page<NumberWithProspect> {
         };
         Ok((page, prospects))
     }
+}
+
+/// Stores each prospect's list, version and `updatedAt` as `prospects` give them, in one
+/// statement (one round trip for a batch's lists).
+pub(super) fn store_lists(conn: &mut PgConnection, prospects: &[Prospect]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+    let ids: Vec<i64> = prospects.iter().map(|prospect| prospect.id).collect();
+    let phones: Vec<String> = (prospects.iter())
+        .map(|prospect| PhoneList::to_json(&prospect.phones))
+        .collect();
+    let versions: Vec<i64> = prospects.iter().map(|prospect| prospect.version).collect();
+    let times: Vec<chrono::NaiveDateTime> = prospects
+        .iter()
+        .map(|prospect| prospect.updated_at)
+        .collect();
+    diesel::sql_query(
+        "UPDATE prospects AS p SET phones = v.phones, version = v.version, \
+         updated_at = v.updated_at FROM unnest($1::bigint[], $2::text[], $3::bigint[], \
+         $4::timestamp[]) AS v(id, phones, version, updated_at) WHERE p.id = v.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Text>, _>(phones)
+    .bind::<Array<BigInt>, _>(versions)
+    .bind::<Array<Timestamp>, _>(times)
+    .execute(conn)
+    .map(drop)
 }

@@ -156,15 +156,19 @@ fn extension_input(field: &Sent<String>) -> ExtensionInput<'_> {
     }
 }
 
-/// Creates a phone number from a checked resource object.
-pub fn create(
+/// The owners of the prospects a run of creates names, each read once (prospect id → owner id).
+pub type Owners = std::collections::HashMap<i64, i64>;
+
+/// The number a create's resource object asks for: its prospect must exist (404), the caller may
+/// add numbers to it (403), its attributes must hold (422), in that order. Writes nothing.
+/// `owners` keeps the owners read so far.
+pub fn prepare(
     conn: &mut DbConnection,
-    journal: &mut Journal,
     principal: &Principal,
     input: &ResourceInput,
-    region: &str,
-    lids: &Lids,
-) -> ApiResult<PhoneNumberRow> {
+    (region, lids): (&str, &Lids),
+    owners: &mut Owners,
+) -> ApiResult<NewPhoneNumber> {
     let mut draft = Draft::read(input);
     let Some(prospect_id) = draft.prospect_id(lids)? else {
         return Err(ApiError::invalid(
@@ -172,13 +176,37 @@ pub fn create(
             "A phone number needs its `prospect` relationship.",
         ));
     };
-    let prospect = existing::<Prospect>(conn, prospect_id)?;
-    authorize(
-        principal,
-        &Action::CreatePhoneNumber {
-            prospect_owner_id: prospect.owner_id,
-        },
-    )?;
+    let owner_id = match owners.get(&prospect_id) {
+        Some(owner_id) => *owner_id,
+        None => {
+            let owner_id = existing::<Prospect>(conn, prospect_id)?.owner_id;
+            owners.insert(prospect_id, owner_id);
+            owner_id
+        }
+    };
+    checked(draft, principal, input, region, (prospect_id, owner_id))
+}
+
+/// [`prepare`] for a resource object without relationships, on a prospect known to exist
+/// (`prospect`: its id and its owner's), such as the importer's rows.
+pub fn prepare_on(
+    principal: &Principal,
+    input: &ResourceInput,
+    region: &str,
+    prospect: (i64, i64),
+) -> ApiResult<NewPhoneNumber> {
+    checked(Draft::read(input), principal, input, region, prospect)
+}
+
+/// The record permission and the checks of the attributes, once the prospect is known.
+fn checked(
+    draft: Draft,
+    principal: &Principal,
+    input: &ResourceInput,
+    region: &str,
+    (prospect_id, prospect_owner_id): (i64, i64),
+) -> ApiResult<NewPhoneNumber> {
+    authorize(principal, &Action::CreatePhoneNumber { prospect_owner_id })?;
     let draft = draft.validated()?;
     let (text, attribute) = match (&draft.number, &draft.raw_number) {
         (Sent::Value(number), _) => (number.as_str(), PhoneNumberField::Number),
@@ -204,25 +232,79 @@ pub fn create(
         region,
         extension_input(&draft.extension),
     )?;
-    Ok(PhoneNumberRow::create(
-        conn,
-        journal,
-        &NewPhoneNumber {
-            prospect_id,
-            parsed,
-            phone_type: draft
-                .phone_type
-                .value()
-                .unwrap_or_default()
-                .as_str()
-                .to_owned(),
-            status: draft.status.value().unwrap_or_default().as_str().to_owned(),
-            source: draft.source.value(),
-            sms_opt_out: draft.sms_opt_out.value().unwrap_or(false),
-            notes: draft.notes.value(),
-            order: draft.order.value(),
-        },
-    )?)
+    Ok(NewPhoneNumber {
+        prospect_id,
+        parsed,
+        phone_type: draft
+            .phone_type
+            .value()
+            .unwrap_or_default()
+            .as_str()
+            .to_owned(),
+        status: draft.status.value().unwrap_or_default().as_str().to_owned(),
+        source: draft.source.value(),
+        sms_opt_out: draft.sms_opt_out.value().unwrap_or(false),
+        notes: draft.notes.value(),
+        order: draft.order.value(),
+    })
+}
+
+/// Creates a phone number from a checked resource object.
+pub fn create(
+    conn: &mut DbConnection,
+    journal: &mut Journal,
+    principal: &Principal,
+    input: &ResourceInput,
+    region: &str,
+    lids: &Lids,
+) -> ApiResult<PhoneNumberRow> {
+    let new = prepare(conn, principal, input, (region, lids), &mut Owners::new())?;
+    Ok(PhoneNumberRow::create(conn, journal, &new)?)
+}
+
+/// Creates the phone numbers of `inputs`, in their order, with the outcome [`create`] one after
+/// the other would have, in one batched write ([`PhoneNumberRow::create_many`]). The first input
+/// refused, with its index, is the one [`create`] one by one would stop at: the inputs before it
+/// are written first, and when the batch is refused (a duplicate) they are written again one by
+/// one (the batch ran in a savepoint, rolled back) to find which.
+pub fn create_many(
+    conn: &mut DbConnection,
+    journal: &mut Journal,
+    principal: &Principal,
+    inputs: &[ResourceInput],
+    context: (&str, &Lids),
+) -> Result<Vec<PhoneNumberRow>, (usize, ApiError)> {
+    let mut owners = Owners::new();
+    let mut news = Vec::with_capacity(inputs.len());
+    let mut refused = None;
+    for (index, input) in inputs.iter().enumerate() {
+        match prepare(conn, principal, input, context, &mut owners) {
+            Ok(new) => news.push(new),
+            Err(error) => {
+                refused = Some((index, error));
+                break;
+            }
+        }
+    }
+    let batch = journal.savepoint(conn, |conn, journal| {
+        PhoneNumberRow::create_many(conn, journal, &news)
+    });
+    let rows = match batch {
+        Ok(rows) => rows,
+        // Whatever refused the batch, writing one by one refuses the same input as it would have.
+        Err(_) => {
+            let mut rows = Vec::with_capacity(news.len());
+            for (index, new) in news.iter().enumerate() {
+                let row = PhoneNumberRow::create(conn, journal, new);
+                rows.push(row.map_err(|error| (index, error.into()))?);
+            }
+            rows
+        }
+    };
+    match refused {
+        Some(refused) => Err(refused),
+        None => Ok(rows),
+    }
 }
 
 /// Updates phone number `id` from a checked resource object (partial: absent members keep their

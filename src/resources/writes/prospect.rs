@@ -116,6 +116,29 @@ fn check_owner(conn: &mut DbConnection, owner: Option<i64>) -> ApiResult<()> {
     }
 }
 
+/// The prospect a create's resource object asks for, checked in the order of a create (an owner
+/// that does not exist 404, the record permission 403, the attributes 422); the owner defaults to
+/// the caller. Writes nothing.
+pub fn prepare(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    input: &ResourceInput,
+) -> ApiResult<NewProspect> {
+    let draft = Draft::read(input)?;
+    check_owner(conn, draft.owner)?;
+    let owner_id = draft.owner.unwrap_or(principal.user_id);
+    authorize(principal, &Action::CreateProspect { owner_id })?;
+    draft.attributes?;
+    Ok(NewProspect {
+        owner_id,
+        first_name: draft.first_name.value(),
+        last_name: draft.last_name.value(),
+        title: draft.title.value(),
+        company: draft.company.value(),
+        external_id: draft.external_id.value(),
+    })
+}
+
 /// Creates a prospect from a checked resource object; the owner defaults to the caller.
 pub fn create(
     conn: &mut DbConnection,
@@ -123,23 +146,49 @@ pub fn create(
     principal: &Principal,
     input: &ResourceInput,
 ) -> ApiResult<Prospect> {
-    let draft = Draft::read(input)?;
-    check_owner(conn, draft.owner)?;
-    let owner_id = draft.owner.unwrap_or(principal.user_id);
-    authorize(principal, &Action::CreateProspect { owner_id })?;
-    draft.attributes?;
-    Ok(Prospect::create(
-        conn,
-        journal,
-        NewProspect {
-            owner_id,
-            first_name: draft.first_name.value(),
-            last_name: draft.last_name.value(),
-            title: draft.title.value(),
-            company: draft.company.value(),
-            external_id: draft.external_id.value(),
-        },
-    )?)
+    let new = prepare(conn, principal, input)?;
+    Ok(Prospect::create(conn, journal, new)?)
+}
+
+/// Creates the prospects of `inputs` as [`create`] one after the other would, in one batched
+/// write ([`Prospect::create_many`]); refusals as [`super::phone_number::create_many`] reports
+/// them (the first, with its index).
+pub fn create_many(
+    conn: &mut DbConnection,
+    journal: &mut Journal,
+    principal: &Principal,
+    inputs: &[ResourceInput],
+) -> Result<Vec<Prospect>, (usize, ApiError)> {
+    let mut news = Vec::with_capacity(inputs.len());
+    let mut refused = None;
+    for (index, input) in inputs.iter().enumerate() {
+        match prepare(conn, principal, input) {
+            Ok(new) => news.push(new),
+            Err(error) => {
+                refused = Some((index, error));
+                break;
+            }
+        }
+    }
+    let batch = journal.savepoint(conn, |conn, journal| {
+        Prospect::create_many(conn, journal, &news)
+    });
+    let rows = match batch {
+        Ok(rows) => rows,
+        // Whatever refused the batch, writing one by one refuses the same input as it would have.
+        Err(_) => {
+            let mut rows = Vec::with_capacity(news.len());
+            for (index, new) in news.iter().enumerate() {
+                let row = Prospect::create(conn, journal, new.clone());
+                rows.push(row.map_err(|error| (index, error.into()))?);
+            }
+            rows
+        }
+    };
+    match refused {
+        Some(refused) => Err(refused),
+        None => Ok(rows),
+    }
 }
 
 /// Updates prospect `id` (partial).
