@@ -27,6 +27,7 @@ backend_tests!(
     bad_webhook_writes_are_422_and_write_nothing,
     others_may_not_touch_webhooks,
     odd_webhook_requests_are_4xx,
+    claiming_due_deliveries_reads_the_queue_in_order_without_sorting_it,
 );
 backend_tests!(with quick_retries;
     changes_are_delivered_signed_and_retried,
@@ -588,4 +589,32 @@ async fn odd_webhook_requests_are_4xx(app: TestApp) {
     app.get("/api/v2/changes?filter[actor][id]=__null__")
         .await
         .expect(200);
+}
+
+/// The delivery worker's claim reads the queue from `webhook_deliveries_due` and stops at its
+/// limit: a queue of a million deliveries costs a claim what a queue of ten does.
+async fn claiming_due_deliveries_reads_the_queue_in_order_without_sorting_it(app: TestApp) {
+    use phonebook::db::Backend;
+    use phonebook::models::webhook::Attempt;
+
+    let backend = if app.database_url.starts_with("sqlite") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    let (lease_end, now) = ("'2026-01-01 00:01:00'", "'2026-01-01 00:00:00'");
+    let sql = Attempt::claim_statement(backend, [lease_end, now, now, "100"]);
+    let plan = app.plan(
+        &sql,
+        &["enable_sort", "enable_seqscan", "enable_bitmapscan"],
+    );
+    assert!(
+        !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+        "{sql}\nsorts:\n{plan}"
+    );
+    assert!(
+        plan.split_whitespace()
+            .any(|word| word == "webhook_deliveries_due"),
+        "{sql}\nshould read webhook_deliveries_due:\n{plan}"
+    );
 }
