@@ -95,6 +95,18 @@ fn schema() -> &'static jsonschema::Validator {
     })
 }
 
+/// The `(type, id)` of each resource in a document's `included`, in order.
+pub fn included_keys(document: &Value) -> Vec<(String, String)> {
+    let included = document["included"].as_array().expect("included");
+    included
+        .iter()
+        .map(|r| {
+            let text = |member: &str| r[member].as_str().expect(member).to_owned();
+            (text("type"), text("id"))
+        })
+        .collect()
+}
+
 /// Panics unless `document` is a valid JSON:API 1.1 response document.
 pub fn assert_valid_document(document: &Value) {
     let errors: Vec<String> = schema()

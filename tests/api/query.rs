@@ -13,7 +13,7 @@ use phonebook::models::Prospect;
 use phonebook::permissions::Role;
 
 use crate::backend_tests;
-use crate::helpers::{Response, TestApp};
+use crate::helpers::{included_keys, Response, TestApp};
 
 const PROFILE: &str = "https://jsonapi.org/profiles/ethanresnick/cursor-pagination";
 
@@ -405,15 +405,7 @@ async fn include_loads_nested_paths_deduplicated_with_full_linkage(app: TestApp)
         .await
         .expect(200);
     let included = response.body["included"].as_array().expect("included");
-    let keys: Vec<(String, String)> = included
-        .iter()
-        .map(|r| {
-            (
-                r["type"].as_str().unwrap().to_owned(),
-                r["id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let keys = included_keys(&response.body);
     let unique: BTreeSet<&(String, String)> = keys.iter().collect();
     assert_eq!(
         unique.len(),
@@ -508,17 +500,7 @@ async fn include_loads_nested_paths_deduplicated_with_full_linkage(app: TestApp)
         ))
         .await
         .expect(200);
-    let included: Vec<(String, String)> = response.body["included"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["type"].as_str().unwrap().to_owned(),
-                r["id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let included = included_keys(&response.body);
     let expected: BTreeSet<(String, String)> = numbers[&a]
         .iter()
         .chain(&numbers[&c])

@@ -14,7 +14,7 @@ use phonebook::models::Prospect;
 use phonebook::permissions::Role;
 
 use crate::backend_tests;
-use crate::helpers::{as_user, ids, Response, TestApp};
+use crate::helpers::{as_user, ids, included_keys, Response, TestApp};
 
 backend_tests!(
     shown_only_when_asked_for,
@@ -53,23 +53,31 @@ fn linked(linkage: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `count` prospects written by hand, each with one number `number`; answers their ids in order.
-fn seed_sharers(app: &TestApp, count: usize, number: &str) -> Vec<String> {
+/// Prospects written by hand, one a `(first name, number)`, each with that one number.
+fn insert_holders(app: &TestApp, holders: impl IntoIterator<Item = (String, String)>) {
     let mut sql = String::new();
-    for at in 0..count {
+    for (name, number) in holders {
         sql.push_str(&format!(
             "INSERT INTO prospects (owner_id, first_name, version, created_at, updated_at) \
-             VALUES (1, 'Sharer {at:03}', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00');\n\
+             VALUES (1, '{name}', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00');\n\
              INSERT INTO phone_numbers (prospect_id, number, raw_number, country_code, extension, \
              phone_type, position, status, status_changed_at, source, formatted_number, line_type, \
              version, created_at, updated_at) \
              SELECT id, '{number}', '{number}', 'US', '', 'mobile', 0, 'unverified', \
              '2026-01-01 00:00:00', NULL, '{number}', 'fixed_line_or_mobile', 1, \
              '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM prospects \
-             WHERE first_name = 'Sharer {at:03}';\n"
+             WHERE first_name = '{name}';\n"
         ));
     }
     app.execute(&sql);
+}
+
+/// `count` prospects written by hand, each with one number `number`; answers their ids in order.
+fn seed_sharers(app: &TestApp, count: usize, number: &str) -> Vec<String> {
+    insert_holders(
+        app,
+        (0..count).map(|at| (format!("Sharer {at:03}"), number.to_owned())),
+    );
     let mut conn = app.conn();
     let ids = prospects::table
         .filter(prospects::first_name.like("Sharer %"))
@@ -336,16 +344,7 @@ async fn include_puts_the_sharers_in_included(app: TestApp) {
         ))
         .await
         .expect(200);
-    let included = response.body["included"].as_array().unwrap();
-    let keys: BTreeSet<(String, String)> = included
-        .iter()
-        .map(|r| {
-            (
-                r["type"].as_str().unwrap().into(),
-                r["id"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let keys: BTreeSet<(String, String)> = included_keys(&response.body).into_iter().collect();
     let expected: BTreeSet<(String, String)> = [
         ("prospect".into(), bob.clone()),
         ("prospect".into(), cy.clone()),
@@ -355,6 +354,7 @@ async fn include_puts_the_sharers_in_included(app: TestApp) {
     .into_iter()
     .collect();
     assert_eq!(keys, expected);
+    let included = response.body["included"].as_array().unwrap();
     let cy_shown = included.iter().find(|r| r["id"] == cy.as_str()).unwrap();
     let cy_numbers = &cy_shown["relationships"]["phoneNumbers"]["data"];
     assert_eq!(cy_numbers.as_array().unwrap().len(), 2, "{cy_shown}");
@@ -606,47 +606,30 @@ async fn scopes(app: TestApp) {
     let seen = get(related, member.clone()).await.expect(200);
     assert_eq!(ids(&seen), [bob.as_str()]);
     // Writing needs the write scope first (a viewer without it: scope 403).
-    let refused = as_user(
-        &app,
-        Method::PATCH,
-        &relationship,
-        &prospects_only,
-        Some(&json!({"data": []})),
-    )
-    .await
-    .expect(403);
-    assert_eq!(refused.error_code(), "unauthorizedOauthScope");
-    let refused = as_user(
-        &app,
-        Method::PATCH,
-        &relationship,
-        &member,
-        Some(&json!({"data": []})),
-    )
-    .await
-    .expect(403);
-    assert_eq!(refused.error_code(), "forbidden");
+    for (token, code) in [
+        (&prospects_only, "unauthorizedOauthScope"),
+        (&member, "forbidden"),
+    ] {
+        let body = json!({"data": []});
+        let refused = as_user(&app, Method::PATCH, &relationship, token, Some(&body))
+            .await
+            .expect(403);
+        assert_eq!(refused.error_code(), code);
+    }
 }
 
 async fn one_statement_per_page_whatever_its_size(app: TestApp) {
     // 100 prospects of one number each, pairs of them sharing a value, and 120 more sharing the
     // first value.
-    let mut sql = String::new();
-    for at in 0..100 {
-        let value = format!("+1201555{:04}", 2000 + at / 2);
-        sql.push_str(&format!(
-            "INSERT INTO prospects (owner_id, first_name, version, created_at, updated_at) \
-             VALUES (1, 'Page {at:03}', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00');\n\
-             INSERT INTO phone_numbers (prospect_id, number, raw_number, country_code, extension, \
-             phone_type, position, status, status_changed_at, source, formatted_number, line_type, \
-             version, created_at, updated_at) \
-             SELECT id, '{value}', '{value}', 'US', '', 'mobile', 0, 'unverified', \
-             '2026-01-01 00:00:00', NULL, '{value}', 'fixed_line_or_mobile', 1, \
-             '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM prospects \
-             WHERE first_name = 'Page {at:03}';\n"
-        ));
-    }
-    app.execute(&sql);
+    insert_holders(
+        &app,
+        (0..100).map(|at| {
+            (
+                format!("Page {at:03}"),
+                format!("+1201555{:04}", 2000 + at / 2),
+            )
+        }),
+    );
     seed_sharers(&app, 120, "+12015552000");
     app.get("/api/v2").await.expect(200);
     let statements = |path: String| {
