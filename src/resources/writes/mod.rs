@@ -7,11 +7,55 @@ pub mod prospect;
 pub mod webhook;
 
 use crate::db::DbConnection;
-use crate::errors::ApiResult;
+use crate::errors::{ApiError, ApiResult};
+use crate::jsonapi::body::ResourceInput;
 use crate::models::{recorded, Journal, ModelResult};
 use crate::permissions::Principal;
 use crate::resources::conditional::Precondition;
 use crate::resources::served::{existing, Served};
+
+/// Creates the resources of `inputs`, in their order, with the outcome creating them one after the
+/// other would have, in one batched write. Each input is checked (`prepare`) until the first one
+/// refused; those before it are written by `create_many` in a savepoint, and when the database
+/// refuses that batch (a duplicate) they are written again one by one (`create_one`) to find
+/// which. The first refusal comes back with its input's index.
+pub fn create_run<New, Row>(
+    conn: &mut DbConnection,
+    journal: &mut Journal,
+    inputs: &[ResourceInput],
+    mut prepare: impl FnMut(&mut DbConnection, &ResourceInput) -> ApiResult<New>,
+    create_many: impl Fn(&mut DbConnection, &mut Journal, &[New]) -> ModelResult<Vec<Row>>,
+    create_one: impl Fn(&mut DbConnection, &mut Journal, &New) -> ModelResult<Row>,
+) -> Result<Vec<Row>, (usize, ApiError)> {
+    let mut news = Vec::with_capacity(inputs.len());
+    let mut refused = None;
+    for (index, input) in inputs.iter().enumerate() {
+        match prepare(conn, input) {
+            Ok(new) => news.push(new),
+            Err(error) => {
+                refused = Some((index, error));
+                break;
+            }
+        }
+    }
+    let batch = journal.savepoint(conn, |conn, journal| create_many(conn, journal, &news));
+    let rows = match batch {
+        Ok(rows) => rows,
+        // Whatever refused the batch, writing one by one refuses the same input as it would have.
+        Err(_) => {
+            let mut rows = Vec::with_capacity(news.len());
+            for (index, new) in news.iter().enumerate() {
+                let row = create_one(conn, journal, new);
+                rows.push(row.map_err(|error| (index, error.into()))?);
+            }
+            rows
+        }
+    };
+    match refused {
+        Some(refused) => Err(refused),
+        None => Ok(rows),
+    }
+}
 
 /// The database work of a write request: `work` runs in a write transaction that records its
 /// changes in the change feed with `principal` as their actor.

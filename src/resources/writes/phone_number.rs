@@ -275,36 +275,14 @@ pub fn create_many(
     context: (&str, &Lids),
 ) -> Result<Vec<PhoneNumberRow>, (usize, ApiError)> {
     let mut owners = Owners::new();
-    let mut news = Vec::with_capacity(inputs.len());
-    let mut refused = None;
-    for (index, input) in inputs.iter().enumerate() {
-        match prepare(conn, principal, input, context, &mut owners) {
-            Ok(new) => news.push(new),
-            Err(error) => {
-                refused = Some((index, error));
-                break;
-            }
-        }
-    }
-    let batch = journal.savepoint(conn, |conn, journal| {
-        PhoneNumberRow::create_many(conn, journal, &news)
-    });
-    let rows = match batch {
-        Ok(rows) => rows,
-        // Whatever refused the batch, writing one by one refuses the same input as it would have.
-        Err(_) => {
-            let mut rows = Vec::with_capacity(news.len());
-            for (index, new) in news.iter().enumerate() {
-                let row = PhoneNumberRow::create(conn, journal, new);
-                rows.push(row.map_err(|error| (index, error.into()))?);
-            }
-            rows
-        }
-    };
-    match refused {
-        Some(refused) => Err(refused),
-        None => Ok(rows),
-    }
+    super::create_run(
+        conn,
+        journal,
+        inputs,
+        |conn, input| prepare(conn, principal, input, context, &mut owners),
+        PhoneNumberRow::create_many,
+        PhoneNumberRow::create,
+    )
 }
 
 /// Updates phone number `id` from a checked resource object (partial: absent members keep their
