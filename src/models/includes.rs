@@ -94,7 +94,7 @@ impl Graph {
             ..Graph::default()
         };
         let includes = needs.includes;
-        graph.load_sharers(conn, rows.iter().map(|row| row.id).collect(), needs)?;
+        graph.load_sharers(conn, rows.iter().map(|row| row.id), needs)?;
         let own = graph.prospects.iter().filter(|_| includes.prospect_owner);
         let sharing = graph.sharing.iter().filter(|_| includes.shared_with_owner);
         let owners = unique(own.chain(sharing).map(|row| row.owner_id));
@@ -109,12 +109,14 @@ impl Graph {
     fn load_sharers(
         &mut self,
         conn: &mut DbConnection,
-        numbers: Vec<i64>,
+        numbers: impl Iterator<Item = i64>,
         needs: Needs,
     ) -> QueryResult<()> {
         if !(needs.shared_with || needs.includes.shared_with) {
             return Ok(());
         }
+        // Collected only here: responses that do not show `sharedWith` allocate nothing for it.
+        let numbers: Vec<i64> = numbers.collect();
         self.sharers = Sharers::of_numbers(conn, &numbers)?;
         if needs.includes.shared_with {
             let ids = self.sharers.prospect_ids(&numbers);
@@ -143,10 +145,10 @@ impl Graph {
             let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
             graph.load_numbers(conn, &ids)?;
             // The included numbers show `sharedWith` when `fields[phoneNumber]` names it.
-            let numbers = (rows.iter())
+            let numbers: Vec<i64> = (rows.iter())
                 .flat_map(|row| graph.numbers_of(row.id).iter().map(|number| number.id))
                 .collect();
-            graph.load_sharers(conn, numbers, needs)?;
+            graph.load_sharers(conn, numbers.into_iter(), needs)?;
         }
         if includes.owner {
             graph.load_owners(conn)?;
