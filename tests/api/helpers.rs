@@ -696,6 +696,37 @@ impl TestApp {
         lines.join("\n")
     }
 
+    /// PostgreSQL's generic plan of `sql` (with parameters `$1`… of `types`): the plan a cached
+    /// statement runs once PostgreSQL stops planning it for each run's values. `None` on SQLite,
+    /// which plans every statement as it is prepared.
+    pub fn generic_plan(&self, sql: &str, types: &str) -> Option<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Pg {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let mut pooled = self.conn();
+        let DbConnection::Pg(conn) = &mut *pooled else {
+            return None;
+        };
+        let arity = types.split(',').count();
+        let nulls = vec!["NULL"; arity].join(", ");
+        conn.batch_execute(&format!(
+            "ANALYZE; SET plan_cache_mode = force_generic_plan; PREPARE generic ({types}) AS {sql}"
+        ))
+        .expect("prepare");
+        let explain = diesel::sql_query(format!("EXPLAIN (COSTS OFF) EXECUTE generic ({nulls})"));
+        let rows = diesel::RunQueryDsl::load::<Pg>(explain, conn).expect("explain");
+        conn.batch_execute("DEALLOCATE generic; RESET plan_cache_mode")
+            .expect("reset");
+        Some(
+            rows.into_iter()
+                .map(|row| row.line)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
     /// Runs raw SQL (test setup).
     pub fn execute(&self, sql: &str) {
         let mut conn = self.conn();
