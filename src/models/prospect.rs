@@ -10,6 +10,7 @@ use super::error::{ModelError, ModelResult};
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
+use super::versioned::Versioned;
 use crate::clock::now;
 use crate::db::schema::prospects::{self, dsl as col};
 use crate::db::{last_insert_id, DbConnection, StoredTime};
@@ -407,74 +408,6 @@ impl Prospect {
         }
     }
 
-    /// Whether `changes` would leave `self` as it is.
-    fn unchanged_by(&self, changes: &ProspectChanges) -> bool {
-        let same = |change: &Option<Option<String>>, value: &Option<String>| {
-            change.as_ref().is_none_or(|change| change == value)
-        };
-        changes.owner_id.is_none_or(|owner| owner == self.owner_id)
-            && same(&changes.first_name, &self.first_name)
-            && same(&changes.last_name, &self.last_name)
-            && same(&changes.title, &self.title)
-            && same(&changes.company, &self.company)
-            && same(&changes.external_id, &self.external_id)
-    }
-
-    /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check),
-    /// else 412, under the prospect's lock. A PATCH whose values equal the stored ones changes
-    /// nothing: not the version, not `updatedAt`, and it records no change.
-    pub fn update(
-        conn: &mut DbConnection,
-        journal: &mut Journal,
-        id: i64,
-        changes: &ProspectChanges,
-        expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<Self> {
-        let current = Self::lock(conn, id)?;
-        if !expected_version(current.version) {
-            return Err(ModelError::VersionMismatch);
-        }
-        if current.unchanged_by(changes) {
-            return Ok(current);
-        }
-        diesel::update(prospects::table.find(id))
-            .set((
-                changes,
-                col::version.eq(current.version + 1),
-                col::updated_at.eq(current.next_time(now())),
-            ))
-            .execute(conn)
-            .map_err(|error| {
-                let external_id = changes.external_id.as_ref().and_then(Option::as_deref);
-                taken(error, external_id)
-            })?;
-        let row = Self::find(conn, id)?
-            .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
-        journal.prospect(Some(&current), Some(&row));
-        Ok(row)
-    }
-
-    /// Deletes the prospect if its version passes `expected_version` (else 412), under its lock;
-    /// its numbers go with it (`ON DELETE CASCADE`), and each of their deletes is recorded.
-    pub fn delete(
-        conn: &mut DbConnection,
-        journal: &mut Journal,
-        id: i64,
-        expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<()> {
-        let current = Self::lock(conn, id)?;
-        if !expected_version(current.version) {
-            return Err(ModelError::VersionMismatch);
-        }
-        let numbers = PhoneNumberRow::of_prospects(conn, &[id])?;
-        diesel::delete(prospects::table.find(id)).execute(conn)?;
-        for number in &numbers {
-            journal.number(Some(number), None);
-        }
-        journal.prospect(Some(&current), None);
-        Ok(())
-    }
-
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing, None))
@@ -492,6 +425,78 @@ impl Prospect {
             own: number.prospect_id,
         };
         crate::by_backend!(conn, list(listing, Some(sharing)))
+    }
+}
+
+impl Versioned for Prospect {
+    type Changes = ProspectChanges;
+    /// Nothing more: the prospect's own lock ([`Prospect::lock`]) is all its writes need.
+    type Locked = ();
+
+    fn lock_record(
+        conn: &mut DbConnection,
+        id: i64,
+        _: Option<&ProspectChanges>,
+    ) -> ModelResult<(Self, ())> {
+        Ok((Self::lock(conn, id)?, ()))
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn unchanged_by(&self, changes: &ProspectChanges, _: &()) -> bool {
+        let same = |change: &Option<Option<String>>, value: &Option<String>| {
+            change.as_ref().is_none_or(|change| change == value)
+        };
+        changes.owner_id.is_none_or(|owner| owner == self.owner_id)
+            && same(&changes.first_name, &self.first_name)
+            && same(&changes.last_name, &self.last_name)
+            && same(&changes.title, &self.title)
+            && same(&changes.company, &self.company)
+            && same(&changes.external_id, &self.external_id)
+    }
+
+    fn apply(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        changes: &ProspectChanges,
+        _: (),
+        at: NaiveDateTime,
+    ) -> ModelResult<Self> {
+        diesel::update(prospects::table.find(self.id))
+            .set((
+                changes,
+                col::version.eq(self.version + 1),
+                col::updated_at.eq(self.next_time(at)),
+            ))
+            .execute(conn)
+            .map_err(|error| {
+                let external_id = changes.external_id.as_ref().and_then(Option::as_deref);
+                taken(error, external_id)
+            })?;
+        let row = Self::find(conn, self.id)?
+            .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, self.id))?;
+        journal.prospect(Some(self), Some(&row));
+        Ok(row)
+    }
+
+    /// Its numbers go with it (`ON DELETE CASCADE`), and each of their deletes is noted.
+    fn remove(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        _: (),
+        _: NaiveDateTime,
+    ) -> ModelResult<()> {
+        let numbers = PhoneNumberRow::of_prospects(conn, &[self.id])?;
+        diesel::delete(prospects::table.find(self.id)).execute(conn)?;
+        for number in &numbers {
+            journal.number(Some(number), None);
+        }
+        journal.prospect(Some(self), None);
+        Ok(())
     }
 }
 
