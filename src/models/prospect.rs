@@ -28,27 +28,6 @@ diesel::define_sql_function! {
     fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Text>, otherwise: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// A prospect row. `Phones` is how its list of numbers arrives: parsed ([`PhoneList`], every read
-/// but one) or still the column's text ([`RawProspect`]).
-#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = prospects)]
-pub struct Prospect<Phones = PhoneList> {
-    pub id: i64,
-    pub owner_id: i64,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub title: Option<String>,
-    pub company: Option<String>,
-    pub external_id: Option<String>,
-    /// Its numbers as it shows them, in `order` (the `phones` column).
-    pub phones: Phones,
-    pub version: i64,
-    #[diesel(deserialize_as = StoredTime)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = StoredTime)]
-    pub updated_at: NaiveDateTime,
-}
-
 /// The `phones` column: a prospect's list of [`ProspectPhone`]s as a JSON array (of
 /// `[id, number, extension, phoneType]` arrays), kept on its row so that showing a prospect (its
 /// `*Phones` arrays, its `phoneNumbers` linkage) reads no number rows. Every write of a list stores
@@ -96,44 +75,81 @@ pub type RawProspect = Prospect<String>;
 
 impl RawProspect {
     pub fn parse(self) -> serde_json::Result<Prospect> {
-        Ok(Prospect {
-            phones: PhoneList::parse(&self.phones)?,
-            id: self.id,
-            owner_id: self.owner_id,
-            first_name: self.first_name,
-            last_name: self.last_name,
-            title: self.title,
-            company: self.company,
-            external_id: self.external_id,
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
+        let phones = PhoneList::parse(&self.phones)?;
+        Ok(self.with_phones(phones))
     }
 }
 
-/// A prospect to create (its version and timestamps are the create's).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Insertable)]
-#[diesel(table_name = prospects, treat_none_as_default_value = false)]
-pub struct NewProspect {
-    pub owner_id: i64,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub title: Option<String>,
-    pub company: Option<String>,
-    pub external_id: Option<String>,
+/// Declares the columns a prospect's writes set once, for the places that must name each of them:
+/// the row ([`Prospect`], between its id and its list), what a create writes ([`NewProspect`]),
+/// what an update may change ([`ProspectChanges`]), and the row's copies and comparisons of them.
+macro_rules! written_columns {
+    ($($column:ident: $type:ty,)*) => {
+        /// A prospect row. `Phones` is how its list of numbers arrives: parsed ([`PhoneList`], every
+        /// read but one) or still the column's text ([`RawProspect`]).
+        #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+        #[diesel(table_name = prospects)]
+        pub struct Prospect<Phones = PhoneList> {
+            pub id: i64,
+            $(pub $column: $type,)*
+            /// Its numbers as it shows them, in `order` (the `phones` column).
+            pub phones: Phones,
+            pub version: i64,
+            #[diesel(deserialize_as = StoredTime)]
+            pub created_at: NaiveDateTime,
+            #[diesel(deserialize_as = StoredTime)]
+            pub updated_at: NaiveDateTime,
+        }
+
+        /// A prospect to create (its version and timestamps are the create's).
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Insertable)]
+        #[diesel(table_name = prospects, treat_none_as_default_value = false)]
+        pub struct NewProspect {
+            $(pub $column: $type,)*
+        }
+
+        /// Changes to a prospect; `None` keeps a value (`Some(None)` clears a nullable one).
+        #[derive(Clone, Debug, Default, AsChangeset)]
+        #[diesel(table_name = prospects)]
+        pub struct ProspectChanges {
+            $(pub $column: Option<$type>,)*
+        }
+
+        impl<Phones> Prospect<Phones> {
+            /// The row with `phones` as its list.
+            fn with_phones<List>(self, phones: List) -> Prospect<List> {
+                Prospect {
+                    id: self.id,
+                    $($column: self.$column,)*
+                    phones,
+                    version: self.version,
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                }
+            }
+
+            /// The values a create wrote.
+            fn values(&self) -> NewProspect {
+                NewProspect {
+                    $($column: self.$column.clone(),)*
+                }
+            }
+
+            /// Whether `changes` would leave every column as it is.
+            fn kept_by(&self, changes: &ProspectChanges) -> bool {
+                true $(&& changes.$column.as_ref().is_none_or(|change| *change == self.$column))*
+            }
+        }
+    };
 }
 
-/// Changes to a prospect; `None` keeps a value, `Some(None)` clears it.
-#[derive(Clone, Debug, Default, AsChangeset)]
-#[diesel(table_name = prospects)]
-pub struct ProspectChanges {
-    pub owner_id: Option<i64>,
-    pub first_name: Option<Option<String>>,
-    pub last_name: Option<Option<String>>,
-    pub title: Option<Option<String>>,
-    pub company: Option<Option<String>>,
-    pub external_id: Option<Option<String>>,
+written_columns! {
+    owner_id: i64,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    company: Option<String>,
+    external_id: Option<String>,
 }
 
 /// A write refused by the one unique index of prospects: `external_id` is another prospect's.
@@ -396,18 +412,6 @@ impl Prospect {
         Ok(rows)
     }
 
-    /// The values a create wrote.
-    fn values(&self) -> NewProspect {
-        NewProspect {
-            owner_id: self.owner_id,
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            title: self.title.clone(),
-            company: self.company.clone(),
-            external_id: self.external_id.clone(),
-        }
-    }
-
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing, None))
@@ -446,15 +450,7 @@ impl Versioned for Prospect {
     }
 
     fn unchanged_by(&self, changes: &ProspectChanges, _: &()) -> bool {
-        let same = |change: &Option<Option<String>>, value: &Option<String>| {
-            change.as_ref().is_none_or(|change| change == value)
-        };
-        changes.owner_id.is_none_or(|owner| owner == self.owner_id)
-            && same(&changes.first_name, &self.first_name)
-            && same(&changes.last_name, &self.last_name)
-            && same(&changes.title, &self.title)
-            && same(&changes.company, &self.company)
-            && same(&changes.external_id, &self.external_id)
+        self.kept_by(changes)
     }
 
     fn apply(
