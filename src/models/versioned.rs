@@ -12,7 +12,7 @@ use crate::db::DbConnection;
 
 /// A record type whose single-record writes check its version first. Its own part is how it
 /// locks, compares and writes; [`Versioned::update`] and [`Versioned::delete`] put them in order.
-pub trait Versioned: Sized + Clone {
+pub trait Versioned: Sized {
     /// What an update may change; `None` keeps a value.
     type Changes;
     /// What a write holds locked besides the record, as it was before the write.
