@@ -163,13 +163,7 @@ impl Worker {
     /// The body of a delivery: the change as `GET /changes/{id}` shows it.
     fn body(&self, attempt: &Attempt) -> String {
         let entry = FeedEntry::new(attempt.change.clone(), &self.state.feed_cursors);
-        let fields = Default::default();
-        let view = View {
-            base: &self.base,
-            fields: &fields,
-            meta_for: None,
-            on_request: Vec::new(),
-        };
+        let view = View::plain(&self.base);
         view.change(&entry.change, entry.cursor.clone())
             .delivery_document()
     }

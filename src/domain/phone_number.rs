@@ -763,22 +763,15 @@ mod tests {
 
     #[test]
     fn normalises_filter_values() {
-        assert_eq!(
-            normalize_filter_value("(888) 938-7356", "US").as_deref(),
-            Ok("+18889387356")
-        );
-        assert_eq!(
-            normalize_filter_value("+18889387356", "GB").as_deref(),
-            Ok("+18889387356")
-        );
-        assert_eq!(
-            normalize_filter_value("020 7946 0958", "GB").as_deref(),
-            Ok("+442079460958")
-        );
-        assert_eq!(
-            normalize_filter_value("888 938 7356 x5", "US").as_deref(),
-            Ok("+18889387356")
-        );
+        for (value, region, normalized) in [
+            ("(888) 938-7356", "US", "+18889387356"),
+            ("+18889387356", "GB", "+18889387356"),
+            ("020 7946 0958", "GB", "+442079460958"),
+            ("888 938 7356 x5", "US", "+18889387356"),
+        ] {
+            let result = normalize_filter_value(value, region);
+            assert_eq!(result.as_deref(), Ok(normalized), "{value:?} in {region}");
+        }
         assert!(normalize_filter_value("abc", "US").is_err());
         assert!(normalize_filter_value("", "US").is_err());
         assert_eq!(

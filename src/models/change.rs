@@ -22,7 +22,7 @@ use diesel::sql_types::BigInt;
 use serde_json::Value;
 
 use super::error::ModelResult;
-use super::listing::{as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page};
+use super::listing::{as_i64, as_string, as_time, by_id_only, wrong_type, Listing, Page};
 use super::{PhoneNumberRow, Prospect};
 use crate::clock::now;
 use crate::db::schema::changes::{self, dsl as col};
@@ -33,7 +33,7 @@ use crate::jsonapi::document::{Attr, Timestamp};
 use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::schema::{ChangeField as F, PhoneNumberField, ProspectField, Relationship};
-use crate::{nullable_predicate, order_by, predicate};
+use crate::{nullable_predicate, predicate};
 
 /// The advisory lock key under which PostgreSQL writers draw change ids (`"pbfeed"` in ASCII).
 pub const FEED_LOCK: i64 = 0x7062_6665_6564;
@@ -447,11 +447,7 @@ crate::per_backend! {
 
 
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
-        match field {
-            F::Id => Ok(order_by!(query, col::id, descending)),
-            // The schema declares only `id` sortable; the query parser refuses the others.
-            _ => Err(unsortable(field)),
-        }
+        by_id_only(query, field, descending, col::id)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use diesel::backend::Backend;
 use diesel::expression::BoxableExpression;
+use diesel::query_dsl::methods::ThenOrderDsl;
 use diesel::sql_types::{Bool, Nullable};
 
 use super::error::ModelError;
@@ -125,6 +126,29 @@ pub fn wrong_type(field: &str) -> ModelError {
 /// is a mismatch between the declarations and the model, not a client error.
 pub fn unsortable<F: Field>(field: F) -> ModelError {
     ModelError::Unsupported(format!("sort {} by `{}`", F::TYPE, field.name()))
+}
+
+/// The `order` of a type whose only sort key is its id (`id`, its column): its schema declares no
+/// other field sortable, so the query parser refuses the others before a listing gets here.
+pub fn by_id_only<F: Field, Q, Id>(
+    query: Q,
+    field: F,
+    descending: bool,
+    id: Id,
+) -> Result<Q, ModelError>
+where
+    Id: diesel::ExpressionMethods,
+    Q: ThenOrderDsl<diesel::dsl::Desc<Id>, Output = Q>
+        + ThenOrderDsl<diesel::dsl::Asc<Id>, Output = Q>,
+{
+    if field != F::ID {
+        return Err(unsortable(field));
+    }
+    Ok(if descending {
+        <Q as ThenOrderDsl<_>>::then_order_by(query, id.desc())
+    } else {
+        <Q as ThenOrderDsl<_>>::then_order_by(query, id.asc())
+    })
 }
 
 pub fn as_i64(field: &str, value: &FilterValue) -> Result<i64, ModelError> {

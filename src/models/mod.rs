@@ -18,6 +18,7 @@ pub mod server_key;
 pub mod shared;
 pub mod token;
 pub mod user;
+pub mod versioned;
 pub mod webhook;
 
 pub use change::{recorded, Change, Journal};
@@ -26,6 +27,7 @@ pub use phone_number::{PhoneNumberRow, ProspectPhone};
 pub use prospect::Prospect;
 pub use token::ApiToken;
 pub use user::User;
+pub use versioned::Versioned;
 pub use webhook::Webhook;
 
 /// Rows per multi-row `INSERT` of a batched create (`create_many`): a phone number row has 18

@@ -10,6 +10,7 @@ use super::error::{ModelError, ModelResult};
 use super::listing::{
     as_i64, as_string, as_time, unsortable, wrong_type, Listing, Page, Predicate,
 };
+use super::versioned::Versioned;
 use crate::clock::now;
 use crate::db::schema::prospects::{self, dsl as col};
 use crate::db::{last_insert_id, DbConnection, StoredTime};
@@ -25,27 +26,6 @@ use crate::{nullable_predicate, order_by, predicate};
 diesel::define_sql_function! {
     /// `COALESCE(text, text)`: nullable names sort as `""`, identically on both backends.
     fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::Text>, otherwise: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-/// A prospect row. `Phones` is how its list of numbers arrives: parsed ([`PhoneList`], every read
-/// but one) or still the column's text ([`RawProspect`]).
-#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = prospects)]
-pub struct Prospect<Phones = PhoneList> {
-    pub id: i64,
-    pub owner_id: i64,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub title: Option<String>,
-    pub company: Option<String>,
-    pub external_id: Option<String>,
-    /// Its numbers as it shows them, in `order` (the `phones` column).
-    pub phones: Phones,
-    pub version: i64,
-    #[diesel(deserialize_as = StoredTime)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = StoredTime)]
-    pub updated_at: NaiveDateTime,
 }
 
 /// The `phones` column: a prospect's list of [`ProspectPhone`]s as a JSON array (of
@@ -95,44 +75,81 @@ pub type RawProspect = Prospect<String>;
 
 impl RawProspect {
     pub fn parse(self) -> serde_json::Result<Prospect> {
-        Ok(Prospect {
-            phones: PhoneList::parse(&self.phones)?,
-            id: self.id,
-            owner_id: self.owner_id,
-            first_name: self.first_name,
-            last_name: self.last_name,
-            title: self.title,
-            company: self.company,
-            external_id: self.external_id,
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
+        let phones = PhoneList::parse(&self.phones)?;
+        Ok(self.with_phones(phones))
     }
 }
 
-/// A prospect to create (its version and timestamps are the create's).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Insertable)]
-#[diesel(table_name = prospects, treat_none_as_default_value = false)]
-pub struct NewProspect {
-    pub owner_id: i64,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub title: Option<String>,
-    pub company: Option<String>,
-    pub external_id: Option<String>,
+/// Declares the columns a prospect's writes set once, for the places that must name each of them:
+/// the row ([`Prospect`], between its id and its list), what a create writes ([`NewProspect`]),
+/// what an update may change ([`ProspectChanges`]), and the row's copies and comparisons of them.
+macro_rules! written_columns {
+    ($($column:ident: $type:ty,)*) => {
+        /// A prospect row. `Phones` is how its list of numbers arrives: parsed ([`PhoneList`], every
+        /// read but one) or still the column's text ([`RawProspect`]).
+        #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+        #[diesel(table_name = prospects)]
+        pub struct Prospect<Phones = PhoneList> {
+            pub id: i64,
+            $(pub $column: $type,)*
+            /// Its numbers as it shows them, in `order` (the `phones` column).
+            pub phones: Phones,
+            pub version: i64,
+            #[diesel(deserialize_as = StoredTime)]
+            pub created_at: NaiveDateTime,
+            #[diesel(deserialize_as = StoredTime)]
+            pub updated_at: NaiveDateTime,
+        }
+
+        /// A prospect to create (its version and timestamps are the create's).
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Insertable)]
+        #[diesel(table_name = prospects, treat_none_as_default_value = false)]
+        pub struct NewProspect {
+            $(pub $column: $type,)*
+        }
+
+        /// Changes to a prospect; `None` keeps a value (`Some(None)` clears a nullable one).
+        #[derive(Clone, Debug, Default, AsChangeset)]
+        #[diesel(table_name = prospects)]
+        pub struct ProspectChanges {
+            $(pub $column: Option<$type>,)*
+        }
+
+        impl<Phones> Prospect<Phones> {
+            /// The row with `phones` as its list.
+            fn with_phones<List>(self, phones: List) -> Prospect<List> {
+                Prospect {
+                    id: self.id,
+                    $($column: self.$column,)*
+                    phones,
+                    version: self.version,
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                }
+            }
+
+            /// The values a create wrote.
+            fn values(&self) -> NewProspect {
+                NewProspect {
+                    $($column: self.$column.clone(),)*
+                }
+            }
+
+            /// Whether `changes` would leave every column as it is.
+            fn kept_by(&self, changes: &ProspectChanges) -> bool {
+                true $(&& changes.$column.as_ref().is_none_or(|change| *change == self.$column))*
+            }
+        }
+    };
 }
 
-/// Changes to a prospect; `None` keeps a value, `Some(None)` clears it.
-#[derive(Clone, Debug, Default, AsChangeset)]
-#[diesel(table_name = prospects)]
-pub struct ProspectChanges {
-    pub owner_id: Option<i64>,
-    pub first_name: Option<Option<String>>,
-    pub last_name: Option<Option<String>>,
-    pub title: Option<Option<String>>,
-    pub company: Option<Option<String>>,
-    pub external_id: Option<Option<String>>,
+written_columns! {
+    owner_id: i64,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    company: Option<String>,
+    external_id: Option<String>,
 }
 
 /// A write refused by the one unique index of prospects: `external_id` is another prospect's.
@@ -395,86 +412,6 @@ impl Prospect {
         Ok(rows)
     }
 
-    /// The values a create wrote.
-    fn values(&self) -> NewProspect {
-        NewProspect {
-            owner_id: self.owner_id,
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            title: self.title.clone(),
-            company: self.company.clone(),
-            external_id: self.external_id.clone(),
-        }
-    }
-
-    /// Whether `changes` would leave `self` as it is.
-    fn unchanged_by(&self, changes: &ProspectChanges) -> bool {
-        let same = |change: &Option<Option<String>>, value: &Option<String>| {
-            change.as_ref().is_none_or(|change| change == value)
-        };
-        changes.owner_id.is_none_or(|owner| owner == self.owner_id)
-            && same(&changes.first_name, &self.first_name)
-            && same(&changes.last_name, &self.last_name)
-            && same(&changes.title, &self.title)
-            && same(&changes.company, &self.company)
-            && same(&changes.external_id, &self.external_id)
-    }
-
-    /// Applies `changes` if the stored version passes `expected_version` (the `If-Match` check),
-    /// else 412, under the prospect's lock. A PATCH whose values equal the stored ones changes
-    /// nothing: not the version, not `updatedAt`, and it records no change.
-    pub fn update(
-        conn: &mut DbConnection,
-        journal: &mut Journal,
-        id: i64,
-        changes: &ProspectChanges,
-        expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<Self> {
-        let current = Self::lock(conn, id)?;
-        if !expected_version(current.version) {
-            return Err(ModelError::VersionMismatch);
-        }
-        if current.unchanged_by(changes) {
-            return Ok(current);
-        }
-        diesel::update(prospects::table.find(id))
-            .set((
-                changes,
-                col::version.eq(current.version + 1),
-                col::updated_at.eq(current.next_time(now())),
-            ))
-            .execute(conn)
-            .map_err(|error| {
-                let external_id = changes.external_id.as_ref().and_then(Option::as_deref);
-                taken(error, external_id)
-            })?;
-        let row = Self::find(conn, id)?
-            .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, id))?;
-        journal.prospect(Some(&current), Some(&row));
-        Ok(row)
-    }
-
-    /// Deletes the prospect if its version passes `expected_version` (else 412), under its lock;
-    /// its numbers go with it (`ON DELETE CASCADE`), and each of their deletes is recorded.
-    pub fn delete(
-        conn: &mut DbConnection,
-        journal: &mut Journal,
-        id: i64,
-        expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<()> {
-        let current = Self::lock(conn, id)?;
-        if !expected_version(current.version) {
-            return Err(ModelError::VersionMismatch);
-        }
-        let numbers = PhoneNumberRow::of_prospects(conn, &[id])?;
-        diesel::delete(prospects::table.find(id)).execute(conn)?;
-        for number in &numbers {
-            journal.number(Some(number), None);
-        }
-        journal.prospect(Some(&current), None);
-        Ok(())
-    }
-
     /// One page of prospects matching `listing`.
     pub fn list(conn: &mut DbConnection, listing: &Listing<F>) -> ModelResult<Page<Self>> {
         crate::by_backend!(conn, list(listing, None))
@@ -492,6 +429,70 @@ impl Prospect {
             own: number.prospect_id,
         };
         crate::by_backend!(conn, list(listing, Some(sharing)))
+    }
+}
+
+impl Versioned for Prospect {
+    type Changes = ProspectChanges;
+    /// Nothing more: the prospect's own lock ([`Prospect::lock`]) is all its writes need.
+    type Locked = ();
+
+    fn lock_record(
+        conn: &mut DbConnection,
+        id: i64,
+        _: Option<&ProspectChanges>,
+    ) -> ModelResult<(Self, ())> {
+        Ok((Self::lock(conn, id)?, ()))
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn unchanged_by(&self, changes: &ProspectChanges, _: &()) -> bool {
+        self.kept_by(changes)
+    }
+
+    fn apply(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        changes: &ProspectChanges,
+        _: (),
+        at: NaiveDateTime,
+    ) -> ModelResult<Self> {
+        diesel::update(prospects::table.find(self.id))
+            .set((
+                changes,
+                col::version.eq(self.version + 1),
+                col::updated_at.eq(self.next_time(at)),
+            ))
+            .execute(conn)
+            .map_err(|error| {
+                let external_id = changes.external_id.as_ref().and_then(Option::as_deref);
+                taken(error, external_id)
+            })?;
+        let row = Self::find(conn, self.id)?
+            .ok_or_else(|| ModelError::not_found(ResourceType::Prospect, self.id))?;
+        journal.prospect(Some(self), Some(&row));
+        Ok(row)
+    }
+
+    /// Its numbers go with it (`ON DELETE CASCADE`), and each of their deletes is noted.
+    fn remove(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        _: (),
+        _: NaiveDateTime,
+    ) -> ModelResult<()> {
+        let numbers = PhoneNumberRow::of_prospects(conn, &[self.id])?;
+        diesel::delete(prospects::table.find(self.id)).execute(conn)?;
+        for number in &numbers {
+            journal.number(Some(number), None);
+        }
+        journal.prospect(Some(self), None);
+        Ok(())
     }
 }
 

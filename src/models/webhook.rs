@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Timestamp};
 
 use super::change::Change;
 use super::error::{ModelError, ModelResult};
-use super::listing::{as_i64, unsortable, wrong_type, Listing, Page, Predicate};
+use super::listing::{as_i64, by_id_only, wrong_type, Listing, Page, Predicate};
 use crate::clock::now;
 use crate::db::schema::webhook_deliveries::{self, dsl as queue};
 use crate::db::schema::webhooks::{self, dsl as col};
@@ -23,8 +23,8 @@ use crate::db::{last_insert_id, Backend, DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::jsonapi::query::{FilterOp, FilterTarget};
 use crate::jsonapi::schema::{Field as _, Relationship as _};
+use crate::predicate;
 use crate::schema::WebhookField as F;
-use crate::{order_by, predicate};
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = webhooks)]
@@ -149,11 +149,7 @@ crate::per_backend! {
 
 
     fn order(query: Filtered, field: F, descending: bool) -> ModelResult<Filtered> {
-        match field {
-            F::Id => Ok(order_by!(query, col::id, descending)),
-            // The schema declares only `id` sortable; the query parser refuses the others.
-            _ => Err(unsortable(field)),
-        }
+        by_id_only(query, field, descending, col::id)
     }
 }
 

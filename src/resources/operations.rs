@@ -529,13 +529,7 @@ pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpRes
         run_all(conn, journal, &principal, &region, &operations)
     });
     let (outcomes, numbers, prospects) = cx.database(work).await?;
-    let fields = Default::default();
-    let view = View {
-        base: &cx.base,
-        fields: &fields,
-        meta_for: None,
-        on_request: Vec::new(),
-    };
+    let view = View::plain(&cx.base);
     let results = outcomes
         .iter()
         .map(|outcome| match outcome {

@@ -29,6 +29,20 @@ pub struct View<'a> {
     pub on_request: Vec<Relationship>,
 }
 
+impl<'a> View<'a> {
+    /// The view of a response that asks for nothing: every field of every type, no authorization
+    /// meta, no relationship shown only on request (a webhook delivery, `/operations` results).
+    pub fn plain(base: &'a LinkBase) -> Self {
+        static EVERY_FIELD: BTreeMap<ResourceType, BTreeSet<&'static str>> = BTreeMap::new();
+        View {
+            base,
+            fields: &EVERY_FIELD,
+            meta_for: None,
+            on_request: Vec::new(),
+        }
+    }
+}
+
 /// A row's value of each of its attributes (`None` for the id): one exhaustive match per type.
 trait Attributes<'r, F: Field>: Copy {
     fn attr(self, field: F) -> Option<Attr<'r>>;

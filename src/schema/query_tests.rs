@@ -49,6 +49,16 @@ fn err(raw: &str) -> QueryError {
     }
 }
 
+/// Asserts that `e` is the cursor pagination profile's error `name` (the end of its type URI).
+fn assert_profile_error(e: &QueryError, name: &str) {
+    let type_uri = e.kind.profile_error_type();
+    let expected = format!("/{name}");
+    assert!(
+        type_uri.is_some_and(|t| t.ends_with(&expected)),
+        "{e}: {type_uri:?}"
+    );
+}
+
 /// Asserts a 400 of kind `Invalid` naming `parameter`.
 fn rejects(raw: &str, parameter: &str) {
     let e = err(raw);
@@ -301,10 +311,7 @@ fn page_size() {
         let e = err(raw);
         assert_eq!(e.parameter, "page[size]");
         assert_eq!(e.kind, QueryErrorKind::MaxPageSizeExceeded { max: 1000 });
-        assert!(e
-            .kind
-            .profile_error_type()
-            .is_some_and(|t| t.ends_with("/max-size-exceeded")));
+        assert_profile_error(&e, "max-size-exceeded");
     }
 }
 
@@ -327,10 +334,7 @@ fn page_cursors() {
         (e.parameter.as_str(), e.kind),
         ("page[before]", QueryErrorKind::RangePaginationNotSupported)
     );
-    assert!(e
-        .kind
-        .profile_error_type()
-        .is_some_and(|t| t.ends_with("/range-pagination-not-supported")));
+    assert_profile_error(&e, "range-pagination-not-supported");
 }
 
 #[test]
@@ -728,9 +732,6 @@ fn errors_display_and_profile_types() {
     let e = err("sort=nope");
     assert!(e.to_string().contains("`sort`"));
     assert!(e.detail.contains("`updatedAt`"), "{}", e.detail);
-    assert!(e
-        .kind
-        .profile_error_type()
-        .is_some_and(|t| t.ends_with("/unsupported-sort")));
+    assert_profile_error(&e, "unsupported-sort");
     assert_eq!(QueryErrorKind::Invalid.profile_error_type(), None);
 }

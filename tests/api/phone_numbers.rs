@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use phonebook::config::Config;
 use phonebook::domain::phone_number::{ExtensionInput, PhoneNumber};
 use phonebook::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
-use phonebook::models::{recorded, ModelError};
+use phonebook::models::{recorded, ModelError, Versioned};
 use phonebook::models::{PhoneNumberRow, Prospect, ProspectPhone};
 
 use crate::backend_tests;

@@ -33,6 +33,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::change::Journal;
 use super::error::{DuplicateCause, ModelError, ModelResult};
 use super::listing::{Listing, Page};
+use super::versioned::Versioned;
 use super::Prospect;
 use crate::clock::now;
 use crate::db::schema::phone_numbers::{self, dsl as col};
@@ -273,7 +274,7 @@ fn clamp_position(requested: Option<i64>, len: i64) -> i32 {
 /// The lists of numbers one write changes, locked, as they were before it: their prospects' rows
 /// and their numbers. What the write changed is what differs from them afterwards
 /// ([`Lists::finish`]).
-struct Lists {
+pub struct Lists {
     prospects: Vec<Prospect>,
     /// Every number of those prospects, by prospect id, then `order`.
     numbers: Vec<PhoneNumberRow>,
@@ -635,131 +636,6 @@ impl PhoneNumberRow {
             .collect()
     }
 
-    /// Runs `write` on number `id` with the lists involved locked — the number's and `target`'s,
-    /// in id order ([`Lists::lock`]) — after reading the number again under those locks and
-    /// checking `expected_version` (the `If-Match` check, 412 otherwise). The number may be moved
-    /// by someone else between the first read and the locks: then it starts over, three times at
-    /// most. `write` gets the current row, the lists as they were and the time.
-    fn with_lists_locked<T>(
-        conn: &mut DbConnection,
-        id: i64,
-        expected_version: &dyn Fn(i64) -> bool,
-        target: impl Fn(&Self) -> i64,
-        mut write: impl FnMut(&mut DbConnection, &Self, Lists, NaiveDateTime) -> ModelResult<T>,
-    ) -> ModelResult<T> {
-        let not_found = || ModelError::not_found(ResourceType::PhoneNumber, id);
-        for _ in 0..3 {
-            let before = Self::find(conn, id)?.ok_or_else(not_found)?;
-            let mut locks = vec![before.prospect_id, target(&before)];
-            locks.sort_unstable();
-            locks.dedup();
-            let lists = Lists::lock(conn, &locks)?;
-            let Some(current) = lists.numbers.iter().find(|row| row.id == id).cloned() else {
-                // Moved to a list this attempt did not lock, or deleted meanwhile.
-                continue;
-            };
-            if !expected_version(current.version) {
-                return Err(ModelError::VersionMismatch);
-            }
-            return write(conn, &current, lists, now());
-        }
-        Err(ModelError::KeptMoving)
-    }
-
-    /// Whether `changes` would leave `self` (on a list of `len` numbers) as it is.
-    fn unchanged_by(&self, changes: &PhoneNumberChanges, len: i64) -> bool {
-        let parsed = ParsedColumns {
-            number: self.number.clone(),
-            raw_number: self.raw_number.clone(),
-            country_code: self.country_code.clone(),
-            extension: self.extension.clone(),
-            formatted_number: self.formatted_number.clone(),
-            line_type: self.line_type.clone(),
-        };
-        let position = changes.order.map(|order| order.clamp(0, len - 1) as i32);
-        changes.prospect_id.is_none_or(|id| id == self.prospect_id)
-            && changes.parsed.as_ref().is_none_or(|new| *new == parsed)
-            && changes
-                .phone_type
-                .as_ref()
-                .is_none_or(|new| *new == self.phone_type)
-            && changes
-                .status
-                .as_ref()
-                .is_none_or(|new| *new == self.status)
-            && changes
-                .source
-                .as_ref()
-                .is_none_or(|new| *new == self.source)
-            && changes
-                .sms_opt_out
-                .is_none_or(|new| new == self.sms_opt_out)
-            && changes.notes.as_ref().is_none_or(|new| *new == self.notes)
-            && position.is_none_or(|position| position == self.position)
-    }
-
-    /// Applies `changes` to number `id`, if its version passes `expected_version`. Changes equal
-    /// to the stored values write nothing and record nothing.
-    pub fn update(
-        conn: &mut DbConnection,
-        journal: &mut Journal,
-        id: i64,
-        changes: &PhoneNumberChanges,
-        expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<Self> {
-        let target = |row: &Self| changes.prospect_id.unwrap_or(row.prospect_id);
-        Self::with_lists_locked(
-            conn,
-            id,
-            expected_version,
-            target,
-            |conn, current, lists, at| {
-                if current.unchanged_by(changes, lists.len_of(current.prospect_id)) {
-                    return Ok(current.clone());
-                }
-                let target = target(current);
-                let position = Self::reposition(conn, current, target, changes.order, &lists, at)?;
-                let status_changed =
-                    (changes.status.as_ref()).filter(|status| **status != current.status);
-                let opt_out_changed =
-                    (changes.sms_opt_out).filter(|opt_out| *opt_out != current.sms_opt_out);
-                let columns = ColumnChanges {
-                    phone_type: changes.phone_type.clone(),
-                    status: status_changed.cloned(),
-                    status_changed_at: status_changed.map(|_| at),
-                    source: changes.source.clone(),
-                    sms_opt_out: opt_out_changed,
-                    sms_opt_out_changed_at: opt_out_changed.map(|_| Some(at)),
-                    notes: changes.notes.clone(),
-                };
-                // One statement, so that the unique index judges the row as it ends up: a move that
-                // also changes the number must not be refused for the number it had.
-                diesel::update(phone_numbers::table.find(id))
-                    .set((
-                        (
-                            col::prospect_id.eq(target),
-                            col::position.eq(position),
-                            col::version.eq(current.version + 1),
-                            col::updated_at.eq(at),
-                        ),
-                        changes.parsed.as_ref(),
-                        columns,
-                    ))
-                    .execute(conn)
-                    .map_err(|error| match (&changes.parsed, unique_violation(&error)) {
-                        (_, false) => error.into(),
-                        (Some(new), true) => {
-                            duplicate(DuplicateCause::Number, &new.number, &new.extension)
-                        }
-                        (None, true) => {
-                            duplicate(DuplicateCause::Move, &current.number, &current.extension)
-                        }
-                    })?;
-                take(lists.finish(conn, journal, at)?, id)
-            },
-        )
-    }
-
     /// The position `current` takes on `target`'s list, the numbers it passes shifted: a move
     /// leaves the old list and joins the new one (appended unless `order` says where); `order`
     /// alone moves it within its list. `lists` are the lists as they were.
@@ -791,28 +667,6 @@ impl PhoneNumberRow {
         Ok(position)
     }
 
-    /// Deletes number `id` and closes the gap in its list.
-    pub fn delete(
-        conn: &mut DbConnection,
-        journal: &mut Journal,
-        id: i64,
-        expected_version: &dyn Fn(i64) -> bool,
-    ) -> ModelResult<()> {
-        let own_list = |row: &Self| row.prospect_id;
-        Self::with_lists_locked(
-            conn,
-            id,
-            expected_version,
-            own_list,
-            |conn, current, lists, at| {
-                diesel::delete(phone_numbers::table.find(id)).execute(conn)?;
-                let (list, next) = (current.prospect_id, current.position + 1);
-                Self::shift(conn, list, next, None, -1, at)?;
-                lists.finish(conn, journal, at).map(drop)
-            },
-        )
-    }
-
     /// One page of numbers matching `listing`, optionally only those of one prospect.
     pub fn list(
         conn: &mut DbConnection,
@@ -834,5 +688,129 @@ impl PhoneNumberRow {
             DbConnection::Pg(conn) => postgres::list_with_prospects(conn, listing, prospect_id),
             DbConnection::Sqlite(_) => sqlite::list_with_prospects(conn, listing, prospect_id),
         }
+    }
+}
+
+/// A number's writes hold the lists involved locked: its own and, for a move, the target's.
+impl Versioned for PhoneNumberRow {
+    type Changes = PhoneNumberChanges;
+    /// The lists involved, as they were ([`Lists::lock`]).
+    type Locked = Lists;
+
+    /// Locks the lists involved — the number's and the one `changes` moves it to, in id order —
+    /// and reads the number again under those locks. The number may be moved by someone else
+    /// between the first read and the locks: then it starts over, three times at most.
+    fn lock_record(
+        conn: &mut DbConnection,
+        id: i64,
+        changes: Option<&PhoneNumberChanges>,
+    ) -> ModelResult<(Self, Lists)> {
+        let not_found = || ModelError::not_found(ResourceType::PhoneNumber, id);
+        for _ in 0..3 {
+            let before = Self::find(conn, id)?.ok_or_else(not_found)?;
+            let target = changes.and_then(|changes| changes.prospect_id);
+            let mut locks = vec![before.prospect_id, target.unwrap_or(before.prospect_id)];
+            locks.sort_unstable();
+            locks.dedup();
+            let lists = Lists::lock(conn, &locks)?;
+            let Some(current) = lists.numbers.iter().find(|row| row.id == id).cloned() else {
+                // Moved to a list this attempt did not lock, or deleted meanwhile.
+                continue;
+            };
+            return Ok((current, lists));
+        }
+        Err(ModelError::KeptMoving)
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn unchanged_by(&self, changes: &PhoneNumberChanges, lists: &Lists) -> bool {
+        let parsed = ParsedColumns {
+            number: self.number.clone(),
+            raw_number: self.raw_number.clone(),
+            country_code: self.country_code.clone(),
+            extension: self.extension.clone(),
+            formatted_number: self.formatted_number.clone(),
+            line_type: self.line_type.clone(),
+        };
+        let len = lists.len_of(self.prospect_id);
+        let position = changes.order.map(|order| order.clamp(0, len - 1) as i32);
+        changes.prospect_id.is_none_or(|id| id == self.prospect_id)
+            && changes.parsed.as_ref().is_none_or(|new| *new == parsed)
+            && changes
+                .phone_type
+                .as_ref()
+                .is_none_or(|new| *new == self.phone_type)
+            && changes
+                .status
+                .as_ref()
+                .is_none_or(|new| *new == self.status)
+            && changes
+                .source
+                .as_ref()
+                .is_none_or(|new| *new == self.source)
+            && changes
+                .sms_opt_out
+                .is_none_or(|new| new == self.sms_opt_out)
+            && changes.notes.as_ref().is_none_or(|new| *new == self.notes)
+            && position.is_none_or(|position| position == self.position)
+    }
+
+    fn apply(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        changes: &PhoneNumberChanges,
+        lists: Lists,
+        at: NaiveDateTime,
+    ) -> ModelResult<Self> {
+        let target = changes.prospect_id.unwrap_or(self.prospect_id);
+        let position = Self::reposition(conn, self, target, changes.order, &lists, at)?;
+        let status_changed = (changes.status.as_ref()).filter(|status| **status != self.status);
+        let opt_out_changed = (changes.sms_opt_out).filter(|opt_out| *opt_out != self.sms_opt_out);
+        let columns = ColumnChanges {
+            phone_type: changes.phone_type.clone(),
+            status: status_changed.cloned(),
+            status_changed_at: status_changed.map(|_| at),
+            source: changes.source.clone(),
+            sms_opt_out: opt_out_changed,
+            sms_opt_out_changed_at: opt_out_changed.map(|_| Some(at)),
+            notes: changes.notes.clone(),
+        };
+        // One statement, so that the unique index judges the row as it ends up: a move that also
+        // changes the number must not be refused for the number it had.
+        diesel::update(phone_numbers::table.find(self.id))
+            .set((
+                (
+                    col::prospect_id.eq(target),
+                    col::position.eq(position),
+                    col::version.eq(self.version + 1),
+                    col::updated_at.eq(at),
+                ),
+                changes.parsed.as_ref(),
+                columns,
+            ))
+            .execute(conn)
+            .map_err(|error| match (&changes.parsed, unique_violation(&error)) {
+                (_, false) => error.into(),
+                (Some(new), true) => duplicate(DuplicateCause::Number, &new.number, &new.extension),
+                (None, true) => duplicate(DuplicateCause::Move, &self.number, &self.extension),
+            })?;
+        take(lists.finish(conn, journal, at)?, self.id)
+    }
+
+    /// Deletes the number and closes the gap in its list.
+    fn remove(
+        &self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        lists: Lists,
+        at: NaiveDateTime,
+    ) -> ModelResult<()> {
+        diesel::delete(phone_numbers::table.find(self.id)).execute(conn)?;
+        Self::shift(conn, self.prospect_id, self.position + 1, None, -1, at)?;
+        lists.finish(conn, journal, at).map(drop)
     }
 }

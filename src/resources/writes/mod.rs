@@ -9,7 +9,7 @@ pub mod webhook;
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
 use crate::jsonapi::body::ResourceInput;
-use crate::models::{recorded, Journal, ModelResult};
+use crate::models::{recorded, Journal, ModelResult, Versioned};
 use crate::permissions::Principal;
 use crate::resources::conditional::Precondition;
 use crate::resources::served::{existing, Served};
@@ -95,6 +95,18 @@ pub fn delete<R: Deletable>(
     let current = existing::<R>(conn, id)?;
     R::authorize_delete(conn, principal, &current)?;
     Ok(R::DELETE(conn, journal, id, &precondition.of_record(id))?)
+}
+
+/// Applies `changes` to record `id` if `If-Match` (`precondition`) accepts its stored version:
+/// the model's [`Versioned::update`], after the request's checks.
+pub fn update<R: Versioned>(
+    conn: &mut DbConnection,
+    journal: &mut Journal,
+    id: i64,
+    changes: &R::Changes,
+    precondition: &Precondition,
+) -> ModelResult<R> {
+    R::update(conn, journal, id, changes, &precondition.of_record(id))
 }
 
 /// Local ids (`lid`) of resources created earlier in the same Atomic Operations request.

@@ -12,7 +12,7 @@ use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::phone_number::{NewPhoneNumber, ParsedColumns, PhoneNumberChanges};
 use crate::models::Journal;
-use crate::models::{PhoneNumberRow, Prospect};
+use crate::models::{PhoneNumberRow, Prospect, Versioned};
 use crate::permissions::{authorize, Action, Principal};
 use crate::resources::conditional::Precondition;
 use crate::resources::served::existing;
@@ -360,10 +360,7 @@ pub fn update(
         order: draft.order.value(),
         prospect_id: target,
     };
-    let allows = precondition.of_record(id);
-    Ok(PhoneNumberRow::update(
-        conn, journal, id, &changes, &allows,
-    )?)
+    Ok(super::update(conn, journal, id, &changes, precondition)?)
 }
 
 /// The owner of the number's prospect, whose record permission a write of the number needs.
@@ -417,13 +414,12 @@ pub fn move_to(
         prospect_id: Some(prospect_id),
         ..PhoneNumberChanges::default()
     };
-    let allows = precondition.of_record(id);
-    PhoneNumberRow::update(conn, journal, id, &changes, &allows)
+    super::update(conn, journal, id, &changes, precondition)
         .map_err(ApiError::duplicate_at(linkage))
 }
 
 impl super::Deletable for PhoneNumberRow {
-    const DELETE: Delete = PhoneNumberRow::delete;
+    const DELETE: Delete = <PhoneNumberRow as Versioned>::delete;
 
     fn authorize_delete(
         conn: &mut DbConnection,

@@ -8,7 +8,7 @@ use crate::jsonapi::document::ResourceType;
 use crate::jsonapi::schema::Relationship as _;
 use crate::models::prospect::{NewProspect, ProspectChanges};
 use crate::models::Journal;
-use crate::models::{Prospect, User};
+use crate::models::{Prospect, User, Versioned};
 use crate::permissions::{authorize, Action, Principal};
 use crate::resources::conditional::Precondition;
 use crate::resources::served::existing;
@@ -198,13 +198,12 @@ pub fn update(
         company: draft.company.into_change(),
         external_id: draft.external_id.into_change(),
     };
-    let allows = precondition.of_record(id);
-    Ok(Prospect::update(conn, journal, id, &changes, &allows)?)
+    Ok(super::update(conn, journal, id, &changes, precondition)?)
 }
 
 impl super::Deletable for Prospect {
     /// Deletes the prospect and its numbers.
-    const DELETE: Delete = Prospect::delete;
+    const DELETE: Delete = <Prospect as Versioned>::delete;
 
     fn authorize_delete(
         _: &mut DbConnection,
@@ -252,6 +251,5 @@ pub fn change_owner(
         owner_id: Some(owner),
         ..ProspectChanges::default()
     };
-    let allows = precondition.of_record(id);
-    Ok(Prospect::update(conn, journal, id, &changes, &allows)?)
+    Ok(super::update(conn, journal, id, &changes, precondition)?)
 }
