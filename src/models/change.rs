@@ -7,14 +7,16 @@
 //! changes the work noted and queues their deliveries. A write that fails or rolls back leaves
 //! nothing; a write that changed nothing noted nothing.
 //!
-//! Ids are assigned in commit order, so a consumer paging with `page[after]` never misses a change:
+//! A consumer paging with `page[after]` never misses a change: no change becomes visible with an
+//! id below one already visible.
 //! - SQLite serializes writers (`BEGIN IMMEDIATE`), so the autoincrement order is the commit order.
-//! - PostgreSQL would hand out identity values in the order transactions *ask* for them, and a
-//!   transaction that asked earlier may commit later. So [`Journal::commit`] first takes a
-//!   transaction-level advisory lock ([`FEED_LOCK`]), held until the transaction ends: only the
-//!   holder draws change ids, and it commits before the next writer can draw any. Writers queue on
-//!   that lock only for their last statement (lock, insert and queue in one round trip), after
-//!   their own row locks and work.
+//! - PostgreSQL hands out identity values in the order transactions *ask* for them, and a
+//!   transaction that asked earlier may commit later. So writers draw change ids only under the
+//!   feed's advisory lock ([`FEED_LOCK`]) in shared mode, as their transaction's last statement,
+//!   and hold it until they commit; and the feed is read ([`Change::settled`]) under that lock in
+//!   exclusive mode, which PostgreSQL grants once no writer holds ids it has not committed. Writers
+//!   do not wait for each other (their commits share the WAL's flushes); a read waits for the
+//!   writers already drawing, and holds back new ones for its one statement.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -35,7 +37,8 @@ use crate::jsonapi::schema::{Field, Relationship as _};
 use crate::schema::{ChangeField as F, PhoneNumberField, ProspectField, Relationship};
 use crate::{nullable_predicate, predicate};
 
-/// The advisory lock key under which PostgreSQL writers draw change ids (`"pbfeed"` in ASCII).
+/// The advisory lock key under which PostgreSQL writers draw change ids (shared) and the feed is
+/// read (exclusive): `"pbfeed"` in ASCII.
 pub const FEED_LOCK: i64 = 0x7062_6665_6564;
 
 /// A stored change.
@@ -300,9 +303,10 @@ impl Journal {
     }
 }
 
-/// [`Journal::commit`] on PostgreSQL, in one statement (one round trip): take the feed lock, then
-/// insert the changes in their order (their ids drawn under the lock), then queue their
-/// deliveries. The lock comes first because every row the insert reads joins the lock's one row.
+/// [`Journal::commit`] on PostgreSQL, in one statement (one round trip): take the feed lock in
+/// shared mode, then insert the changes in their order (their ids drawn under the lock), then
+/// queue their deliveries. The lock comes first because every row the insert reads joins the
+/// lock's one row.
 fn pg_commit(conn: &mut diesel::pg::PgConnection, rows: Vec<NewChange>) -> QueryResult<()> {
     use diesel::sql_types::{Array, Nullable, Text};
     let (actor, at) = (rows[0].actor_id, rows[0].occurred_at);
@@ -310,7 +314,7 @@ fn pg_commit(conn: &mut diesel::pg::PgConnection, rows: Vec<NewChange>) -> Query
     let optional =
         |pick: fn(&NewChange) -> Option<String>| rows.iter().map(pick).collect::<Vec<_>>();
     diesel::sql_query(
-        "WITH feed AS (SELECT pg_advisory_xact_lock($1) AS locked), \
+        "WITH feed AS (SELECT pg_advisory_xact_lock_shared($1) AS locked), \
          added AS (INSERT INTO changes (action, resource_type, resource_id, changed_fields, \
          before_state, after_state, actor_id, occurred_at) \
          SELECT r.action, r.resource_type, r.resource_id, r.changed_fields, r.before_state, \
@@ -378,6 +382,26 @@ pub fn recorded<T, E: TransactionError>(
 crate::lookups_by_id!(Change, changes);
 
 impl Change {
+    /// Runs `read` of the feed once every change id drawn so far belongs to a committed (or
+    /// rolled back) transaction, so that it shows no change whose predecessors could still
+    /// appear. On PostgreSQL that is the feed lock in exclusive mode, held by a transaction around
+    /// `read` (whose statements see every commit made before the lock was granted); on SQLite,
+    /// where writers commit in id order, `read` runs as it is.
+    pub fn settled<T, E: From<diesel::result::Error>>(
+        conn: &mut DbConnection,
+        read: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !matches!(conn, DbConnection::Pg(_)) {
+            return read(conn);
+        }
+        conn.transaction(|conn| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<BigInt, _>(FEED_LOCK)
+                .execute(conn)?;
+            read(conn)
+        })
+    }
+
     /// One page of the feed matching `listing`, restricted to the changes of `readable` types
     /// (`None`: every type).
     pub fn list(

@@ -47,7 +47,9 @@ pub async fn list_changes(cx: Context) -> ApiResult<HttpResponse> {
         .then(|| readable.iter().map(|kind| kind.name()).collect::<Vec<_>>());
     let codec = cx.state.feed_cursors.clone();
     respond::list(&cx, query, None, move |conn, listing, _| {
-        let page = Change::list(conn, listing, restrict.as_deref())?;
+        let page = Change::settled(conn, |conn| {
+            Change::list(conn, listing, restrict.as_deref())
+        })?;
         let page = page.map(|change| FeedEntry::new(change, &codec));
         Ok((page, Graph::default()))
     })

@@ -195,7 +195,7 @@ impl Served for FeedEntry {
     type Field = ChangeField;
 
     fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Self>> {
-        let change = Change::find(conn, id)?;
+        let change = Change::settled(conn, |conn| Change::find(conn, id))?;
         Ok(change.map(|change| FeedEntry {
             change,
             cursor: None,

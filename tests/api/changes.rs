@@ -661,3 +661,56 @@ async fn concurrent_writers_and_a_poller_see_every_change_once(app: TestApp) {
     assert_eq!(all.len(), WRITERS * WRITES * 3);
     assert_eq!(seen, all, "the poller saw every change once, in order");
 }
+
+/// On PostgreSQL a transaction may draw a change id and commit after a later writer has. A read of
+/// the feed in between waits for it: it never shows the later change without the earlier one.
+/// PostgreSQL only: SQLite writers commit one at a time, in id order.
+#[actix_web::test]
+async fn a_change_id_drawn_but_not_committed_holds_the_feed_back() {
+    use diesel::connection::SimpleConnection;
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let mut held = app.conn();
+    let phonebook::db::DbConnection::Pg(slow) = &mut *held else {
+        panic!("a PostgreSQL app's connection");
+    };
+    // A writer at its last statement: the feed lock in shared mode, a change id drawn.
+    slow.batch_execute(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock_shared({}); \
+         INSERT INTO changes (action, resource_type, resource_id, changed_fields, after_state, \
+         occurred_at) VALUES ('created', 'prospect', 0, '[]', '{{}}', '2026-01-01 00:00:00')",
+        phonebook::models::change::FEED_LOCK
+    ))
+    .expect("the slow writer draws its id");
+    // A later writer commits first; its change id is the higher.
+    let later = app.prospect("Later").await;
+    let server = crate::helpers::serve_on_loopback(&app);
+    let (port, token) = (server.port, app.admin_token.clone());
+    let reader = std::thread::spawn(move || {
+        http(port, "GET", "/api/v2/changes?page[size]=100", &token, None)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    slow.batch_execute("COMMIT")
+        .expect("the slow writer commits");
+    let (status, page) = reader.join().expect("reader");
+    assert_eq!(status, 200, "{page}");
+    let shown: Vec<(String, String)> = (page["data"].as_array().unwrap().iter())
+        .map(|change| {
+            let attributes = &change["attributes"];
+            let id = attributes["resourceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            (attributes["resourceType"].as_str().unwrap().to_owned(), id)
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("prospect".to_owned(), "0".to_owned()),
+            ("prospect".to_owned(), later)
+        ],
+        "the read waited for the change drawn first, and shows both in id order"
+    );
+}
