@@ -268,6 +268,10 @@ impl Prospect {
     /// them: what [`Prospect::lock`] does for each, in one round trip (404 for the first one that
     /// does not exist).
     pub fn lock_all(conn: &mut DbConnection, ids: &[i64]) -> ModelResult<Vec<Self>> {
+        // One prospect (every single write) is `=`, a statement each backend caches.
+        if let [id] = ids {
+            return Ok(vec![Self::lock(conn, *id)?]);
+        }
         let ordered = prospects::table.filter(col::id.eq_any(ids)).order(col::id);
         let rows = match conn {
             DbConnection::Sqlite(conn) => ordered.select(Self::as_select()).load(conn)?,

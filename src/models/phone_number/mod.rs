@@ -37,7 +37,7 @@ use super::versioned::Versioned;
 use super::Prospect;
 use crate::clock::now;
 use crate::db::schema::phone_numbers::{self, dsl as col};
-use crate::db::{last_insert_id, DbConnection, StoredTime};
+use crate::db::{DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::domain::{PhoneType, UnknownVariant};
 use crate::jsonapi::document::Attr;
@@ -308,6 +308,18 @@ impl Lists {
     ) -> ModelResult<Vec<PhoneNumberRow>> {
         let ids: Vec<i64> = self.prospects.iter().map(|prospect| prospect.id).collect();
         let after = PhoneNumberRow::of_prospects(conn, &ids)?;
+        self.finish_as(conn, journal, after, at)
+    }
+
+    /// [`Lists::finish`] for a write that knows how its lists now stand (`after`, in list order),
+    /// as one that changed a single row in place does: nothing read again.
+    fn finish_as(
+        self,
+        conn: &mut DbConnection,
+        journal: &mut Journal,
+        after: Vec<PhoneNumberRow>,
+        at: NaiveDateTime,
+    ) -> ModelResult<Vec<PhoneNumberRow>> {
         for row in &after {
             journal.number(find(&self.numbers, row.id), Some(row));
         }
@@ -458,34 +470,29 @@ impl PhoneNumberRow {
         Ok(())
     }
 
-    /// Creates a number at its position, shifting those after it.
+    /// Creates a number at its position, shifting those after it: the batched create of one
+    /// number, whose refusal by the unique index is the number already on the prospect.
     pub fn create(
         conn: &mut DbConnection,
         journal: &mut Journal,
         new: &NewPhoneNumber,
     ) -> ModelResult<Self> {
-        let at = now();
-        let lists = Lists::lock(conn, &[new.prospect_id])?;
-        let position = clamp_position(new.order, lists.len_of(new.prospect_id));
-        Self::shift(conn, new.prospect_id, position, None, 1, at)?;
-        let parsed = &new.parsed;
-        diesel::insert_into(phone_numbers::table)
-            .values(InsertRow::of(new, position, 1, at))
-            .execute(conn)
-            .map_err(|error| {
-                if unique_violation(&error) {
-                    duplicate(DuplicateCause::Number, &parsed.number, &parsed.extension)
-                } else {
-                    error.into()
-                }
-            })?;
-        let id = last_insert_id(conn)?;
-        take(lists.finish(conn, journal, at)?, id)
+        let created = Self::create_many(conn, journal, std::slice::from_ref(new)).map_err(
+            |error| match error {
+                ModelError::RefusedInBatch => duplicate(
+                    DuplicateCause::Number,
+                    &new.parsed.number,
+                    &new.parsed.extension,
+                ),
+                other => other,
+            },
+        )?;
+        (created.into_iter().next()).ok_or(ModelError::Database(DieselError::NotFound))
     }
 
-    /// Creates the numbers `news`, in their order, exactly as [`PhoneNumberRow::create`] one after
-    /// the other in this transaction would — the same positions, versions and stored lists, the
-    /// same changes noted in the same order — in a few statements for the whole batch: one lock of
+    /// Creates the numbers `news`, in their order, exactly as creating them one after the other in
+    /// this transaction would — the same positions, versions and stored lists, the same changes
+    /// noted in the same order — in a few statements for the whole batch: one lock of
     /// its prospects (in id order), one read of their lists, one multi-row `INSERT … RETURNING`
     /// per [`BATCH_ROWS`](crate::models::BATCH_ROWS) numbers, one `UPDATE` per distinct shift of
     /// numbers already there (none when every number is appended) and one store of each list.
@@ -781,24 +788,36 @@ impl Versioned for PhoneNumberRow {
         };
         // One statement, so that the unique index judges the row as it ends up: a move that also
         // changes the number must not be refused for the number it had.
-        diesel::update(phone_numbers::table.find(self.id))
-            .set((
-                (
-                    col::prospect_id.eq(target),
-                    col::position.eq(position),
-                    col::version.eq(self.version + 1),
-                    col::updated_at.eq(at),
-                ),
-                changes.parsed.as_ref(),
-                columns,
-            ))
-            .execute(conn)
-            .map_err(|error| match (&changes.parsed, unique_violation(&error)) {
-                (_, false) => error.into(),
-                (Some(new), true) => duplicate(DuplicateCause::Number, &new.number, &new.extension),
-                (None, true) => duplicate(DuplicateCause::Move, &self.number, &self.extension),
-            })?;
-        take(lists.finish(conn, journal, at)?, self.id)
+        let update = diesel::update(phone_numbers::table.find(self.id)).set((
+            (
+                col::prospect_id.eq(target),
+                col::position.eq(position),
+                col::version.eq(self.version + 1),
+                col::updated_at.eq(at),
+            ),
+            changes.parsed.as_ref(),
+            columns,
+        ));
+        let updated: Self = crate::on_backend!(&mut *conn, |conn| update
+            .returning(Self::as_returning())
+            .get_result(conn))
+        .map_err(|error| match (&changes.parsed, unique_violation(&error)) {
+            (_, false) => error.into(),
+            (Some(new), true) => duplicate(DuplicateCause::Number, &new.number, &new.extension),
+            (None, true) => duplicate(DuplicateCause::Move, &self.number, &self.extension),
+        })?;
+        if (target, position) != (self.prospect_id, self.position) {
+            return take(lists.finish(conn, journal, at)?, self.id);
+        }
+        // In place: the lists are as they were but for this row.
+        let after = (lists.numbers.iter())
+            .map(|row| match row.id == self.id {
+                true => updated.clone(),
+                false => row.clone(),
+            })
+            .collect();
+        lists.finish_as(conn, journal, after, at)?;
+        Ok(updated)
     }
 
     /// Deletes the number and closes the gap in its list.
