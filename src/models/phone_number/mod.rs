@@ -343,6 +343,22 @@ impl Lists {
     }
 }
 
+/// Stores each prospect's list, version and `updatedAt` as `prospects` give them: one prepared
+/// `UPDATE` each (on SQLite a function call, not a round trip).
+fn store_each_list(conn: &mut DbConnection, prospects: &[Prospect]) -> QueryResult<()> {
+    use crate::db::schema::prospects::{self, dsl as col};
+    for prospect in prospects {
+        diesel::update(prospects::table.find(prospect.id))
+            .set((
+                col::phones.eq(super::prospect::PhoneList::to_json(&prospect.phones)),
+                col::version.eq(prospect.version),
+                col::updated_at.eq(prospect.updated_at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 fn find(rows: &[PhoneNumberRow], id: i64) -> Option<&PhoneNumberRow> {
     rows.iter().find(|row| row.id == id)
 }
@@ -635,8 +651,10 @@ impl PhoneNumberRow {
             rows_by_id.extend(list.into_iter().map(|row| (row.id, row)));
         }
         match conn {
-            DbConnection::Pg(conn) => postgres::store_lists(conn, &stored)?,
-            DbConnection::Sqlite(_) => sqlite::store_lists(conn, &stored)?,
+            // Several lists in one round trip. PostgreSQL plans that statement at every run, so
+            // one list (a single create) takes the prepared per-prospect `UPDATE` instead.
+            DbConnection::Pg(conn) if stored.len() > 1 => postgres::store_lists(conn, &stored)?,
+            _ => store_each_list(conn, &stored)?,
         }
         (ids_of_news.iter())
             .map(|id| (rows_by_id.remove(id)).ok_or(ModelError::Database(DieselError::NotFound)))

@@ -2,14 +2,11 @@
 //! read snapshot. A statement there is a function call, cheaper than decoding each prospect again
 //! with every one of its numbers (docs/performance.md, "Included prospects, per backend").
 
-use diesel::prelude::*;
-
 use super::PhoneNumberRow;
-use crate::db::schema::prospects::{self, dsl as col};
 use crate::db::DbConnection;
 use crate::models::error::ModelResult;
 use crate::models::listing::{Listing, Page};
-use crate::models::prospect::{PhoneList, Prospect};
+use crate::models::prospect::Prospect;
 use crate::schema::PhoneNumberField as F;
 
 /// [`PhoneNumberRow::list_with_prospects`] on SQLite (`conn` is a SQLite connection): two
@@ -25,19 +22,4 @@ pub(super) fn list_with_prospects(
         let prospects = Prospect::of_numbers(conn, &page.rows)?;
         Ok((page, prospects))
     })
-}
-
-/// Stores each prospect's list, version and `updatedAt` as `prospects` give them: one `UPDATE`
-/// each, a prepared statement run again (a function call on SQLite, not a round trip).
-pub(super) fn store_lists(conn: &mut DbConnection, prospects: &[Prospect]) -> QueryResult<()> {
-    for prospect in prospects {
-        diesel::update(prospects::table.find(prospect.id))
-            .set((
-                col::phones.eq(PhoneList::to_json(&prospect.phones)),
-                col::version.eq(prospect.version),
-                col::updated_at.eq(prospect.updated_at),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
 }
