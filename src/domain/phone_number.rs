@@ -454,14 +454,15 @@ fn parse_number(text: &str, region: country::Id) -> Result<Parsed, PhoneError> {
             "a phone number may have at most {MAX_E164_DIGITS} digits (E.164); this one has {digits}"
         )));
     }
-    if !guarded(|| phonenumber::is_valid(&number))? {
+    // Valid as the crate's `is_valid` decides it (a type in the numbering plan of the region the
+    // number belongs to), classified once instead of again by `is_valid`'s own lookup.
+    let classified = guarded(|| classified(code, &national))?;
+    let Some((meta, line_type)) = classified.filter(|(_, kind)| *kind != LineType::Unknown) else {
         return Err(PhoneError::input(
             "this is not a valid phone number in its country's numbering plan",
         ));
-    }
-    let meta = guarded(|| metadata_for(code, &national))?;
-    let region = meta.map(Metadata::id).filter(|id| is_region_code(id));
-    let line_type = meta.map_or(LineType::Unknown, |m| classify(m, &national));
+    };
+    let region = Some(meta.id()).filter(|id| is_region_code(id));
     let (e164, international) = guarded(|| {
         (
             number.format().mode(Mode::E164).to_string(),
@@ -496,17 +497,20 @@ fn strip_idd(text: &str, region: country::Id) -> Result<String, PhoneError> {
     Ok(format!("+{}", &digits[end..]))
 }
 
-/// The metadata a number belongs to (libphonenumber's
-/// `getRegionCodeForNumber`), keeping the national number's leading zeros.
-fn metadata_for(code: u16, national: &str) -> Option<&'static Metadata> {
+/// The metadata a number belongs to (libphonenumber's `getRegionCodeForNumber`, the national
+/// number keeping its leading zeros) and the number's type in that region's plan.
+fn classified(code: u16, national: &str) -> Option<(&'static Metadata, LineType)> {
     let all = database().by_code(&code)?;
-    if all.len() == 1 {
-        return all.into_iter().next();
+    if let [only] = all[..] {
+        return Some((only, classify(only, national)));
     }
-    all.into_iter().find(|meta| match meta.leading_digits() {
-        Some(pattern) => pattern.find(national).is_some_and(|m| m.start() == 0),
-        None => classify(meta, national) != LineType::Unknown,
-    })
+    all.into_iter()
+        .find_map(|meta| match meta.leading_digits() {
+            Some(pattern) => (pattern.find(national).is_some_and(|m| m.start() == 0))
+                .then(|| (meta, classify(meta, national))),
+            None => Some((meta, classify(meta, national)))
+                .filter(|(_, kind)| *kind != LineType::Unknown),
+        })
 }
 
 /// libphonenumber's `getNumberType`, over the region's descriptors.
@@ -532,8 +536,8 @@ fn classify(meta: &Metadata, national: &str) -> LineType {
         return *kind;
     }
     if matches(d.fixed_line()) {
-        let same_pattern = d.fixed_line().map(|f| f.national_number().to_string())
-            == d.mobile().map(|m| m.national_number().to_string());
+        let same_pattern = d.fixed_line().map(|f| f.national_number().as_str())
+            == d.mobile().map(|m| m.national_number().as_str());
         return if same_pattern || matches(d.mobile()) {
             LineType::FixedLineOrMobile
         } else {
@@ -553,6 +557,39 @@ mod tests {
     fn ok(input: &str, hint: Option<&str>) -> PhoneNumber {
         PhoneNumber::parse(input, hint, "US", ExtensionInput::Absent)
             .unwrap_or_else(|e| panic!("{input:?} (hint {hint:?}) should parse: {e}"))
+    }
+
+    /// `classified` decides validity as the crate's `is_valid` does, across single- and
+    /// shared-code regions, leading-digit regions and non-geographic codes.
+    #[test]
+    fn validity_is_the_crates() {
+        let inputs = [
+            "+1 202 555 0143",
+            "+1 201 555 0123",
+            "+1 264 497 1234",
+            "+1 876 927 1234",
+            "+1 999 123 4567",
+            "+44 20 7946 0958",
+            "+44 1234",
+            "+39 06 1234 5678",
+            "+7 495 123 45 67",
+            "+7 701 123 4567",
+            "+262 262 12 34 56",
+            "+262 269 61 12 34",
+            "+800 1234 5678",
+            "+882 1234 5678",
+            "+49 30 123456",
+            "+61 2 9876 5432",
+            "+61 1 2345",
+        ];
+        let mut valid = 0;
+        for input in inputs {
+            let by_crate = phonenumber::parse(None, input).is_ok_and(|n| phonenumber::is_valid(&n));
+            let ours = PhoneNumber::parse(input, None, "US", ExtensionInput::Absent).is_ok();
+            assert_eq!(ours, by_crate, "{input}");
+            valid += usize::from(ours);
+        }
+        assert!(valid > 0 && valid < inputs.len(), "both kinds are tried");
     }
 
     fn err(input: &str, hint: Option<&str>, ext: ExtensionInput<'_>) -> PhoneError {
