@@ -130,22 +130,27 @@ impl Snapshot {
 
     /// `{"attributes": {…}, "relationships": {…}}`, members in the order a GET shows them.
     fn to_json(&self) -> String {
-        let object = |out: &mut String, members: &[(&str, Value)]| {
-            out.push('{');
+        // Written straight into one buffer: an import notes a snapshot or two per row.
+        let object = |out: &mut Vec<u8>, members: &[(&str, Value)]| {
+            out.push(b'{');
             for (at, (name, value)) in members.iter().enumerate() {
                 if at > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&format!("{}:{value}", Value::from(*name)));
+                // Writing to a `Vec` cannot fail, and neither can serializing a `Value`.
+                let _ = serde_json::to_writer(&mut *out, name);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut *out, value);
             }
-            out.push('}');
+            out.push(b'}');
         };
-        let mut out = String::from("{\"attributes\":");
+        let mut out = Vec::with_capacity(512);
+        out.extend_from_slice(b"{\"attributes\":");
         object(&mut out, &self.attributes);
-        out.push_str(",\"relationships\":");
+        out.extend_from_slice(b",\"relationships\":");
         object(&mut out, &self.relationships);
-        out.push('}');
-        out
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
