@@ -47,7 +47,7 @@ mod listing;
 mod postgres;
 mod sqlite;
 
-#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = phone_numbers)]
 pub struct PhoneNumberRow {
     pub id: i64,
@@ -584,11 +584,16 @@ impl PhoneNumberRow {
                     InsertRow::of(new, final_at[index], 1 + shifts, at)
                 })
                 .collect();
-            let insert = diesel::insert_into(phone_numbers::table).values(&rows);
-            let returned: Vec<Self> = crate::on_backend!(&mut *conn, |conn| insert
-                .returning(Self::as_returning())
-                .get_results(conn))
-            .map_err(|error| match unique_violation(&error) {
+            let returned = match conn {
+                DbConnection::Pg(conn) if rows.len() > 1 => postgres::insert_numbers(conn, &rows),
+                _ => {
+                    let insert = diesel::insert_into(phone_numbers::table).values(&rows);
+                    crate::on_backend!(&mut *conn, |conn| insert
+                        .returning(Self::as_returning())
+                        .get_results(conn))
+                }
+            };
+            let returned: Vec<Self> = returned.map_err(|error| match unique_violation(&error) {
                 true => ModelError::RefusedInBatch,
                 false => error.into(),
             })?;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
 use super::listing::pg;
-use super::PhoneNumberRow;
+use super::{InsertRow, PhoneNumberRow};
 use crate::models::error::ModelResult;
 use crate::models::listing::{Listing, Page};
 use crate::models::prospect::{PhoneList, Prospect, RawProspect};
@@ -103,4 +103,49 @@ pub(super) fn store_lists(conn: &mut PgConnection, prospects: &[Prospect]) -> Qu
     .bind::<Array<Timestamp>, _>(times)
     .execute(conn)
     .map(drop)
+}
+
+/// Inserts `rows` in one statement whose parameters are one array a column: PostgreSQL parses
+/// and binds a multi-row `VALUES` of a thousand rows (18 parameters each) for longer than it
+/// takes to insert them.
+pub(super) fn insert_numbers(
+    conn: &mut PgConnection,
+    rows: &[InsertRow<'_>],
+) -> QueryResult<Vec<PhoneNumberRow>> {
+    use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
+    diesel::sql_query(
+        "INSERT INTO phone_numbers (prospect_id, number, raw_number, country_code, extension, \
+         phone_type, position, status, status_changed_at, source, formatted_number, line_type, \
+         sms_opt_out, sms_opt_out_changed_at, notes, version, created_at, updated_at) \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::int[], $8::text[], $9::timestamp[], $10::text[], $11::text[], \
+         $12::text[], $13::bool[], $14::timestamp[], $15::text[], $16::bigint[], \
+         $17::timestamp[], $18::timestamp[]) \
+         RETURNING id, prospect_id, number, raw_number, country_code, extension, phone_type, \
+         position, status, status_changed_at, source, formatted_number, line_type, sms_opt_out, \
+         sms_opt_out_changed_at, notes, version, created_at, updated_at",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.prospect_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.number).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.raw_number).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.country_code).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.extension).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.phone_type).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.position).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.status_changed_at).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.source).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.formatted_number).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.line_type).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(rows.iter().map(|r| r.sms_opt_out).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Timestamp>>, _>(
+        rows.iter()
+            .map(|r| r.sms_opt_out_changed_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.notes).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+    .load(conn)
 }
