@@ -21,7 +21,7 @@ use crate::jsonapi::schema::{Field as _, Relationship as _};
 use crate::models::phone_number::NewPhoneNumber;
 use crate::models::prospect::NewProspect;
 use crate::models::{recorded, Journal, PhoneNumberRow, Prospect};
-use crate::permissions::{Principal, Role, Scopes};
+use crate::permissions::{authorize, Action, Principal, Role, Scopes};
 use crate::resources::served::existing;
 use crate::resources::writes::{phone_number, prospect, Lids};
 use crate::schema::{PhoneNumberField, ProspectField, Relationship};
@@ -183,6 +183,9 @@ struct Row {
     raw: ByteRecord,
     values: Vec<(Column, String)>,
     unreadable: Option<String>,
+    /// The row's number checked and parsed as its create would (the reader's work, done while
+    /// the previous batch is written), or why it cannot be; `None` for a row without one.
+    number: Option<Result<NewPhoneNumber, String>>,
 }
 
 impl Row {
@@ -247,35 +250,122 @@ pub fn run(
     let mut report_header = ByteRecord::from(vec!["line", "reason"]);
     report_header.extend(header.names.iter());
     report.write_byte_record(&report_header)?;
-    let mut importer = Importer::new(options, &header);
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    let mut record = ByteRecord::new();
-    loop {
-        let more = reader.read_byte_record(&mut record)?;
-        if more {
-            let line = record.position().map_or(0, Position::line);
-            batch.push(importer.row(line, &record));
-        }
-        if batch.len() == BATCH_ROWS || (!more && !batch.is_empty()) {
-            importer.write_batch(conn, &mut report, std::mem::take(&mut batch))?;
-            progress(&importer.summary, reader.position().byte());
-            if stop.load(Ordering::SeqCst) && more {
+    let mut importer = Importer::new(options);
+    // The file is read, and its numbers parsed, on a thread of its own while the batch before is
+    // written: parsing is a good part of a row's cost.
+    let (batches, written) = std::sync::mpsc::sync_channel(1);
+    let principal = importer.principal.clone();
+    std::thread::scope(|scope| {
+        let reading = RowReader {
+            header: &header,
+            principal: &principal,
+            region: &options.region,
+        };
+        scope.spawn(move || reading.read_batches(reader, &batches));
+        for batch in written {
+            let batch: ReadBatch = batch?;
+            let last = batch.last;
+            if !batch.rows.is_empty() {
+                importer.write_batch(conn, &mut report, batch.rows)?;
+                progress(&importer.summary, batch.end);
+            }
+            if last {
+                break;
+            }
+            if stop.load(Ordering::SeqCst) {
                 importer.summary.interrupted = true;
                 break;
             }
         }
-        if !more {
-            break;
-        }
-    }
+        // Leaving the loop drops the receiver: the reading thread stops at its next batch.
+        Ok::<_, ImportError>(())
+    })?;
     report.flush()?;
     Ok(importer.summary)
+}
+
+/// Rows read from the file, and the byte offset they end at.
+struct ReadBatch {
+    rows: Vec<Row>,
+    end: u64,
+    /// Whether the file ends with this batch.
+    last: bool,
+}
+
+/// The reading side of an import: records into rows, a batch at a time.
+struct RowReader<'a> {
+    header: &'a Header,
+    principal: &'a Principal,
+    region: &'a str,
+}
+
+impl RowReader<'_> {
+    /// Sends the file's rows in batches of [`BATCH_ROWS`] until the file ends, a record cannot be
+    /// read, or the receiving side is gone.
+    fn read_batches(
+        &self,
+        mut reader: csv::Reader<BufReader<File>>,
+        batches: &std::sync::mpsc::SyncSender<Result<ReadBatch, csv::Error>>,
+    ) {
+        let mut record = ByteRecord::new();
+        loop {
+            let mut rows = Vec::with_capacity(BATCH_ROWS);
+            let mut more = true;
+            while more && rows.len() < BATCH_ROWS {
+                match reader.read_byte_record(&mut record) {
+                    Ok(true) => {
+                        let line = record.position().map_or(0, Position::line);
+                        rows.push(self.row(line, &record));
+                    }
+                    Ok(false) => more = false,
+                    Err(error) => {
+                        let _ = batches.send(Err(error));
+                        return;
+                    }
+                }
+            }
+            let end = reader.position().byte();
+            let batch = ReadBatch {
+                rows,
+                end,
+                last: !more,
+            };
+            if batches.send(Ok(batch)).is_err() || !more {
+                return;
+            }
+        }
+    }
+
+    fn row(&self, line: u64, record: &ByteRecord) -> Row {
+        let unreadable = unreadable(record, self.header);
+        let text = |field: &[u8]| String::from_utf8_lossy(field).trim().to_owned();
+        let values = match unreadable {
+            Some(_) => Vec::new(),
+            None => (self.header.columns.iter().copied())
+                .zip(record.iter().map(text))
+                .collect(),
+        };
+        let mut row = Row {
+            line,
+            raw: record.clone(),
+            values,
+            unreadable,
+            number: None,
+        };
+        if row.unreadable.is_none() && row.has_number() {
+            // The owner is the batch's to know; the record permission is checked there again.
+            let prospect = (0, self.principal.user_id);
+            let input = number_input(&row, None);
+            let prepared = phone_number::prepare_on(self.principal, &input, self.region, prospect);
+            row.number = Some(prepared.map_err(|error| error.reason()));
+        }
+        row
+    }
 }
 
 /// What carries over from row to row.
 struct Importer<'a> {
     options: &'a Options,
-    header: &'a Header,
     principal: Principal,
     summary: Summary,
 }
@@ -308,7 +398,7 @@ impl TransactionError for Batch {
 }
 
 impl<'a> Importer<'a> {
-    fn new(options: &'a Options, header: &'a Header) -> Self {
+    fn new(options: &'a Options) -> Self {
         // The operator runs the command line: every scope, and the admin's rules.
         let principal = Principal {
             user_id: options.owner_id,
@@ -317,26 +407,8 @@ impl<'a> Importer<'a> {
         };
         Importer {
             options,
-            header,
             principal,
             summary: Summary::default(),
-        }
-    }
-
-    fn row(&self, line: u64, record: &ByteRecord) -> Row {
-        let unreadable = unreadable(record, self.header);
-        let text = |field: &[u8]| String::from_utf8_lossy(field).trim().to_owned();
-        let values = match unreadable {
-            Some(_) => Vec::new(),
-            None => (self.header.columns.iter().copied())
-                .zip(record.iter().map(text))
-                .collect(),
-        };
-        Row {
-            line,
-            raw: record.clone(),
-            values,
-            unreadable,
         }
     }
 
@@ -453,19 +525,15 @@ impl<'a> Importer<'a> {
                         (Target::Stored(id), owner, None)
                     }
                 };
-                let number = match row.has_number() {
-                    true => {
-                        let input = self.number_input(row, None);
-                        let region = &self.options.region;
-                        let prospect = (0, owner);
-                        Some(phone_number::prepare_on(
-                            &self.principal,
-                            &input,
-                            region,
-                            prospect,
-                        )?)
+                let number = match &row.number {
+                    Some(prepared) => {
+                        let action = Action::CreatePhoneNumber {
+                            prospect_owner_id: owner,
+                        };
+                        authorize(&self.principal, &action)?;
+                        Some(prepared.clone().map_err(Rejection::Reason)?)
                     }
-                    false => None,
+                    None => None,
                 };
                 let (prospect, has_number) = (creates.is_some(), number.is_some());
                 if let Some((external_id, new)) = creates {
@@ -475,9 +543,9 @@ impl<'a> Importer<'a> {
                 if let Some(number) = number {
                     numbers.push((number, target));
                 }
-                Ok::<_, ApiError>((target, prospect, has_number))
+                Ok::<_, Rejection>((target, prospect, has_number))
             })();
-            plans.push(plan.map_err(|error| error.reason()));
+            plans.push(plan.map_err(Rejection::reason));
         }
         let refused = |_| Batch::Refused;
         let created = Prospect::create_many(conn, journal, &new_prospects).map_err(refused)?;
@@ -548,30 +616,11 @@ impl<'a> Importer<'a> {
         if !row.has_number() {
             return Ok(created);
         }
-        let input = self.number_input(row, Some(prospect_id));
+        let input = number_input(row, Some(prospect_id));
         let region = &self.options.region;
         phone_number::create(conn, journal, &self.principal, &input, region, &Lids::new())?;
         created.number = true;
         Ok(created)
-    }
-
-    /// The row's number as a resource object, linked to its prospect when `prospect_id` is given.
-    fn number_input(&self, row: &Row, prospect_id: Option<i64>) -> ResourceInput {
-        let mut attributes = Map::new();
-        for field in NUMBER_COLUMNS {
-            if let Some(value) = row.value(Column::Number(field)) {
-                attributes.insert(field.name().to_owned(), cell_value(field, value));
-            }
-        }
-        let mut relationships = Map::new();
-        if let Some(prospect_id) = prospect_id {
-            let linkage = serde_json::json!({
-                "type": ResourceType::Prospect.name(),
-                "id": prospect_id.to_string(),
-            });
-            relationships.insert(Relationship::PhoneNumberProspect.name().to_owned(), linkage);
-        }
-        resource_input(attributes, relationships)
     }
 
     /// The row's prospect columns as a resource object.
@@ -621,6 +670,47 @@ impl<'a> Importer<'a> {
         let id = Self::prospect_id(row)?;
         existing::<Prospect>(conn, id)?;
         Ok((id, false))
+    }
+}
+
+/// The row's number as a resource object, linked to its prospect when `prospect_id` is given.
+fn number_input(row: &Row, prospect_id: Option<i64>) -> ResourceInput {
+    let mut attributes = Map::new();
+    for field in NUMBER_COLUMNS {
+        if let Some(value) = row.value(Column::Number(field)) {
+            attributes.insert(field.name().to_owned(), cell_value(field, value));
+        }
+    }
+    let mut relationships = Map::new();
+    if let Some(prospect_id) = prospect_id {
+        let linkage = serde_json::json!({
+            "type": ResourceType::Prospect.name(),
+            "id": prospect_id.to_string(),
+        });
+        relationships.insert(Relationship::PhoneNumberProspect.name().to_owned(), linkage);
+    }
+    resource_input(attributes, relationships)
+}
+
+/// Why a row of a batched write is rejected: a check's error, or the reason the reading side
+/// gave for its number.
+enum Rejection {
+    Error(ApiError),
+    Reason(String),
+}
+
+impl Rejection {
+    fn reason(self) -> String {
+        match self {
+            Rejection::Error(error) => error.reason(),
+            Rejection::Reason(reason) => reason,
+        }
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for Rejection {
+    fn from(error: E) -> Self {
+        Rejection::Error(error.into())
     }
 }
 
