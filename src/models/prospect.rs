@@ -441,9 +441,14 @@ impl Versioned for Prospect {
     /// Nothing more: the prospect's own lock ([`Prospect::lock`]) is all its writes need.
     type Locked = ();
 
+    fn id(&self) -> i64 {
+        self.id
+    }
+
     fn lock_record(
         conn: &mut DbConnection,
         id: i64,
+        _: Option<Self>,
         _: Option<&ProspectChanges>,
     ) -> ModelResult<(Self, ())> {
         Ok((Self::lock(conn, id)?, ()))

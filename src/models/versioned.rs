@@ -18,11 +18,16 @@ pub trait Versioned: Sized {
     /// What a write holds locked besides the record, as it was before the write.
     type Locked;
 
+    /// The record's id.
+    fn id(&self) -> i64;
+
     /// Locks what a write of record `id` needs (an update's `changes` may need more than a
-    /// delete) and reads the record under those locks: 404 when there is none.
+    /// delete) and reads the record under those locks: 404 when there is none. `read` is the
+    /// record as the caller read it before any lock, if it did: a first guess of what to lock.
     fn lock_record(
         conn: &mut DbConnection,
         id: i64,
+        read: Option<Self>,
         changes: Option<&Self::Changes>,
     ) -> ModelResult<(Self, Self::Locked)>;
 
@@ -52,17 +57,18 @@ pub trait Versioned: Sized {
         at: NaiveDateTime,
     ) -> ModelResult<()>;
 
-    /// Applies `changes` to record `id` if its stored version passes `expected_version` (else
-    /// 412). Changes equal to the stored values write nothing and note nothing: not the version,
-    /// not `updatedAt`.
+    /// Applies `changes` to the record `read` (as the caller read it before any lock) if its
+    /// stored version passes `expected_version` (else 412). Changes equal to the stored values
+    /// write nothing and note nothing: not the version, not `updatedAt`.
     fn update(
         conn: &mut DbConnection,
         journal: &mut Journal,
-        id: i64,
+        read: Self,
         changes: &Self::Changes,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<Self> {
-        let (current, locked) = Self::lock_record(conn, id, Some(changes))?;
+        let id = read.id();
+        let (current, locked) = Self::lock_record(conn, id, Some(read), Some(changes))?;
         if !expected_version(current.version()) {
             return Err(ModelError::VersionMismatch);
         }
@@ -79,7 +85,7 @@ pub trait Versioned: Sized {
         id: i64,
         expected_version: &dyn Fn(i64) -> bool,
     ) -> ModelResult<()> {
-        let (current, locked) = Self::lock_record(conn, id, None)?;
+        let (current, locked) = Self::lock_record(conn, id, None, None)?;
         if !expected_version(current.version()) {
             return Err(ModelError::VersionMismatch);
         }

@@ -1913,8 +1913,12 @@ async fn concurrent_model_writers_lose_nothing(app: TestApp) {
                         }),
                         ..PhoneNumberChanges::default()
                     };
+                    // Read before any lock, as a request's checks read it.
+                    let read = PhoneNumberRow::find(&mut conn, id)
+                        .unwrap_or_else(|error| panic!("find: {error:?}"))
+                        .expect("one of ours");
                     recorded(&mut conn, None, |conn, journal| {
-                        PhoneNumberRow::update(conn, journal, id, &changes, &|_| true)
+                        PhoneNumberRow::update(conn, journal, read.clone(), &changes, &|_| true)
                     })
                     .unwrap_or_else(|error| panic!("update: {error:?}"));
                     // Now and then delete one of ours.

@@ -730,14 +730,22 @@ impl Versioned for PhoneNumberRow {
     /// Locks the lists involved — the number's and the one `changes` moves it to, in id order —
     /// and reads the number again under those locks. The number may be moved by someone else
     /// between the first read and the locks: then it starts over, three times at most.
+    fn id(&self) -> i64 {
+        self.id
+    }
+
     fn lock_record(
         conn: &mut DbConnection,
         id: i64,
+        mut read: Option<Self>,
         changes: Option<&PhoneNumberChanges>,
     ) -> ModelResult<(Self, Lists)> {
         let not_found = || ModelError::not_found(ResourceType::PhoneNumber, id);
         for _ in 0..3 {
-            let before = Self::find(conn, id)?.ok_or_else(not_found)?;
+            let before = match read.take() {
+                Some(read) => read,
+                None => Self::find(conn, id)?.ok_or_else(not_found)?,
+            };
             let target = changes.and_then(|changes| changes.prospect_id);
             let mut locks = vec![before.prospect_id, target.unwrap_or(before.prospect_id)];
             locks.sort_unstable();

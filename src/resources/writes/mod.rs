@@ -97,16 +97,17 @@ pub fn delete<R: Deletable>(
     Ok(R::DELETE(conn, journal, id, &precondition.of_record(id))?)
 }
 
-/// Applies `changes` to record `id` if `If-Match` (`precondition`) accepts its stored version:
-/// the model's [`Versioned::update`], after the request's checks.
+/// Applies `changes` to the record `current` (as the request's checks read it) if `If-Match`
+/// (`precondition`) accepts its stored version: the model's [`Versioned::update`].
 pub fn update<R: Versioned>(
     conn: &mut DbConnection,
     journal: &mut Journal,
-    id: i64,
+    current: R,
     changes: &R::Changes,
     precondition: &Precondition,
 ) -> ModelResult<R> {
-    R::update(conn, journal, id, changes, &precondition.of_record(id))
+    let expected = precondition.of_record(current.id());
+    R::update(conn, journal, current, changes, &expected)
 }
 
 /// Local ids (`lid`) of resources created earlier in the same Atomic Operations request.

@@ -360,7 +360,13 @@ pub fn update(
         order: draft.order.value(),
         prospect_id: target,
     };
-    Ok(super::update(conn, journal, id, &changes, precondition)?)
+    Ok(super::update(
+        conn,
+        journal,
+        current,
+        &changes,
+        precondition,
+    )?)
 }
 
 /// The owner of the number's prospect, whose record permission a write of the number needs.
@@ -414,7 +420,7 @@ pub fn move_to(
         prospect_id: Some(prospect_id),
         ..PhoneNumberChanges::default()
     };
-    super::update(conn, journal, id, &changes, precondition)
+    super::update(conn, journal, current, &changes, precondition)
         .map_err(ApiError::duplicate_at(linkage))
 }
 

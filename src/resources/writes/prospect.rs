@@ -198,7 +198,13 @@ pub fn update(
         company: draft.company.into_change(),
         external_id: draft.external_id.into_change(),
     };
-    Ok(super::update(conn, journal, id, &changes, precondition)?)
+    Ok(super::update(
+        conn,
+        journal,
+        current,
+        &changes,
+        precondition,
+    )?)
 }
 
 impl super::Deletable for Prospect {
@@ -251,5 +257,11 @@ pub fn change_owner(
         owner_id: Some(owner),
         ..ProspectChanges::default()
     };
-    Ok(super::update(conn, journal, id, &changes, precondition)?)
+    Ok(super::update(
+        conn,
+        journal,
+        current,
+        &changes,
+        precondition,
+    )?)
 }
