@@ -183,8 +183,9 @@ struct Row {
     raw: ByteRecord,
     values: Vec<(Column, String)>,
     unreadable: Option<String>,
-    /// The row's number checked and parsed as its create would (the reader's work, done while
-    /// the previous batch is written), or why it cannot be; `None` for a row without one.
+    /// The row's number with its attributes checked and parsed as its create would check them
+    /// (the reader's work, done while the previous batch is written), or why they fail; `None`
+    /// for a row without one.
     number: Option<Result<NewPhoneNumber, String>>,
 }
 
@@ -254,11 +255,9 @@ pub fn run(
     // The file is read, and its numbers parsed, on a thread of its own while the batch before is
     // written: parsing is a good part of a row's cost.
     let (batches, written) = std::sync::mpsc::sync_channel(1);
-    let principal = importer.principal.clone();
     std::thread::scope(|scope| {
         let reading = RowReader {
             header: &header,
-            principal: &principal,
             region: &options.region,
         };
         scope.spawn(move || reading.read_batches(reader, &batches));
@@ -295,7 +294,6 @@ struct ReadBatch {
 /// The reading side of an import: records into rows, a batch at a time.
 struct RowReader<'a> {
     header: &'a Header,
-    principal: &'a Principal,
     region: &'a str,
 }
 
@@ -353,10 +351,9 @@ impl RowReader<'_> {
             number: None,
         };
         if row.unreadable.is_none() && row.has_number() {
-            // The owner is the batch's to know; the record permission is checked there again.
-            let prospect = (0, self.principal.user_id);
+            // Its prospect, and so the record permission, are the batch's to know.
             let input = number_input(&row, None);
-            let prepared = phone_number::prepare_on(self.principal, &input, self.region, prospect);
+            let prepared = phone_number::prepare_attributes(&input, self.region);
             row.number = Some(prepared.map_err(|error| error.reason()));
         }
         row

@@ -727,13 +727,13 @@ impl Versioned for PhoneNumberRow {
     /// The lists involved, as they were ([`Lists::lock`]).
     type Locked = Lists;
 
-    /// Locks the lists involved — the number's and the one `changes` moves it to, in id order —
-    /// and reads the number again under those locks. The number may be moved by someone else
-    /// between the first read and the locks: then it starts over, three times at most.
     fn id(&self) -> i64 {
         self.id
     }
 
+    /// Locks the lists involved — the number's and the one `changes` moves it to, in id order —
+    /// and reads the number again under those locks. The number may be moved by someone else
+    /// between the first read and the locks: then it starts over, three times at most.
     fn lock_record(
         conn: &mut DbConnection,
         id: i64,

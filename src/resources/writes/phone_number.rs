@@ -187,15 +187,11 @@ pub fn prepare(
     checked(draft, principal, input, region, (prospect_id, owner_id))
 }
 
-/// [`prepare`] for a resource object without relationships, on a prospect known to exist
-/// (`prospect`: its id and its owner's), such as the importer's rows.
-pub fn prepare_on(
-    principal: &Principal,
-    input: &ResourceInput,
-    region: &str,
-    prospect: (i64, i64),
-) -> ApiResult<NewPhoneNumber> {
-    checked(Draft::read(input), principal, input, region, prospect)
+/// The checks of a create's attributes alone, for a resource object without relationships whose
+/// prospect its caller finds, and whose record permission ([`Action::CreatePhoneNumber`]) it
+/// checks first, such as the importer's rows. The number's `prospect_id` is 0 until then.
+pub fn prepare_attributes(input: &ResourceInput, region: &str) -> ApiResult<NewPhoneNumber> {
+    attributes_checked(Draft::read(input), input, region, 0)
 }
 
 /// The record permission and the checks of the attributes, once the prospect is known.
@@ -207,6 +203,16 @@ fn checked(
     (prospect_id, prospect_owner_id): (i64, i64),
 ) -> ApiResult<NewPhoneNumber> {
     authorize(principal, &Action::CreatePhoneNumber { prospect_owner_id })?;
+    attributes_checked(draft, input, region, prospect_id)
+}
+
+/// The checks of the attributes (422), giving the number to create on prospect `prospect_id`.
+fn attributes_checked(
+    draft: Draft,
+    input: &ResourceInput,
+    region: &str,
+    prospect_id: i64,
+) -> ApiResult<NewPhoneNumber> {
     let draft = draft.validated()?;
     let (text, attribute) = match (&draft.number, &draft.raw_number) {
         (Sent::Value(number), _) => (number.as_str(), PhoneNumberField::Number),
