@@ -97,17 +97,18 @@ pub fn delete<R: Deletable>(
     Ok(R::DELETE(conn, journal, id, &precondition.of_record(id))?)
 }
 
-/// Applies `changes` to the record `current` (as the request's checks read it) if `If-Match`
-/// (`precondition`) accepts its stored version: the model's [`Versioned::update`].
+/// The last step of an update of a number or a prospect, once the request's checks have
+/// passed: applies `changes` to the record `current` (as those checks read it) if `If-Match`
+/// (`precondition`) accepts its stored version (the model's [`Versioned::update`]).
 pub fn update<R: Versioned>(
     conn: &mut DbConnection,
     journal: &mut Journal,
     current: R,
     changes: &R::Changes,
     precondition: &Precondition,
-) -> ModelResult<R> {
+) -> ApiResult<R> {
     let expected = precondition.of_record(current.id());
-    R::update(conn, journal, current, changes, &expected)
+    Ok(R::update(conn, journal, current, changes, &expected)?)
 }
 
 /// Local ids (`lid`) of resources created earlier in the same Atomic Operations request.

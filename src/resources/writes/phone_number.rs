@@ -366,13 +366,7 @@ pub fn update(
         order: draft.order.value(),
         prospect_id: target,
     };
-    Ok(super::update(
-        conn,
-        journal,
-        current,
-        &changes,
-        precondition,
-    )?)
+    super::update(conn, journal, current, &changes, precondition)
 }
 
 /// The owner of the number's prospect, whose record permission a write of the number needs.
@@ -426,7 +420,10 @@ pub fn move_to(
         prospect_id: Some(prospect_id),
         ..PhoneNumberChanges::default()
     };
-    super::update(conn, journal, current, &changes, precondition)
+    // The model's refusal, not `super::update`'s answer: a duplicate the move makes points at the
+    // linkage that asked for it.
+    let expected = precondition.of_record(id);
+    PhoneNumberRow::update(conn, journal, current, &changes, &expected)
         .map_err(ApiError::duplicate_at(linkage))
 }
 

@@ -198,13 +198,7 @@ pub fn update(
         company: draft.company.into_change(),
         external_id: draft.external_id.into_change(),
     };
-    Ok(super::update(
-        conn,
-        journal,
-        current,
-        &changes,
-        precondition,
-    )?)
+    super::update(conn, journal, current, &changes, precondition)
 }
 
 impl super::Deletable for Prospect {
@@ -257,11 +251,5 @@ pub fn change_owner(
         owner_id: Some(owner),
         ..ProspectChanges::default()
     };
-    Ok(super::update(
-        conn,
-        journal,
-        current,
-        &changes,
-        precondition,
-    )?)
+    super::update(conn, journal, current, &changes, precondition)
 }
