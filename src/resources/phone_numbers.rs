@@ -101,11 +101,8 @@ pub async fn get_phone_number_prospect(
     cx: Context,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    respond::related(&cx, &id, KIND, |conn, id| {
-        let number = existing::<PhoneNumberRow>(conn, id)?;
-        existing::<Prospect>(conn, number.prospect_id)
-    })
-    .await
+    let rel = Relationship::PhoneNumberProspect;
+    respond::related::<PhoneNumberRow, Prospect>(&cx, &id, rel).await
 }
 
 /// `GET /phoneNumbers/{id}/relationships/prospect`.

@@ -1,7 +1,6 @@
 //! `/prospects` and the routes below a prospect: thin handlers over the write rules
 //! (`writes::prospect`, `writes::phone_number` for moves) and the generic responses (`respond`).
 
-use super::served::existing;
 use actix_web::{web, HttpResponse};
 
 use super::context::Context;
@@ -52,11 +51,7 @@ pub async fn delete_prospect(cx: Context, id: web::Path<String>) -> ApiResult<Ht
 /// `GET /prospects/{id}/owner`. Like every related endpoint, it needs the read scope of what it
 /// returns (API.md section 9: every resource in a response needs the read scope of its type).
 pub async fn get_prospect_owner(cx: Context, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    respond::related(&cx, &id, KIND, |conn, id| {
-        let prospect = existing::<Prospect>(conn, id)?;
-        existing::<User>(conn, prospect.owner_id)
-    })
-    .await
+    respond::related::<Prospect, User>(&cx, &id, Relationship::ProspectOwner).await
 }
 
 /// `GET /prospects/{id}/relationships/phoneNumbers`: full linkage in `order`, not paginated.

@@ -216,22 +216,25 @@ where
     Ok(document.respond(StatusCode::OK))
 }
 
-/// `GET /{type}/{id}/{name}` of a to-one relationship: the related resource, after the read scope
-/// of its type (API.md section 9: every resource in a response needs it) and then the path id of
-/// the `owner` type.
-pub async fn related<T, W>(
+/// `GET /{type}/{id}/{name}` of a to-one relationship that always has a target (`rel`, of type
+/// `Owner`): the related resource, after the read scope of its type `T` (API.md section 9: every
+/// resource in a response needs it) and then the path id; 404 when record `id` does not exist.
+pub async fn related<Owner: Served, T: Served>(
     cx: &Context,
     id: &str,
-    owner: ResourceType,
-    find: W,
-) -> ApiResult<HttpResponse>
-where
-    T: Served,
-    W: FnOnce(&mut DbConnection, i64) -> ApiResult<T> + Send + 'static,
-{
+    rel: Relationship,
+) -> ApiResult<HttpResponse> {
     let query = cx.query::<T::Field>(Endpoint::Single, Access::Read)?;
-    let id = path_id(id, owner)?;
-    one(cx, &query, StatusCode::OK, move |conn| find(conn, id)).await
+    let id = path_id(id, Owner::Field::TYPE)?;
+    one(cx, &query, StatusCode::OK, move |conn| {
+        let owner = existing::<Owner>(conn, id)?;
+        // The record's own linkage names the related one, as its resource object shows it.
+        let Linkage::ToOne(Some(target)) = owner.linkage(rel) else {
+            unreachable!("{rel:?} is not a to-one relationship that always has a target")
+        };
+        existing::<T>(conn, target.id)
+    })
+    .await
 }
 
 /// `GET /{type}/{id}/relationships/{name}`: the relationship's linkage (a to-many one in full,
