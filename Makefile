@@ -1,7 +1,7 @@
 # The two set-up commands of the README are `make run` and `make test`; CI runs `.ci/run`, which
 # calls `make lint`, `make test` and `make fuzz`.
 SHELL := /bin/bash
-.PHONY: run test lint fmt bench bench-deliveries bench-import fuzz
+.PHONY: run test lint fmt bench bench-deliveries bench-import bench-operations fuzz
 
 # The service on SQLite (./phonebook.db), nothing else to install.
 run:
@@ -49,3 +49,8 @@ bench-deliveries:
 # importer's peak RSS; BENCH_DATABASE_URL=postgres://… for PostgreSQL.
 bench-import:
 	bench/import
+
+# The bulk path through `/operations` (bench/operations): 100,000 prospects × 5 numbers, 996
+# operations a request, 4 in flight; resources/s and the service's peak RSS; BENCH_DATABASE_URL as above.
+bench-operations:
+	bench/operations

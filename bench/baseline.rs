@@ -12,6 +12,12 @@
 //!   each backend (PostgreSQL: joined into the page's statement; SQLite: a second statement by id),
 //!   so that W1 + include and W3 can be set against the same steps on the bare stack.
 //! - `GET /baseline/phoneNumbers/{id}` (W2): one number by id.
+//! - `POST /baseline/phoneNumbers` (W5): a bare insert. A minimal JSON body (`number`, the E.164
+//!   number W5 sends, `phoneType` and `prospect`, an id) becomes one autocommit `INSERT ...
+//!   RETURNING id` on a pooled connection, answered 201 with the id: no validation or parsing (the
+//!   E.164 text is stored as the raw and the formatted number too), no authentication, no order
+//!   maintenance (`position` 0), no change feed, no transaction. On SQLite concurrent inserts meet
+//!   the pool's busy timeout, as any writer on that pool does.
 //!
 //! Environment: `DATABASE_URL`, `PHONEBOOK_BIND`, `PHONEBOOK_DB_POOL_SIZE`, `PHONEBOOK_WORKERS`
 //! (read through the service's `Config`, so defaults match).
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use phonebook::config::Config;
 use phonebook::db::schema::phone_numbers::dsl as col;
-use phonebook::db::schema::prospects;
+use phonebook::db::schema::{phone_numbers, prospects};
 use phonebook::db::{self, DatabaseUrl, DbConnection, Pool, PoolOptions};
 use phonebook::errors::ApiError;
 use phonebook::models::prospect::RawProspect;
@@ -226,6 +232,73 @@ async fn one(pool: web::Data<Pool>, id: web::Path<i64>) -> Result<HttpResponse, 
     })
 }
 
+/// W5's body, minimal.
+#[derive(Deserialize)]
+struct NewNumber {
+    number: String,
+    #[serde(rename = "phoneType")]
+    phone_type: String,
+    prospect: i64,
+}
+
+/// The columns without a default: what any insert of a number must write.
+#[derive(Insertable)]
+#[diesel(table_name = phone_numbers)]
+struct NumberRow<'a> {
+    prospect_id: i64,
+    number: &'a str,
+    raw_number: &'a str,
+    country_code: Option<&'a str>,
+    phone_type: &'a str,
+    position: i32,
+    status: &'a str,
+    status_changed_at: chrono::NaiveDateTime,
+    formatted_number: &'a str,
+    line_type: &'a str,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+}
+
+async fn create(
+    pool: web::Data<Pool>,
+    body: web::Json<NewNumber>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let id = db::run(&pool, move |conn| {
+        let now = chrono::Utc::now().naive_utc();
+        let row = NumberRow {
+            prospect_id: body.prospect,
+            number: &body.number,
+            raw_number: &body.number,
+            country_code: Some("US"),
+            phone_type: &body.phone_type,
+            position: 0,
+            status: "unverified",
+            status_changed_at: now,
+            formatted_number: &body.number,
+            line_type: "unknown",
+            created_at: now,
+            updated_at: now,
+        };
+        Ok::<i64, ApiError>(phonebook::on_backend!(conn, |conn| diesel::insert_into(
+            phone_numbers::table
+        )
+        .values(&row)
+        .returning(col::id)
+        .get_result(conn))?)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(Doc {
+        data: Created { id: id.to_string() },
+        included: Vec::new(),
+    }))
+}
+
 fn main() -> Result<(), Failure> {
     let config = Config::from_env()?;
     let url = DatabaseUrl::parse(&config.database_url)?;
@@ -246,6 +319,7 @@ fn main() -> Result<(), Failure> {
             App::new()
                 .app_data(pool.clone())
                 .route("/baseline/phoneNumbers", web::get().to(list))
+                .route("/baseline/phoneNumbers", web::post().to(create))
                 .route("/baseline/phoneNumbers/{id}", web::get().to(one))
         })
         .bind(&bind)?;
