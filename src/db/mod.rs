@@ -106,6 +106,8 @@ macro_rules! by_backend {
 pub struct Pool {
     connections: r2d2::Pool<Manager>,
     opened: Arc<AtomicU64>,
+    /// SQLite: keeps the [`checkpointer`] running while any clone of the pool lives.
+    _checkpointer: Option<Arc<std::sync::mpsc::Sender<()>>>,
 }
 
 impl Pool {
@@ -192,7 +194,8 @@ impl Manager {
                 let mut conn = SqliteConnection::establish(&self.url.target)?;
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA wal_autocheckpoint = 10000;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 DbConnection::Sqlite(conn)
@@ -397,10 +400,53 @@ pub fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::Error
         .connection_timeout(options.timeout)
         .test_on_check_out(false)
         .build(manager)?;
+    let checkpointer = match url.backend {
+        Backend::Sqlite => checkpointer(url).map(Arc::new),
+        Backend::Postgres => None,
+    };
     Ok(Pool {
         connections,
         opened,
+        _checkpointer: checkpointer,
     })
+}
+
+/// How often the [`checkpointer`] copies the WAL's new pages into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Starts the thread that checkpoints a SQLite database's WAL, on a connection of its own, until
+/// the returned sender is dropped. A commit that finds the WAL over `wal_autocheckpoint` pages
+/// runs the checkpoint itself, with its write lock held, and waits for its fsync: every writer
+/// queues behind it. Passive checkpoints beside the writers take that off the write path (W5
+/// 1.2–1.3 × on SQLite, docs/performance.md); the connections' `wal_autocheckpoint` of 10,000
+/// pages stays as the backstop should this thread fall behind.
+fn checkpointer(url: &DatabaseUrl) -> Option<std::sync::mpsc::Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let path = url.target.clone();
+    let started = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut conn = match SqliteConnection::establish(&path) {
+                Ok(conn) => conn,
+                Err(error) => return log::warn!("no WAL checkpoints beside the writers: {error}"),
+            };
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_INTERVAL)
+            {
+                // PASSIVE never waits for readers or writers; what it could not copy is copied
+                // at a later tick.
+                if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                    log::debug!("WAL checkpoint: {error}");
+                }
+            }
+        });
+    match started {
+        Ok(_) => Some(stop),
+        Err(error) => {
+            log::warn!("no WAL checkpoints beside the writers: {error}");
+            None
+        }
+    }
 }
 
 /// The PostgreSQL advisory lock that start-up work takes ([`exclusively`]): "phonebk" in ASCII.

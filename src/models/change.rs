@@ -29,7 +29,7 @@ use super::{PhoneNumberRow, Prospect};
 use crate::clock::now;
 use crate::db::schema::changes::{self, dsl as col};
 use crate::db::schema::webhook_deliveries;
-use crate::db::{last_insert_id, DbConnection, StoredTime, TransactionError};
+use crate::db::{DbConnection, StoredTime, TransactionError};
 use crate::domain::ResourceType;
 use crate::jsonapi::document::{Attr, Timestamp};
 use crate::jsonapi::query::{FilterOp, FilterTarget};
@@ -286,21 +286,26 @@ impl Journal {
             .collect();
         match conn {
             DbConnection::Pg(pg) => pg_commit(pg, rows),
-            DbConnection::Sqlite(_) => {
+            DbConnection::Sqlite(sqlite) => {
                 // A multi-row insert per chunk (NULLs bound as such, not `DEFAULT`, which would
                 // make diesel insert row by row), each chunk's 8 binds a row under SQLite's
-                // 32,766 per statement.
+                // 32,766 per statement. One change (every single write) is a one-row insert:
+                // diesel caches its prepared statement, not a multi-row one's.
                 for chunk in rows.chunks(super::BATCH_ROWS) {
-                    let DbConnection::Sqlite(sqlite) = &mut *conn else {
-                        unreachable!("matched as SQLite")
+                    let insert = diesel::insert_into(changes::table);
+                    let ids: Vec<i64> = match chunk {
+                        [row] => insert.values(row).returning(col::id).get_results(sqlite)?,
+                        _ => insert
+                            .values(chunk)
+                            .returning(col::id)
+                            .get_results(sqlite)?,
                     };
-                    diesel::insert_into(changes::table)
-                        .values(chunk)
-                        .execute(sqlite)?;
-                    // Under the write lock nobody else draws ids, so this statement's are the
-                    // `chunk.len()` ids up to the last one.
-                    let last = last_insert_id(conn)?;
-                    queue_deliveries(conn, last - chunk.len() as i64 + 1, last)?;
+                    // Under the write lock nobody else draws ids: this statement's are
+                    // consecutive.
+                    let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else {
+                        continue;
+                    };
+                    queue_deliveries(sqlite, first, last)?;
                 }
                 Ok(())
             }
@@ -313,54 +318,111 @@ impl Journal {
 /// queue their deliveries. The lock comes first because every row the insert reads joins the
 /// lock's one row.
 fn pg_commit(conn: &mut diesel::pg::PgConnection, rows: Vec<NewChange>) -> QueryResult<()> {
-    use diesel::sql_types::{Array, Nullable, Text};
-    let (actor, at) = (rows[0].actor_id, rows[0].occurred_at);
     let column = |pick: fn(&NewChange) -> String| rows.iter().map(pick).collect::<Vec<_>>();
     let optional =
         |pick: fn(&NewChange) -> Option<String>| rows.iter().map(pick).collect::<Vec<_>>();
-    diesel::sql_query(
-        "WITH feed AS (SELECT pg_advisory_xact_lock_shared($1) AS locked), \
-         added AS (INSERT INTO changes (action, resource_type, resource_id, changed_fields, \
-         before_state, after_state, actor_id, occurred_at) \
-         SELECT r.action, r.resource_type, r.resource_id, r.changed_fields, r.before_state, \
-         r.after_state, $8, $9 FROM feed, unnest($2::text[], $3::text[], $4::bigint[], \
-         $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS r(action, resource_type, \
-         resource_id, changed_fields, before_state, after_state, n) ORDER BY r.n \
-         RETURNING id, resource_type, occurred_at) \
-         INSERT INTO webhook_deliveries (webhook_id, change_id, attempts, next_attempt_at) \
-         SELECT w.id, a.id, 0, a.occurred_at FROM added a JOIN webhooks w ON w.active \
-         AND (' ' || w.resource_types || ' ') LIKE ('% ' || a.resource_type || ' %')",
-    )
-    .bind::<BigInt, _>(FEED_LOCK)
-    .bind::<Array<Text>, _>(column(|row| row.action.to_owned()))
-    .bind::<Array<Text>, _>(column(|row| row.resource_type.to_owned()))
-    .bind::<Array<BigInt>, _>(rows.iter().map(|row| row.resource_id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(column(|row| row.changed_fields.clone()))
-    .bind::<Array<Nullable<Text>>, _>(optional(|row| row.before_state.clone()))
-    .bind::<Array<Nullable<Text>>, _>(optional(|row| row.after_state.clone()))
-    .bind::<Nullable<BigInt>, _>(actor)
-    .bind::<diesel::sql_types::Timestamp, _>(at)
+    PgRecord {
+        actions: column(|row| row.action.to_owned()),
+        resource_types: column(|row| row.resource_type.to_owned()),
+        resource_ids: rows.iter().map(|row| row.resource_id).collect(),
+        changed_fields: column(|row| row.changed_fields.clone()),
+        before_states: optional(|row| row.before_state.clone()),
+        after_states: optional(|row| row.after_state.clone()),
+        actor: rows[0].actor_id,
+        at: rows[0].occurred_at,
+    }
     .execute(conn)
     .map(drop)
 }
 
+/// [`pg_commit`]'s statement, one array a column. A query type of its own because diesel prepares
+/// every `sql_query` again on each run (a parse and one more round trip), while it keeps the
+/// prepared statement of a type with a static query id: this one runs on every write.
+#[derive(diesel::query_builder::QueryId)]
+struct PgRecord {
+    actions: Vec<String>,
+    resource_types: Vec<String>,
+    resource_ids: Vec<i64>,
+    changed_fields: Vec<String>,
+    before_states: Vec<Option<String>>,
+    after_states: Vec<Option<String>>,
+    actor: Option<i64>,
+    at: NaiveDateTime,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgRecord {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Nullable, Text, Timestamp};
+        out.push_sql("WITH feed AS (SELECT pg_advisory_xact_lock_shared(");
+        out.push_bind_param::<BigInt, _>(&FEED_LOCK)?;
+        out.push_sql(
+            ") AS locked), added AS (INSERT INTO changes (action, resource_type, resource_id, \
+             changed_fields, before_state, after_state, actor_id, occurred_at) \
+             SELECT r.action, r.resource_type, r.resource_id, r.changed_fields, r.before_state, \
+             r.after_state, ",
+        );
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(" FROM feed, unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.actions)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.resource_types)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.resource_ids)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.changed_fields)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.before_states)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.after_states)?;
+        out.push_sql(
+            "::text[]) WITH ORDINALITY AS r(action, resource_type, resource_id, changed_fields, \
+             before_state, after_state, n) ORDER BY r.n RETURNING id, resource_type, occurred_at) \
+             INSERT INTO webhook_deliveries (webhook_id, change_id, attempts, next_attempt_at) \
+             SELECT w.id, a.id, 0, a.occurred_at FROM added a JOIN webhooks w ON w.active \
+             AND (' ' || w.resource_types || ' ') LIKE ('% ' || a.resource_type || ' %')",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for PgRecord {}
+
 /// Queues one delivery of each change `first..=last` to every active webhook that receives its
-/// type.
-fn queue_deliveries(conn: &mut DbConnection, first: i64, last: i64) -> QueryResult<()> {
-    let placeholders = match conn {
-        DbConnection::Sqlite(_) => ("?", "?"),
-        DbConnection::Pg(_) => ("$1", "$2"),
-    };
-    let sql = format!(
-        "INSERT INTO webhook_deliveries (webhook_id, change_id, attempts, next_attempt_at) \
-         SELECT w.id, c.id, 0, c.occurred_at FROM changes c JOIN webhooks w ON w.active \
-         AND (' ' || w.resource_types || ' ') LIKE ('% ' || c.resource_type || ' %') \
-         WHERE c.id BETWEEN {} AND {} ORDER BY c.id, w.id",
-        placeholders.0, placeholders.1
+/// type (SQLite; PostgreSQL does it in [`pg_commit`]'s statement). Built with diesel's DSL, not
+/// as SQL text, so that its prepared statement is cached: it runs on every write.
+fn queue_deliveries(conn: &mut SqliteConnection, first: i64, last: i64) -> QueryResult<()> {
+    use crate::db::schema::webhooks::dsl as hook;
+    use diesel::sql_types::{Integer, Text};
+    use webhook_deliveries::dsl as delivery;
+    // `resource_types` is a space-separated list: a type matches when ` type ` occurs in
+    // ` list `.
+    let receives = (" "
+        .into_sql::<Text>()
+        .concat(hook::resource_types)
+        .concat(" "))
+    .like(
+        "% ".into_sql::<Text>()
+            .concat(col::resource_type)
+            .concat(" %"),
     );
-    diesel::sql_query(sql)
-        .bind::<BigInt, _>(first)
-        .bind::<BigInt, _>(last)
+    let deliveries = changes::table
+        .inner_join(crate::db::schema::webhooks::table.on(hook::active.and(receives)))
+        .filter(col::id.between(first, last))
+        .order((col::id, hook::id))
+        .select((hook::id, col::id, 0.into_sql::<Integer>(), col::occurred_at));
+    diesel::insert_into(webhook_deliveries::table)
+        .values(deliveries)
+        .into_columns((
+            delivery::webhook_id,
+            delivery::change_id,
+            delivery::attempts,
+            delivery::next_attempt_at,
+        ))
         .execute(conn)
         .map(drop)
 }

@@ -49,6 +49,65 @@ impl PhoneList {
     }
 }
 
+/// `UPDATE prospects SET phones, version, updated_at WHERE id`: storing a prospect's list, which
+/// every write of a number does. A query type of its own because diesel prepares each
+/// `diesel::update` again on every run (on PostgreSQL a parse and one more round trip), while it
+/// keeps the prepared statement of a type with a static query id.
+pub struct StoreList<'a> {
+    id: i64,
+    phones: &'a str,
+    version: i64,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> StoreList<'a> {
+    /// Stores `phones` (a [`PhoneList::to_json`]) as prospect `id`'s list, at `version`.
+    pub fn of(id: i64, phones: &'a str, version: i64, updated_at: NaiveDateTime) -> Self {
+        StoreList {
+            id,
+            phones,
+            version,
+            updated_at,
+        }
+    }
+
+    /// Runs the statement on either backend.
+    pub fn run(self, conn: &mut DbConnection) -> QueryResult<usize> {
+        crate::on_backend!(conn, |conn| self.execute(conn))
+    }
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for StoreList<'_>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text, Timestamp};
+        out.push_sql("UPDATE prospects SET phones = ");
+        out.push_bind_param::<Text, str>(self.phones)?;
+        out.push_sql(", version = ");
+        out.push_bind_param::<BigInt, i64>(&self.version)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Timestamp, NaiveDateTime>(&self.updated_at)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<BigInt, i64>(&self.id)
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for StoreList<'_> {}
+
+/// One statement whatever the binds: the cache keys it by this type.
+impl diesel::query_builder::QueryId for StoreList<'_> {
+    type QueryId = StoreList<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
 impl std::ops::Deref for PhoneList {
     type Target = [ProspectPhone];
 
@@ -317,13 +376,8 @@ impl Prospect {
         at: NaiveDateTime,
     ) -> QueryResult<Prospect> {
         let updated_at = before.next_time(at);
-        diesel::update(prospects::table.find(before.id))
-            .set((
-                col::phones.eq(PhoneList::to_json(&phones)),
-                col::version.eq(before.version + 1),
-                col::updated_at.eq(updated_at),
-            ))
-            .execute(conn)?;
+        let phones_json = PhoneList::to_json(&phones);
+        StoreList::of(before.id, &phones_json, before.version + 1, updated_at).run(conn)?;
         Ok(Prospect {
             phones: PhoneList(phones),
             version: before.version + 1,

@@ -346,15 +346,10 @@ impl Lists {
 /// Stores each prospect's list, version and `updatedAt` as `prospects` give them: one prepared
 /// `UPDATE` each (on SQLite a function call, not a round trip).
 fn store_each_list(conn: &mut DbConnection, prospects: &[Prospect]) -> QueryResult<()> {
-    use crate::db::schema::prospects::{self, dsl as col};
+    use super::prospect::{PhoneList, StoreList};
     for prospect in prospects {
-        diesel::update(prospects::table.find(prospect.id))
-            .set((
-                col::phones.eq(super::prospect::PhoneList::to_json(&prospect.phones)),
-                col::version.eq(prospect.version),
-                col::updated_at.eq(prospect.updated_at),
-            ))
-            .execute(conn)?;
+        let phones = PhoneList::to_json(&prospect.phones);
+        StoreList::of(prospect.id, &phones, prospect.version, prospect.updated_at).run(conn)?;
     }
     Ok(())
 }
@@ -586,6 +581,14 @@ impl PhoneNumberRow {
                 .collect();
             let returned = match conn {
                 DbConnection::Pg(conn) if rows.len() > 1 => postgres::insert_numbers(conn, &rows),
+                // One row (every single create) is a statement each backend caches; diesel
+                // prepares a multi-row `INSERT` again every time.
+                _ if rows.len() == 1 => {
+                    let insert = diesel::insert_into(phone_numbers::table).values(&rows[0]);
+                    crate::on_backend!(&mut *conn, |conn| insert
+                        .returning(Self::as_returning())
+                        .get_results(conn))
+                }
                 _ => {
                     let insert = diesel::insert_into(phone_numbers::table).values(&rows);
                     crate::on_backend!(&mut *conn, |conn| insert
