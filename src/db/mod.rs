@@ -848,7 +848,7 @@ mod tests {
             .unwrap();
         let size = || std::fs::metadata(&path).unwrap().len();
         let before = size();
-        write_transaction(&mut *conn, |conn| {
+        write_transaction(&mut conn, |conn| {
             conn.batch_execute(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
                  INSERT INTO filler SELECT printf('%.500c', 'x') FROM n",
