@@ -11,6 +11,8 @@
 //! Prints `RESULT resources=N seconds=S requests=R failed=F` (resources: prospects + numbers
 //! created); the first failed request's status and body go to stderr.
 
+mod settings;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
@@ -22,16 +24,6 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 const NUMBERS_PER_PROSPECT: usize = 5;
 const PHONE_TYPES: [&str; NUMBERS_PER_PROSPECT] = ["mobile", "work", "home", "voip", "other"];
-
-fn env_count(name: &str, default: usize) -> Result<usize, Failure> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(value
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}: expected a count, got {value:?}"))?),
-        _ => Ok(default),
-    }
-}
 
 fn us_number(text: &str) -> bool {
     PhoneNumber::parse(text, None, "US", ExtensionInput::Absent)
@@ -94,9 +86,9 @@ fn body(first: usize, numbers: &[String]) -> (String, usize) {
 fn main() -> Result<(), Failure> {
     let url = std::env::var("BENCH_URL").map_err(|_| "BENCH_URL is required")?;
     let token = std::env::var("BENCH_TOKEN").map_err(|_| "BENCH_TOKEN is required")?;
-    let prospects = env_count("BENCH_OPS_PROSPECTS", 100_000)?;
-    let batch = env_count("BENCH_OPS_BATCH", 166)?.max(1);
-    let parallel = env_count("BENCH_OPS_PARALLEL", 4)?.max(1);
+    let prospects = settings::env_count("BENCH_OPS_PROSPECTS", 100_000)?;
+    let batch = settings::env_count("BENCH_OPS_BATCH", 166)?.max(1);
+    let parallel = settings::env_count("BENCH_OPS_PARALLEL", 4)?.max(1);
 
     let numbers = numbers(prospects * NUMBERS_PER_PROSPECT)?;
     let bodies: Vec<(String, usize)> = numbers

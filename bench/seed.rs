@@ -18,6 +18,8 @@
 //! The data is deterministic: the same counts give the same rows (numbers, types, statuses,
 //! timestamps) and the same ids on a fresh database.
 
+mod settings;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -226,16 +228,6 @@ fn max_id(conn: &mut DbConnection, table: &str) -> QueryResult<i64> {
         .map(|row| row.id)
 }
 
-fn env_count(name: &str, default: usize) -> Result<usize, Failure> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(value
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}: expected a count, got {value:?}"))?),
-        _ => Ok(default),
-    }
-}
-
 /// `create-db` / `drop-db`: a scratch PostgreSQL database for one benchmark run.
 fn scratch_database(command: &str, url: &str, name: &str) -> Result<(), Failure> {
     use diesel::connection::SimpleConnection;
@@ -291,9 +283,9 @@ fn main() -> Result<(), Failure> {
     }
     let started = Instant::now();
     let url = std::env::var("DATABASE_URL").map_err(|_| "DATABASE_URL is required")?;
-    let prospect_count = env_count("BENCH_PROSPECTS", 100_000)?;
-    let per_prospect = env_count("BENCH_NUMBERS_PER", 5)?;
-    let fresh_count = env_count("BENCH_FRESH", 100_000)?;
+    let prospect_count = settings::env_count("BENCH_PROSPECTS", 100_000)?;
+    let per_prospect = settings::env_count("BENCH_NUMBERS_PER", 5)?;
+    let fresh_count = settings::env_count("BENCH_FRESH", 100_000)?;
     let token = std::env::var("BENCH_TOKEN").map_err(|_| "BENCH_TOKEN is required")?;
     let out = std::path::PathBuf::from(std::env::var("BENCH_OUT").unwrap_or_else(|_| ".".into()));
     std::fs::create_dir_all(&out)?;
