@@ -289,16 +289,17 @@ impl Journal {
             DbConnection::Sqlite(sqlite) => {
                 // A multi-row insert per chunk (NULLs bound as such, not `DEFAULT`, which would
                 // make diesel insert row by row), each chunk's 8 binds a row under SQLite's
-                // 32,766 per statement. One change (every single write) is a one-row insert:
-                // diesel caches its prepared statement, not a multi-row one's.
+                // 32,766 per statement. The one or two changes of a single create or update
+                // (the record and its prospect) are one-row inserts instead: diesel keeps that
+                // statement prepared, while it prepares a multi-row one again on every run. More
+                // stay one statement a chunk, so that a batch's statements do not grow with it.
                 for chunk in rows.chunks(super::BATCH_ROWS) {
-                    let insert = diesel::insert_into(changes::table);
-                    let ids: Vec<i64> = match chunk {
-                        [row] => insert.values(row).returning(col::id).get_results(sqlite)?,
-                        _ => insert
-                            .values(chunk)
-                            .returning(col::id)
-                            .get_results(sqlite)?,
+                    let insert = || diesel::insert_into(changes::table);
+                    let ids: Vec<i64> = match chunk.len() <= FEW_CHANGES {
+                        true => (chunk.iter())
+                            .map(|row| insert().values(row).returning(col::id).get_result(sqlite))
+                            .collect::<QueryResult<_>>()?,
+                        false => (insert().values(chunk).returning(col::id)).get_results(sqlite)?,
                     };
                     // Under the write lock nobody else draws ids: this statement's are
                     // consecutive.
@@ -312,6 +313,9 @@ impl Journal {
         }
     }
 }
+
+/// Up to how many changes SQLite inserts one row a statement ([`Journal::commit`]).
+const FEW_CHANGES: usize = 2;
 
 /// [`Journal::commit`] on PostgreSQL, in one statement (one round trip): take the feed lock in
 /// shared mode, then insert the changes in their order (their ids drawn under the lock), then
