@@ -177,7 +177,7 @@ impl DatabaseUrl {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
-    statements: Option<Arc<AtomicU64>>,
+    statements: Option<Arc<Statements>>,
     on_connect: Option<ConnectHook>,
     /// Counts the connections opened (see [`Pool::connections_opened`]).
     opened: Arc<AtomicU64>,
@@ -205,8 +205,12 @@ impl Manager {
         if let Some(setup) = self.on_connect {
             setup(&mut conn).map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
         }
-        if let Some(counter) = &self.statements {
-            conn.set_instrumentation(StatementCounter(counter.clone()));
+        if let Some(statements) = &self.statements {
+            conn.set_instrumentation(StatementCounter {
+                statements: statements.clone(),
+                kept: Default::default(),
+                running: None,
+            });
         }
         self.opened.fetch_add(1, Ordering::Release);
         Ok(conn)
@@ -343,14 +347,48 @@ mod writes {
     }
 }
 
-/// Counts the SQL statements a pool runs; tests use it to show that a request's query count does
-/// not grow with the page size.
-struct StatementCounter(Arc<AtomicU64>);
+/// What a pool's connections report of the statements they run (tests and benchmarks). Tests use
+/// it to show that a request's statement count does not grow with the page size, and that a write
+/// runs only statements diesel keeps prepared.
+#[derive(Debug, Default)]
+pub struct Statements {
+    /// Every statement run.
+    pub run: AtomicU64,
+    /// The SQL of each statement run that diesel did not keep prepared, in order: SQL run as it is
+    /// (`BEGIN`, `COMMIT`), and what diesel prepares again on every run (`sql_query`, `UPDATE`, a
+    /// multi-row `INSERT`).
+    pub not_kept: std::sync::Mutex<Vec<String>>,
+}
+
+/// Reports a connection's statements to [`Statements`]. Diesel tells when it keeps a prepared
+/// statement (`CacheQuery`, at its first run on the connection), not when it prepares one it does
+/// not keep: a statement is not kept when its SQL was never cached on this connection.
+struct StatementCounter {
+    statements: Arc<Statements>,
+    kept: std::collections::HashSet<String>,
+    running: Option<String>,
+}
 
 impl Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                self.statements.run.fetch_add(1, Ordering::Relaxed);
+                let text = query.to_string();
+                let sql = text.split(" -- binds: ").next().unwrap_or_default();
+                self.running = Some(sql.to_owned());
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => {
+                self.kept.insert(sql.to_owned());
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                if let Some(sql) = self.running.take().filter(|sql| !self.kept.contains(sql)) {
+                    (self.statements.not_kept.lock())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(sql);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -361,8 +399,8 @@ pub struct PoolOptions {
     pub size: u32,
     /// How long a request waits for a connection before it is answered 503.
     pub timeout: Duration,
-    /// When set, every statement on every pooled connection increments it.
-    pub statement_counter: Option<Arc<AtomicU64>>,
+    /// When set, every pooled connection reports its statements to it.
+    pub statement_counter: Option<Arc<Statements>>,
     /// Run on every new connection (see [`ConnectHook`]).
     pub on_connect: Option<ConnectHook>,
     /// Connections kept open while idle, all opened before the pool is returned. The service

@@ -9,7 +9,7 @@
 //! `PHONEBOOK_REQUIRE_POSTGRES` is set, where they fail.
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -189,7 +189,7 @@ pub struct TestApp {
     pub admin_token: String,
     pub database_url: String,
     /// SQL statements run by the pool since the app started.
-    pub statements: Arc<AtomicU64>,
+    pub statements: Arc<db::Statements>,
     /// The configuration adjustment the app was started with (for [`TestApp::another`]).
     adjust: Rc<dyn Fn(&mut Config)>,
     _database: Rc<Database>,
@@ -366,7 +366,7 @@ macro_rules! process_tests {
     )+};
 }
 
-fn test_pool(url: &str, statements: Option<Arc<AtomicU64>>) -> db::Pool {
+fn test_pool(url: &str, statements: Option<Arc<db::Statements>>) -> db::Pool {
     const SIZE: u32 = 4;
     db::pool(
         &DatabaseUrl::parse(url).expect("url"),
@@ -453,7 +453,7 @@ impl TestApp {
     ) -> TestApp {
         let mut config = test_config(&url);
         adjust(&mut config);
-        let statements = Arc::new(AtomicU64::new(0));
+        let statements = Arc::new(db::Statements::default());
         let pool = test_pool(&url, Some(statements.clone()));
         let state = web::Data::new(AppState::new(pool, config).expect("state"));
         let service = Rc::new(actix_web::test::init_service(router::build(state.clone())).await);
@@ -636,7 +636,12 @@ impl TestApp {
 
     /// The statements run so far.
     pub fn statement_count(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        self.statements.run.load(Ordering::Relaxed)
+    }
+
+    /// The SQL of the statements run so far that diesel did not keep prepared, in order.
+    pub fn statements_not_kept(&self) -> Vec<String> {
+        self.statements.not_kept.lock().expect("statements").clone()
     }
 
     /// The rows of `table` (or any `FROM` clause).

@@ -573,6 +573,7 @@ async fn default_region_de_parses_national_numbers_as_de(app: TestApp) {
 }
 
 backend_tests!(
+    a_single_create_runs_only_statements_diesel_keeps_prepared,
     creates_normalized_numbers_from_every_form,
     refuses_what_is_not_a_valid_number,
     hostile_input_is_a_422_never_a_500,
@@ -2031,5 +2032,27 @@ fn new_number(prospect_id: i64, index: usize, order: Option<i64>) -> NewPhoneNum
         sms_opt_out: false,
         notes: None,
         order,
+    }
+}
+
+/// Every statement of a single create is one diesel keeps prepared: only the transaction's own
+/// `BEGIN` and `COMMIT` run as plain SQL. A `sql_query`, a `diesel::update` or a multi-row insert
+/// on this path would be prepared again on every create (on PostgreSQL one more round trip).
+async fn a_single_create_runs_only_statements_diesel_keeps_prepared(app: TestApp) {
+    let prospect = app.prospect("Kept").await;
+    for (round, number) in ["+12125550101", "+12125550102"].into_iter().enumerate() {
+        let before = app.statements_not_kept().len();
+        create(&app, &prospect, json!({"number": number}))
+            .await
+            .expect(201);
+        let not_kept = app.statements_not_kept()[before..].to_vec();
+        let transaction_control = |sql: &String| {
+            let sql = sql.trim_matches('"');
+            sql.starts_with("BEGIN") || sql == "COMMIT"
+        };
+        assert!(
+            not_kept.iter().all(transaction_control) && not_kept.len() == 2,
+            "create {round}: {not_kept:?}"
+        );
     }
 }
