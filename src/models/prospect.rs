@@ -13,7 +13,7 @@ use super::listing::{
 use super::versioned::Versioned;
 use crate::clock::now;
 use crate::db::schema::prospects::{self, dsl as col};
-use crate::db::{last_insert_id, DbConnection, StoredTime};
+use crate::db::{DbConnection, StoredTime};
 use crate::domain::ResourceType;
 use crate::jsonapi::cursor::CursorValue;
 use crate::jsonapi::document::Attr;
@@ -407,13 +407,12 @@ impl Prospect {
             col::created_at.eq(at),
             col::updated_at.eq(at),
         );
-        diesel::insert_into(prospects::table)
-            .values((&new, stamps))
-            .execute(conn)
-            .map_err(|error| taken(error, new.external_id.as_deref()))?;
-        let id = last_insert_id(conn)?;
-        let row =
-            Self::find(conn, id)?.ok_or(ModelError::Database(diesel::result::Error::NotFound))?;
+        // One statement diesel keeps prepared, not an insert, `last_insert_id` and a read.
+        let insert = diesel::insert_into(prospects::table).values((&new, stamps));
+        let row: Self = crate::on_backend!(conn, |conn| insert
+            .returning(Self::as_returning())
+            .get_result(conn))
+        .map_err(|error| taken(error, new.external_id.as_deref()))?;
         journal.prospect(None, Some(&row));
         Ok(row)
     }

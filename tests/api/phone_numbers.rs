@@ -2035,21 +2035,27 @@ fn new_number(prospect_id: i64, index: usize, order: Option<i64>) -> NewPhoneNum
     }
 }
 
-/// Every statement of a single create is one diesel keeps prepared: only the transaction's own
-/// `BEGIN` and `COMMIT` run as plain SQL. A `sql_query`, a `diesel::update` or a multi-row insert
+/// Every statement of a single create, of a prospect and of a number, is one diesel keeps
+/// prepared: only the transaction's own `BEGIN` and `COMMIT` run as plain SQL. A `sql_query`, a `diesel::update` or a multi-row insert
 /// on this path would be prepared again on every create (on PostgreSQL one more round trip).
 async fn a_single_create_runs_only_statements_diesel_keeps_prepared(app: TestApp) {
+    let transaction_control = |sql: &String| {
+        let sql = sql.trim_matches('"');
+        sql.starts_with("BEGIN") || sql == "COMMIT"
+    };
+    let before = app.statements_not_kept().len();
     let prospect = app.prospect("Kept").await;
+    let not_kept = app.statements_not_kept()[before..].to_vec();
+    assert!(
+        not_kept.iter().all(transaction_control) && not_kept.len() == 2,
+        "prospect: {not_kept:?}"
+    );
     for (round, number) in ["+12125550101", "+12125550102"].into_iter().enumerate() {
         let before = app.statements_not_kept().len();
         create(&app, &prospect, json!({"number": number}))
             .await
             .expect(201);
         let not_kept = app.statements_not_kept()[before..].to_vec();
-        let transaction_control = |sql: &String| {
-            let sql = sql.trim_matches('"');
-            sql.starts_with("BEGIN") || sql == "COMMIT"
-        };
         assert!(
             not_kept.iter().all(transaction_control) && not_kept.len() == 2,
             "create {round}: {not_kept:?}"
