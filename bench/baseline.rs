@@ -241,9 +241,11 @@ struct NewNumber {
     prospect: i64,
 }
 
-/// The columns without a default: what any insert of a number must write.
+/// The columns without a default: what any insert of a number must write. NULLs bound as such,
+/// as the service's rows do: an `Option` that may be `DEFAULT` makes diesel prepare the statement
+/// again on every run on PostgreSQL, which would slow the reference, not the stack.
 #[derive(Insertable)]
-#[diesel(table_name = phone_numbers)]
+#[diesel(table_name = phone_numbers, treat_none_as_default_value = false)]
 struct NumberRow<'a> {
     prospect_id: i64,
     number: &'a str,
