@@ -614,8 +614,8 @@ impl<'a> Importer<'a> {
             return Ok(created);
         }
         let input = number_input(row, Some(prospect_id));
-        let region = &self.options.region;
-        phone_number::create(conn, journal, &self.principal, &input, region, &Lids::new())?;
+        let checked = phone_number::Checked::later(&self.options.region);
+        phone_number::create(conn, journal, &self.principal, &input, &checked, &Lids::new())?;
         created.number = true;
         Ok(created)
     }

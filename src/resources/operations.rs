@@ -254,8 +254,9 @@ impl Apply<'_> {
             }
             _ => {
                 let prospects = &self.lids.prospects;
+                let checked = phone_number::Checked::later(self.region);
                 let row =
-                    phone_number::create(conn, journal, principal, &input, self.region, prospects)?;
+                    phone_number::create(conn, journal, principal, &input, &checked, prospects)?;
                 (row.id, &mut self.lids.phone_numbers, Outcome::PhoneNumber)
             }
         };

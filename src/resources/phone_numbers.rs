@@ -61,8 +61,11 @@ pub async fn get_phone_number(cx: Context, id: web::Path<String>) -> ApiResult<H
 
 pub async fn create_phone_number(cx: Context, body: Body) -> ApiResult<HttpResponse> {
     let region = cx.default_region();
-    respond::create(&cx, body, move |conn, journal, principal, input| {
-        write::create(conn, journal, principal, input, &region, &Lids::new())
+    respond::create(&cx, body, |input| {
+        let checked = write::Checked::ahead(input, &region);
+        move |conn: &mut _, journal: &mut _, principal: &_, input: &_| {
+            write::create(conn, journal, principal, input, &checked, &Lids::new())
+        }
     })
     .await
 }

@@ -33,7 +33,7 @@ pub async fn get_prospect(cx: Context, id: web::Path<String>) -> ApiResult<HttpR
 }
 
 pub async fn create_prospect(cx: Context, body: Body) -> ApiResult<HttpResponse> {
-    respond::create(&cx, body, write::create).await
+    respond::create(&cx, body, |_| write::create).await
 }
 
 pub async fn update_prospect(

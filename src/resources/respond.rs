@@ -148,17 +148,21 @@ pub async fn get<T: Served>(cx: &Context, id: &str) -> ApiResult<HttpResponse> {
     .await
 }
 
-/// `POST /{type}`: after the write scope and the body's shape, `write` applies the write rules as
-/// the caller, in a transaction that records the change; 201 with the new resource.
-pub async fn create<T, W>(cx: &Context, body: Body, write: W) -> ApiResult<HttpResponse>
+/// `POST /{type}`: after the write scope and the body's shape, `write_for` makes the write from
+/// the resource object (doing there whatever needs no database, outside the transaction), and the
+/// write applies the write rules as the caller, in a transaction that records the change; 201
+/// with the new resource.
+pub async fn create<T, M, W>(cx: &Context, body: Body, write_for: M) -> ApiResult<HttpResponse>
 where
     T: Served,
+    M: FnOnce(&ResourceInput) -> W,
     W: Fn(&mut DbConnection, &mut Journal, &Principal, &ResourceInput) -> ApiResult<T>
         + Send
         + 'static,
 {
     let query = cx.query::<T::Field>(Endpoint::Single, Access::Write)?;
     let input = body::resource_document(&body.read().await?, T::Field::TYPE, Intent::Create)?;
+    let write = write_for(&input);
     let principal = cx.principal().clone();
     let work = as_actor(&principal.clone(), move |conn, journal| {
         write(conn, journal, &principal, &input)

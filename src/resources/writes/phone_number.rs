@@ -159,6 +159,35 @@ fn extension_input(field: &Sent<String>) -> ExtensionInput<'_> {
 /// The owners of the prospects a run of creates names, each read once (prospect id → owner id).
 pub type Owners = std::collections::HashMap<i64, i64>;
 
+/// A create's attributes checked ahead of its transaction: they need nothing from the database,
+/// and parsing the number is a good part of a create's work, which this keeps out of the write
+/// lock. The outcome counts only where the checks in order reach it, after the prospect's 404 and
+/// the record permission's 403; attributes that do not pass are checked again there, for their
+/// error.
+pub struct Checked {
+    region: String,
+    passed: Option<NewPhoneNumber>,
+}
+
+impl Checked {
+    /// `input`'s attributes checked now, numbers without a country read in `region`.
+    pub fn ahead(input: &ResourceInput, region: &str) -> Checked {
+        let passed = attributes_checked(Draft::read(input), input, region, 0).ok();
+        Checked {
+            region: region.to_owned(),
+            passed,
+        }
+    }
+
+    /// Nothing checked yet: the attributes are checked at their place.
+    pub fn later(region: &str) -> Checked {
+        Checked {
+            region: region.to_owned(),
+            passed: None,
+        }
+    }
+}
+
 /// The number a create's resource object asks for: its prospect must exist (404), the caller may
 /// add numbers to it (403), its attributes must hold (422), in that order. Writes nothing.
 /// `owners` keeps the owners read so far.
@@ -166,7 +195,7 @@ pub fn prepare(
     conn: &mut DbConnection,
     principal: &Principal,
     input: &ResourceInput,
-    (region, lids): (&str, &Lids),
+    (checked, lids): (&Checked, &Lids),
     owners: &mut Owners,
 ) -> ApiResult<NewPhoneNumber> {
     let mut draft = Draft::read(input);
@@ -184,7 +213,14 @@ pub fn prepare(
             owner_id
         }
     };
-    checked(draft, principal, input, region, (prospect_id, owner_id))
+    authorize(principal, &Action::CreatePhoneNumber { prospect_owner_id: owner_id })?;
+    match &checked.passed {
+        Some(passed) => Ok(NewPhoneNumber {
+            prospect_id,
+            ..passed.clone()
+        }),
+        None => attributes_checked(draft, input, &checked.region, prospect_id),
+    }
 }
 
 /// The checks of a create's attributes alone, for a resource object without relationships whose
@@ -192,18 +228,6 @@ pub fn prepare(
 /// checks first, such as the importer's rows. The number's `prospect_id` is 0 until then.
 pub fn prepare_attributes(input: &ResourceInput, region: &str) -> ApiResult<NewPhoneNumber> {
     attributes_checked(Draft::read(input), input, region, 0)
-}
-
-/// The record permission and the checks of the attributes, once the prospect is known.
-fn checked(
-    draft: Draft,
-    principal: &Principal,
-    input: &ResourceInput,
-    region: &str,
-    (prospect_id, prospect_owner_id): (i64, i64),
-) -> ApiResult<NewPhoneNumber> {
-    authorize(principal, &Action::CreatePhoneNumber { prospect_owner_id })?;
-    attributes_checked(draft, input, region, prospect_id)
 }
 
 /// The checks of the attributes (422), giving the number to create on prospect `prospect_id`.
@@ -261,10 +285,10 @@ pub fn create(
     journal: &mut Journal,
     principal: &Principal,
     input: &ResourceInput,
-    region: &str,
+    checked: &Checked,
     lids: &Lids,
 ) -> ApiResult<PhoneNumberRow> {
-    let new = prepare(conn, principal, input, (region, lids), &mut Owners::new())?;
+    let new = prepare(conn, principal, input, (checked, lids), &mut Owners::new())?;
     Ok(PhoneNumberRow::create(conn, journal, &new)?)
 }
 
@@ -280,12 +304,13 @@ pub fn create_many(
     inputs: &[ResourceInput],
     context: (&str, &Lids),
 ) -> Result<Vec<PhoneNumberRow>, (usize, ApiError)> {
-    let mut owners = Owners::new();
+    let (mut owners, (region, lids)) = (Owners::new(), context);
+    let later = Checked::later(region);
     super::create_run(
         conn,
         journal,
         inputs,
-        |conn, input| prepare(conn, principal, input, context, &mut owners),
+        |conn, input| prepare(conn, principal, input, (&later, lids), &mut owners),
         PhoneNumberRow::create_many,
         PhoneNumberRow::create,
     )
