@@ -4,6 +4,7 @@
 //! rules (scope, existence, record permission, validation) as the single-resource endpoints.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use actix_web::HttpResponse;
 use serde::Deserialize;
@@ -171,6 +172,77 @@ fn kind_of(data: &Value, pointer: &str) -> ApiResult<ResourceType> {
     }
 }
 
+/// `href` is only an add's, and never beside `ref`.
+fn check_href(operation: &Operation) -> ApiResult<()> {
+    if operation.href.is_some() {
+        if operation.reference.is_some() {
+            let detail = "An operation has `ref` or `href`, not both.";
+            return Err(ApiError::bad_request("", detail));
+        }
+        if operation.op != Op::Add {
+            let detail = "Only `add` takes `href` (its collection); `update` and `remove` name their target with `ref`.";
+            return Err(ApiError::bad_request("/href", detail));
+        }
+    }
+    Ok(())
+}
+
+/// An add's checks up to its resource object (the shape of the operation, the scope).
+fn add_input(
+principal: &Principal,
+operation: Operation,
+) -> ApiResult<(ResourceType, ResourceInput)> {
+    let data = (operation.data)
+        .ok_or_else(|| ApiError::bad_request("", "An `add` operation needs `data`."))?;
+    let kind = kind_of(&data, "/data")?;
+    let collection = format!("/{}", kind.collection());
+    if let Some(href) = operation.href {
+        if !href.trim_end_matches('/').ends_with(&collection) {
+            let detail = format!("`href` must be the {} collection.", kind.collection());
+            return Err(ApiError::bad_request("/href", detail));
+        }
+    }
+    if let Some(reference) = &operation.reference {
+        // An add creates a resource: its `ref` names that type and nothing else (adding to a
+        // relationship is done by creating or moving numbers).
+        if reference.kind != kind.name() {
+            let detail = format!("`ref` must name the type of `data`, `{}`.", kind.name());
+            return Err(ApiError::bad_request("/ref/type", detail));
+        }
+        let extra = [
+            ("id", reference.id.is_some()),
+            ("lid", reference.lid.is_some()),
+            ("relationship", reference.relationship.is_some()),
+        ];
+        if let Some((name, _)) = extra.into_iter().find(|(_, given)| *given) {
+            let detail = format!("The `ref` of an `add` has only `type`, not `{name}`.");
+            return Err(ApiError::bad_request(format!("/ref/{name}"), detail));
+        }
+    }
+    permissions::require_scope(principal, kind, Access::Write)?;
+    let input = body::resource_object(&data, "/data", kind, Intent::Create)?;
+    Ok((kind, input))
+}
+
+/// An add of a run, read and checked ahead of the transaction (none of that needs the
+/// database): its resource object and, for a number, its attributes. An add that does not pass is
+/// read again at its place in the run, for its error.
+struct ReadAdd {
+    input: ResourceInput,
+    checked: Option<phone_number::Checked>,
+}
+
+impl ReadAdd {
+    fn of(principal: &Principal, region: &str, operation: &Value) -> ApiResult<ReadAdd> {
+        let operation: Operation = read_object(operation, "An operation")?;
+        check_href(&operation)?;
+        let (kind, input) = add_input(principal, operation)?;
+        let checked = (kind == ResourceType::PhoneNumber)
+            .then(|| phone_number::Checked::ahead(&input, region));
+        Ok(ReadAdd { input, checked })
+    }
+}
+
 /// One operation's work, with the caller and the local ids created so far.
 struct Apply<'a> {
     conn: &'a mut DbConnection,
@@ -188,64 +260,15 @@ impl Apply<'_> {
     /// Runs one operation (pointers relative to the operation object).
     fn run(&mut self, operation: &Value) -> ApiResult<Outcome> {
         let operation: Operation = read_object(operation, "An operation")?;
-        self.check_href(&operation)?;
+        check_href(&operation)?;
         match operation.op {
             Op::Add => self.add(operation),
             Op::Update | Op::Remove => self.change(operation),
         }
     }
 
-    /// `href` is only an add's, and never beside `ref`.
-    fn check_href(&self, operation: &Operation) -> ApiResult<()> {
-        if operation.href.is_some() {
-            if operation.reference.is_some() {
-                let detail = "An operation has `ref` or `href`, not both.";
-                return Err(ApiError::bad_request("", detail));
-            }
-            if operation.op != Op::Add {
-                let detail = "Only `add` takes `href` (its collection); `update` and `remove` name their target with `ref`.";
-                return Err(ApiError::bad_request("/href", detail));
-            }
-        }
-        Ok(())
-    }
-
-    /// An add's checks up to its resource object (the shape of the operation, the scope).
-    fn add_input(&self, operation: Operation) -> ApiResult<(ResourceType, ResourceInput)> {
-        let data = (operation.data)
-            .ok_or_else(|| ApiError::bad_request("", "An `add` operation needs `data`."))?;
-        let kind = kind_of(&data, "/data")?;
-        let collection = format!("/{}", kind.collection());
-        if let Some(href) = operation.href {
-            if !href.trim_end_matches('/').ends_with(&collection) {
-                let detail = format!("`href` must be the {} collection.", kind.collection());
-                return Err(ApiError::bad_request("/href", detail));
-            }
-        }
-        if let Some(reference) = &operation.reference {
-            // An add creates a resource: its `ref` names that type and nothing else (adding to a
-            // relationship is done by creating or moving numbers).
-            if reference.kind != kind.name() {
-                let detail = format!("`ref` must name the type of `data`, `{}`.", kind.name());
-                return Err(ApiError::bad_request("/ref/type", detail));
-            }
-            let extra = [
-                ("id", reference.id.is_some()),
-                ("lid", reference.lid.is_some()),
-                ("relationship", reference.relationship.is_some()),
-            ];
-            if let Some((name, _)) = extra.into_iter().find(|(_, given)| *given) {
-                let detail = format!("The `ref` of an `add` has only `type`, not `{name}`.");
-                return Err(ApiError::bad_request(format!("/ref/{name}"), detail));
-            }
-        }
-        self.require(kind, Access::Write)?;
-        let input = body::resource_object(&data, "/data", kind, Intent::Create)?;
-        Ok((kind, input))
-    }
-
     fn add(&mut self, operation: Operation) -> ApiResult<Outcome> {
-        let (kind, input) = self.add_input(operation)?;
+        let (kind, input) = add_input(self.principal, operation)?;
         let (conn, journal, principal) = (&mut *self.conn, &mut *self.journal, self.principal);
         let (id, lids, outcome): (i64, &mut Lids, fn(i64) -> Outcome) = match kind {
             ResourceType::Prospect => {
@@ -266,41 +289,51 @@ impl Apply<'_> {
         Ok(outcome(id))
     }
 
-    /// A run of adds of one type `kind` (`operations`, the first at `first`), applied as one
-    /// batched create with the outcome they would have one by one: the first operation refused is
-    /// the one running them in order would stop at.
+    /// A run of adds of one type `kind` (`operations`, the first at `first`, with what was read of
+    /// them ahead), applied as one batched create with the outcome they would have one by one: the
+    /// first operation refused is the one running them in order would stop at.
     fn add_run(
         &mut self,
         kind: ResourceType,
         operations: &[Value],
+        ahead: &[Option<ReadAdd>],
         first: usize,
     ) -> Result<Vec<Outcome>, (usize, ApiError)> {
-        let mut inputs = Vec::with_capacity(operations.len());
+        // Those not read ahead are read here, up to the first that is refused.
+        let mut read_here = Vec::new();
         let mut refused = None;
-        for (index, operation) in operations.iter().enumerate() {
-            let input = read_object(operation, "An operation").and_then(|operation: Operation| {
-                self.check_href(&operation)?;
-                self.add_input(operation)
-            });
-            match input {
-                Ok((_, input)) => inputs.push(input),
-                Err(error) => {
-                    refused = Some((first + index, error));
-                    break;
+        for (index, (operation, ahead)) in operations.iter().zip(ahead).enumerate() {
+            if ahead.is_none() {
+                match ReadAdd::of(self.principal, self.region, operation) {
+                    Ok(read) => read_here.push(read),
+                    Err(error) => {
+                        refused = Some((first + index, error));
+                        break;
+                    }
                 }
             }
         }
+        let count = refused.as_ref().map_or(operations.len(), |(at, _)| at - first);
+        let mut read_here = read_here.iter();
+        let reads: Vec<&ReadAdd> = (ahead[..count].iter())
+            .filter_map(|ahead| ahead.as_ref().or_else(|| read_here.next()))
+            .collect();
         let (conn, journal, principal) = (&mut *self.conn, &mut *self.journal, self.principal);
         let at = |(index, error): (usize, ApiError)| (first + index, error);
         let (ids, lids, outcome): (Vec<i64>, &mut Lids, fn(i64) -> Outcome) = match kind {
             ResourceType::Prospect => {
+                let inputs: Vec<&ResourceInput> = reads.iter().map(|read| &read.input).collect();
                 let rows = prospect::create_many(conn, journal, principal, &inputs).map_err(at)?;
                 let ids = rows.iter().map(|row| row.id).collect();
                 (ids, &mut self.lids.prospects, Outcome::Prospect)
             }
             _ => {
-                let context = (self.region, &self.lids.prospects);
-                let rows = phone_number::create_many(conn, journal, principal, &inputs, context)
+                let later = phone_number::Checked::later(self.region);
+                let inputs: Vec<_> = (reads.iter())
+                    .map(|read| (&read.input, read.checked.as_ref().unwrap_or(&later)))
+                    .collect();
+                let prospects = &self.lids.prospects;
+                let rows = phone_number::create_many(conn, journal, principal, &inputs, prospects)
                     .map_err(at)?;
                 let ids = rows.iter().map(|row| row.id).collect();
                 (ids, &mut self.lids.phone_numbers, Outcome::PhoneNumber)
@@ -310,9 +343,9 @@ impl Apply<'_> {
             return Err(refused);
         }
         let mut outcomes = Vec::with_capacity(ids.len());
-        for (input, id) in inputs.into_iter().zip(ids) {
-            if let Some(lid) = input.lid {
-                lids.insert(lid, id);
+        for (read, id) in reads.into_iter().zip(ids) {
+            if let Some(lid) = &read.input.lid {
+                lids.insert(lid.clone(), id);
             }
             outcomes.push(outcome(id));
         }
@@ -453,13 +486,48 @@ type Written = (
     HashMap<i64, Prospect>,
 );
 
+/// The operations as runs: a run of consecutive adds of one type (`Some` type, more than one
+/// operation) is applied as one batched create; every other operation runs alone (`None`).
+fn runs(operations: &[Value]) -> Vec<(Range<usize>, Option<ResourceType>)> {
+    let mut runs = Vec::new();
+    let mut index = 0;
+    while index < operations.len() {
+        let kind = added_kind(&operations[index]);
+        let length = match kind {
+            Some(kind) => (operations[index..].iter())
+                .take_while(|operation| added_kind(operation) == Some(kind))
+                .count(),
+            None => 1,
+        };
+        runs.push((index..index + length, kind.filter(|_| length > 1)));
+        index += length;
+    }
+    runs
+}
+
+/// What can be read of the runs' adds before the transaction, by index of operation: the
+/// operations outside runs, and adds that do not pass, are read in it.
+fn read_ahead(principal: &Principal, region: &str, operations: &[Value]) -> Vec<Option<ReadAdd>> {
+    let mut ahead: Vec<Option<ReadAdd>> = std::iter::repeat_with(|| None)
+        .take(operations.len())
+        .collect();
+    for (range, kind) in runs(operations) {
+        if kind.is_some() {
+            for index in range {
+                ahead[index] = ReadAdd::of(principal, region, &operations[index]).ok();
+            }
+        }
+    }
+    ahead
+}
+
 /// Runs every operation in one transaction and reads back what the results show.
 fn run_all(
     conn: &mut DbConnection,
     journal: &mut Journal,
     principal: &Principal,
     region: &str,
-    operations: &[Value],
+    (operations, ahead): (&[Value], &[Option<ReadAdd>]),
 ) -> ApiResult<Written> {
     let mut lids = LocalIds::default();
     let mut apply = Apply {
@@ -474,26 +542,18 @@ fn run_all(
         error: Box::new(error),
     };
     let mut outcomes = Vec::with_capacity(operations.len());
-    let mut index = 0;
-    while index < operations.len() {
-        let kind = added_kind(&operations[index]);
-        let run = match kind {
-            Some(kind) => (operations[index..].iter())
-                .take_while(|operation| added_kind(operation) == Some(kind))
-                .count(),
-            None => 1,
-        };
+    for (range, kind) in runs(operations) {
         match kind {
-            Some(kind) if run > 1 => {
-                let run_of = &operations[index..index + run];
-                outcomes.extend(apply.add_run(kind, run_of, index).map_err(in_operation)?);
+            Some(kind) => {
+                let (run, ahead) = (&operations[range.clone()], &ahead[range.clone()]);
+                let applied = apply.add_run(kind, run, ahead, range.start);
+                outcomes.extend(applied.map_err(in_operation)?);
             }
-            _ => {
-                let outcome = apply.run(&operations[index]);
-                outcomes.push(outcome.map_err(|error| in_operation((index, error)))?);
+            None => {
+                let outcome = apply.run(&operations[range.start]);
+                outcomes.push(outcome.map_err(|error| in_operation((range.start, error)))?);
             }
         }
-        index += run;
     }
     let number_ids: Vec<i64> = outcomes.iter().filter_map(Outcome::phone_number).collect();
     let prospect_ids: Vec<i64> = outcomes.iter().filter_map(Outcome::prospect).collect();
@@ -526,8 +586,11 @@ pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpRes
     cx.no_query_parameters()?;
     let operations = operations(&body.read().await?)?;
     let (principal, region) = (cx.principal().clone(), cx.default_region());
+    // Outside the transaction, and so outside SQLite's write lock: reading the adds' resource
+    // objects and parsing their numbers is most of a bulk load's work that needs no database.
+    let ahead = read_ahead(&principal, &region, &operations);
     let work = as_actor(&principal.clone(), move |conn, journal| {
-        run_all(conn, journal, &principal, &region, &operations)
+        run_all(conn, journal, &principal, &region, (&operations, &ahead))
     });
     let (outcomes, numbers, prospects) = cx.database(work).await?;
     let view = View::plain(&cx.base);

@@ -8,7 +8,6 @@ pub mod webhook;
 
 use crate::db::DbConnection;
 use crate::errors::{ApiError, ApiResult};
-use crate::jsonapi::body::ResourceInput;
 use crate::models::{recorded, Journal, ModelResult, Versioned};
 use crate::permissions::Principal;
 use crate::resources::conditional::Precondition;
@@ -19,11 +18,11 @@ use crate::resources::served::{existing, Served};
 /// refused; those before it are written by `create_many` in a savepoint, and when the database
 /// refuses that batch (a duplicate) they are written again one by one (`create_one`) to find
 /// which. The first refusal comes back with its input's index.
-pub fn create_run<New, Row>(
+pub fn create_run<Input, New, Row>(
     conn: &mut DbConnection,
     journal: &mut Journal,
-    inputs: &[ResourceInput],
-    mut prepare: impl FnMut(&mut DbConnection, &ResourceInput) -> ApiResult<New>,
+    inputs: &[Input],
+    mut prepare: impl FnMut(&mut DbConnection, &Input) -> ApiResult<New>,
     create_many: impl Fn(&mut DbConnection, &mut Journal, &[New]) -> ModelResult<Vec<Row>>,
     create_one: impl Fn(&mut DbConnection, &mut Journal, &New) -> ModelResult<Row>,
 ) -> Result<Vec<Row>, (usize, ApiError)> {

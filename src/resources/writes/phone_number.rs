@@ -164,6 +164,7 @@ pub type Owners = std::collections::HashMap<i64, i64>;
 /// lock. The outcome counts only where the checks in order reach it, after the prospect's 404 and
 /// the record permission's 403; attributes that do not pass are checked again there, for their
 /// error.
+#[derive(Clone)]
 pub struct Checked {
     region: String,
     passed: Option<NewPhoneNumber>,
@@ -301,16 +302,15 @@ pub fn create_many(
     conn: &mut DbConnection,
     journal: &mut Journal,
     principal: &Principal,
-    inputs: &[ResourceInput],
-    context: (&str, &Lids),
+    inputs: &[(&ResourceInput, &Checked)],
+    lids: &Lids,
 ) -> Result<Vec<PhoneNumberRow>, (usize, ApiError)> {
-    let (mut owners, (region, lids)) = (Owners::new(), context);
-    let later = Checked::later(region);
+    let mut owners = Owners::new();
     super::create_run(
         conn,
         journal,
         inputs,
-        |conn, input| prepare(conn, principal, input, (&later, lids), &mut owners),
+        |conn, (input, checked)| prepare(conn, principal, input, (checked, lids), &mut owners),
         PhoneNumberRow::create_many,
         PhoneNumberRow::create,
     )

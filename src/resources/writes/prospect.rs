@@ -157,7 +157,7 @@ pub fn create_many(
     conn: &mut DbConnection,
     journal: &mut Journal,
     principal: &Principal,
-    inputs: &[ResourceInput],
+    inputs: &[&ResourceInput],
 ) -> Result<Vec<Prospect>, (usize, ApiError)> {
     super::create_run(
         conn,
