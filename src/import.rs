@@ -615,7 +615,14 @@ impl<'a> Importer<'a> {
         }
         let input = number_input(row, Some(prospect_id));
         let checked = phone_number::Checked::later(&self.options.region);
-        phone_number::create(conn, journal, &self.principal, &input, &checked, &Lids::new())?;
+        phone_number::create(
+            conn,
+            journal,
+            &self.principal,
+            &input,
+            &checked,
+            &Lids::new(),
+        )?;
         created.number = true;
         Ok(created)
     }

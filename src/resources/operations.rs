@@ -189,8 +189,8 @@ fn check_href(operation: &Operation) -> ApiResult<()> {
 
 /// An add's checks up to its resource object (the shape of the operation, the scope).
 fn add_input(
-principal: &Principal,
-operation: Operation,
+    principal: &Principal,
+    operation: Operation,
 ) -> ApiResult<(ResourceType, ResourceInput)> {
     let data = (operation.data)
         .ok_or_else(|| ApiError::bad_request("", "An `add` operation needs `data`."))?;
@@ -313,7 +313,9 @@ impl Apply<'_> {
                 }
             }
         }
-        let count = refused.as_ref().map_or(operations.len(), |(at, _)| at - first);
+        let count = refused
+            .as_ref()
+            .map_or(operations.len(), |(at, _)| at - first);
         let mut read_here = read_here.iter();
         let reads: Vec<&ReadAdd> = (ahead[..count].iter())
             .filter_map(|ahead| ahead.as_ref().or_else(|| read_here.next()))

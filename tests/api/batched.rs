@@ -342,6 +342,23 @@ async fn a_refused_add_in_a_run_is_reported_at_its_pointer_and_writes_nothing(ap
         assert_eq!(after.0.body, before.0.body, "{at}");
         assert_eq!((after.1, after.2, after.3), (before.1, before.2, before.3));
     }
+    // Adds are read and their numbers parsed before the transaction, yet the first refusal is
+    // still the one running them in order meets: a missing prospect (a check of the database)
+    // before a number that does not parse.
+    let response = app
+        .post(
+            "/api/v2/operations",
+            json!({"atomic:operations": [
+                add_number(&prospect, "+12125550301", None),
+                add_number("999999", "+12125550302", None),
+                add_number(&prospect, "not a number", None),
+            ]}),
+        )
+        .await
+        .expect(404);
+    assert_eq!(response.error_code(), "resourceNotFound");
+    assert_eq!(pointer(&response), "/atomic:operations/1");
+    assert_eq!(app.count("phone_numbers"), before.2);
 }
 
 fn file(content: &str) -> (tempfile::TempDir, std::path::PathBuf) {

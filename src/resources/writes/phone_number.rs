@@ -214,7 +214,12 @@ pub fn prepare(
             owner_id
         }
     };
-    authorize(principal, &Action::CreatePhoneNumber { prospect_owner_id: owner_id })?;
+    authorize(
+        principal,
+        &Action::CreatePhoneNumber {
+            prospect_owner_id: owner_id,
+        },
+    )?;
     match &checked.passed {
         Some(passed) => Ok(NewPhoneNumber {
             prospect_id,
