@@ -589,7 +589,7 @@ pub async fn post_operations(cx: Context, body: body::Body) -> ApiResult<HttpRes
     let operations = operations(&body.read().await?)?;
     let (principal, region) = (cx.principal().clone(), cx.default_region());
     // Outside the transaction, and so outside SQLite's write lock: reading the adds' resource
-    // objects and parsing their numbers is a sixth of a bulk load's work, and needs no database.
+    // objects and parsing their numbers is an eighth of a bulk load's work, and needs no database.
     let ahead = read_ahead(&principal, &region, &operations);
     let work = as_actor(&principal.clone(), move |conn, journal| {
         run_all(conn, journal, &principal, &region, (&operations, &ahead))

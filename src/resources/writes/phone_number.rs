@@ -164,7 +164,6 @@ pub type Owners = std::collections::HashMap<i64, i64>;
 /// lock. The outcome counts only where the checks in order reach it, after the prospect's 404 and
 /// the record permission's 403; attributes that do not pass are checked again there, for their
 /// error.
-#[derive(Clone)]
 pub struct Checked {
     region: String,
     passed: Option<NewPhoneNumber>,
@@ -173,7 +172,7 @@ pub struct Checked {
 impl Checked {
     /// `input`'s attributes checked now, numbers without a country read in `region`.
     pub fn ahead(input: &ResourceInput, region: &str) -> Checked {
-        let passed = attributes_checked(Draft::read(input), input, region, 0).ok();
+        let passed = prepare_attributes(input, region).ok();
         Checked {
             region: region.to_owned(),
             passed,
